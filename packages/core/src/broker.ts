@@ -1,0 +1,52 @@
+/**
+ * How sessions on one or many nodes share topics and reach users. The core talks to this
+ * interface only; `MemoryBroker` is the embedded default and a Redis Streams broker
+ * implements the same methods for many nodes.
+ */
+import type { StreamPosition } from './envelope.ts';
+
+/** One message of a topic, as stored and delivered by a broker. */
+export interface TopicMessage {
+  readonly topic: string;
+  readonly epoch: string;
+  /** Contiguous within an epoch, starting at 1. */
+  readonly offset: number;
+  readonly type: string;
+  /** The body as JSON text, stringified once by the publisher. */
+  readonly body: string | undefined;
+}
+
+/** What a broker still holds of a topic after a position. */
+export interface TopicHistory {
+  /** The stream's current epoch and latest offset. */
+  readonly position: StreamPosition;
+  /** Messages after the requested offset, oldest first (empty unless `complete`). */
+  readonly messages: readonly TopicMessage[];
+  /** True when the stream has the same epoch and holds every message after the requested offset. */
+  readonly complete: boolean;
+}
+
+export type TopicListener = (message: TopicMessage) => void;
+export type DirectListener = (payload: string) => void;
+
+/**
+ * The pub/sub engine under a Herald server.
+ *
+ * Brokers MUST deliver a topic's messages to each listener in offset order, assign offsets
+ * contiguously per epoch, and change the epoch whenever a stream loses its history
+ * (restart, trim to nothing, reset), so that clients are told instead of silently skipping.
+ */
+export interface Broker {
+  /** Appends to a topic's history and delivers to every listener of the topic, on every node. */
+  publish(topic: string, type: string, body: string | undefined): Promise<StreamPosition>;
+  subscribe(topic: string, listener: TopicListener): Promise<void>;
+  unsubscribe(topic: string, listener: TopicListener): Promise<void>;
+  /** The current epoch and latest offset (0 when nothing was published in this epoch). */
+  position(topic: string): Promise<StreamPosition>;
+  history(topic: string, since: StreamPosition): Promise<TopicHistory>;
+  /** Fire-and-forget delivery to a channel's listeners on every node (used for send-to-user). */
+  sendDirect(channel: string, payload: string): Promise<void>;
+  listenDirect(channel: string, listener: DirectListener): Promise<void>;
+  unlistenDirect(channel: string, listener: DirectListener): Promise<void>;
+  close(): Promise<void>;
+}

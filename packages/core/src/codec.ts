@@ -1,0 +1,191 @@
+/**
+ * Reading client frames and writing server frames. Decoding never throws: every bad frame
+ * becomes a `DecodeFailure` naming the documented answer. Encoding concatenates strings whose
+ * pieces were validated against the patterns below, so no field needs escaping and a body is
+ * stringified once however many sessions receive it.
+ */
+import { ErrorReason, Kind, Status } from './constants.ts';
+import type { ClientMessage, ErrorBody } from './envelope.ts';
+
+/** Request ids: what a client may put in `id` (and the server echoes in `reqId`). */
+export const ID_PATTERN: RegExp = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Request and notification types. */
+export const TYPE_PATTERN: RegExp = /^[A-Za-z0-9_.:$/-]{1,128}$/;
+/** Topic names. */
+export const TOPIC_PATTERN: RegExp = /^[A-Za-z0-9_.:@/=+$-]{1,200}$/;
+
+/** The size and shape limits a decoder enforces. */
+export interface CodecLimits {
+  readonly maxMessageBytes: number;
+  readonly maxDepth: number;
+}
+
+/** A frame that cannot be handled, with the answer PROTOCOL.md prescribes. */
+export interface DecodeFailure {
+  readonly ok: false;
+  readonly status: number;
+  readonly error: ErrorReason;
+  readonly message: string;
+  /** Set when the frame is a request whose id could be read, so the answer can be a response. */
+  readonly reqId?: string;
+}
+
+/** A valid client frame. */
+export interface DecodeSuccess {
+  readonly ok: true;
+  readonly message: ClientMessage;
+}
+
+export type DecodeResult = DecodeSuccess | DecodeFailure;
+
+const OVERSIZE_ID_SCAN_CHARS = 512;
+const OVERSIZE_ID = /"id"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"/;
+const OVERSIZE_REQ = /"kind"\s*:\s*"req"/;
+
+function failure(status: number, error: ErrorReason, message: string, reqId?: string): DecodeFailure {
+  return reqId === undefined ? { ok: false, status, error, message } : { ok: false, status, error, message, reqId };
+}
+
+/** UTF-8 length of a string, without allocating. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function exceedsBytes(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return utf8Length(text) > max;
+}
+
+/** Deepest nesting of objects and arrays in JSON text, scanning outside strings only. */
+function nestingExceeds(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown, min: number): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+}
+
+/**
+ * Decodes one text frame from a client.
+ *
+ * @example
+ * const result = decodeClientFrame('{"kind":"req","id":"1","type":"chat.Send","body":{}}', limits);
+ * if (!result.ok) reply(result.status, result.error, result.message, result.reqId);
+ */
+export function decodeClientFrame(text: string, limits: CodecLimits): DecodeResult {
+  if (exceedsBytes(text, limits.maxMessageBytes)) {
+    const head = text.slice(0, OVERSIZE_ID_SCAN_CHARS);
+    const reqId = OVERSIZE_REQ.test(head) ? OVERSIZE_ID.exec(head)?.[1] : undefined;
+    return failure(Status.PayloadTooLarge, ErrorReason.TooLarge, `frame exceeds maxMessageBytes (${limits.maxMessageBytes})`, reqId);
+  }
+  if (nestingExceeds(text, limits.maxDepth)) {
+    return failure(Status.BadRequest, ErrorReason.TooDeep, `nesting deeper than maxDepth (${limits.maxDepth})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return failure(Status.BadRequest, ErrorReason.InvalidJson, 'frame is not valid JSON');
+  }
+  return validateClientMessage(value);
+}
+
+/** Checks a parsed value against the client side of the envelope schema. */
+export function validateClientMessage(value: unknown): DecodeResult {
+  if (!isObject(value)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'an envelope must be a JSON object');
+  const kind = value['kind'];
+  switch (kind) {
+    case Kind.Request: {
+      const id = value['id'];
+      if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+        return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.id must match ' + ID_PATTERN.source);
+      }
+      const type = value['type'];
+      if (typeof type !== 'string' || !TYPE_PATTERN.test(type)) {
+        return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.type must match ' + TYPE_PATTERN.source, id);
+      }
+      return { ok: true, message: { kind, id, type, body: value['body'] } };
+    }
+    case Kind.Ack: {
+      const seq = value['seq'];
+      if (!isCount(seq, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'ack.seq must be an integer >= 0');
+      return { ok: true, message: { kind, seq } };
+    }
+    case Kind.Ping:
+    case Kind.Pong:
+      return { ok: true, message: { kind } };
+    case Kind.Response:
+    case Kind.Notification:
+      return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, `kind "${kind}" is sent by servers only`);
+    default:
+      return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'kind must be one of req, ack, ping, pong');
+  }
+}
+
+/** `JSON.stringify` for bodies: `undefined` stays absent, anything unserialisable throws. */
+export function encodeBody(body: unknown): string | undefined {
+  return body === undefined ? undefined : JSON.stringify(body);
+}
+
+/** Frame of a response; `bodyJson` is already JSON text. */
+export function encodeResponse(reqId: string, type: string, code: number, bodyJson: string | undefined): string {
+  const head = '{"kind":"resp","reqId":"' + reqId + '","type":"' + type + '","code":' + code;
+  return bodyJson === undefined ? head + '}' : head + ',"body":' + bodyJson + '}';
+}
+
+/** Frame of an error response. */
+export function encodeErrorResponse(reqId: string, type: string, code: number, body: ErrorBody): string {
+  return encodeResponse(reqId, type, code, JSON.stringify(body));
+}
+
+/** Frame of a topic notification: identical for every subscriber, so it is built once. */
+export function encodeTopicNotification(type: string, topic: string, offset: number, bodyJson: string | undefined): string {
+  const head = '{"kind":"notification","type":"' + type + '","topic":"' + topic + '","offset":' + offset;
+  return bodyJson === undefined ? head + '}' : head + ',"body":' + bodyJson + '}';
+}
+
+/** Frame of a private notification with this session's sequence number. */
+export function encodePrivateNotification(type: string, seq: number, bodyJson: string | undefined): string {
+  const head = '{"kind":"notification","type":"' + type + '","seq":' + seq;
+  return bodyJson === undefined ? head + '}' : head + ',"body":' + bodyJson + '}';
+}
+
+/** Frame of a system notification (`herald.*`): neither offset nor seq. */
+export function encodeSystemNotification(type: string, body: unknown): string {
+  return '{"kind":"notification","type":"' + type + '","body":' + JSON.stringify(body) + '}';
+}
+
+export const PING_FRAME = '{"kind":"ping"}';
+export const PONG_FRAME = '{"kind":"pong"}';
+
+/** Throws a `TypeError` naming the argument when a server-side name breaks its pattern. */
+export function assertName(pattern: RegExp, value: string, what: string): void {
+  if (!pattern.test(value)) throw new TypeError(`${what} ${JSON.stringify(value)} must match ${pattern.source}`);
+}

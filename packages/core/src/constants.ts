@@ -1,0 +1,132 @@
+/**
+ * Protocol constants, defined once here and documented once in PROTOCOL.md.
+ * Every value that crosses the wire has a name in this file.
+ */
+
+/** The WebSocket subprotocol a Herald v1 client offers in `Sec-WebSocket-Protocol`. */
+export const PROTOCOL_NAME = 'herald.v1';
+
+/** The `kind` of an envelope. */
+export const Kind = {
+  Request: 'req',
+  Response: 'resp',
+  Notification: 'notification',
+  Ack: 'ack',
+  Ping: 'ping',
+  Pong: 'pong',
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/**
+ * Request and notification types reserved by the protocol. Applications may not register
+ * types starting with `herald.`.
+ */
+export const SystemType = {
+  Authenticate: 'herald.Authenticate',
+  Subscribe: 'herald.Subscribe',
+  Unsubscribe: 'herald.Unsubscribe',
+  Resume: 'herald.Resume',
+  Welcome: 'herald.Welcome',
+  Subscribed: 'herald.Subscribed',
+  Unsubscribed: 'herald.Unsubscribed',
+  TopicReset: 'herald.TopicReset',
+  Error: 'herald.Error',
+  Goodbye: 'herald.Goodbye',
+} as const;
+export type SystemType = (typeof SystemType)[keyof typeof SystemType];
+
+/** The prefix of every reserved type. */
+export const SYSTEM_TYPE_PREFIX = 'herald.';
+
+/** The topic every session may subscribe to for `broadcast`; `$` starts reserved topics. */
+export const BROADCAST_TOPIC = '$all';
+
+/** HTTP-style status codes used in responses, `herald.Error` and upgrade rejections. */
+export const Status = {
+  OK: 200,
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  NotAcceptable: 406,
+  Conflict: 409,
+  PayloadTooLarge: 413,
+  TooManyRequests: 429,
+  InternalError: 500,
+  Unavailable: 503,
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+/** Machine-readable reasons carried in the `error` field of an error body. */
+export const ErrorReason = {
+  InvalidJson: 'invalid_json',
+  InvalidEnvelope: 'invalid_envelope',
+  TooDeep: 'too_deep',
+  BinaryFrame: 'binary_frame',
+  TooLarge: 'too_large',
+  ValidationFailed: 'validation_failed',
+  UnknownType: 'unknown_type',
+  NotAuthenticated: 'not_authenticated',
+  InvalidToken: 'invalid_token',
+  PrincipalChanged: 'principal_changed',
+  Forbidden: 'forbidden',
+  IdConflict: 'id_conflict',
+  Conflict: 'conflict',
+  SubscriptionLimit: 'subscription_limit',
+  RateLimited: 'rate_limited',
+  Internal: 'internal',
+  ShuttingDown: 'shutting_down',
+  OriginNotAllowed: 'origin_not_allowed',
+  UnsupportedSubprotocol: 'unsupported_subprotocol',
+} as const;
+export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
+
+/**
+ * Close codes. Application codes are 4000 + the HTTP status that best names the cause.
+ * `retry` tells a client what to do next; see PROTOCOL.md, "Close codes".
+ */
+export const CloseCode = {
+  Normal: 1000,
+  MessageTooBig: 1009,
+  BadRequest: 4400,
+  Unauthorized: 4401,
+  Forbidden: 4403,
+  SubprotocolNotAcceptable: 4406,
+  KeepAliveTimeout: 4408,
+  SessionTakenOver: 4409,
+  TooManyRequests: 4429,
+  InternalError: 4500,
+  ShuttingDown: 4503,
+  SlowConsumer: 4507,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** What a client should do after a close with a given code. */
+export type RetryAdvice =
+  /** Reconnect with backoff and resume the session. */
+  | 'resume'
+  /** Obtain fresh credentials first, then reconnect and resume. */
+  | 'reauthenticate'
+  /** Do not reconnect: a bug or a policy decision that retrying cannot fix. */
+  | 'fatal';
+
+/** Retry advice per close code: the single table clients follow. */
+export const closeCodeRetry: Readonly<Record<CloseCode, RetryAdvice>> = {
+  [CloseCode.Normal]: 'fatal',
+  [CloseCode.MessageTooBig]: 'resume',
+  [CloseCode.BadRequest]: 'fatal',
+  [CloseCode.Unauthorized]: 'reauthenticate',
+  [CloseCode.Forbidden]: 'fatal',
+  [CloseCode.SubprotocolNotAcceptable]: 'fatal',
+  [CloseCode.KeepAliveTimeout]: 'resume',
+  [CloseCode.SessionTakenOver]: 'fatal',
+  [CloseCode.TooManyRequests]: 'resume',
+  [CloseCode.InternalError]: 'resume',
+  [CloseCode.ShuttingDown]: 'resume',
+  [CloseCode.SlowConsumer]: 'resume',
+};
+
+/** The close code for an HTTP status, following the 4000 + status rule. */
+export function closeCodeForStatus(status: number): number {
+  return 4000 + status;
+}

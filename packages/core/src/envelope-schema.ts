@@ -1,0 +1,148 @@
+/**
+ * The envelope and the bodies of the `herald.*` messages as JSON Schema (draft 2020-12).
+ * The codec enforces the client side of the same rules by hand (it is on the hot path);
+ * a property test keeps the two in agreement.
+ */
+import { ErrorReason, PROTOCOL_NAME, SystemType } from './constants.ts';
+import { ID_PATTERN, TOPIC_PATTERN, TYPE_PATTERN } from './codec.ts';
+
+/** A JSON Schema document. */
+export type JsonSchema = Record<string, unknown>;
+
+const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
+
+const id = { type: 'string', pattern: ID_PATTERN.source };
+const type = { type: 'string', pattern: TYPE_PATTERN.source };
+const topic = { type: 'string', pattern: TOPIC_PATTERN.source };
+const count = (minimum: number) => ({ type: 'integer', minimum });
+const object = (properties: Record<string, unknown>, required: string[]): JsonSchema => ({
+  type: 'object',
+  properties,
+  required,
+});
+
+/**
+ * JSON Schema of every Herald v1 envelope, whichever side sends it.
+ *
+ * @example
+ * import Ajv from 'ajv/dist/2020.js';
+ * const valid = new Ajv().compile(envelopeJsonSchema)({ kind: 'ping' }); // true
+ */
+export const envelopeJsonSchema: JsonSchema = {
+  $schema: DIALECT,
+  $id: 'https://herald.dev/schemas/v1/envelope.json',
+  title: `Herald envelope (${PROTOCOL_NAME})`,
+  type: 'object',
+  required: ['kind'],
+  properties: { kind: { enum: ['req', 'resp', 'notification', 'ack', 'ping', 'pong'] } },
+  oneOf: [
+    object({ kind: { const: 'req' }, id, type, body: true }, ['kind', 'id', 'type']),
+    object({ kind: { const: 'resp' }, reqId: id, type, code: { type: 'integer', minimum: 100, maximum: 599 }, body: true }, [
+      'kind',
+      'reqId',
+      'type',
+      'code',
+    ]),
+    {
+      ...object({ kind: { const: 'notification' }, type, body: true, topic, offset: count(1), seq: count(1) }, ['kind', 'type']),
+      dependentRequired: { topic: ['offset'], offset: ['topic'] },
+      not: { required: ['topic', 'seq'] },
+    },
+    object({ kind: { const: 'ack' }, seq: count(0) }, ['kind', 'seq']),
+    object({ kind: { const: 'ping' } }, ['kind']),
+    object({ kind: { const: 'pong' } }, ['kind']),
+  ],
+};
+
+const positionProperties = { epoch: { type: 'string', minLength: 1, maxLength: 64 }, offset: count(0) };
+const position = object(positionProperties, ['epoch', 'offset']);
+const errorProperties = {
+    error: { enum: Object.values(ErrorReason) },
+    message: { type: 'string' },
+    issues: {
+      type: 'array',
+      items: object({ path: { type: 'array', items: { type: ['string', 'integer'] } }, message: { type: 'string' } }, ['path', 'message']),
+    },
+  retryAfterMs: count(0),
+};
+const errorBody = object(errorProperties, ['error', 'message']);
+const limits = object(
+  {
+    maxMessageBytes: count(1),
+    maxDepth: count(1),
+    pingIntervalMs: count(1),
+    pingTimeoutMs: count(1),
+    authDeadlineMs: count(1),
+    replayWindow: count(1),
+    resumeWindowMs: count(0),
+    dedupWindow: count(0),
+    maxSubscriptions: count(0),
+    rateLimit: object({ messagesPerSecond: count(1), burst: count(1) }, ['messagesPerSecond', 'burst']),
+  },
+  [
+    'maxMessageBytes',
+    'maxDepth',
+    'pingIntervalMs',
+    'pingTimeoutMs',
+    'authDeadlineMs',
+    'replayWindow',
+    'resumeWindowMs',
+    'dedupWindow',
+    'maxSubscriptions',
+    'rateLimit',
+  ],
+);
+const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' } }, ['topic', 'epoch', 'offset']);
+
+/** Schemas of the bodies of the reserved `herald.*` messages, for requests, responses and notifications. */
+export const systemBodyJsonSchemas: {
+  readonly requests: Readonly<Record<string, JsonSchema>>;
+  readonly responses: Readonly<Record<string, JsonSchema>>;
+  readonly notifications: Readonly<Record<string, JsonSchema>>;
+  readonly error: JsonSchema;
+} = {
+  requests: {
+    [SystemType.Authenticate]: object({ token: { type: 'string', minLength: 1 } }, ['token']),
+    [SystemType.Subscribe]: object({ topic, since: position }, ['topic']),
+    [SystemType.Unsubscribe]: object({ topic }, ['topic']),
+    [SystemType.Resume]: object(
+      { sessionId: { type: 'string', minLength: 1, maxLength: 64 }, seq: count(0), topics: { type: 'object', additionalProperties: position } },
+      ['sessionId', 'seq'],
+    ),
+  },
+  responses: {
+    [SystemType.Authenticate]: object({ userId: { type: 'string' }, expiresAt: count(0) }, ['userId']),
+    [SystemType.Subscribe]: subscribed,
+    [SystemType.Unsubscribe]: object({ topic }, ['topic']),
+    [SystemType.Resume]: object(
+      {
+        sessionId: { type: 'string' },
+        recovered: { type: 'boolean' },
+        topics: {
+          type: 'object',
+          additionalProperties: object({ ...positionProperties, recovered: { type: 'boolean' } }, ['epoch', 'offset', 'recovered']),
+        },
+      },
+      ['sessionId', 'recovered', 'topics'],
+    ),
+  },
+  notifications: {
+    [SystemType.Welcome]: object(
+      {
+        sessionId: { type: 'string', minLength: 1 },
+        protocol: { type: 'string' },
+        authenticated: { type: 'boolean' },
+        userId: { type: 'string' },
+        expiresAt: count(0),
+        limits,
+      },
+      ['sessionId', 'protocol', 'authenticated', 'limits'],
+    ),
+    [SystemType.Subscribed]: subscribed,
+    [SystemType.Unsubscribed]: object({ topic, reason: { type: 'string' } }, ['topic', 'reason']),
+    [SystemType.TopicReset]: object({ topic, ...positionProperties }, ['topic', 'epoch', 'offset']),
+    [SystemType.Error]: object({ ...errorProperties, code: { type: 'integer', minimum: 100, maximum: 599 } }, ['code', 'error', 'message']),
+    [SystemType.Goodbye]: object({ code: count(1000), reason: { type: 'string' }, retryAfterMs: count(0) }, ['code', 'reason']),
+  },
+  error: errorBody,
+};

@@ -1,0 +1,61 @@
+export * from './constants.ts';
+export type * from './envelope.ts';
+export { envelopeJsonSchema, systemBodyJsonSchemas, type JsonSchema } from './envelope-schema.ts';
+export {
+  ID_PATTERN,
+  TOPIC_PATTERN,
+  TYPE_PATTERN,
+  decodeClientFrame,
+  type CodecLimits,
+  type DecodeFailure,
+  type DecodeResult,
+  type DecodeSuccess,
+} from './codec.ts';
+export {
+  contractJsonSchemas,
+  defineContract,
+  validate,
+  type Contract,
+  type ContractDefinition,
+  type ContractJsonSchemas,
+  type NotificationBody,
+  type NotificationDefinition,
+  type NotificationType,
+  type RequestBody,
+  type RequestDefinition,
+  type RequestInput,
+  type RequestType,
+  type ResponseBody,
+  type ResponseInput,
+  type Schema,
+  type Validation,
+} from './contract.ts';
+export { HeraldError } from './errors.ts';
+export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage } from './broker.ts';
+export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
+export { systemClock, type Clock } from './clock.ts';
+export type { HeraldSocket } from './socket.ts';
+export { Connection, type SessionState } from './session.ts';
+export {
+  offeredProtocols,
+  type ClientClass,
+  type Principal,
+  type UpgradeAccepted,
+  type UpgradeDecision,
+  type UpgradePolicy,
+  type UpgradeRejected,
+  type UpgradeRequest,
+} from './upgrade.ts';
+export {
+  DEFAULT_LIMITS,
+  Herald,
+  RequestContext,
+  createHerald,
+  type AuthenticateInfo,
+  type Handler,
+  type Handlers,
+  type HeraldOptions,
+  type HeraldStats,
+  type Middleware,
+  type SessionHandle,
+} from './server.ts';

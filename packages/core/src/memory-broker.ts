@@ -1,0 +1,123 @@
+import type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage } from './broker.ts';
+import type { StreamPosition } from './envelope.ts';
+import { randomId } from './random-id.ts';
+
+/** Bounds of the history a `MemoryBroker` keeps per topic. */
+export interface MemoryBrokerOptions {
+  /** Messages kept per topic (default 1000). */
+  readonly historySize?: number;
+  /** Messages older than this are forgotten (default: kept until pushed out by size). */
+  readonly historyTtlMs?: number;
+  /** Clock for `historyTtlMs` (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+interface Stream {
+  readonly epoch: string;
+  offset: number;
+  readonly messages: TopicMessage[];
+  readonly times: number[];
+  readonly listeners: Set<TopicListener>;
+}
+
+const resolved: Promise<void> = Promise.resolve();
+
+/**
+ * The embedded broker: topics, history and direct channels in this process's memory.
+ * Several Herald servers may share one instance, which is how tests model many nodes.
+ *
+ * @example
+ * const herald = createHerald({ contract, handlers, broker: new MemoryBroker({ historySize: 5000 }) });
+ */
+export class MemoryBroker implements Broker {
+  private readonly streams = new Map<string, Stream>();
+  private readonly channels = new Map<string, Set<DirectListener>>();
+  private readonly historySize: number;
+  private readonly historyTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    this.historySize = options.historySize ?? 1000;
+    this.historyTtlMs = options.historyTtlMs ?? Number.POSITIVE_INFINITY;
+    this.now = options.now ?? Date.now;
+  }
+
+  private stream(topic: string): Stream {
+    let stream = this.streams.get(topic);
+    if (stream === undefined) {
+      stream = { epoch: randomId(6), offset: 0, messages: [], times: [], listeners: new Set() };
+      this.streams.set(topic, stream);
+    }
+    return stream;
+  }
+
+  private trim(stream: Stream): void {
+    const cutoff = this.now() - this.historyTtlMs;
+    let drop = Math.max(0, stream.messages.length - this.historySize);
+    while (drop < stream.times.length && (stream.times[drop] as number) < cutoff) drop++;
+    if (drop > 0) {
+      stream.messages.splice(0, drop);
+      stream.times.splice(0, drop);
+    }
+  }
+
+  publish(topic: string, type: string, body: string | undefined): Promise<StreamPosition> {
+    const stream = this.stream(topic);
+    const message: TopicMessage = { topic, epoch: stream.epoch, offset: ++stream.offset, type, body };
+    stream.messages.push(message);
+    stream.times.push(this.now());
+    this.trim(stream);
+    for (const listener of stream.listeners) listener(message);
+    return Promise.resolve({ epoch: stream.epoch, offset: stream.offset });
+  }
+
+  subscribe(topic: string, listener: TopicListener): Promise<void> {
+    this.stream(topic).listeners.add(listener);
+    return resolved;
+  }
+
+  unsubscribe(topic: string, listener: TopicListener): Promise<void> {
+    this.streams.get(topic)?.listeners.delete(listener);
+    return resolved;
+  }
+
+  position(topic: string): Promise<StreamPosition> {
+    const stream = this.stream(topic);
+    return Promise.resolve({ epoch: stream.epoch, offset: stream.offset });
+  }
+
+  history(topic: string, since: StreamPosition): Promise<TopicHistory> {
+    const stream = this.stream(topic);
+    this.trim(stream);
+    const position = { epoch: stream.epoch, offset: stream.offset };
+    const oldest = stream.offset - stream.messages.length + 1;
+    const complete = since.epoch === stream.epoch && since.offset <= stream.offset && since.offset + 1 >= oldest;
+    const messages = complete ? stream.messages.slice(since.offset + 1 - oldest) : [];
+    return Promise.resolve({ position, messages, complete });
+  }
+
+  sendDirect(channel: string, payload: string): Promise<void> {
+    const listeners = this.channels.get(channel);
+    if (listeners !== undefined) for (const listener of listeners) listener(payload);
+    return resolved;
+  }
+
+  listenDirect(channel: string, listener: DirectListener): Promise<void> {
+    let listeners = this.channels.get(channel);
+    if (listeners === undefined) this.channels.set(channel, (listeners = new Set()));
+    listeners.add(listener);
+    return resolved;
+  }
+
+  unlistenDirect(channel: string, listener: DirectListener): Promise<void> {
+    const listeners = this.channels.get(channel);
+    if (listeners?.delete(listener) && listeners.size === 0) this.channels.delete(channel);
+    return resolved;
+  }
+
+  close(): Promise<void> {
+    this.streams.clear();
+    this.channels.clear();
+    return resolved;
+  }
+}

@@ -1,0 +1,673 @@
+/**
+ * `createHerald`: the server an adapter drives. It owns the sessions, routes requests to the
+ * contract's handlers, answers the `herald.*` system requests, and runs the one sweep that
+ * every session's deadlines hang off.
+ */
+import type { Broker } from './broker.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { TOPIC_PATTERN, TYPE_PATTERN, assertName, encodeBody, encodeResponse, encodeSystemNotification, utf8Length } from './codec.ts';
+import {
+  BROADCAST_TOPIC,
+  CloseCode,
+  ErrorReason,
+  PROTOCOL_NAME,
+  Status,
+  SYSTEM_TYPE_PREFIX,
+  SystemType,
+  closeCodeForStatus,
+} from './constants.ts';
+import {
+  type Contract,
+  type ContractDefinition,
+  type NotificationBody,
+  type NotificationType,
+  type RequestBody,
+  type RequestType,
+  type ResponseInput,
+  type Validation,
+  validate,
+} from './contract.ts';
+import { DedupCache, type DedupEntry } from './dedup-cache.ts';
+import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
+import { HeraldError, INTERNAL_ERROR_BODY } from './errors.ts';
+import { MemoryBroker } from './memory-broker.ts';
+import { randomId } from './random-id.ts';
+import { Connection, Session, SessionState, type SessionHost } from './session.ts';
+import type { HeraldSocket } from './socket.ts';
+import { readSystemBody } from './system-bodies.ts';
+import { TopicRegistry } from './topics.ts';
+import {
+  type ClientClass,
+  type Principal,
+  type UpgradeAccepted,
+  type UpgradeDecision,
+  type UpgradePolicy,
+  type UpgradeRejected,
+  type UpgradeRequest,
+  bearerToken,
+  checkUpgrade,
+  rejection,
+} from './upgrade.ts';
+
+/** The limits a server announces when nothing else is configured. */
+export const DEFAULT_LIMITS: Limits = {
+  maxMessageBytes: 64 * 1024,
+  maxDepth: 32,
+  pingIntervalMs: 25_000,
+  pingTimeoutMs: 10_000,
+  authDeadlineMs: 10_000,
+  replayWindow: 1000,
+  resumeWindowMs: 120_000,
+  dedupWindow: 256,
+  maxSubscriptions: 100,
+  rateLimit: { messagesPerSecond: 100, burst: 200 },
+};
+
+const SESSION_ID_LENGTH = 22;
+const MAX_REASON_BYTES = 123;
+
+/** What user code sees of a session. */
+export interface SessionHandle {
+  readonly id: string;
+  readonly userId: string | undefined;
+  readonly principal: Principal | null;
+}
+
+/** Everything a handler may use besides its body. */
+export class RequestContext<C extends ContractDefinition = ContractDefinition> {
+  constructor(
+    /** The server, to publish, broadcast or send to users. */
+    readonly herald: Herald<C>,
+    /** @internal */
+    readonly sessionRef: Session,
+    /** The request id (unique per session; a retry reuses it). */
+    readonly id: string,
+    readonly type: RequestType<C>,
+  ) {}
+
+  get session(): SessionHandle {
+    return this.sessionRef;
+  }
+
+  /** The authenticated user (handlers only run for authenticated sessions). */
+  get userId(): string {
+    return this.sessionRef.userId as string;
+  }
+
+  get principal(): Principal {
+    return this.sessionRef.principal as Principal;
+  }
+
+  /**
+   * Subscribes this session to a topic from the server side (the client is told with
+   * `herald.Subscribed`), as the seed's SubscribeExConversations does.
+   */
+  subscribe(topic: string): Promise<StreamPosition> {
+    return this.herald.subscribe(this.sessionRef, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.herald.unsubscribe(this.sessionRef, topic);
+  }
+
+  /** A private notification to this session only, delivered with confirmation. */
+  notify<T extends NotificationType<C>>(type: T, body: NotificationBody<C, T>): void {
+    assertName(TYPE_PATTERN, type, 'notification type');
+    this.sessionRef.notifyEncoded(type, encodeBody(body));
+  }
+}
+
+/** A request handler: gets the validated body, returns the response body (or throws `HeraldError`). */
+export type Handler<C extends ContractDefinition, T extends RequestType<C>> = (
+  body: RequestBody<C, T>,
+  context: RequestContext<C>,
+) => ResponseInput<C, T> | Promise<ResponseInput<C, T>>;
+
+/** One handler per request type of the contract. */
+export type Handlers<C extends ContractDefinition> = { readonly [T in RequestType<C>]: Handler<C, T> };
+
+/** Runs around every application request; `next()` resolves to the response body. */
+export type Middleware<C extends ContractDefinition = ContractDefinition> = (
+  context: RequestContext<C>,
+  body: unknown,
+  next: () => Promise<unknown>,
+) => Promise<unknown>;
+
+/** What the `authenticate` hook is told besides the token. */
+export interface AuthenticateInfo {
+  readonly sessionId: string | undefined;
+  readonly client: ClientClass;
+}
+
+/** Options of `createHerald`. */
+export interface HeraldOptions<C extends ContractDefinition> extends UpgradePolicy {
+  readonly contract: Contract<C>;
+  readonly handlers: Handlers<C>;
+  /**
+   * Turns a token (from `Authorization: Bearer` at upgrade, or `herald.Authenticate`) into a
+   * principal, or null to refuse it. Without it every session is anonymous.
+   */
+  readonly authenticate?: (token: string, info: AuthenticateInfo) => Principal | null | Promise<Principal | null>;
+  /** Whether a client may subscribe itself to a topic. Default: only to `$all`. */
+  readonly canSubscribe?: (topic: string, session: SessionHandle) => boolean | Promise<boolean>;
+  /** Called once a session is authenticated, e.g. to subscribe it server-side. */
+  readonly onAuthenticated?: (session: SessionHandle) => void | Promise<void>;
+  /** Subscribe every session to `$all` when it authenticates (default true). */
+  readonly subscribeToBroadcast?: boolean;
+  readonly middleware?: readonly Middleware<C>[];
+  readonly broker?: Broker;
+  readonly limits?: Partial<Limits>;
+  /** Send-buffer bytes above which a session's notifications wait (default 1 MiB). */
+  readonly highWaterMark?: number;
+  /** Period of the sweep that drives deadlines and keep-alive (default 1000 ms). */
+  readonly sweepIntervalMs?: number;
+  readonly clock?: Clock;
+  /** Told of every handler error that became a 500 (default: `console.error`). */
+  readonly onError?: (error: unknown, request: { readonly type: string; readonly sessionId: string }) => void;
+}
+
+/** Counts for health checks and tests. */
+export interface HeraldStats {
+  readonly sessions: number;
+  readonly connections: number;
+  readonly topics: number;
+}
+
+const ANONYMOUS: Principal = { userId: 'anonymous' };
+
+/** A close reason within the 123 bytes RFC 6455 allows. */
+function truncateReason(reason: string): string {
+  let out = reason;
+  while (utf8Length(out) > MAX_REASON_BYTES) out = out.slice(0, -1);
+  return out;
+}
+
+/**
+ * A Herald server, independent of any transport.
+ *
+ * @example
+ * const herald = createHerald({ contract: chat, handlers: { 'chat.Send': async (body, ctx) => ({ id: '1' }) } });
+ * // in an adapter:
+ * const decision = await herald.upgrade(request);
+ * const connection = herald.open(socket, decision); // then connection.receive(text), connection.closed(code)
+ */
+export class Herald<C extends ContractDefinition = ContractDefinition> implements SessionHost {
+  readonly limits: Limits;
+  readonly highWaterMark: number;
+  now: number;
+  private readonly sessions = new Map<string, Session>();
+  private readonly users = new Map<string, { sessions: Set<Session>; listener: (payload: string) => void }>();
+  private readonly topics: TopicRegistry;
+  private readonly broker: Broker;
+  private readonly clock: Clock;
+  private readonly sweepIntervalMs: number;
+  private sweepHandle: unknown = undefined;
+  private closing = false;
+
+  constructor(private readonly options: HeraldOptions<C>) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    this.clock = options.clock ?? systemClock;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+    this.broker = options.broker ?? new MemoryBroker();
+    this.topics = new TopicRegistry(this.broker);
+    this.now = this.clock.now();
+  }
+
+  get stats(): HeraldStats {
+    let connections = 0;
+    for (const session of this.sessions.values()) if (session.connection !== null) connections++;
+    return { sessions: this.sessions.size, connections, topics: this.topics.size };
+  }
+
+  /** Decides an upgrade: subprotocol, Origin, and the principal from `Authorization`. */
+  async upgrade(request: UpgradeRequest): Promise<UpgradeDecision> {
+    const checked = checkUpgrade(request, this.options);
+    if ('ok' in checked) return checked;
+    const { client } = checked;
+    if (this.closing) return rejection(Status.Unavailable, ErrorReason.ShuttingDown, 'server shutting down', client, PROTOCOL_NAME);
+    const token = bearerToken(request);
+    let principal: Principal | null = null;
+    if (token !== undefined && this.options.authenticate !== undefined) {
+      principal = await this.checkToken(token, { sessionId: undefined, client });
+      if (principal === null) return rejection(Status.Unauthorized, ErrorReason.InvalidToken, 'invalid token', client, PROTOCOL_NAME);
+    }
+    return { ok: true, protocol: PROTOCOL_NAME, client, principal };
+  }
+
+  private async checkToken(token: string, info: AuthenticateInfo): Promise<Principal | null> {
+    const authenticate = this.options.authenticate;
+    if (authenticate === undefined) return ANONYMOUS;
+    const principal = await authenticate(token, info);
+    if (principal === null || (principal.expiresAt !== undefined && principal.expiresAt <= this.clock.now())) return null;
+    return principal;
+  }
+
+  /** Starts a session on an open socket after an accepted upgrade. */
+  open(socket: HeraldSocket, accepted: UpgradeAccepted): Connection {
+    this.now = this.clock.now();
+    const session = new Session(this, randomId(SESSION_ID_LENGTH));
+    const connection = new Connection(socket, accepted.client, session);
+    session.attach(connection);
+    this.sessions.set(session.id, session);
+    this.startSweep();
+    if (this.closing) {
+      session.close(CloseCode.ShuttingDown, 'server shutting down');
+      return connection;
+    }
+    const principal = accepted.principal ?? (this.options.authenticate === undefined ? ANONYMOUS : null);
+    const welcome: WelcomeBody = {
+      sessionId: session.id,
+      protocol: PROTOCOL_NAME,
+      authenticated: principal !== null,
+      ...(principal === null ? {} : { userId: principal.userId }),
+      ...(principal?.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
+      limits: this.limits,
+    };
+    session.sendSystem(SystemType.Welcome, welcome);
+    if (principal !== null) this.authenticated(session, principal);
+    return connection;
+  }
+
+  /**
+   * The browser half of the upgrade-error strategy: on a socket accepted only to deliver the
+   * refusal, sends `herald.Goodbye` and closes with 4000 + status.
+   */
+  reject(socket: HeraldSocket, rejected: UpgradeRejected): void {
+    const code = closeCodeForStatus(rejected.status);
+    const reason = truncateReason(rejected.body.message);
+    socket.send(encodeSystemNotification(SystemType.Goodbye, { code, reason }));
+    socket.close(code, reason);
+  }
+
+  /** Publishes to a topic: encoded once per node, delivered to every subscriber on every node. */
+  publish<T extends NotificationType<C>>(topic: string, type: T, body: NotificationBody<C, T>): Promise<StreamPosition> {
+    assertName(TOPIC_PATTERN, topic, 'topic');
+    assertName(TYPE_PATTERN, type, 'notification type');
+    return this.broker.publish(topic, type, encodeBody(body));
+  }
+
+  /** Publishes to `$all`, which every session joins on authentication (unless disabled). */
+  broadcast<T extends NotificationType<C>>(type: T, body: NotificationBody<C, T>): Promise<StreamPosition> {
+    return this.publish(BROADCAST_TOPIC, type, body);
+  }
+
+  /** A private notification to every session of a user, on every node, with confirmation. */
+  sendToUser<T extends NotificationType<C>>(userId: string, type: T, body: NotificationBody<C, T>): Promise<void> {
+    assertName(TYPE_PATTERN, type, 'notification type');
+    return this.broker.sendDirect(userChannel(userId), type + ' ' + (encodeBody(body) ?? ''));
+  }
+
+  /** Subscribes a session from the server side; the client is told with `herald.Subscribed`. */
+  async subscribe(session: SessionHandle, topic: string): Promise<StreamPosition> {
+    assertName(TOPIC_PATTERN, topic, 'topic');
+    const target = this.sessions.get(session.id);
+    if (target === undefined || target.state !== SessionState.Open) throw new Error(`session ${session.id} is not open`);
+    const subscribed = await this.join(target, topic);
+    target.sendSystem(SystemType.Subscribed, subscribed);
+    return { epoch: subscribed.epoch, offset: subscribed.offset };
+  }
+
+  /** Ends a subscription from the server side; the client is told with `herald.Unsubscribed`. */
+  unsubscribe(session: SessionHandle, topic: string, reason = 'unsubscribed by the server'): void {
+    const target = this.sessions.get(session.id);
+    if (target?.topics?.delete(topic) !== true) return;
+    this.topics.unsubscribe(target, topic);
+    target.sendSystem(SystemType.Unsubscribed, { topic, reason });
+  }
+
+  /**
+   * Graceful shutdown: new upgrades get 503, every connected client gets `herald.Goodbye`
+   * and close code 4503 (reconnect elsewhere), and the sweep stops.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const session of [...this.sessions.values()]) {
+      if (session.connection !== null) session.close(CloseCode.ShuttingDown, 'server shutting down');
+      this.destroy(session);
+    }
+    this.stopSweep();
+  }
+
+  // ---- SessionHost -------------------------------------------------------------------------
+
+  handleRequest(session: Session, request: RequestMessage): void {
+    if (request.type.startsWith(SYSTEM_TYPE_PREFIX)) {
+      void this.handleSystem(session, request).catch((error: unknown) => this.fail(session, request, error));
+      return;
+    }
+    if (session.state !== SessionState.Open) {
+      session.sendError(request.id, request.type, Status.Unauthorized, {
+        error: ErrorReason.NotAuthenticated,
+        message: `send ${SystemType.Authenticate} first`,
+      });
+      return;
+    }
+    const dedup = (session.dedup ??= new DedupCache(this.limits.dedupWindow));
+    const seen = dedup.get(request.id);
+    if (seen !== undefined) {
+      if (seen.type !== request.type) {
+        session.sendError(request.id, request.type, Status.Conflict, {
+          error: ErrorReason.IdConflict,
+          message: `id ${request.id} was used for ${seen.type}`,
+        });
+      } else if (seen.frame !== undefined) session.sendFrame(seen.frame);
+      return;
+    }
+    const entry = dedup.begin(request.id, request.type);
+    const type = request.type as RequestType<C>;
+    const definition = Object.hasOwn(this.options.contract.requests, type) ? this.options.contract.requests[type] : undefined;
+    if (definition === undefined) {
+      this.answerError(session, request, entry, Status.NotFound, { error: ErrorReason.UnknownType, message: `unknown type ${type}` });
+      return;
+    }
+    const validation = validate(definition.request, request.body);
+    if (validation instanceof Promise) {
+      validation.then(
+        (result) => this.run(session, request, entry, result),
+        (error: unknown) => this.settle(session, request, entry, Promise.reject(error)),
+      );
+    } else this.run(session, request, entry, validation);
+  }
+
+  private run(session: Session, request: RequestMessage, entry: DedupEntry, validation: Validation): void {
+    if (!validation.ok) {
+      this.answerError(session, request, entry, Status.BadRequest, {
+        error: ErrorReason.ValidationFailed,
+        message: `body does not match ${request.type}`,
+        issues: validation.issues,
+      });
+      return;
+    }
+    const type = request.type as RequestType<C>;
+    const context = new RequestContext<C>(this, session, request.id, type);
+    let result: unknown;
+    try {
+      result = this.invoke(context, validation.value);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    this.settle(session, request, entry, result);
+  }
+
+  private invoke(context: RequestContext<C>, body: unknown): unknown {
+    const handler = this.options.handlers[context.type] as (body: unknown, context: RequestContext<C>) => unknown;
+    const middleware = this.options.middleware;
+    if (middleware === undefined || middleware.length === 0) return handler(body, context);
+    const dispatch = (index: number): Promise<unknown> => {
+      const layer = middleware[index];
+      if (layer === undefined) return Promise.resolve().then(() => handler(body, context));
+      return layer(context, body, () => dispatch(index + 1));
+    };
+    return dispatch(0);
+  }
+
+  /** Answers with a handler's result, synchronously when it is not a promise. */
+  private settle(session: Session, request: RequestMessage, entry: DedupEntry, result: unknown): void {
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => this.settle(session, request, entry, value),
+        (error: unknown) => this.answerError(session, request, entry, ...this.describe(error, session, request)),
+      );
+      return;
+    }
+    let frame: string;
+    try {
+      frame = encodeResponse(request.id, request.type, Status.OK, encodeBody(result));
+    } catch (error) {
+      this.answerError(session, request, entry, ...this.describe(error, session, request));
+      return;
+    }
+    entry.frame = frame;
+    session.sendFrame(frame);
+  }
+
+  private describe(error: unknown, session: Session, request: RequestMessage): [number, ErrorBody] {
+    if (error instanceof HeraldError) return [error.status, error.toBody()];
+    (this.options.onError ?? ((e: unknown) => console.error('herald: handler failed', e)))(error, { type: request.type, sessionId: session.id });
+    return [Status.InternalError, INTERNAL_ERROR_BODY];
+  }
+
+  private answerError(session: Session, request: RequestMessage, entry: DedupEntry, status: number, body: ErrorBody): void {
+    entry.frame = session.sendError(request.id, request.type, status, body);
+  }
+
+  private fail(session: Session, request: RequestMessage, error: unknown): void {
+    session.sendError(request.id, request.type, ...this.describe(error, session, request));
+  }
+
+  private async handleSystem(session: Session, request: RequestMessage): Promise<void> {
+    const parsed = readSystemBody(request.type, request.body);
+    if (!parsed.ok) {
+      session.sendError(request.id, request.type, parsed.status, parsed.body);
+      return;
+    }
+    const { type, body } = parsed;
+    if (type === SystemType.Authenticate) return this.authenticate(session, request, body.token);
+    if (session.state !== SessionState.Open) {
+      session.sendError(request.id, request.type, Status.Unauthorized, { error: ErrorReason.NotAuthenticated, message: 'authenticate first' });
+      return;
+    }
+    switch (type) {
+      case SystemType.Subscribe: {
+        const refusal = await this.refuseSubscription(session, body.topic);
+        if (refusal !== undefined) {
+          session.sendError(request.id, request.type, ...refusal);
+          return;
+        }
+        const subscribed = await this.join(session, body.topic, body.since);
+        session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed)));
+        return;
+      }
+      case SystemType.Unsubscribe:
+        if (session.topics?.delete(body.topic) === true) this.topics.unsubscribe(session, body.topic);
+        session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify({ topic: body.topic })));
+        return;
+      case SystemType.Resume:
+        return this.resume(session, request, body);
+    }
+  }
+
+  private async authenticate(session: Session, request: RequestMessage, token: string): Promise<void> {
+    const client = session.connection?.client ?? 'native';
+    const principal = await this.checkToken(token, { sessionId: session.id, client });
+    if (session.state === SessionState.Closed) return;
+    if (principal === null) {
+      session.sendError(request.id, request.type, Status.Unauthorized, { error: ErrorReason.InvalidToken, message: 'invalid token' });
+      return;
+    }
+    if (session.principal !== null && session.principal.userId !== principal.userId) {
+      session.sendError(request.id, request.type, Status.Forbidden, {
+        error: ErrorReason.PrincipalChanged,
+        message: 'a session cannot change user',
+      });
+      return;
+    }
+    const first = session.state === SessionState.Authenticating;
+    session.principal = principal;
+    const body = principal.expiresAt === undefined ? { userId: principal.userId } : { userId: principal.userId, expiresAt: principal.expiresAt };
+    session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(body)));
+    if (first) this.authenticated(session, principal);
+  }
+
+  private authenticated(session: Session, principal: Principal): void {
+    session.principal = principal;
+    session.state = SessionState.Open;
+    this.addToUser(session);
+    if (this.options.subscribeToBroadcast !== false) {
+      void this.subscribe(session, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, session));
+    }
+    const hook = this.options.onAuthenticated;
+    if (hook !== undefined) {
+      void Promise.resolve()
+        .then(() => hook(session))
+        .catch((error: unknown) => this.reportError(error, session));
+    }
+  }
+
+  private reportError(error: unknown, session: Session): void {
+    (this.options.onError ?? ((e: unknown) => console.error('herald:', e)))(error, { type: '', sessionId: session.id });
+  }
+
+  private async refuseSubscription(session: Session, topic: string): Promise<[number, ErrorBody] | undefined> {
+    const allowed =
+      topic === BROADCAST_TOPIC
+        ? this.options.subscribeToBroadcast !== false
+        : !topic.startsWith('$') && this.options.canSubscribe !== undefined && (await this.options.canSubscribe(topic, session));
+    if (!allowed) return [Status.Forbidden, { error: ErrorReason.Forbidden, message: `not allowed to subscribe to ${topic}` }];
+    if (session.topics?.has(topic) !== true && (session.topics?.size ?? 0) >= this.limits.maxSubscriptions) {
+      return [Status.TooManyRequests, { error: ErrorReason.SubscriptionLimit, message: `at most ${this.limits.maxSubscriptions} subscriptions` }];
+    }
+    return undefined;
+  }
+
+  private join(session: Session, topic: string, since?: StreamPosition): Promise<SubscribedBody> {
+    if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
+    (session.topics ??= new Set()).add(topic);
+    return this.topics.subscribe(session, topic, since);
+  }
+
+  private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
+    if (session.seq > 0 || session.dedup !== null || (session.topics !== null && [...session.topics].some((t) => t !== BROADCAST_TOPIC))) {
+      session.sendError(request.id, request.type, Status.Conflict, {
+        error: ErrorReason.Conflict,
+        message: `${SystemType.Resume} must come before any other request`,
+      });
+      return;
+    }
+    const previous = this.sessions.get(body.sessionId);
+    const adoptable =
+      previous !== undefined && previous !== session && previous.state !== SessionState.Closed && previous.userId === session.userId;
+    let target = session;
+    let recovered = false;
+    if (adoptable) {
+      target = previous;
+      const connection = session.connection as Connection;
+      if (previous.connection !== null) previous.takeOver();
+      this.destroy(session);
+      target.principal = session.principal;
+      target.state = SessionState.Open;
+      target.attach(connection);
+      recovered = body.seq <= target.seq && (target.replay === null || body.seq + 1 >= target.replay.oldestSeq || target.replay.size === 0);
+      target.replay?.ack(body.seq);
+      target.sentSeq = Math.min(body.seq, target.seq);
+      target.flushReplay();
+      if (this.options.subscribeToBroadcast !== false && body.topics?.[BROADCAST_TOPIC] === undefined) {
+        void this.subscribe(target, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, target));
+      }
+    }
+    const topics: Record<string, ResumedBody['topics'][string]> = {};
+    for (const [topic, since] of Object.entries(body.topics ?? {})) {
+      if ((await this.refuseSubscription(target, topic)) !== undefined) {
+        const position = await this.broker.position(topic);
+        topics[topic] = { ...position, recovered: false };
+        continue;
+      }
+      const subscribed = await this.join(target, topic, since);
+      topics[topic] = { epoch: subscribed.epoch, offset: subscribed.offset, recovered: subscribed.recovered === true };
+    }
+    const all = recovered && Object.values(topics).every((t) => t.recovered);
+    const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics };
+    target.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
+  }
+
+  catchUpLagging(session: Session): void {
+    if (session.topics === null) return;
+    for (const [topic, since] of this.topics.lagOf(session, session.topics)) {
+      void this.topics
+        .subscribe(session, topic, since)
+        .then((subscribed) => {
+          if (subscribed.recovered === false) {
+            session.sendSystem(SystemType.TopicReset, { topic, epoch: subscribed.epoch, offset: subscribed.offset });
+          }
+        })
+        .catch((error: unknown) => this.reportError(error, session));
+    }
+  }
+
+  leaveTopics(session: Session): void {
+    if (session.topics === null) return;
+    for (const topic of session.topics) this.topics.unsubscribe(session, topic);
+    session.topics = null;
+  }
+
+  destroy(session: Session): void {
+    if (session.state === SessionState.Closed) return;
+    this.leaveTopics(session);
+    session.state = SessionState.Closed;
+    session.connection = null;
+    this.sessions.delete(session.id);
+    this.removeFromUser(session);
+    if (this.sessions.size === 0) this.stopSweep();
+  }
+
+  // ---- users, sweep -------------------------------------------------------------------------
+
+  private addToUser(session: Session): void {
+    const userId = session.userId as string;
+    let user = this.users.get(userId);
+    if (user === undefined) {
+      const sessions = new Set<Session>();
+      const listener = (payload: string): void => {
+        const space = payload.indexOf(' ');
+        const type = payload.slice(0, space);
+        const body = space + 1 < payload.length ? payload.slice(space + 1) : undefined;
+        for (const target of sessions) target.notifyEncoded(type, body);
+      };
+      user = { sessions, listener };
+      this.users.set(userId, user);
+      void this.broker.listenDirect(userChannel(userId), listener);
+    }
+    user.sessions.add(session);
+  }
+
+  private removeFromUser(session: Session): void {
+    const userId = session.userId;
+    if (userId === undefined) return;
+    const user = this.users.get(userId);
+    if (user === undefined || !user.sessions.delete(session) || user.sessions.size > 0) return;
+    this.users.delete(userId);
+    void this.broker.unlistenDirect(userChannel(userId), user.listener);
+  }
+
+  private startSweep(): void {
+    if (this.sweepHandle !== undefined) return;
+    this.sweepHandle = this.clock.setInterval(() => this.sweep(), this.sweepIntervalMs);
+  }
+
+  private stopSweep(): void {
+    if (this.sweepHandle === undefined) return;
+    this.clock.clearInterval(this.sweepHandle);
+    this.sweepHandle = undefined;
+  }
+
+  private sweep(): void {
+    const now = (this.now = this.clock.now());
+    for (const session of this.sessions.values()) session.tick(now);
+  }
+}
+
+function userChannel(userId: string): string {
+  return 'user:' + userId;
+}
+
+/**
+ * Creates a Herald server for a contract. Hand it to an adapter (`@herald/uws`,
+ * `@herald/hono`, `@herald/long-poll`), or drive it directly through `upgrade`/`open`.
+ *
+ * @example
+ * const herald = createHerald({
+ *   contract: chat,
+ *   handlers: {
+ *     'chat.Send': async ({ room, text }, ctx) => {
+ *       await ctx.herald.publish(`room/${room}`, 'chat.Message', { room, text, from: ctx.userId });
+ *       return { id: crypto.randomUUID() };
+ *     },
+ *   },
+ *   authenticate: async (token) => verifyJwt(token), // → { userId, expiresAt } or null
+ *   canSubscribe: (topic, session) => topic.startsWith('room/'),
+ * });
+ */
+export function createHerald<C extends ContractDefinition>(options: HeraldOptions<C>): Herald<C> {
+  return new Herald(options);
+}

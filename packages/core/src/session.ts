@@ -1,0 +1,349 @@
+/**
+ * One session: the state that outlives a connection (id, principal, private stream, replay
+ * buffer, de-duplication cache) and the connection it is on now, if any. The server's
+ * single sweep drives every deadline through `tick`; nothing here owns a timer.
+ */
+import type { DedupCache } from './dedup-cache.ts';
+import {
+  PING_FRAME,
+  PONG_FRAME,
+  decodeClientFrame,
+  encodeErrorResponse,
+  encodePrivateNotification,
+  encodeSystemNotification,
+} from './codec.ts';
+import { CloseCode, ErrorReason, Kind, Status, SystemType, closeCodeRetry, type CloseCode as CloseCodeValue } from './constants.ts';
+import type { ErrorBody, Limits, RequestMessage } from './envelope.ts';
+import { ReplayBuffer } from './replay-buffer.ts';
+import type { HeraldSocket } from './socket.ts';
+import type { TopicSubscriber } from './topics.ts';
+import type { ClientClass, Principal } from './upgrade.ts';
+
+/** Protocol errors in a row after which a session is closed with 4400. */
+export const MAX_PROTOCOL_ERRORS = 10;
+
+/** The response `type` used when a request's own type could not be read. */
+const UNKNOWN_TYPE = SystemType.Error;
+
+/** The lifecycle of a session. */
+export const SessionState = {
+  Authenticating: 0,
+  Open: 1,
+  /** The connection dropped; the session waits `resumeWindowMs` for a `herald.Resume`. */
+  Detached: 2,
+  Closed: 3,
+} as const;
+export type SessionState = (typeof SessionState)[keyof typeof SessionState];
+
+/** What a session needs from the server that owns it. */
+export interface SessionHost {
+  readonly limits: Limits;
+  /** The time of the last sweep tick: coarse, and free to read on the hot path. */
+  readonly now: number;
+  readonly highWaterMark: number;
+  handleRequest(session: Session, request: RequestMessage): void;
+  /** Re-sends, from history, what a drained session missed on topics it fell behind on. */
+  catchUpLagging(session: Session): void;
+  leaveTopics(session: Session): void;
+  destroy(session: Session): void;
+}
+
+/**
+ * The handle an adapter holds for one socket. It forwards what the transport observes; calls
+ * from a connection that no longer carries its session (taken over by a resume) are ignored.
+ */
+export class Connection {
+  /** @internal The session this connection carries; changes when a resume adopts another. */
+  session: Session;
+
+  constructor(
+    readonly socket: HeraldSocket,
+    readonly client: ClientClass,
+    session: Session,
+  ) {
+    this.session = session;
+  }
+
+  /** A frame arrived: text, or binary (answered as PROTOCOL.md says). */
+  receive(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.session.receive(this, data);
+  }
+
+  /** The transport closed, for any reason. */
+  closed(code?: number): void {
+    this.session.transportClosed(this, code);
+  }
+
+  /** The socket's send buffer drained below the high-water mark. */
+  drained(): void {
+    if (this.session.connection === this) this.session.drained();
+  }
+
+  /** The transport saw life from the peer (an RFC 6455 pong, say). */
+  alive(): void {
+    if (this.session.connection === this) this.session.touch();
+  }
+}
+
+export class Session implements TopicSubscriber {
+  state: SessionState = SessionState.Authenticating;
+  connection: Connection | null = null;
+  principal: Principal | null = null;
+  /** Last private `seq` assigned, and last one written to the current connection. */
+  seq = 0;
+  sentSeq = 0;
+  replay: ReplayBuffer | null = null;
+  dedup: DedupCache | null = null;
+  topics: Set<string> | null = null;
+  private readonly openedAt: number;
+  private lastInboundAt: number;
+  private lastOutboundAt: number;
+  private pingSentAt = 0;
+  private detachedAt = 0;
+  private tokens: number;
+  private refilledAt: number;
+  private strikes = 0;
+  private refused = 0;
+
+  constructor(
+    private readonly host: SessionHost,
+    public id: string,
+  ) {
+    const now = host.now;
+    this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = now;
+    this.tokens = host.limits.rateLimit.burst;
+  }
+
+  /** The authenticated user, or undefined before authentication. */
+  get userId(): string | undefined {
+    return this.principal?.userId;
+  }
+
+  private get backpressured(): boolean {
+    const connection = this.connection;
+    return connection !== null && connection.socket.bufferedAmount > this.host.highWaterMark;
+  }
+
+  sendFrame(frame: string): void {
+    const connection = this.connection;
+    if (connection === null) return;
+    connection.socket.send(frame);
+    this.lastOutboundAt = this.host.now;
+  }
+
+  sendSystem(type: SystemType, body: unknown): void {
+    this.sendFrame(encodeSystemNotification(type, body));
+  }
+
+  sendError(reqId: string, type: string, status: number, body: ErrorBody): string {
+    const frame = encodeErrorResponse(reqId, type, status, body);
+    this.sendFrame(frame);
+    return frame;
+  }
+
+  /** @internal TopicSubscriber: false when the frame was held back by a full send buffer. */
+  sendTopicFrame(frame: string): boolean {
+    if (this.backpressured) return false;
+    this.sendFrame(frame);
+    return true;
+  }
+
+  isSubscribedTo(topic: string): boolean {
+    return this.connection !== null && this.topics !== null && this.topics.has(topic);
+  }
+
+  /** Queues a private notification (body already JSON text) under the next `seq`. */
+  notifyEncoded(type: string, bodyJson: string | undefined): void {
+    if (this.state === SessionState.Closed) return;
+    const seq = ++this.seq;
+    const frame = encodePrivateNotification(type, seq, bodyJson);
+    const replay = (this.replay ??= new ReplayBuffer());
+    const full = replay.size >= this.host.limits.replayWindow;
+    if (full && this.connection === null) replay.dropOldest();
+    replay.push(seq, frame);
+    if (full && this.connection !== null) {
+      this.close(CloseCode.SlowConsumer, 'slow consumer: replay buffer full');
+      return;
+    }
+    if (this.sentSeq === seq - 1 && !this.backpressured) {
+      this.sendFrame(frame);
+      if (this.connection !== null) this.sentSeq = seq;
+    }
+  }
+
+  /** Sends unsent private notifications and catches up lagging topics, while the buffer allows. */
+  drained(): void {
+    this.flushReplay();
+    this.host.catchUpLagging(this);
+  }
+
+  /** Sends private notifications after `sentSeq` until the send buffer fills. */
+  flushReplay(): void {
+    const replay = this.replay;
+    if (replay === null || this.connection === null) return;
+    replay.forEachAfter(this.sentSeq, (frame, seq) => {
+      if (this.backpressured) return false;
+      this.sendFrame(frame);
+      this.sentSeq = seq;
+      return true;
+    });
+  }
+
+  touch(): void {
+    this.lastInboundAt = this.host.now;
+    this.pingSentAt = 0;
+  }
+
+  receive(connection: Connection, data: string | ArrayBuffer | ArrayBufferView): void {
+    if (connection !== this.connection || this.state === SessionState.Closed) return;
+    this.touch();
+    const allowed = this.takeToken();
+    if (typeof data !== 'string') {
+      if (allowed) this.protocolError(Status.BadRequest, ErrorReason.BinaryFrame, 'binary frames are not part of herald.v1');
+      return;
+    }
+    const result = decodeClientFrame(data, this.host.limits);
+    if (!allowed) {
+      if (result.ok && result.message.kind === Kind.Request) {
+        const retryAfterMs = Math.ceil(1000 / this.host.limits.rateLimit.messagesPerSecond);
+        const body: ErrorBody = { error: ErrorReason.RateLimited, message: 'rate limit exceeded', retryAfterMs };
+        this.sendError(result.message.id, result.message.type, Status.TooManyRequests, body);
+      }
+      return;
+    }
+    if (!result.ok) {
+      const body: ErrorBody = { error: result.error, message: result.message };
+      if (result.reqId !== undefined) {
+        this.sendError(result.reqId, UNKNOWN_TYPE, result.status, body);
+        this.strike();
+      } else this.protocolError(result.status, result.error, result.message);
+      return;
+    }
+    this.strikes = 0;
+    const message = result.message;
+    switch (message.kind) {
+      case Kind.Request:
+        this.host.handleRequest(this, message);
+        return;
+      case Kind.Ack:
+        if (this.state === SessionState.Open) this.ack(message.seq);
+        return;
+      case Kind.Ping:
+        this.sendFrame(PONG_FRAME);
+        return;
+      case Kind.Pong:
+        return;
+    }
+  }
+
+  private ack(seq: number): void {
+    this.replay?.ack(Math.min(seq, this.sentSeq));
+  }
+
+  /** Token bucket over every frame, refilled lazily from the sweep's coarse clock. */
+  private takeToken(): boolean {
+    const now = this.host.now;
+    const { messagesPerSecond, burst } = this.host.limits.rateLimit;
+    if (now !== this.refilledAt) {
+      this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) * messagesPerSecond) / 1000);
+      this.refilledAt = now;
+    }
+    if (this.tokens >= 1) {
+      this.tokens--;
+      this.refused = 0;
+      return true;
+    }
+    if (++this.refused > burst) {
+      this.close(CloseCode.TooManyRequests, 'too many messages', Math.ceil((burst * 1000) / messagesPerSecond));
+    }
+    return false;
+  }
+
+  private protocolError(status: number, error: ErrorReason, message: string): void {
+    this.sendSystem(SystemType.Error, { code: status, error, message });
+    this.strike();
+  }
+
+  private strike(): void {
+    if (++this.strikes >= MAX_PROTOCOL_ERRORS) this.close(CloseCode.BadRequest, 'too many invalid frames');
+  }
+
+  /** Runs every sweep: deadlines, expiry, keep-alive and the resume window. */
+  tick(now: number): void {
+    const limits = this.host.limits;
+    switch (this.state) {
+      case SessionState.Detached:
+        if (now - this.detachedAt >= limits.resumeWindowMs) this.host.destroy(this);
+        return;
+      case SessionState.Authenticating:
+        if (now - this.openedAt >= limits.authDeadlineMs) {
+          this.close(CloseCode.Unauthorized, 'authentication deadline passed');
+          return;
+        }
+        break;
+      case SessionState.Open: {
+        const expiresAt = this.principal?.expiresAt;
+        if (expiresAt !== undefined && now >= expiresAt) {
+          this.close(CloseCode.Unauthorized, 'token expired');
+          return;
+        }
+        break;
+      }
+      case SessionState.Closed:
+        return;
+    }
+    if (this.pingSentAt !== 0) {
+      if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
+    } else if (now - this.lastInboundAt >= limits.pingIntervalMs || now - this.lastOutboundAt >= limits.pingIntervalMs) {
+      this.sendFrame(PING_FRAME);
+      this.pingSentAt = now;
+    }
+  }
+
+  /** Attaches a connection (a new one, or the one a resume brings). */
+  attach(connection: Connection): void {
+    connection.session = this;
+    this.connection = connection;
+    this.touch();
+    this.lastOutboundAt = this.host.now;
+  }
+
+  /**
+   * Closes the connection with an application code, telling the client why first
+   * (`herald.Goodbye`). Resumable codes keep the session for `resumeWindowMs`.
+   */
+  close(code: CloseCodeValue, reason: string, retryAfterMs?: number): void {
+    this.goodbye(code, reason, retryAfterMs);
+    if (closeCodeRetry[code] === 'fatal' || this.state === SessionState.Authenticating) this.host.destroy(this);
+    else this.detach();
+  }
+
+  /** A resume on another connection adopted this session: the old connection goes (4409). */
+  takeOver(): void {
+    this.goodbye(CloseCode.SessionTakenOver, 'session resumed on another connection');
+    this.detach();
+  }
+
+  private goodbye(code: CloseCodeValue, reason: string, retryAfterMs?: number): void {
+    const connection = this.connection;
+    if (connection === null) return;
+    this.sendSystem(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs });
+    connection.socket.close(code, reason);
+  }
+
+  transportClosed(connection: Connection, code: number | undefined): void {
+    if (connection !== this.connection) return;
+    if (code === CloseCode.Normal || this.state === SessionState.Authenticating) this.host.destroy(this);
+    else this.detach();
+  }
+
+  /** Drops the connection but keeps what a resume needs. */
+  detach(): void {
+    if (this.state === SessionState.Closed) return;
+    this.connection = null;
+    this.state = SessionState.Detached;
+    this.detachedAt = this.host.now;
+    this.sentSeq = 0;
+    this.host.leaveTopics(this);
+  }
+}

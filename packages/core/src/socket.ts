@@ -1,0 +1,12 @@
+/**
+ * The whole of what the core needs from a transport. An adapter wraps its runtime's socket in
+ * this shape, hands it to `herald.open`, and feeds the returned `Connection` what happens.
+ */
+export interface HeraldSocket {
+  /** Sends one text frame. Must not throw once the socket is closed (ignore instead). */
+  send(frame: string): void;
+  /** Closes with a code and a reason of at most 123 UTF-8 bytes. */
+  close(code: number, reason: string): void;
+  /** Bytes accepted by `send` but not yet written to the network. */
+  readonly bufferedAmount: number;
+}

@@ -1,0 +1,143 @@
+/**
+ * Local topic subscriptions over a broker. One broker listener per topic per server; a
+ * message is encoded once and the same frame goes to every live subscriber. A subscriber
+ * that is catching up (history after `since`, or after falling behind a full send buffer)
+ * is "pending": live messages queue for it until its catch-up is sent, so it sees every
+ * offset once and in order.
+ */
+import type { Broker, TopicMessage } from './broker.ts';
+import { encodeTopicNotification } from './codec.ts';
+import type { StreamPosition, SubscribedBody } from './envelope.ts';
+
+/** What the registry needs of a session. */
+export interface TopicSubscriber {
+  /** Sends a topic frame; returns false when the session's send buffer is full. */
+  sendTopicFrame(frame: string): boolean;
+  /** True while the subscriber is still connected and subscribed (checked after each await). */
+  isSubscribedTo(topic: string): boolean;
+}
+
+class TopicState {
+  readonly live = new Set<TopicSubscriber>();
+  readonly pending = new Map<TopicSubscriber, TopicMessage[]>();
+  /** Subscribers that fell behind, with the last offset they were sent. */
+  readonly lagging = new Map<TopicSubscriber, StreamPosition>();
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    readonly listener: (message: TopicMessage) => void,
+    broker: Broker,
+  ) {
+    this.ready = broker.subscribe(name, listener);
+  }
+
+  get empty(): boolean {
+    return this.live.size === 0 && this.pending.size === 0 && this.lagging.size === 0;
+  }
+}
+
+function frameOf(message: TopicMessage): string {
+  return encodeTopicNotification(message.type, message.topic, message.offset, message.body);
+}
+
+export class TopicRegistry {
+  private readonly topics = new Map<string, TopicState>();
+
+  constructor(private readonly broker: Broker) {}
+
+  get size(): number {
+    return this.topics.size;
+  }
+
+  private state(topic: string): TopicState {
+    let state = this.topics.get(topic);
+    if (state === undefined) {
+      state = new TopicState(topic, (message) => this.deliver(state as TopicState, message), this.broker);
+      this.topics.set(topic, state);
+    }
+    return state;
+  }
+
+  private deliver(state: TopicState, message: TopicMessage): void {
+    for (const queue of state.pending.values()) queue.push(message);
+    if (state.live.size === 0) return;
+    const frame = frameOf(message);
+    for (const subscriber of state.live) {
+      if (!subscriber.sendTopicFrame(frame)) {
+        state.live.delete(subscriber);
+        state.lagging.set(subscriber, { epoch: message.epoch, offset: message.offset - 1 });
+      }
+    }
+  }
+
+  /**
+   * Subscribes and sends what the subscriber is owed: from `since` when given (if the broker
+   * still has it), then live. Resolves once every frame up to the returned offset was sent.
+   */
+  async subscribe(subscriber: TopicSubscriber, topic: string, since?: StreamPosition): Promise<SubscribedBody> {
+    const state = this.state(topic);
+    state.live.delete(subscriber);
+    state.lagging.delete(subscriber);
+    state.pending.set(subscriber, []);
+    try {
+      await state.ready;
+      let epoch: string;
+      let offset: number;
+      let recovered: boolean | undefined;
+      if (since === undefined) {
+        ({ epoch, offset } = await this.broker.position(topic));
+      } else {
+        const history = await this.broker.history(topic, since);
+        ({ epoch, offset } = history.position);
+        recovered = history.complete;
+        if (recovered) offset = this.sendAll(subscriber, history.messages, since.offset);
+      }
+      const queue = state.pending.get(subscriber);
+      if (queue === undefined || !subscriber.isSubscribedTo(topic)) {
+        if (queue !== undefined) this.unsubscribe(subscriber, topic);
+        return { topic, epoch, offset };
+      }
+      offset = this.sendAll(subscriber, queue, offset);
+      state.pending.delete(subscriber);
+      state.live.add(subscriber);
+      return recovered === undefined ? { topic, epoch, offset } : { topic, epoch, offset, recovered };
+    } catch (error) {
+      this.unsubscribe(subscriber, topic);
+      throw error;
+    }
+  }
+
+  /** Sends messages after `after` in order; returns the last offset sent. */
+  private sendAll(subscriber: TopicSubscriber, messages: readonly TopicMessage[], after: number): number {
+    let last = after;
+    for (const message of messages) {
+      if (message.offset <= last) continue;
+      subscriber.sendTopicFrame(frameOf(message));
+      last = message.offset;
+    }
+    return last;
+  }
+
+  unsubscribe(subscriber: TopicSubscriber, topic: string): void {
+    const state = this.topics.get(topic);
+    if (state === undefined) return;
+    state.live.delete(subscriber);
+    state.pending.delete(subscriber);
+    state.lagging.delete(subscriber);
+    if (state.empty) {
+      this.topics.delete(topic);
+      void this.broker.unsubscribe(topic, state.listener);
+    }
+  }
+
+  /** Topics on which this subscriber fell behind, with where it stopped. */
+  lagOf(subscriber: TopicSubscriber, topics: Iterable<string>): Array<[string, StreamPosition]> {
+    const lag: Array<[string, StreamPosition]> = [];
+    for (const topic of topics) {
+      const position = this.topics.get(topic)?.lagging.get(subscriber);
+      if (position !== undefined) lag.push([topic, position]);
+    }
+    return lag;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The decision every adapter needs at upgrade time, made once here: which subprotocol,
+ * whether the Origin is allowed, who the principal is (from `Authorization`), and whether
+ * the client is a browser (told of a rejection by a close code) or a native client (told by
+ * an HTTP status with a JSON body).
+ */
+import { ErrorReason, PROTOCOL_NAME, Status } from './constants.ts';
+import type { ErrorBody } from './envelope.ts';
+
+/** The parts of an upgrade request the core reads. `Headers` fits `headers`. */
+export interface UpgradeRequest {
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+  readonly remoteAddress?: string;
+}
+
+/** Who a session belongs to, as returned by the server's `authenticate` hook. */
+export interface Principal {
+  readonly userId: string;
+  /** When the credential expires (epoch ms); the session is closed with 4401 then unless refreshed. */
+  readonly expiresAt?: number;
+  /** Anything the application wants to keep with the session (roles, tenant, …). */
+  readonly data?: unknown;
+}
+
+export type ClientClass = 'browser' | 'native';
+
+/** An accepted upgrade: hand it to `herald.open` once the socket is open. */
+export interface UpgradeAccepted {
+  readonly ok: true;
+  readonly protocol: string;
+  readonly client: ClientClass;
+  readonly principal: Principal | null;
+}
+
+/**
+ * A refused upgrade. Native clients get `status`, `headers` and `body` as the HTTP response;
+ * browsers get the upgrade (with `protocol` if they offered one) and then `herald.reject`.
+ */
+export interface UpgradeRejected {
+  readonly ok: false;
+  readonly status: number;
+  readonly body: ErrorBody;
+  readonly client: ClientClass;
+  readonly protocol: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export type UpgradeDecision = UpgradeAccepted | UpgradeRejected;
+
+/** The upgrade policy, from the server options. */
+export interface UpgradePolicy {
+  /** Allowed browser origins, or a predicate; default: the server's own origin only. */
+  readonly origins?: readonly string[] | ((origin: string, request: UpgradeRequest) => boolean);
+  /** How a client is classified; default: a request with an `Origin` header is a browser. */
+  readonly classifyClient?: (request: UpgradeRequest) => ClientClass;
+}
+
+/** The subprotocols a `Sec-WebSocket-Protocol` header offers. */
+export function offeredProtocols(header: string | null): string[] {
+  return header === null ? [] : header.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+function sameOrigin(origin: string, request: UpgradeRequest): boolean {
+  const host = request.headers.get('host');
+  if (host === null) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+export function originAllowed(origin: string, request: UpgradeRequest, policy: UpgradePolicy): boolean {
+  const rule = policy.origins;
+  if (rule === undefined) return sameOrigin(origin, request);
+  if (typeof rule === 'function') return rule(origin, request);
+  return rule.includes(origin) || rule.includes('*');
+}
+
+export function classifyClient(request: UpgradeRequest, policy: UpgradePolicy): ClientClass {
+  if (policy.classifyClient !== undefined) return policy.classifyClient(request);
+  return request.headers.get('origin') === null ? 'native' : 'browser';
+}
+
+/** A refusal in the shape adapters answer with. */
+export function rejection(
+  status: number,
+  error: ErrorReason,
+  message: string,
+  client: ClientClass,
+  protocol: string | undefined,
+  headers: Record<string, string> = {},
+): UpgradeRejected {
+  return { ok: false, status, body: { error, message }, client, protocol, headers };
+}
+
+/** The bearer token of an `Authorization` header, if any. */
+export function bearerToken(request: UpgradeRequest): string | undefined {
+  const header = request.headers.get('authorization');
+  if (header === null) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** The checks that need no I/O: subprotocol and Origin. */
+export function checkUpgrade(request: UpgradeRequest, policy: UpgradePolicy): UpgradeRejected | { client: ClientClass } {
+  const client = classifyClient(request, policy);
+  const offered = offeredProtocols(request.headers.get('sec-websocket-protocol'));
+  const protocol = offered.includes(PROTOCOL_NAME) ? PROTOCOL_NAME : undefined;
+  if (protocol === undefined) {
+    const message = `offer the subprotocol ${PROTOCOL_NAME} in Sec-WebSocket-Protocol`;
+    return rejection(Status.NotAcceptable, ErrorReason.UnsupportedSubprotocol, message, client, offered[0]);
+  }
+  const origin = request.headers.get('origin');
+  if (origin !== null && !originAllowed(origin, request, policy)) {
+    return rejection(Status.Forbidden, ErrorReason.OriginNotAllowed, `origin ${origin} is not allowed`, client, protocol);
+  }
+  return { client };
+}

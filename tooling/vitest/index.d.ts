@@ -1,0 +1,4 @@
+import type { ViteUserConfig } from 'vitest/config';
+
+/** The vitest project every Herald package uses. */
+export declare function heraldProject(name: string): ViteUserConfig;
