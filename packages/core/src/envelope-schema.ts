@@ -3,7 +3,8 @@
  * The codec enforces the client side of the same rules by hand (it is on the hot path);
  * a property test keeps the two in agreement.
  */
-import { ErrorReason, PROTOCOL_NAME, SystemType } from './constants.ts';
+import { PROTOCOL_NAME, SystemType } from './constants.ts';
+import { ERROR_REASON_PATTERN } from './errors.ts';
 import { ID_PATTERN, TOPIC_PATTERN, TYPE_PATTERN } from './codec.ts';
 
 /** A JSON Schema document. */
@@ -57,12 +58,12 @@ export const envelopeJsonSchema: JsonSchema = {
 const positionProperties = { epoch: { type: 'string', minLength: 1, maxLength: 64 }, offset: count(0) };
 const position = object(positionProperties, ['epoch', 'offset']);
 const errorProperties = {
-    error: { enum: Object.values(ErrorReason) },
-    message: { type: 'string' },
-    issues: {
-      type: 'array',
-      items: object({ path: { type: 'array', items: { type: ['string', 'integer'] } }, message: { type: 'string' } }, ['path', 'message']),
-    },
+  error: { type: 'string', pattern: ERROR_REASON_PATTERN.source },
+  message: { type: 'string' },
+  issues: {
+    type: 'array',
+    items: object({ path: { type: 'array', items: { type: ['string', 'integer'] } }, message: { type: 'string' } }, ['path', 'message']),
+  },
   retryAfterMs: count(0),
 };
 const errorBody = object(errorProperties, ['error', 'message']);

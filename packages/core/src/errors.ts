@@ -1,7 +1,8 @@
 import { ErrorReason } from './constants.ts';
 import type { ErrorBody, Issue } from './envelope.ts';
 
-const REASON_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+/** What an `error` reason looks like: the protocol's own (`ErrorReason`) or an application's. */
+export const ERROR_REASON_PATTERN: RegExp = /^[a-z][a-z0-9_]{0,63}$/;
 
 /**
  * An error a handler throws to answer with a specific status. Anything else a handler throws
@@ -18,7 +19,7 @@ export class HeraldError extends Error {
   constructor(status: number, reason: string, message: string, issues?: readonly Issue[]) {
     super(message);
     if (!Number.isInteger(status) || status < 400 || status > 599) throw new RangeError(`status ${status} is not an error status`);
-    if (!REASON_PATTERN.test(reason)) throw new RangeError(`reason ${JSON.stringify(reason)} must match ${REASON_PATTERN.source}`);
+    if (!ERROR_REASON_PATTERN.test(reason)) throw new RangeError(`reason ${JSON.stringify(reason)} must match ${ERROR_REASON_PATTERN.source}`);
     this.name = 'HeraldError';
     this.status = status;
     this.reason = reason;

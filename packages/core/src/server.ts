@@ -196,7 +196,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly highWaterMark: number;
   now: number;
   private readonly sessions = new Map<string, Session>();
-  private readonly users = new Map<string, { sessions: Set<Session>; listener: (payload: string) => void }>();
+  private readonly users = new Map<string, Set<Session>>();
   private readonly topics: TopicRegistry;
   private readonly broker: Broker;
   private readonly clock: Clock;
@@ -295,7 +295,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** A private notification to every session of a user, on every node, with confirmation. */
   sendToUser<T extends NotificationType<C>>(userId: string, type: T, body: NotificationBody<C, T>): Promise<void> {
     assertName(TYPE_PATTERN, type, 'notification type');
-    return this.broker.sendDirect(userChannel(userId), type + ' ' + (encodeBody(body) ?? ''));
+    return this.broker.sendDirect(userChannel(userId), userId + ' ' + type + ' ' + (encodeBody(body) ?? ''));
   }
 
   /** Subscribes a session from the server side; the client is told with `herald.Subscribed`. */
@@ -303,8 +303,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     assertName(TOPIC_PATTERN, topic, 'topic');
     const target = this.sessions.get(session.id);
     if (target === undefined || target.state !== SessionState.Open) throw new Error(`session ${session.id} is not open`);
-    const subscribed = await this.join(target, topic);
-    target.sendSystem(SystemType.Subscribed, subscribed);
+    const subscribed = await this.join(target, topic, undefined, (body) => target.sendSystem(SystemType.Subscribed, body));
     return { epoch: subscribed.epoch, offset: subscribed.offset };
   }
 
@@ -455,8 +454,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
           session.sendError(request.id, request.type, ...refusal);
           return;
         }
-        const subscribed = await this.join(session, body.topic, body.since);
-        session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed)));
+        await this.join(session, body.topic, body.since, (subscribed) =>
+          session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed))),
+        );
         return;
       }
       case SystemType.Unsubscribe:
@@ -521,10 +521,15 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     return undefined;
   }
 
-  private join(session: Session, topic: string, since?: StreamPosition): Promise<SubscribedBody> {
+  private join(
+    session: Session,
+    topic: string,
+    since: StreamPosition | undefined,
+    announce: (subscribed: SubscribedBody) => void,
+  ): Promise<SubscribedBody> {
     if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
     (session.topics ??= new Set()).add(topic);
-    return this.topics.subscribe(session, topic, since);
+    return this.topics.subscribe(session, topic, since, announce);
   }
 
   private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
@@ -558,12 +563,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     const topics: Record<string, ResumedBody['topics'][string]> = {};
     for (const [topic, since] of Object.entries(body.topics ?? {})) {
-      if ((await this.refuseSubscription(target, topic)) !== undefined) {
-        const position = await this.broker.position(topic);
-        topics[topic] = { ...position, recovered: false };
+      const refusal = await this.refuseSubscription(target, topic);
+      if (refusal !== undefined) {
+        target.sendSystem(SystemType.Unsubscribed, { topic, reason: refusal[1].error });
         continue;
       }
-      const subscribed = await this.join(target, topic, since);
+      const subscribed = await this.join(target, topic, since, ignore);
       topics[topic] = { epoch: subscribed.epoch, offset: subscribed.offset, recovered: subscribed.recovered === true };
     }
     const all = recovered && Object.values(topics).every((t) => t.recovered);
@@ -573,15 +578,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   catchUpLagging(session: Session): void {
     if (session.topics === null) return;
+    const reset = (subscribed: SubscribedBody): void => {
+      if (subscribed.recovered === false) {
+        session.sendSystem(SystemType.TopicReset, { topic: subscribed.topic, epoch: subscribed.epoch, offset: subscribed.offset });
+      }
+    };
     for (const [topic, since] of this.topics.lagOf(session, session.topics)) {
-      void this.topics
-        .subscribe(session, topic, since)
-        .then((subscribed) => {
-          if (subscribed.recovered === false) {
-            session.sendSystem(SystemType.TopicReset, { topic, epoch: subscribed.epoch, offset: subscribed.offset });
-          }
-        })
-        .catch((error: unknown) => this.reportError(error, session));
+      this.topics.subscribe(session, topic, since, reset).catch((error: unknown) => this.reportError(error, session));
     }
   }
 
@@ -605,30 +608,34 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   private addToUser(session: Session): void {
     const userId = session.userId as string;
-    let user = this.users.get(userId);
-    if (user === undefined) {
-      const sessions = new Set<Session>();
-      const listener = (payload: string): void => {
-        const space = payload.indexOf(' ');
-        const type = payload.slice(0, space);
-        const body = space + 1 < payload.length ? payload.slice(space + 1) : undefined;
-        for (const target of sessions) target.notifyEncoded(type, body);
-      };
-      user = { sessions, listener };
-      this.users.set(userId, user);
-      void this.broker.listenDirect(userChannel(userId), listener);
+    const sessions = this.users.get(userId);
+    if (sessions !== undefined) {
+      sessions.add(session);
+      return;
     }
-    user.sessions.add(session);
+    this.users.set(userId, new Set([session]));
+    void this.broker.listenDirect(userChannel(userId), this.deliverToUser);
   }
 
   private removeFromUser(session: Session): void {
     const userId = session.userId;
     if (userId === undefined) return;
-    const user = this.users.get(userId);
-    if (user === undefined || !user.sessions.delete(session) || user.sessions.size > 0) return;
+    const sessions = this.users.get(userId);
+    if (sessions === undefined || !sessions.delete(session) || sessions.size > 0) return;
     this.users.delete(userId);
-    void this.broker.unlistenDirect(userChannel(userId), user.listener);
+    void this.broker.unlistenDirect(userChannel(userId), this.deliverToUser);
   }
+
+  /** One listener for every user channel: the payload is `userId type body`. */
+  private readonly deliverToUser = (payload: string): void => {
+    const first = payload.indexOf(' ');
+    const second = payload.indexOf(' ', first + 1);
+    const sessions = this.users.get(payload.slice(0, first));
+    if (sessions === undefined) return;
+    const type = payload.slice(first + 1, second);
+    const body = second + 1 < payload.length ? payload.slice(second + 1) : undefined;
+    for (const session of sessions) session.notifyEncoded(type, body);
+  };
 
   private startSweep(): void {
     if (this.sweepHandle !== undefined) return;
@@ -646,6 +653,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     for (const session of this.sessions.values()) session.tick(now);
   }
 }
+
+const ignore = (): void => {};
 
 function userChannel(userId: string): string {
   return 'user:' + userId;

@@ -72,36 +72,42 @@ export class TopicRegistry {
   }
 
   /**
-   * Subscribes and sends what the subscriber is owed: from `since` when given (if the broker
-   * still has it), then live. Resolves once every frame up to the returned offset was sent.
+   * Subscribes and sends what the subscriber is owed, in this order: the history after
+   * `since` (when given and the broker still has it), then `announce` with the position
+   * reached, then every later message. So each notification up to the announced offset
+   * precedes the announcement and each one after it follows.
    */
-  async subscribe(subscriber: TopicSubscriber, topic: string, since?: StreamPosition): Promise<SubscribedBody> {
+  async subscribe(
+    subscriber: TopicSubscriber,
+    topic: string,
+    since: StreamPosition | undefined,
+    announce: (subscribed: SubscribedBody) => void,
+  ): Promise<SubscribedBody> {
     const state = this.state(topic);
     state.live.delete(subscriber);
     state.lagging.delete(subscriber);
     state.pending.set(subscriber, []);
     try {
       await state.ready;
-      let epoch: string;
-      let offset: number;
-      let recovered: boolean | undefined;
+      let subscribed: SubscribedBody;
       if (since === undefined) {
-        ({ epoch, offset } = await this.broker.position(topic));
+        subscribed = { topic, ...(await this.broker.position(topic)) };
       } else {
         const history = await this.broker.history(topic, since);
-        ({ epoch, offset } = history.position);
-        recovered = history.complete;
-        if (recovered) offset = this.sendAll(subscriber, history.messages, since.offset);
+        const recovered = history.complete;
+        const offset = recovered ? this.sendAll(subscriber, history.messages, since.offset) : history.position.offset;
+        subscribed = { topic, epoch: history.position.epoch, offset, recovered };
       }
       const queue = state.pending.get(subscriber);
       if (queue === undefined || !subscriber.isSubscribedTo(topic)) {
         if (queue !== undefined) this.unsubscribe(subscriber, topic);
-        return { topic, epoch, offset };
+        return subscribed;
       }
-      offset = this.sendAll(subscriber, queue, offset);
+      announce(subscribed);
+      this.sendAll(subscriber, queue, subscribed.offset);
       state.pending.delete(subscriber);
       state.live.add(subscriber);
-      return recovered === undefined ? { topic, epoch, offset } : { topic, epoch, offset, recovered };
+      return subscribed;
     } catch (error) {
       this.unsubscribe(subscriber, topic);
       throw error;
