@@ -4,7 +4,7 @@
  * every code and reason the core defines is documented.
  */
 import { readFileSync } from 'node:fs';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { CloseCode, ErrorReason, Kind, SystemType, envelopeJsonSchema, systemBodyJsonSchemas } from '../src/index.ts';
 
