@@ -38,22 +38,32 @@ export interface DecodeSuccess {
 
 export type DecodeResult = DecodeSuccess | DecodeFailure;
 
-const OVERSIZE_ID_SCAN_CHARS = 512;
-const OVERSIZE_ID = /"id"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"/;
-const OVERSIZE_REQ = /"kind"\s*:\s*"req"/;
+const UNPARSED_ID_SCAN_CHARS = 512;
+const UNPARSED_ID = /"id"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"/;
+const UNPARSED_REQ = /"kind"\s*:\s*"req"/;
+
+/** The id of a request that is refused unparsed (too large, too deep), read from its first characters. */
+function unparsedRequestId(text: string): string | undefined {
+  const head = text.slice(0, UNPARSED_ID_SCAN_CHARS);
+  return UNPARSED_REQ.test(head) ? UNPARSED_ID.exec(head)?.[1] : undefined;
+}
 
 function failure(status: number, error: ErrorReason, message: string, reqId?: string): DecodeFailure {
   return reqId === undefined ? { ok: false, status, error, message } : { ok: false, status, error, message, reqId };
 }
 
-/** UTF-8 length of a string, without allocating. */
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** UTF-8 length of a string, without allocating (a lone surrogate counts as U+FFFD: 3 bytes). */
 export function utf8Length(text: string): number {
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       bytes += 4;
       i++;
     } else bytes += 3;
@@ -101,12 +111,10 @@ function isCount(value: unknown, min: number): value is number {
  */
 export function decodeClientFrame(text: string, limits: CodecLimits): DecodeResult {
   if (exceedsBytes(text, limits.maxMessageBytes)) {
-    const head = text.slice(0, OVERSIZE_ID_SCAN_CHARS);
-    const reqId = OVERSIZE_REQ.test(head) ? OVERSIZE_ID.exec(head)?.[1] : undefined;
-    return failure(Status.PayloadTooLarge, ErrorReason.TooLarge, `frame exceeds maxMessageBytes (${limits.maxMessageBytes})`, reqId);
+    return failure(Status.PayloadTooLarge, ErrorReason.TooLarge, `frame exceeds maxMessageBytes (${limits.maxMessageBytes})`, unparsedRequestId(text));
   }
   if (nestingExceeds(text, limits.maxDepth)) {
-    return failure(Status.BadRequest, ErrorReason.TooDeep, `nesting deeper than maxDepth (${limits.maxDepth})`);
+    return failure(Status.BadRequest, ErrorReason.TooDeep, `nesting deeper than maxDepth (${limits.maxDepth})`, unparsedRequestId(text));
   }
   let value: unknown;
   try {

@@ -15,7 +15,7 @@ const DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 const id = { type: 'string', pattern: ID_PATTERN.source };
 const type = { type: 'string', pattern: TYPE_PATTERN.source };
 const topic = { type: 'string', pattern: TOPIC_PATTERN.source };
-const count = (minimum: number) => ({ type: 'integer', minimum });
+const count = (minimum: number) => ({ type: 'integer', minimum, maximum: Number.MAX_SAFE_INTEGER });
 const object = (properties: Record<string, unknown>, required: string[]): JsonSchema => ({
   type: 'object',
   properties,

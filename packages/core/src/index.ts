@@ -35,6 +35,8 @@ export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage 
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
 export { systemClock, type Clock } from './clock.ts';
 export type { HeraldSocket } from './socket.ts';
+export type { NativePublish } from './topics.ts';
+export type { UpgradeRateLimit } from './upgrade-limiter.ts';
 export { Connection, type SessionState } from './session.ts';
 export {
   offeredProtocols,

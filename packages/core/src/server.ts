@@ -35,7 +35,8 @@ import { randomId } from './random-id.ts';
 import { Connection, Session, SessionState, type SessionHost } from './session.ts';
 import type { HeraldSocket } from './socket.ts';
 import { readSystemBody } from './system-bodies.ts';
-import { TopicRegistry } from './topics.ts';
+import { type NativePublish, TopicRegistry } from './topics.ts';
+import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
 import {
   type ClientClass,
   type Principal,
@@ -63,6 +64,7 @@ export const DEFAULT_LIMITS: Limits = {
   rateLimit: { messagesPerSecond: 100, burst: 200 },
 };
 
+const DEFAULT_UPGRADE_RATE_LIMIT: UpgradeRateLimit = { perSecond: 20, burst: 100 };
 const SESSION_ID_LENGTH = 22;
 const MAX_REASON_BYTES = 123;
 
@@ -159,6 +161,11 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
   readonly limits?: Partial<Limits>;
   /** Send-buffer bytes above which a session's notifications wait (default 1 MiB). */
   readonly highWaterMark?: number;
+  /**
+   * Upgrades allowed per remote address: `perSecond` after a `burst` (default 20/s after 100);
+   * `false` disables the limit (load tests). Refusals are 429 with `Retry-After`.
+   */
+  readonly upgradeRateLimit?: UpgradeRateLimit | false;
   /** Period of the sweep that drives deadlines and keep-alive (default 1000 ms). */
   readonly sweepIntervalMs?: number;
   readonly clock?: Clock;
@@ -171,6 +178,10 @@ export interface HeraldStats {
   readonly sessions: number;
   readonly connections: number;
   readonly topics: number;
+  /** Bytes queued in the transports' send buffers, over all connections. */
+  readonly bufferedBytes: number;
+  /** Private notifications held for replay, over all sessions. */
+  readonly replayFrames: number;
 }
 
 const ANONYMOUS: Principal = { userId: 'anonymous' };
@@ -201,6 +212,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly broker: Broker;
   private readonly clock: Clock;
   private readonly sweepIntervalMs: number;
+  private readonly upgradeLimiter: UpgradeLimiter | undefined;
   private sweepHandle: unknown = undefined;
   private closing = false;
 
@@ -211,13 +223,32 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.broker = options.broker ?? new MemoryBroker();
     this.topics = new TopicRegistry(this.broker);
+    const upgradeRateLimit = options.upgradeRateLimit ?? DEFAULT_UPGRADE_RATE_LIMIT;
+    this.upgradeLimiter = upgradeRateLimit === false ? undefined : new UpgradeLimiter(upgradeRateLimit);
     this.now = this.clock.now();
   }
 
+  /**
+   * For adapters whose transport publishes natively (uWS `app.publish`, Bun `server.publish`):
+   * sockets that implement `subscribe`/`unsubscribe` then get topic frames through one call
+   * per message instead of one send per subscriber.
+   */
+  useNativePublish(publish: NativePublish): void {
+    this.topics.nativePublish = publish;
+  }
+
+  /** Counts for health checks and tests; walks every session, so not for the hot path. */
   get stats(): HeraldStats {
     let connections = 0;
-    for (const session of this.sessions.values()) if (session.connection !== null) connections++;
-    return { sessions: this.sessions.size, connections, topics: this.topics.size };
+    let bufferedBytes = 0;
+    let replayFrames = 0;
+    for (const session of this.sessions.values()) {
+      replayFrames += session.replay?.size ?? 0;
+      if (session.connection === null) continue;
+      connections++;
+      bufferedBytes += session.connection.socket.bufferedAmount;
+    }
+    return { sessions: this.sessions.size, connections, topics: this.topics.size, bufferedBytes, replayFrames };
   }
 
   /** Decides an upgrade: subprotocol, Origin, and the principal from `Authorization`. */
@@ -226,6 +257,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if ('ok' in checked) return checked;
     const { client } = checked;
     if (this.closing) return rejection(Status.Unavailable, ErrorReason.ShuttingDown, 'server shutting down', client, PROTOCOL_NAME);
+    if (this.upgradeLimiter !== undefined && request.remoteAddress !== undefined) {
+      const wait = this.upgradeLimiter.take(request.remoteAddress, this.clock.now());
+      if (wait > 0) return rejection(Status.TooManyRequests, ErrorReason.RateLimited, 'too many upgrades', client, PROTOCOL_NAME, wait);
+      this.startSweep();
+    }
     const token = bearerToken(request);
     let principal: Principal | null = null;
     if (token !== undefined && this.options.authenticate !== undefined) {
@@ -374,7 +410,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       this.answerError(session, request, entry, Status.BadRequest, {
         error: ErrorReason.ValidationFailed,
         message: `body does not match ${request.type}`,
-        issues: validation.issues,
+        issues: validation.issues.map((issue) => ({ path: ['body', ...issue.path], message: issue.message })),
       });
       return;
     }
@@ -601,7 +637,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.connection = null;
     this.sessions.delete(session.id);
     this.removeFromUser(session);
-    if (this.sessions.size === 0) this.stopSweep();
   }
 
   // ---- users, sweep -------------------------------------------------------------------------
@@ -651,6 +686,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private sweep(): void {
     const now = (this.now = this.clock.now());
     for (const session of this.sessions.values()) session.tick(now);
+    this.upgradeLimiter?.prune(now);
+    if (this.sessions.size === 0 && (this.upgradeLimiter?.size ?? 0) === 0) this.stopSweep();
   }
 }
 

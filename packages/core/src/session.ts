@@ -119,7 +119,7 @@ export class Session implements TopicSubscriber {
     return this.principal?.userId;
   }
 
-  private get backpressured(): boolean {
+  get backpressured(): boolean {
     const connection = this.connection;
     return connection !== null && connection.socket.bufferedAmount > this.host.highWaterMark;
   }
@@ -145,6 +145,15 @@ export class Session implements TopicSubscriber {
   sendTopicFrame(frame: string): boolean {
     if (this.backpressured) return false;
     this.sendFrame(frame);
+    return true;
+  }
+
+  /** @internal TopicSubscriber */
+  nativeSubscribe(topic: string, join: boolean): boolean {
+    const socket = this.connection?.socket;
+    if (socket?.subscribe === undefined || socket.unsubscribe === undefined) return false;
+    if (join) socket.subscribe(topic);
+    else socket.unsubscribe(topic);
     return true;
   }
 
@@ -295,9 +304,19 @@ export class Session implements TopicSubscriber {
     if (this.pingSentAt !== 0) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
     } else if (now - this.lastInboundAt >= limits.pingIntervalMs || now - this.lastOutboundAt >= limits.pingIntervalMs) {
-      this.sendFrame(PING_FRAME);
-      this.pingSentAt = now;
+      this.ping(now);
     }
+  }
+
+  /** Probes the peer: an RFC ping for native clients where the transport has one, else `ping`. */
+  private ping(now: number): void {
+    const connection = this.connection;
+    if (connection === null) return;
+    if (connection.client === 'native' && connection.socket.ping !== undefined) {
+      connection.socket.ping();
+      this.lastOutboundAt = now;
+    } else this.sendFrame(PING_FRAME);
+    this.pingSentAt = now;
   }
 
   /** Attaches a connection (a new one, or the one a resume brings). */

@@ -9,4 +9,13 @@ export interface HeraldSocket {
   close(code: number, reason: string): void;
   /** Bytes accepted by `send` but not yet written to the network. */
   readonly bufferedAmount: number;
+  /**
+   * Sends an RFC 6455 ping. When present, native clients are probed with it instead of the
+   * application-level ping; the adapter reports the pong through `connection.alive()`.
+   */
+  ping?(): void;
+  /** Joins the transport's native fan-out for a topic (see `herald.useNativePublish`). */
+  subscribe?(topic: string): void;
+  /** Leaves the transport's native fan-out for a topic. */
+  unsubscribe?(topic: string): void;
 }

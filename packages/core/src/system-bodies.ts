@@ -13,25 +13,37 @@ export type SystemRequest =
   | { readonly ok: true; readonly type: typeof SystemType.Resume; readonly body: ResumeBody }
   | { readonly ok: false; readonly status: number; readonly body: ErrorBody };
 
-class Invalid extends Error {}
+class Invalid extends Error {
+  constructor(
+    readonly path: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `body.since.offset` → `['body', 'since', 'offset']`. */
+function invalid(path: string, problem: string): Invalid {
+  return new Invalid(path.split('.'), `${path} ${problem}`);
+}
 
 function record(value: unknown, path: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid(`${path} must be an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(path, 'must be an object');
   return value as Record<string, unknown>;
 }
 
 function string(value: unknown, path: string, max = 4096): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw new Invalid(`${path} must be a non-empty string`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw invalid(path, 'must be a non-empty string');
   return value;
 }
 
 function count(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Invalid(`${path} must be an integer >= 0`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalid(path, 'must be an integer >= 0');
   return value;
 }
 
 function topic(value: unknown, path: string): string {
-  if (typeof value !== 'string' || !TOPIC_PATTERN.test(value)) throw new Invalid(`${path} must match ${TOPIC_PATTERN.source}`);
+  if (typeof value !== 'string' || !TOPIC_PATTERN.test(value)) throw invalid(path, `must match ${TOPIC_PATTERN.source}`);
   return value;
 }
 
@@ -61,7 +73,7 @@ export function readSystemBody(type: string, body: unknown): SystemRequest {
         if (object['topics'] === undefined) return { ok: true, type, body: { sessionId, seq } };
         const topics: Record<string, StreamPosition> = {};
         for (const [name, since] of Object.entries(record(object['topics'], 'body.topics'))) {
-          topics[topic(name, 'body.topics key')] = position(since, `body.topics.${name}`);
+          topics[topic(name, 'body.topics')] = position(since, `body.topics.${name}`);
         }
         return { ok: true, type, body: { sessionId, seq, topics } };
       }
@@ -70,6 +82,7 @@ export function readSystemBody(type: string, body: unknown): SystemRequest {
     }
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;
-    return { ok: false, status: Status.BadRequest, body: { error: ErrorReason.ValidationFailed, message: error.message } };
+    const issues = [{ path: error.path, message: error.message }];
+    return { ok: false, status: Status.BadRequest, body: { error: ErrorReason.ValidationFailed, message: `body does not match ${type}`, issues } };
   }
 }

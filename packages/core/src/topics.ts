@@ -15,10 +15,20 @@ export interface TopicSubscriber {
   sendTopicFrame(frame: string): boolean;
   /** True while the subscriber is still connected and subscribed (checked after each await). */
   isSubscribedTo(topic: string): boolean;
+  /** True while the send buffer is above the high-water mark. */
+  readonly backpressured: boolean;
+  /** Joins (or leaves) the transport's native fan-out; false when its socket has none. */
+  nativeSubscribe(topic: string, join: boolean): boolean;
 }
 
+/** The transport's own publish: one call sends a frame to every natively subscribed socket. */
+export type NativePublish = (topic: string, frame: string) => void;
+
 class TopicState {
+  /** Live subscribers sent to one by one. */
   readonly live = new Set<TopicSubscriber>();
+  /** Live subscribers reached by the transport's native publish. */
+  readonly native = new Set<TopicSubscriber>();
   readonly pending = new Map<TopicSubscriber, TopicMessage[]>();
   /** Subscribers that fell behind, with the last offset they were sent. */
   readonly lagging = new Map<TopicSubscriber, StreamPosition>();
@@ -33,7 +43,7 @@ class TopicState {
   }
 
   get empty(): boolean {
-    return this.live.size === 0 && this.pending.size === 0 && this.lagging.size === 0;
+    return this.live.size === 0 && this.native.size === 0 && this.pending.size === 0 && this.lagging.size === 0;
   }
 }
 
@@ -43,6 +53,8 @@ function frameOf(message: TopicMessage): string {
 
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicState>();
+  /** Set by an adapter whose transport can publish natively (uWS `app.publish`). */
+  nativePublish: NativePublish | undefined = undefined;
 
   constructor(private readonly broker: Broker) {}
 
@@ -61,14 +73,37 @@ export class TopicRegistry {
 
   private deliver(state: TopicState, message: TopicMessage): void {
     for (const queue of state.pending.values()) queue.push(message);
-    if (state.live.size === 0) return;
+    if (state.live.size === 0 && state.native.size === 0) return;
     const frame = frameOf(message);
+    const behind = { epoch: message.epoch, offset: message.offset - 1 };
+    if (state.native.size > 0) {
+      for (const subscriber of state.native) {
+        if (subscriber.backpressured) {
+          state.native.delete(subscriber);
+          subscriber.nativeSubscribe(state.name, false);
+          state.lagging.set(subscriber, behind);
+        }
+      }
+      if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
+    }
     for (const subscriber of state.live) {
       if (!subscriber.sendTopicFrame(frame)) {
         state.live.delete(subscriber);
-        state.lagging.set(subscriber, { epoch: message.epoch, offset: message.offset - 1 });
+        state.lagging.set(subscriber, behind);
       }
     }
+  }
+
+  private goLive(state: TopicState, subscriber: TopicSubscriber): void {
+    if (this.nativePublish !== undefined && subscriber.nativeSubscribe(state.name, true)) state.native.add(subscriber);
+    else state.live.add(subscriber);
+  }
+
+  private leave(state: TopicState, subscriber: TopicSubscriber): void {
+    state.live.delete(subscriber);
+    if (state.native.delete(subscriber)) subscriber.nativeSubscribe(state.name, false);
+    state.pending.delete(subscriber);
+    state.lagging.delete(subscriber);
   }
 
   /**
@@ -84,19 +119,19 @@ export class TopicRegistry {
     announce: (subscribed: SubscribedBody) => void,
   ): Promise<SubscribedBody> {
     const state = this.state(topic);
-    state.live.delete(subscriber);
-    state.lagging.delete(subscriber);
+    this.leave(state, subscriber);
     state.pending.set(subscriber, []);
     try {
       await state.ready;
       let subscribed: SubscribedBody;
+      let caughtUp = true;
       if (since === undefined) {
         subscribed = { topic, ...(await this.broker.position(topic)) };
       } else {
         const history = await this.broker.history(topic, since);
-        const recovered = history.complete;
-        const offset = recovered ? this.sendAll(subscriber, history.messages, since.offset) : history.position.offset;
-        subscribed = { topic, epoch: history.position.epoch, offset, recovered };
+        let offset = history.position.offset;
+        if (history.complete) ({ last: offset, done: caughtUp } = this.sendAll(subscriber, history.messages, since.offset));
+        subscribed = { topic, epoch: history.position.epoch, offset, recovered: history.complete };
       }
       const queue = state.pending.get(subscriber);
       if (queue === undefined || !subscriber.isSubscribedTo(topic)) {
@@ -104,9 +139,11 @@ export class TopicRegistry {
         return subscribed;
       }
       announce(subscribed);
-      this.sendAll(subscriber, queue, subscribed.offset);
       state.pending.delete(subscriber);
-      state.live.add(subscriber);
+      const rest = caughtUp ? this.sendAll(subscriber, queue, subscribed.offset) : { last: subscribed.offset, done: false };
+      // A full send buffer stops the catch-up; the next drain resumes it from history.
+      if (rest.done) this.goLive(state, subscriber);
+      else state.lagging.set(subscriber, { epoch: subscribed.epoch, offset: rest.last });
       return subscribed;
     } catch (error) {
       this.unsubscribe(subscriber, topic);
@@ -114,23 +151,21 @@ export class TopicRegistry {
     }
   }
 
-  /** Sends messages after `after` in order; returns the last offset sent. */
-  private sendAll(subscriber: TopicSubscriber, messages: readonly TopicMessage[], after: number): number {
+  /** Sends messages after `after` in order until the send buffer fills; says how far it got. */
+  private sendAll(subscriber: TopicSubscriber, messages: readonly TopicMessage[], after: number): { last: number; done: boolean } {
     let last = after;
     for (const message of messages) {
       if (message.offset <= last) continue;
-      subscriber.sendTopicFrame(frameOf(message));
+      if (!subscriber.sendTopicFrame(frameOf(message))) return { last, done: false };
       last = message.offset;
     }
-    return last;
+    return { last, done: true };
   }
 
   unsubscribe(subscriber: TopicSubscriber, topic: string): void {
     const state = this.topics.get(topic);
     if (state === undefined) return;
-    state.live.delete(subscriber);
-    state.pending.delete(subscriber);
-    state.lagging.delete(subscriber);
+    this.leave(state, subscriber);
     if (state.empty) {
       this.topics.delete(topic);
       void this.broker.unsubscribe(topic, state.listener);

@@ -90,9 +90,11 @@ export function rejection(
   message: string,
   client: ClientClass,
   protocol: string | undefined,
-  headers: Record<string, string> = {},
+  retryAfterMs?: number,
 ): UpgradeRejected {
-  return { ok: false, status, body: { error, message }, client, protocol, headers };
+  if (retryAfterMs === undefined) return { ok: false, status, body: { error, message }, client, protocol, headers: {} };
+  const headers = { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) };
+  return { ok: false, status, body: { error, message, retryAfterMs }, client, protocol, headers };
 }
 
 /** The bearer token of an `Authorization` header, if any. */
