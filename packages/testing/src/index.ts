@@ -1,0 +1,2 @@
+export { and, matching, not, or, responseTo, toMatcher, withKind, withProperty, withType, type Matcher, type MatcherLike } from './matchers.ts';
+export { connect, Tester, type CloseInfo, type ConnectOptions, type WaitOptions, type WebSocketConstructor, type WebSocketLike } from './tester.ts';

@@ -1,0 +1,181 @@
+/**
+ * Herald on uWebSockets.js: the upgrade (headers read before any await, `onAborted`, `cork`),
+ * the refusal strategy, and the wiring of uWS events to the core's connection. Topic frames
+ * go out through uWS's native publish.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Herald, UpgradeDecision } from '@herald/core';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import { loadUws, type UwsModule } from './native.ts';
+import { flushPending, inCallback, UwsSocket, type UserData } from './uws-socket.ts';
+
+/** Options of `attachHerald` and `serveHerald`. */
+export interface HeraldUwsOptions {
+  /** The WebSocket route (default `/ws`). */
+  readonly path?: string;
+  /**
+   * Bytes uWS may buffer for one socket before it drops a frame, which Herald answers by
+   * closing with 4507 so the client resumes (default: 4 × the server's `highWaterMark`).
+   */
+  readonly maxBackpressure?: number;
+}
+
+/** A running attachment. */
+export interface HeraldUwsHandle {
+  /**
+   * Graceful shutdown: new upgrades get 503, every client is told to reconnect elsewhere
+   * (`herald.Goodbye` + 4503), queued frames are flushed, and the listen socket (if this
+   * handle owns one) is closed.
+   */
+  close(): Promise<void>;
+}
+
+/** A server started by `serveHerald`. */
+export interface HeraldUwsServer extends HeraldUwsHandle {
+  readonly app: TemplatedApp;
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+}
+
+const textDecoder = new TextDecoder();
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}`;
+}
+
+/** Reads everything the decision needs from `req`, which uWS invalidates at the first await. */
+function readUpgrade(res: HttpResponse, req: HttpRequest) {
+  const headers = new Map<string, string>();
+  req.forEach((name, value) => headers.set(name, value));
+  const query = req.getQuery();
+  return {
+    url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
+    headers: { get: (name: string) => headers.get(name.toLowerCase()) ?? null },
+    remoteAddress: textDecoder.decode(res.getRemoteAddressAsText()),
+    key: headers.get('sec-websocket-key') ?? '',
+    extensions: headers.get('sec-websocket-extensions') ?? '',
+  };
+}
+
+function refuseOverHttp(res: HttpResponse, decision: Extract<UpgradeDecision, { ok: false }>): void {
+  res.writeStatus(statusLine(decision.status));
+  for (const [name, value] of Object.entries(decision.headers)) res.writeHeader(name, value);
+  res.writeHeader('content-type', 'application/json');
+  res.end(JSON.stringify(decision.body), true);
+}
+
+/**
+ * Serves a Herald server on a route of an existing uWS app.
+ *
+ * @example
+ * import uWS from 'uWebSockets.js';
+ * const app = uWS.App();
+ * const handle = attachHerald(app, herald, { path: '/ws' });
+ * app.listen(9090, () => {});
+ */
+export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: HeraldUwsOptions = {}, uws: UwsModule = loadUws()): HeraldUwsHandle {
+  const limits = herald.limits;
+  herald.useNativePublish((topic, frame) => {
+    flushPending();
+    app.publish(topic, frame, false);
+  });
+  app.ws<UserData>(options.path ?? '/ws', {
+    compression: uws.DISABLED,
+    maxPayloadLength: limits.maxMessageBytes,
+    maxBackpressure: options.maxBackpressure ?? herald.highWaterMark * 4,
+    closeOnBackpressureLimit: 1,
+    // The core's sweep drives keep-alive (RFC pings for native clients, app pings for
+    // browsers); uWS's idle timeout is only a backstop above interval + timeout.
+    idleTimeout: Math.max(8, Math.ceil((limits.pingIntervalMs + limits.pingTimeoutMs) / 1000) + 8),
+    sendPingsAutomatically: false,
+
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      const upgrade = readUpgrade(res, req);
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      herald.upgrade(upgrade).then(
+        (decision) => {
+          if (aborted) return;
+          res.cork(() => {
+            if (!decision.ok && decision.client === 'native') refuseOverHttp(res, decision);
+            else res.upgrade<UserData>({ decision }, upgrade.key, decision.protocol ?? '', upgrade.extensions, context);
+          });
+        },
+        () => {
+          if (!aborted) res.cork(() => res.writeStatus(statusLine(500)).end('', true));
+        },
+      );
+    },
+
+    open: (ws: WebSocket<UserData>) => {
+      const data = ws.getUserData();
+      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, () => data.connection?.drained()));
+      inCallback(socket, () => {
+        if (data.decision.ok) data.connection = herald.open(socket, data.decision);
+        else herald.reject(socket, data.decision);
+      });
+    },
+
+    message: (ws: WebSocket<UserData>, message: ArrayBuffer, isBinary: boolean) => {
+      const data = ws.getUserData();
+      const connection = data.connection;
+      if (connection === undefined) return;
+      // Copy out of uWS's buffer now: it is reused once this callback returns.
+      const frame = isBinary ? new Uint8Array(message.slice(0)) : textDecoder.decode(message);
+      inCallback(data.socket, () => connection.receive(frame));
+    },
+
+    drain: (ws: WebSocket<UserData>) => {
+      const data = ws.getUserData();
+      const connection = data.connection;
+      if (connection !== undefined) inCallback(data.socket, () => connection.drained());
+    },
+
+    pong: (ws: WebSocket<UserData>) => {
+      ws.getUserData().connection?.alive();
+    },
+
+    close: (ws: WebSocket<UserData>, code: number) => {
+      const data = ws.getUserData();
+      if (data.socket !== undefined) data.socket.closed = true;
+      data.connection?.closed(code);
+    },
+  });
+  return {
+    async close() {
+      await herald.close();
+      flushPending();
+    },
+  };
+}
+
+/**
+ * Starts a uWS server with Herald on `path` and resolves once it listens.
+ *
+ * @example
+ * const server = await serveHerald(herald, { port: 9090 });
+ * process.on('SIGTERM', () => server.close());
+ */
+export async function serveHerald(
+  herald: Herald<any>,
+  options: HeraldUwsOptions & { readonly port?: number; readonly host?: string; readonly app?: TemplatedApp } = {},
+): Promise<HeraldUwsServer> {
+  const uws = loadUws();
+  const app = options.app ?? uws.App();
+  const attached = attachHerald(app, herald, options, uws);
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    const done = (socket: us_listen_socket | false) =>
+      socket === false ? reject(new Error(`@herald/uws: cannot listen on ${options.host ?? '0.0.0.0'}:${options.port ?? 9090}`)) : resolve(socket);
+    app.listen(options.host ?? '0.0.0.0', options.port ?? 9090, done);
+  });
+  return {
+    app,
+    port: uws.us_socket_local_port(listenSocket),
+    async close() {
+      await attached.close();
+      uws.us_listen_socket_close(listenSocket);
+    },
+  };
+}

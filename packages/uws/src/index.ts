@@ -1,0 +1,2 @@
+export { attachHerald, serveHerald, type HeraldUwsHandle, type HeraldUwsOptions, type HeraldUwsServer } from './adapter.ts';
+export { assertNative, isNative, loadUws, type UwsModule } from './native.ts';

@@ -1,0 +1,119 @@
+/**
+ * A uWS WebSocket as the core's `HeraldSocket`. uWS corks a socket while one of its own
+ * callbacks runs; frames for it then go straight out. Frames produced anywhere else (after an
+ * `await` in a handler, a fan-out to other sockets) are queued and written at the end of the
+ * tick inside one `cork`, so everything a tick produces for a socket leaves in one write.
+ */
+import { CloseCode } from '@herald/core';
+import type { Connection, HeraldSocket, UpgradeDecision } from '@herald/core';
+import type { WebSocket } from 'uWebSockets.js';
+
+/** What Herald keeps on each uWS socket. */
+export interface UserData {
+  readonly decision: UpgradeDecision;
+  socket?: UwsSocket;
+  connection?: Connection;
+}
+
+/** uWS `send` result when the frame was dropped for exceeding `maxBackpressure`. */
+const DROPPED = 2;
+
+let corked: UwsSocket | undefined;
+const pending = new Set<UwsSocket>();
+let scheduled = false;
+
+/** Writes every queued frame; runs once per tick, and before a native publish. */
+export function flushPending(): void {
+  scheduled = false;
+  const sockets = [...pending];
+  pending.clear();
+  for (const socket of sockets) socket.flush();
+}
+
+/** Runs a uWS callback of `socket`'s: frames for it are written directly (uWS has corked it). */
+export function inCallback(socket: UwsSocket | undefined, callback: () => void): void {
+  const outer = corked;
+  corked = socket;
+  try {
+    socket?.flush();
+    callback();
+  } finally {
+    corked = outer;
+  }
+}
+
+export class UwsSocket implements HeraldSocket {
+  closed = false;
+  private queue: string[] | null = null;
+  private queuedBytes = 0;
+
+  constructor(
+    private readonly ws: WebSocket<UserData>,
+    /** The core's high-water mark: above it, the core holds frames back until told of a drain. */
+    private readonly highWaterMark: number,
+    /** Tells the core the send buffer drained. */
+    private readonly onDrain: () => void,
+  ) {}
+
+  send(frame: string): void {
+    if (this.closed) return;
+    if (corked === this) {
+      this.write(frame);
+      return;
+    }
+    (this.queue ??= []).push(frame);
+    this.queuedBytes += frame.length;
+    pending.add(this);
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flushPending);
+    }
+  }
+
+  /**
+   * Writes queued frames inside one cork. Queued bytes count towards `bufferedAmount`, so the
+   * core may have held frames back because of them; if uWS then takes everything without
+   * backpressure it never fires `drain`, and the core is told here instead.
+   */
+  flush(): void {
+    const queue = this.queue;
+    if (queue === null) return;
+    const heldBack = this.bufferedAmount > this.highWaterMark;
+    this.queue = null;
+    this.queuedBytes = 0;
+    if (this.closed) return;
+    this.ws.cork(() => {
+      for (const frame of queue) if (!this.closed) this.write(frame);
+      if (heldBack && !this.closed && this.ws.getBufferedAmount() <= this.highWaterMark) inCallback(this, this.onDrain);
+    });
+  }
+
+  /** A frame uWS drops (past `maxBackpressure`) would be lost: close with the resumable 4507 instead. */
+  private write(frame: string): void {
+    if (this.ws.send(frame, false) === DROPPED) this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full');
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.flush();
+    if (this.closed) return;
+    this.closed = true;
+    this.ws.end(code, reason);
+  }
+
+  get bufferedAmount(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount() + this.queuedBytes;
+  }
+
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  subscribe(topic: string): void {
+    if (!this.closed) this.ws.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.closed) this.ws.unsubscribe(topic);
+  }
+}
