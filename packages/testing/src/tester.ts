@@ -117,7 +117,7 @@ export class Tester {
    * Resolves to the first message matching `matcher` (already received, unless `fresh`),
    * or rejects after the timeout saying what was expected and what arrived.
    */
-  waitFor(matcher: MatcherLike, options: WaitOptions = {}): Promise<Envelope> {
+  waitFor<T extends Envelope = Envelope>(matcher: MatcherLike, options: WaitOptions = {}): Promise<T> {
     const match = toMatcher(matcher);
     const start = options.fresh === true ? this.log.length : 0;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
@@ -127,7 +127,7 @@ export class Tester {
           const message = this.log[i] as Envelope;
           if (match(message)) {
             done();
-            resolve(message);
+            resolve(message as T);
             return true;
           }
         }

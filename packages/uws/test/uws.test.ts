@@ -1,5 +1,6 @@
 /** @herald/uws over real sockets on loopback, with real `ws` clients. */
 import { createRequire } from 'node:module';
+import type { NotificationMessage } from '@herald/core';
 import { and, connect, not, withKind, withProperty, withType, type Tester } from '@herald/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isNative, loadUws, type UwsModule } from '../src/index.ts';
@@ -53,7 +54,10 @@ describe('the full exchange over uWS', () => {
     expect(running.calls).toBe(1);
 
     await alice.request('chat.Join', { room: 'lobby' });
-    const { epoch } = (await alice.waitFor(and(withType('herald.Subscribed'), withProperty('body.topic', 'room/lobby')))).body as { epoch: string };
+    const subscribed = await alice.waitFor<NotificationMessage<string, { epoch: string }>>(
+      and(withType('herald.Subscribed'), withProperty('body.topic', 'room/lobby')),
+    );
+    const epoch = subscribed.body?.epoch;
     const bob = await open({ headers: { authorization: 'Bearer user:bob' } });
     expect(bob.welcome).toMatchObject({ authenticated: true, userId: 'bob' });
     await bob.request('chat.Send', { room: 'lobby', text: 'one' });
