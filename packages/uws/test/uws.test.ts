@@ -96,7 +96,7 @@ describe('bad input over uWS', () => {
     ['a server-only kind', '{"kind":"resp","reqId":"1","type":"a","code":200}', { type: 'herald.Error', body: { error: 'invalid_envelope' } }],
     ['a negative ack', '{"kind":"ack","seq":-1}', { type: 'herald.Error', body: { error: 'invalid_envelope' } }],
     ['deep nesting', deep, { reqId: 'd', code: 400, body: { error: 'too_deep' } }],
-    ['deep nesting without a readable id', '[' + deep, { type: 'herald.Error', body: { code: 400, error: 'too_deep' } }],
+    ['deep nesting without a readable id', `{"kind":"req","pad":"${'x'.repeat(600)}","id":"d2","body":${'['.repeat(40)}${']'.repeat(40)}}`, { type: 'herald.Error', body: { code: 400, error: 'too_deep' } }],
     ['a binary frame', new Uint8Array([1, 2, 3]), { type: 'herald.Error', body: { code: 400, error: 'binary_frame' } }],
     ['a schema violation', '{"kind":"req","id":"v1","type":"chat.Send","body":{"room":5}}', { reqId: 'v1', code: 400, body: { error: 'validation_failed' } }],
     ['an unknown type', '{"kind":"req","id":"u1","type":"chat.Nope","body":{}}', { reqId: 'u1', code: 404, body: { error: 'unknown_type' } }],
