@@ -1,0 +1,85 @@
+/**
+ * The application every transport serves for the conformance suite: a contract whose handlers
+ * expose, from outside, what the suite must observe (how often a handler ran, publishing,
+ * private notifications), and limits short enough to test every deadline in a few hundred ms.
+ */
+import { createHerald, defineContract, type Herald, type Limits, type Principal } from '@herald/core';
+import { z } from 'zod';
+
+export const conformanceContract = defineContract({
+  requests: {
+    'conf.Echo': { request: z.object({ text: z.string() }), response: z.object({ text: z.string() }) },
+    'conf.Count': { request: z.object({ key: z.string() }), response: z.object({ key: z.string(), runs: z.number() }) },
+    'conf.Publish': {
+      request: z.object({ topic: z.string(), count: z.number().int().min(1).max(1000) }),
+      response: z.object({ offset: z.number() }),
+    },
+    'conf.Notify': {
+      request: z.object({ to: z.string(), count: z.number().int().min(1).max(1000) }),
+      response: z.object({ sent: z.number() }),
+    },
+  },
+  notifications: {
+    'conf.Published': { body: z.object({ n: z.number() }) },
+    'conf.Private': { body: z.object({ n: z.number() }) },
+  },
+});
+
+export type ConformanceContract = typeof conformanceContract;
+
+/** The limits the suite runs under; every deadline is short so the suite is fast. */
+export const conformanceLimits: Limits = {
+  maxMessageBytes: 4096,
+  maxDepth: 32,
+  pingIntervalMs: 300,
+  pingTimeoutMs: 300,
+  authDeadlineMs: 400,
+  replayWindow: 100,
+  resumeWindowMs: 800,
+  dedupWindow: 64,
+  maxSubscriptions: 10,
+  rateLimit: { messagesPerSecond: 50, burst: 50 },
+};
+
+/**
+ * Tokens are `user:<id>` or `user:<id>:ttl=<ms>` (expiring `ms` after they are checked).
+ * Anything else is refused.
+ */
+export function conformanceToken(token: string): Principal | null {
+  const match = /^user:([a-z0-9-]{1,32})(?::ttl=(\d+))?$/.exec(token);
+  if (match === null) return null;
+  const userId = match[1] as string;
+  return match[2] === undefined ? { userId } : { userId, expiresAt: Date.now() + Number(match[2]) };
+}
+
+/** A fresh Herald server for one conformance test. */
+export function createConformanceHerald(): Herald<ConformanceContract> {
+  const runs = new Map<string, number>();
+  return createHerald({
+    contract: conformanceContract,
+    limits: conformanceLimits,
+    sweepIntervalMs: 25,
+    upgradeRateLimit: false,
+    authenticate: conformanceToken,
+    canSubscribe: (topic) => topic.startsWith('conf/'),
+    onError: () => {},
+    handlers: {
+      'conf.Echo': ({ text }) => ({ text }),
+      'conf.Count': async ({ key }) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const count = (runs.get(key) ?? 0) + 1;
+        runs.set(key, count);
+        return { key, runs: count };
+      },
+      'conf.Publish': async ({ topic, count }, ctx) => {
+        let offset = 0;
+        for (let n = 1; n <= count; n++) offset = (await ctx.herald.publish(topic, 'conf.Published', { n })).offset;
+        return { offset };
+      },
+      'conf.Notify': async ({ to, count }, ctx) => {
+        for (let n = 1; n <= count; n++) await ctx.herald.sendToUser(to, 'conf.Private', { n });
+        return { sent: count };
+      },
+    },
+  });
+}

@@ -1,0 +1,6 @@
+/**
+ * The transport-independent conformance suite (runs under vitest). Import from
+ * `@herald/testing/conformance`; the main entry point stays free of any test framework.
+ */
+export { conformanceContract, conformanceLimits, conformanceToken, createConformanceHerald, type ConformanceContract } from './app.ts';
+export { describeConformance, type ConformanceTarget, type StartedServer } from './suite.ts';

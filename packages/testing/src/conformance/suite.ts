@@ -1,0 +1,317 @@
+/**
+ * The conformance suite: PROTOCOL.md's MUSTs checked from outside, over real sockets, against
+ * any transport. A transport supplies `start(herald)`, which serves the given Herald server and
+ * returns its WebSocket URL and a stop function (graceful shutdown); every test gets a fresh
+ * server built by `createConformanceHerald`.
+ */
+import type { Herald, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { withKind, withProperty, withType } from '../matchers.ts';
+import { upgradeRefusal } from '../refusal.ts';
+import { connect, type ConnectOptions, type Tester } from '../tester.ts';
+import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
+
+/** A running server under test. */
+export interface StartedServer {
+  /** The WebSocket URL, e.g. `ws://127.0.0.1:41234/ws`. */
+  readonly url: string;
+  /** Graceful shutdown (the suite checks it closes clients with 4503). */
+  stop(): Promise<void>;
+}
+
+export interface ConformanceTarget {
+  readonly name: string;
+  readonly start: (herald: Herald<ConformanceContract>) => Promise<StartedServer>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const { pingIntervalMs, pingTimeoutMs, authDeadlineMs, resumeWindowMs, maxMessageBytes } = conformanceLimits;
+const SLACK_MS = 400;
+
+/**
+ * Registers the conformance suite for one transport.
+ *
+ * @example
+ * describeConformance({
+ *   name: 'uWS',
+ *   start: async (herald) => {
+ *     const server = await serveHerald(herald, { port: 0, host: '127.0.0.1' });
+ *     return { url: `ws://127.0.0.1:${server.port}/ws`, stop: () => server.close() };
+ *   },
+ * });
+ */
+export function describeConformance(target: ConformanceTarget): void {
+  describe(`herald.v1 conformance: ${target.name}`, () => {
+    let server: StartedServer | undefined;
+    let testers: Tester[] = [];
+
+    afterEach(async () => {
+      for (const tester of testers) if (tester.closeInfo === undefined) tester.drop();
+      testers = [];
+      await server?.stop();
+      server = undefined;
+    });
+
+    async function boot(): Promise<StartedServer> {
+      server = await target.start(createConformanceHerald());
+      return server;
+    }
+
+    async function client(options: ConnectOptions = {}): Promise<Tester> {
+      const tester = await connect((server as StartedServer).url, options);
+      testers.push(tester);
+      return tester;
+    }
+
+    /** The server's own origin, which browsers from the same site send. */
+    const originOf = (url: string) => {
+      const parsed = new URL(url);
+      return `${parsed.protocol === 'wss:' ? 'https' : 'http'}://${parsed.host}`;
+    };
+
+    describe('session opening', () => {
+      it('sends herald.Welcome first, with the session id and every limit', async () => {
+        await boot();
+        const tester = await client();
+        expect(tester.log[0]).toMatchObject({ kind: 'notification', type: 'herald.Welcome' });
+        const welcome: WelcomeBody = tester.welcome;
+        expect(welcome.sessionId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+        expect(welcome).toMatchObject({ protocol: 'herald.v1', authenticated: false, limits: conformanceLimits });
+      });
+
+      it('refuses a native client without the subprotocol with HTTP 406 and a JSON body', async () => {
+        const { url } = await boot();
+        expect(await upgradeRefusal(url, { protocols: [] })).toMatchObject({ status: 406, body: { error: 'unsupported_subprotocol' } });
+      });
+
+      it('tells a browser without the subprotocol with Goodbye and close 4406', async () => {
+        const { url } = await boot();
+        const browser = await client({ protocols: ['other'], headers: { origin: originOf(url) }, skipWelcome: true });
+        expect((await browser.closed).code).toBe(4406);
+        expect(browser.log).toMatchObject([{ type: 'herald.Goodbye', body: { code: 4406 } }]);
+      });
+
+      it('refuses a browser from a foreign Origin with 4403', async () => {
+        await boot();
+        const evil = await client({ headers: { origin: 'https://evil.example' }, skipWelcome: true });
+        expect((await evil.closed).code).toBe(4403);
+      });
+
+      it('refuses a bad bearer token: HTTP 401 for native clients, 4401 for browsers', async () => {
+        const { url } = await boot();
+        expect(await upgradeRefusal(url, { headers: { authorization: 'Bearer nope' } })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+        const browser = await client({ headers: { authorization: 'Bearer nope', origin: originOf(url) }, skipWelcome: true });
+        expect((await browser.closed).code).toBe(4401);
+      });
+    });
+
+    describe('authentication', () => {
+      it('authenticates from the Authorization header at the upgrade', async () => {
+        await boot();
+        const native = await client({ headers: { authorization: 'Bearer user:ann' } });
+        expect(native.welcome).toMatchObject({ authenticated: true, userId: 'ann' });
+      });
+
+      it('authenticates in session, after refusing requests and bad tokens', async () => {
+        await boot();
+        const tester = await client();
+        expect(await tester.request('conf.Echo', { text: 'x' })).toMatchObject({ code: 401, body: { error: 'not_authenticated' } });
+        expect(await tester.request('herald.Authenticate', { token: 'nope' })).toMatchObject({ code: 401, body: { error: 'invalid_token' } });
+        expect(await tester.request('herald.Authenticate', { token: 'user:ann' })).toMatchObject({ code: 200, body: { userId: 'ann' } });
+        expect(await tester.request('conf.Echo', { text: 'x' })).toMatchObject({ code: 200 });
+      });
+
+      it('closes an unauthenticated session after authDeadlineMs with Goodbye and 4401', async () => {
+        await boot();
+        const tester = await client();
+        const opened = Date.now();
+        expect((await tester.closed).code).toBe(4401);
+        expect(Date.now() - opened).toBeGreaterThanOrEqual(authDeadlineMs - 50);
+        expect(tester.log.at(-1)).toMatchObject({ type: 'herald.Goodbye', body: { code: 4401 } });
+      });
+
+      it('refreshes a token in session, refuses a token of another user, and closes on expiry', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann:ttl=500' });
+        await sleep(300);
+        const refreshed = await tester.request('herald.Authenticate', { token: 'user:ann:ttl=500' });
+        expect(refreshed).toMatchObject({ code: 200, body: { userId: 'ann' } });
+        expect(await tester.request('herald.Authenticate', { token: 'user:bob' })).toMatchObject({ code: 403, body: { error: 'principal_changed' } });
+        await sleep(300);
+        expect(tester.closeInfo).toBeUndefined();
+        expect(await tester.closed).toMatchObject({ code: 4401, reason: 'token expired' });
+      });
+    });
+
+    describe('requests', () => {
+      it('answers a request with 200 and the body', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        const answer = await tester.request('conf.Echo', { text: 'hello' }, { id: 'e1' });
+        expect(answer).toEqual({ kind: 'resp', reqId: 'e1', type: 'conf.Echo', code: 200, body: { text: 'hello' } });
+      });
+
+      it('answers 400 validation_failed with issues, 404 unknown_type, and keeps the session', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        const invalid = await tester.request('conf.Echo', { text: 5 });
+        expect(invalid).toMatchObject({ code: 400, body: { error: 'validation_failed', issues: [{ path: ['body', 'text'] }] } });
+        expect(await tester.request('conf.Nope', {})).toMatchObject({ code: 404, body: { error: 'unknown_type' } });
+        tester.send('{oops');
+        expect(await tester.waitFor(withType('herald.Error'))).toMatchObject({ body: { code: 400, error: 'invalid_json' } });
+        expect((await tester.request('conf.Echo', { text: 'still here' })).code).toBe(200);
+      });
+
+      it('answers a frame over maxMessageBytes with 413, or ends the connection as a hard-limit transport may', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        tester.send({ kind: 'req', id: 'big', type: 'conf.Echo', body: { text: 'x'.repeat(maxMessageBytes) } });
+        const answer = await tester.waitFor(withProperty('reqId', 'big')).catch(() => tester.closed);
+        if ('kind' in answer) expect(answer).toMatchObject({ code: 413, body: { error: 'too_large' } });
+        else expect([1006, 1009]).toContain(answer.code);
+      });
+
+      it('answers a retried id from its cache without running the handler twice', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        tester.send({ kind: 'req', id: 'r1', type: 'conf.Count', body: { key: 'k' } });
+        tester.send({ kind: 'req', id: 'r1', type: 'conf.Count', body: { key: 'k' } });
+        await tester.waitFor(withProperty('reqId', 'r1'));
+        tester.send({ kind: 'req', id: 'r1', type: 'conf.Count', body: { key: 'k' } });
+        await sleep(100);
+        const answers = tester.log.filter(withProperty('reqId', 'r1')) as ResponseMessage[];
+        expect(answers.length).toBeGreaterThanOrEqual(2);
+        for (const answer of answers) expect(answer.body).toEqual({ key: 'k', runs: 1 });
+        expect((await tester.request('conf.Count', { key: 'k' })).body).toEqual({ key: 'k', runs: 2 });
+      });
+
+      it('answers a flood with 429 rate_limited, then closes with 4429', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        for (let i = 0; i < 150; i++) tester.send({ kind: 'req', id: `f${i}`, type: 'conf.Echo', body: { text: '' } });
+        expect(await tester.waitFor(withProperty('code', 429))).toMatchObject({ body: { error: 'rate_limited' } });
+        expect((await tester.closed).code).toBe(4429);
+      });
+    });
+
+    describe('subscribe and notify', () => {
+      it('subscribes, delivers every offset in order, and stops after unsubscribe', async () => {
+        await boot();
+        const reader = await client({ token: 'user:ann' });
+        const writer = await client({ token: 'user:bob' });
+        expect(await reader.request('herald.Subscribe', { topic: 'conf/room' })).toMatchObject({ code: 200, body: { topic: 'conf/room', offset: 0 } });
+        await writer.request('conf.Publish', { topic: 'conf/room', count: 50 });
+        await reader.waitFor(withProperty('offset', 50));
+        const offsets = reader.log.filter(withType('conf.Published')).map((m) => (m as NotificationMessage).offset);
+        expect(offsets).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        expect(await reader.request('herald.Unsubscribe', { topic: 'conf/room' })).toMatchObject({ code: 200 });
+        await writer.request('conf.Publish', { topic: 'conf/room', count: 1 });
+        await reader.expectNothing(100, withType('conf.Published'));
+      });
+
+      it('refuses topics the server does not allow with 403', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        expect(await tester.request('herald.Subscribe', { topic: 'secret' })).toMatchObject({ code: 403, body: { error: 'forbidden' } });
+      });
+
+      it('replays from since before the response, with recovered: true', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        const first = await tester.request('herald.Subscribe', { topic: 'conf/h' });
+        const { epoch } = first.body as { epoch: string };
+        await tester.request('conf.Publish', { topic: 'conf/h', count: 5 });
+        await tester.waitFor(withProperty('offset', 5));
+        await tester.request('herald.Unsubscribe', { topic: 'conf/h' });
+        const before = tester.log.length;
+        const again = await tester.request('herald.Subscribe', { topic: 'conf/h', since: { epoch, offset: 2 } });
+        expect(again.body).toMatchObject({ offset: 5, recovered: true });
+        const replayed = tester.log.slice(before).filter(withType('conf.Published')).map((m) => (m as NotificationMessage).offset);
+        expect(replayed).toEqual([3, 4, 5]);
+      });
+    });
+
+    describe('delivery confirmation and resume', () => {
+      it('resumes after a drop with recovered: true: missed private and topic messages, once, in order', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        const bob = await client({ token: 'user:bob' });
+        const { epoch } = (await ann.request('herald.Subscribe', { topic: 'conf/r' })).body as { epoch: string };
+        await bob.request('conf.Notify', { to: 'ann', count: 3 });
+        await ann.waitFor(withProperty('seq', 3));
+        ann.ack(2);
+        await bob.request('conf.Publish', { topic: 'conf/r', count: 2 });
+        await ann.waitFor(withProperty('offset', 2));
+        await ann.drop();
+        await bob.request('conf.Notify', { to: 'ann', count: 2 });
+        await bob.request('conf.Publish', { topic: 'conf/r', count: 2 });
+
+        const again = await client({ token: 'user:ann' });
+        const resumed = await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 3, topics: { 'conf/r': { epoch, offset: 2 } } });
+        expect(resumed).toMatchObject({ code: 200, body: { sessionId: ann.welcome.sessionId, recovered: true } });
+        const seqs = again.log.filter(withType('conf.Private')).map((m) => (m as NotificationMessage).seq);
+        const offsets = again.log.filter(withType('conf.Published')).map((m) => (m as NotificationMessage).offset);
+        expect(seqs).toEqual([4, 5]);
+        expect(offsets).toEqual([3, 4]);
+      });
+
+      it('resumes past the resume window with recovered: false and a new session id', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        await ann.drop();
+        await sleep(resumeWindowMs + SLACK_MS);
+        const again = await client({ token: 'user:ann' });
+        const resumed = await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 });
+        expect(resumed).toMatchObject({ code: 200, body: { sessionId: again.welcome.sessionId, recovered: false } });
+      });
+
+      it('closes the half-open connection of a resumed session with 4409', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        const again = await client({ token: 'user:ann' });
+        expect((await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 })).body).toMatchObject({ recovered: true });
+        expect((await ann.closed).code).toBe(4409);
+      });
+    });
+
+    describe('keep-alive', () => {
+      it('pings browsers at the application level and closes a silent one with 4408', async () => {
+        const { url } = await boot();
+        const browser = await client({ token: 'user:ann', headers: { origin: originOf(url) }, autoPong: false });
+        await browser.waitFor(withKind('ping'), { timeoutMs: pingIntervalMs + SLACK_MS });
+        expect(await browser.closed).toMatchObject({ code: 4408 });
+      });
+
+      it('keeps a client that answers pings', async () => {
+        const { url } = await boot();
+        const browser = await client({ token: 'user:ann', headers: { origin: originOf(url) } });
+        await browser.expectNothing(3 * (pingIntervalMs + pingTimeoutMs), withType('herald.Goodbye'));
+        expect(browser.closeInfo).toBeUndefined();
+      });
+
+      it('closes a peer that stops reading (half-open) with 4408', async () => {
+        await boot();
+        const native = await client({ token: 'user:ann' });
+        const tcp = (native.socket as unknown as { _socket?: { pause(): void; resume(): void } })._socket;
+        if (tcp === undefined) return;
+        tcp.pause();
+        await sleep(pingIntervalMs + pingTimeoutMs + SLACK_MS);
+        tcp.resume();
+        expect((await native.closed).code).toBe(4408);
+      });
+    });
+
+    describe('shutdown', () => {
+      it('tells every client to reconnect elsewhere with Goodbye and 4503', async () => {
+        const started = await boot();
+        const ann = await client({ token: 'user:ann' });
+        const bob = await client({ token: 'user:bob' });
+        server = undefined;
+        await started.stop();
+        expect(await ann.closed).toMatchObject({ code: 4503 });
+        expect((await bob.closed).code).toBe(4503);
+        expect(ann.log.at(-1)).toMatchObject({ type: 'herald.Goodbye', body: { code: 4503 } });
+      });
+    });
+  });
+}
