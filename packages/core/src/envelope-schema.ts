@@ -5,6 +5,7 @@
  */
 import { PROTOCOL_NAME, SystemType } from './constants.ts';
 import { ERROR_REASON_PATTERN } from './errors.ts';
+import { MAX_TOKEN_LENGTH } from './system-bodies.ts';
 import { ID_PATTERN, TOPIC_PATTERN, TYPE_PATTERN } from './codec.ts';
 
 /** A JSON Schema document. */
@@ -103,11 +104,11 @@ export const systemBodyJsonSchemas: {
   readonly error: JsonSchema;
 } = {
   requests: {
-    [SystemType.Authenticate]: object({ token: { type: 'string', minLength: 1 } }, ['token']),
+    [SystemType.Authenticate]: object({ token: { type: 'string', minLength: 1, maxLength: MAX_TOKEN_LENGTH } }, ['token']),
     [SystemType.Subscribe]: object({ topic, since: position }, ['topic']),
     [SystemType.Unsubscribe]: object({ topic }, ['topic']),
     [SystemType.Resume]: object(
-      { sessionId: { type: 'string', minLength: 1, maxLength: 64 }, seq: count(0), topics: { type: 'object', additionalProperties: position } },
+      { sessionId: { type: 'string', minLength: 1, maxLength: 64 }, seq: count(0), topics: { type: 'object', propertyNames: topic, additionalProperties: position } },
       ['sessionId', 'seq'],
     ),
   },

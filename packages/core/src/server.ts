@@ -312,7 +312,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   reject(socket: HeraldSocket, rejected: UpgradeRejected): void {
     const code = closeCodeForStatus(rejected.status);
     const reason = truncateReason(rejected.body.message);
-    socket.send(encodeSystemNotification(SystemType.Goodbye, { code, reason }));
+    const retryAfterMs = rejected.body.retryAfterMs;
+    socket.send(encodeSystemNotification(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs }));
     socket.close(code, reason);
   }
 
@@ -331,7 +332,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** A private notification to every session of a user, on every node, with confirmation. */
   sendToUser<T extends NotificationType<C>>(userId: string, type: T, body: NotificationBody<C, T>): Promise<void> {
     assertName(TYPE_PATTERN, type, 'notification type');
-    return this.broker.sendDirect(userChannel(userId), userId + ' ' + type + ' ' + (encodeBody(body) ?? ''));
+    return this.broker.sendDirect(userChannel(userId), encodeUserPayload(userId, type, encodeBody(body)));
   }
 
   /** Subscribes a session from the server side; the client is told with `herald.Subscribed`. */
@@ -485,6 +486,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     switch (type) {
       case SystemType.Subscribe: {
+        session.subscribedByClient = true;
         const refusal = await this.refuseSubscription(session, body.topic);
         if (refusal !== undefined) {
           session.sendError(request.id, request.type, ...refusal);
@@ -569,7 +571,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
-    if (session.seq > 0 || session.dedup !== null || (session.topics !== null && [...session.topics].some((t) => t !== BROADCAST_TOPIC))) {
+    if (session.seq > 0 || session.dedup !== null || session.subscribedByClient) {
       session.sendError(request.id, request.type, Status.Conflict, {
         error: ErrorReason.Conflict,
         message: `${SystemType.Resume} must come before any other request`,
@@ -661,15 +663,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     void this.broker.unlistenDirect(userChannel(userId), this.deliverToUser);
   }
 
-  /** One listener for every user channel: the payload is `userId type body`. */
+  /** One listener for every user channel; the payload names the user (`encodeUserPayload`). */
   private readonly deliverToUser = (payload: string): void => {
-    const first = payload.indexOf(' ');
-    const second = payload.indexOf(' ', first + 1);
-    const sessions = this.users.get(payload.slice(0, first));
-    if (sessions === undefined) return;
-    const type = payload.slice(first + 1, second);
-    const body = second + 1 < payload.length ? payload.slice(second + 1) : undefined;
-    for (const session of sessions) session.notifyEncoded(type, body);
+    const { userId, type, body } = decodeUserPayload(payload);
+    const sessions = this.users.get(userId);
+    if (sessions !== undefined) for (const session of sessions) session.notifyEncoded(type, body);
   };
 
   private startSweep(): void {
@@ -692,6 +690,26 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 }
 
 const ignore = (): void => {};
+
+/**
+ * A send-to-user message on a direct channel: `<length of userId>:<userId><type> <body>`.
+ * User ids are any string, so the id is length-prefixed; types never contain a space.
+ */
+function encodeUserPayload(userId: string, type: string, body: string | undefined): string {
+  return `${userId.length}:${userId}${type} ${body ?? ''}`;
+}
+
+function decodeUserPayload(payload: string): { userId: string; type: string; body: string | undefined } {
+  const colon = payload.indexOf(':');
+  const start = colon + 1;
+  const end = start + Number(payload.slice(0, colon));
+  const space = payload.indexOf(' ', end);
+  return {
+    userId: payload.slice(start, end),
+    type: payload.slice(end, space),
+    body: space + 1 < payload.length ? payload.slice(space + 1) : undefined,
+  };
+}
 
 function userChannel(userId: string): string {
   return 'user:' + userId;

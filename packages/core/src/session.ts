@@ -95,6 +95,8 @@ export class Session implements TopicSubscriber {
   replay: ReplayBuffer | null = null;
   dedup: DedupCache | null = null;
   topics: Set<string> | null = null;
+  /** The client sent `herald.Subscribe`: this session has state of its own, so it cannot adopt another by resuming. */
+  subscribedByClient = false;
   private readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;

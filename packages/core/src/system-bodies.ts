@@ -13,43 +13,49 @@ export type SystemRequest =
   | { readonly ok: true; readonly type: typeof SystemType.Resume; readonly body: ResumeBody }
   | { readonly ok: false; readonly status: number; readonly body: ErrorBody };
 
+type Path = readonly string[];
+
+const BODY: Path = ['body'];
+
+/** Longest token `herald.Authenticate` accepts (the envelope schema says the same). */
+export const MAX_TOKEN_LENGTH = 4096;
+
 class Invalid extends Error {
   constructor(
-    readonly path: string[],
+    readonly path: Path,
     message: string,
   ) {
     super(message);
   }
 }
 
-/** `body.since.offset` → `['body', 'since', 'offset']`. */
-function invalid(path: string, problem: string): Invalid {
-  return new Invalid(path.split('.'), `${path} ${problem}`);
+function invalid(path: Path, problem: string): Invalid {
+  return new Invalid(path, `${path.join('.')} ${problem}`);
 }
 
-function record(value: unknown, path: string): Record<string, unknown> {
+function record(value: unknown, path: Path): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(path, 'must be an object');
   return value as Record<string, unknown>;
 }
 
-function string(value: unknown, path: string, max = 4096): string {
+function string(value: unknown, path: Path, max = MAX_TOKEN_LENGTH): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > max) throw invalid(path, 'must be a non-empty string');
   return value;
 }
 
-function count(value: unknown, path: string): number {
+function count(value: unknown, path: Path): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalid(path, 'must be an integer >= 0');
   return value;
 }
 
-function topic(value: unknown, path: string): string {
+function topic(value: unknown, path: Path): string {
   if (typeof value !== 'string' || !TOPIC_PATTERN.test(value)) throw invalid(path, `must match ${TOPIC_PATTERN.source}`);
   return value;
 }
 
-function position(value: unknown, path: string): StreamPosition {
+function position(value: unknown, path: Path): StreamPosition {
   const object = record(value, path);
-  return { epoch: string(object['epoch'], `${path}.epoch`, 64), offset: count(object['offset'], `${path}.offset`) };
+  return { epoch: string(object['epoch'], [...path, 'epoch'], 64), offset: count(object['offset'], [...path, 'offset']) };
 }
 
 /** Validates the body of a system request, or says why it is refused. */
@@ -57,23 +63,24 @@ export function readSystemBody(type: string, body: unknown): SystemRequest {
   try {
     switch (type) {
       case SystemType.Authenticate:
-        return { ok: true, type, body: { token: string(record(body, 'body')['token'], 'body.token') } };
+        return { ok: true, type, body: { token: string(record(body, BODY)['token'], [...BODY, 'token']) } };
       case SystemType.Subscribe: {
-        const object = record(body, 'body');
-        const since = object['since'] === undefined ? undefined : position(object['since'], 'body.since');
-        const name = topic(object['topic'], 'body.topic');
+        const object = record(body, BODY);
+        const since = object['since'] === undefined ? undefined : position(object['since'], [...BODY, 'since']);
+        const name = topic(object['topic'], [...BODY, 'topic']);
         return { ok: true, type, body: since === undefined ? { topic: name } : { topic: name, since } };
       }
       case SystemType.Unsubscribe:
-        return { ok: true, type, body: { topic: topic(record(body, 'body')['topic'], 'body.topic') } };
+        return { ok: true, type, body: { topic: topic(record(body, BODY)['topic'], [...BODY, 'topic']) } };
       case SystemType.Resume: {
-        const object = record(body, 'body');
-        const sessionId = string(object['sessionId'], 'body.sessionId', 64);
-        const seq = count(object['seq'], 'body.seq');
+        const object = record(body, BODY);
+        const sessionId = string(object['sessionId'], [...BODY, 'sessionId'], 64);
+        const seq = count(object['seq'], [...BODY, 'seq']);
         if (object['topics'] === undefined) return { ok: true, type, body: { sessionId, seq } };
         const topics: Record<string, StreamPosition> = {};
-        for (const [name, since] of Object.entries(record(object['topics'], 'body.topics'))) {
-          topics[topic(name, 'body.topics')] = position(since, `body.topics.${name}`);
+        const listed: Path = [...BODY, 'topics'];
+        for (const [name, since] of Object.entries(record(object['topics'], listed))) {
+          topics[topic(name, listed)] = position(since, [...listed, name]);
         }
         return { ok: true, type, body: { sessionId, seq, topics } };
       }

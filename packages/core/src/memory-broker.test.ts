@@ -1,0 +1,143 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { TopicMessage } from './broker.ts';
+import { MemoryBroker } from './memory-broker.ts';
+
+async function publishMany(broker: MemoryBroker, topic: string, count: number): Promise<void> {
+  for (let i = 1; i <= count; i++) await broker.publish(topic, 'test.Event', JSON.stringify({ i }));
+}
+
+describe('MemoryBroker topics', () => {
+  it('starts a topic at offset 0 with an epoch, and counts offsets contiguously from 1', async () => {
+    const broker = new MemoryBroker();
+    const start = await broker.position('room/a');
+    expect(start.offset).toBe(0);
+    expect(start.epoch).toMatch(/^[A-Za-z0-9_-]{6}$/);
+    const positions = [];
+    for (let i = 0; i < 3; i++) positions.push(await broker.publish('room/a', 'test.Event', undefined));
+    expect(positions).toEqual([1, 2, 3].map((offset) => ({ epoch: start.epoch, offset })));
+  });
+
+  it('keeps topics apart, each with its own epoch and offsets', async () => {
+    const broker = new MemoryBroker();
+    await publishMany(broker, 'a', 2);
+    await publishMany(broker, 'b', 5);
+    const [a, b] = [await broker.position('a'), await broker.position('b')];
+    expect([a.offset, b.offset]).toEqual([2, 5]);
+    expect(a.epoch).not.toBe(b.epoch);
+  });
+
+  it('delivers each message to every listener, in offset order, until unsubscribed', async () => {
+    const broker = new MemoryBroker();
+    const first: TopicMessage[] = [];
+    const second: number[] = [];
+    const listener = (m: TopicMessage) => first.push(m);
+    await broker.subscribe('t', listener);
+    await broker.subscribe('t', (m) => second.push(m.offset));
+    await publishMany(broker, 't', 3);
+    await broker.unsubscribe('t', listener);
+    await publishMany(broker, 't', 1);
+    const { epoch } = await broker.position('t');
+    expect(first).toEqual([1, 2, 3].map((offset) => ({ topic: 't', epoch, offset, type: 'test.Event', body: JSON.stringify({ i: offset }) })));
+    expect(second).toEqual([1, 2, 3, 4]);
+  });
+
+  it('answers history after a position while it reaches back that far', async () => {
+    const broker = new MemoryBroker({ historySize: 3 });
+    await publishMany(broker, 't', 5);
+    const { epoch } = await broker.position('t');
+    const offsets = async (offset: number) => {
+      const history = await broker.history('t', { epoch, offset });
+      return { complete: history.complete, offsets: history.messages.map((m) => m.offset), position: history.position };
+    };
+    expect(await offsets(2)).toEqual({ complete: true, offsets: [3, 4, 5], position: { epoch, offset: 5 } });
+    expect(await offsets(4)).toEqual({ complete: true, offsets: [5], position: { epoch, offset: 5 } });
+    expect(await offsets(5)).toEqual({ complete: true, offsets: [], position: { epoch, offset: 5 } });
+    expect(await offsets(1)).toEqual({ complete: false, offsets: [], position: { epoch, offset: 5 } });
+    expect(await offsets(6)).toEqual({ complete: false, offsets: [], position: { epoch, offset: 5 } });
+  });
+
+  it('calls history from another epoch incomplete', async () => {
+    const broker = new MemoryBroker();
+    await publishMany(broker, 't', 2);
+    const history = await broker.history('t', { epoch: 'other', offset: 0 });
+    expect(history.complete).toBe(false);
+    expect(history.messages).toEqual([]);
+  });
+
+  it('serves complete history of an empty topic from offset 0', async () => {
+    const broker = new MemoryBroker();
+    const { epoch } = await broker.position('t');
+    expect(await broker.history('t', { epoch, offset: 0 })).toEqual({ position: { epoch, offset: 0 }, messages: [], complete: true });
+  });
+
+  it('keeps no history with historySize 0, but knows when nothing was missed', async () => {
+    const broker = new MemoryBroker({ historySize: 0 });
+    await publishMany(broker, 't', 3);
+    const { epoch } = await broker.position('t');
+    expect((await broker.history('t', { epoch, offset: 3 })).complete).toBe(true);
+    expect((await broker.history('t', { epoch, offset: 2 })).complete).toBe(false);
+  });
+
+  it('forgets messages older than historyTtlMs', async () => {
+    let now = 1000;
+    const broker = new MemoryBroker({ historyTtlMs: 100, now: () => now });
+    await publishMany(broker, 't', 2);
+    now = 1050;
+    await publishMany(broker, 't', 1);
+    const { epoch } = await broker.position('t');
+    expect((await broker.history('t', { epoch, offset: 0 })).complete).toBe(true);
+    now = 1101;
+    const later = await broker.history('t', { epoch, offset: 0 });
+    expect(later.complete).toBe(false);
+    const recent = await broker.history('t', { epoch, offset: 2 });
+    expect(recent.messages.map((m) => m.offset)).toEqual([3]);
+    now = 1151;
+    expect(await broker.history('t', { epoch, offset: 3 })).toEqual({ position: { epoch, offset: 3 }, messages: [], complete: true });
+    expect((await broker.history('t', { epoch, offset: 2 })).complete).toBe(false);
+  });
+
+  it('history is exactly the retained suffix after any position (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: -2, max: 45 }), async (size, count, since) => {
+        const broker = new MemoryBroker({ historySize: size });
+        await publishMany(broker, 't', count);
+        const { epoch } = await broker.position('t');
+        const history = await broker.history('t', { epoch, offset: since });
+        const oldest = count - Math.min(size, count) + 1;
+        const complete = since <= count && since + 1 >= oldest;
+        expect(history.complete).toBe(complete);
+        const expected = complete ? Array.from({ length: count - since }, (_, i) => since + 1 + i) : [];
+        expect(history.messages.map((m) => m.offset)).toEqual(expected);
+      }),
+    );
+  });
+
+  it('starts new epochs after close()', async () => {
+    const broker = new MemoryBroker();
+    await publishMany(broker, 't', 2);
+    const before = await broker.position('t');
+    await broker.close();
+    const after = await broker.position('t');
+    expect(after.offset).toBe(0);
+    expect(after.epoch).not.toBe(before.epoch);
+  });
+});
+
+describe('MemoryBroker direct channels', () => {
+  it('delivers to every listener of the channel only, and nothing once unlistened', async () => {
+    const broker = new MemoryBroker();
+    const a: string[] = [];
+    const b: string[] = [];
+    const listenerA = (p: string) => a.push(p);
+    await broker.listenDirect('user:alice', listenerA);
+    await broker.listenDirect('user:alice', (p) => b.push(p));
+    await broker.listenDirect('user:bob', () => a.push('wrong channel'));
+    await broker.sendDirect('user:alice', 'one');
+    await broker.unlistenDirect('user:alice', listenerA);
+    await broker.sendDirect('user:alice', 'two');
+    await broker.sendDirect('user:nobody', 'lost');
+    expect(a).toEqual(['one']);
+    expect(b).toEqual(['one', 'two']);
+  });
+});
