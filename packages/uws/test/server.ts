@@ -68,18 +68,3 @@ export async function start(options: Partial<HeraldOptions<Chat>> = {}): Promise
     origin: `http://127.0.0.1:${server.port}`,
   });
 }
-
-/** The HTTP answer to an upgrade that was refused (native clients). */
-export async function refusal(url: string, headers: Record<string, string>, protocols: string[] = ['herald.v1']) {
-  const { default: WebSocket } = await import('ws');
-  const ws = new WebSocket(url, protocols, { headers });
-  return new Promise<{ status: number; headers: Record<string, unknown>; body: any }>((resolve, reject) => {
-    ws.on('open', () => reject(new Error('the upgrade was accepted')));
-    ws.on('error', () => {});
-    ws.on('unexpected-response', (_request, response) => {
-      let body = '';
-      response.on('data', (chunk) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: JSON.parse(body) }));
-    });
-  });
-}

@@ -1,10 +1,10 @@
 /** @herald/uws over real sockets on loopback, with real `ws` clients. */
 import { createRequire } from 'node:module';
 import type { NotificationMessage } from '@herald/core';
-import { and, connect, not, withKind, withProperty, withType, type Tester } from '@herald/testing';
+import { and, connect, not, upgradeRefusal, withKind, withProperty, withType, type Tester } from '@herald/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isNative, loadUws, type UwsModule } from '../src/index.ts';
-import { refusal, start, type Running } from './server.ts';
+import { start, type Running } from './server.ts';
 
 let running: Running | undefined;
 const testers: Tester[] = [];
@@ -149,7 +149,7 @@ describe('bad input over uWS', () => {
 describe('upgrade over uWS', () => {
   it('refuses a native client without the subprotocol with HTTP 406 and a JSON body', async () => {
     running = await start();
-    const answer = await refusal(running.url, {}, []);
+    const answer = await upgradeRefusal(running.url, { protocols: [] });
     expect(answer.status).toBe(406);
     expect(answer.headers['content-type']).toBe('application/json');
     expect(answer.body).toMatchObject({ error: 'unsupported_subprotocol' });
@@ -179,7 +179,7 @@ describe('upgrade over uWS', () => {
 
   it('answers a bad bearer token with HTTP 401 for native clients and 4401 for browsers', async () => {
     running = await start();
-    const answer = await refusal(running.url, { authorization: 'Bearer nope' });
+    const answer = await upgradeRefusal(running.url, { headers: { authorization: 'Bearer nope' } });
     expect(answer).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     const browser = await open({ headers: { authorization: 'Bearer nope', origin: running.origin }, skipWelcome: true });
     expect((await browser.closed).code).toBe(4401);
@@ -189,7 +189,7 @@ describe('upgrade over uWS', () => {
     running = await start({ upgradeRateLimit: { perSecond: 1, burst: 2 } });
     await open();
     await open();
-    const answer = await refusal(running.url, {});
+    const answer = await upgradeRefusal(running.url);
     expect(answer).toMatchObject({ status: 429, body: { error: 'rate_limited' } });
     expect(answer.headers['retry-after']).toBe('1');
   });

@@ -52,12 +52,12 @@ export function conformanceToken(token: string): Principal | null {
   return match[2] === undefined ? { userId } : { userId, expiresAt: Date.now() + Number(match[2]) };
 }
 
-/** A fresh Herald server for one conformance test. */
-export function createConformanceHerald(): Herald<ConformanceContract> {
+/** A fresh Herald server for one conformance test (`limits` overrides, e.g. for load runs). */
+export function createConformanceHerald(limits: Partial<Limits> = {}): Herald<ConformanceContract> {
   const runs = new Map<string, number>();
   return createHerald({
     contract: conformanceContract,
-    limits: conformanceLimits,
+    limits: { ...conformanceLimits, ...limits },
     sweepIntervalMs: 25,
     upgradeRateLimit: false,
     authenticate: conformanceToken,
