@@ -1,0 +1,560 @@
+/**
+ * The Herald client: the client's half of every guarantee in PROTOCOL.md. It authenticates in
+ * session, keeps requests until they are answered (retrying with the same id after a
+ * reconnect, so the server de-duplicates), resumes the session with its last positions,
+ * delivers each notification once and in order, acknowledges in batches, watches the server's
+ * liveness without trusting throttled timers, and reconnects with jittered backoff unless a
+ * close code says not to.
+ */
+import {
+  Kind,
+  PROTOCOL_NAME,
+  SystemType,
+  closeCodeRetry,
+  type AuthenticatedBody,
+  type ContractDefinition,
+  type GoodbyeBody,
+  type Limits,
+  type NotificationBody,
+  type NotificationType,
+  type RequestInput,
+  type RequestType,
+  type ResponseBody,
+  type ResumedBody,
+  type ServerMessage,
+  type StreamPosition,
+  type SubscribedBody,
+  type TopicResetBody,
+  type WelcomeBody,
+} from '@herald/core';
+import { ClientErrorReason, HeraldRequestError, type ErrorDetails } from './errors.ts';
+import { webSocketTransport, type Transport, type TransportConnection, type WebSocketConstructor } from './transport.ts';
+
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** What a notification handler gets besides the body. */
+export interface NotificationMeta {
+  readonly type: string;
+  readonly topic?: string;
+  readonly offset?: number;
+  readonly seq?: number;
+}
+
+/** Told when a resume or a subscription could not recover everything: refetch this state. */
+export interface RecoveryFailure {
+  /** The session itself was gone: private notifications may be missing, and requests in flight have an unknown outcome. */
+  readonly sessionReset: boolean;
+  /** Topics whose history no longer reached the client's position. */
+  readonly topics: readonly string[];
+}
+
+export interface ClientOptions {
+  /** The server's WebSocket URL (ignored when `transport` is given). */
+  readonly url?: string;
+  readonly transport?: Transport;
+  /** For the default transport: the WebSocket implementation (`ws` on Node 20). */
+  readonly WebSocket?: WebSocketConstructor;
+  /** For the default transport: upgrade headers, where the runtime can send them. */
+  readonly headers?: Record<string, string>;
+  /** A token, or a provider called for every (re)authentication and refresh. */
+  readonly token?: string | (() => string | Promise<string>);
+  /** Per-request timeout (default 10 s). */
+  readonly requestTimeoutMs?: number;
+  /** Requests kept while offline (default 100). */
+  readonly maxQueued?: number;
+  /** First reconnect delay cap (default 500 ms), doubling up to `maxReconnectDelayMs` (default 30 s). */
+  readonly reconnectDelayMs?: number;
+  readonly maxReconnectDelayMs?: number;
+  /** Refresh the token this long before it expires (default 30 s). */
+  readonly refreshBeforeMs?: number;
+  readonly onStateChange?: (state: ClientState) => void;
+  readonly onRecoveryFailed?: (failure: RecoveryFailure) => void;
+  /** Handler exceptions, refused subscriptions, `herald.Error` notices. */
+  readonly onError?: (error: unknown) => void;
+  /** Source of randomness for the backoff jitter (tests). */
+  readonly random?: () => number;
+}
+
+interface Pending {
+  readonly type: string;
+  readonly frame: string;
+  readonly idempotent: boolean;
+  readonly system: boolean;
+  sent: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve(body: unknown): void;
+  reject(error: Error): void;
+}
+
+type Handler = (body: any, meta: NotificationMeta) => void;
+
+interface TopicState {
+  position: StreamPosition | undefined;
+  readonly handlers: Set<Handler>;
+  /** The client asked for it (as opposed to the server subscribing the session). */
+  requested: boolean;
+}
+
+/** A topic subscription made with `client.subscribe`. */
+export interface Subscription {
+  /** Resolves once the server confirmed it (rejects if it refused). */
+  readonly ready: Promise<SubscribedBody>;
+  unsubscribe(): void;
+}
+
+const ACK_EVERY = 32;
+const ACK_DELAY_MS = 100;
+const TICK_MS = 1000;
+/** A connection that brings no Welcome within this long is given up and retried. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+function isPrivate(message: ServerMessage): boolean {
+  return message.kind === Kind.Notification && message.seq !== undefined;
+}
+
+/**
+ * A Herald client, typed by the contract it shares with the server.
+ *
+ * @example
+ * import { chat } from './contract.ts';
+ * const client = createClient<typeof chat>({ url: 'wss://example.com/ws', token: () => fetchTicket() });
+ * const { offset } = await client.request('chat.Send', { room: 'lobby', text: 'hi' });
+ * client.subscribe('room/lobby', (message) => render(message));
+ */
+export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
+  /** The session this client holds (set after the first Welcome). */
+  sessionId: string | undefined;
+  /** The limits the server announced. */
+  limits: Limits | undefined;
+  /** The last close, and its code (after `herald.Goodbye`, the code it announced). */
+  lastClose: { readonly code: number; readonly reason: string } | undefined;
+  private currentState: ClientState = 'connecting';
+  private readonly transport: Transport;
+  private connection: TransportConnection | null = null;
+  private ready = false;
+  private stopped = false;
+  private readonly pending = new Map<string, Pending>();
+  private readonly topics = new Map<string, TopicState>();
+  private readonly typeHandlers = new Map<string, Set<Handler>>();
+  private nextId = 0;
+  private lastSeq = 0;
+  private ackedSeq = 0;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private attempt = 0;
+  private goodbye: GoodbyeBody | undefined;
+  private lastReceivedAt = 0;
+  private lastTickAt = 0;
+  private probeDeadline = 0;
+  private welcomed = false;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onVisible = (): void => {
+    if ((globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === 'visible') this.probe();
+  };
+
+  constructor(private readonly options: ClientOptions) {
+    if (options.transport === undefined && options.url === undefined) throw new TypeError('@herald/client: give `url` or `transport`');
+    this.transport =
+      options.transport ??
+      webSocketTransport({
+        url: options.url as string,
+        ...(options.WebSocket === undefined ? {} : { WebSocket: options.WebSocket }),
+        ...(options.headers === undefined ? {} : { headers: options.headers }),
+      });
+    (globalThis as { document?: EventTarget }).document?.addEventListener('visibilitychange', this.onVisible);
+    this.open();
+  }
+
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  private setState(state: ClientState): void {
+    if (this.currentState === state) return;
+    this.currentState = state;
+    this.options.onStateChange?.(state);
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  /**
+   * Sends a request and resolves to the response body, or rejects with `HeraldRequestError`.
+   * Kept across reconnects and resent with the same id, so it runs once. `idempotent: true`
+   * lets it be resent even when the session was lost with it in flight.
+   */
+  request<T extends RequestType<C>>(
+    type: T,
+    body: RequestInput<C, T>,
+    options: { readonly timeoutMs?: number; readonly idempotent?: boolean } = {},
+  ): Promise<ResponseBody<C, T>> {
+    return this.enqueue(type, body, false, options.idempotent ?? false, options.timeoutMs) as Promise<ResponseBody<C, T>>;
+  }
+
+  private enqueue(type: string, body: unknown, system: boolean, idempotent: boolean, timeoutMs = this.options.requestTimeoutMs ?? 10_000): Promise<unknown> {
+    if (this.stopped) return Promise.reject(this.failure(ClientErrorReason.Closed, 'the client is closed'));
+    const id = String(++this.nextId);
+    const frame = JSON.stringify(body === undefined ? { kind: Kind.Request, id, type } : { kind: Kind.Request, id, type, body });
+    const max = this.limits?.maxMessageBytes;
+    if (max !== undefined && frame.length * 3 > max && new TextEncoder().encode(frame).length > max) {
+      return Promise.reject(new HeraldRequestError(413, { error: ClientErrorReason.TooLarge, message: `request exceeds maxMessageBytes (${max})` }));
+    }
+    if (!system && !this.ready && this.queued() >= (this.options.maxQueued ?? 100)) {
+      return Promise.reject(this.failure(ClientErrorReason.QueueFull, 'too many requests queued while offline'));
+    }
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { type, frame, idempotent, system, sent: false, timer: undefined, resolve, reject };
+      pending.timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(this.failure(ClientErrorReason.Timeout, `no response to ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, pending);
+      if (this.ready || (system && this.connection !== null)) this.transmit(pending);
+    });
+  }
+
+  private queued(): number {
+    let count = 0;
+    for (const pending of this.pending.values()) if (!pending.system) count++;
+    return count;
+  }
+
+  private transmit(pending: Pending): void {
+    pending.sent = true;
+    this.connection?.send(pending.frame);
+  }
+
+  private failure(reason: string, message: string): HeraldRequestError {
+    return new HeraldRequestError(0, { error: reason, message });
+  }
+
+  private settle(id: string, code: number, body: unknown): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    if (code === 200) pending.resolve(body);
+    else pending.reject(new HeraldRequestError(code, body as ErrorDetails));
+  }
+
+  // ---- notifications -------------------------------------------------------------------------
+
+  /** Calls `handler` for every notification of `type` (topic, private or server-subscribed). */
+  on<T extends NotificationType<C>>(type: T, handler: (body: NotificationBody<C, T>, meta: NotificationMeta) => void): () => void {
+    let handlers = this.typeHandlers.get(type);
+    if (handlers === undefined) this.typeHandlers.set(type, (handlers = new Set()));
+    handlers.add(handler);
+    return () => void handlers.delete(handler);
+  }
+
+  /**
+   * Subscribes to a topic; `handler` gets each of its notifications once, in offset order,
+   * across reconnects.
+   */
+  subscribe(topic: string, handler: Handler): Subscription {
+    let state = this.topics.get(topic);
+    const first = state === undefined || !state.requested;
+    if (state === undefined) this.topics.set(topic, (state = { position: undefined, handlers: new Set(), requested: true }));
+    state.requested = true;
+    state.handlers.add(handler);
+    const ready = first ? this.sendSubscribe(topic) : Promise.resolve({ topic, ...(state.position ?? { epoch: '', offset: 0 }) });
+    ready.catch((error: unknown) => this.options.onError?.(error));
+    return {
+      ready,
+      unsubscribe: () => {
+        const current = this.topics.get(topic);
+        if (current === undefined || !current.handlers.delete(handler) || current.handlers.size > 0) return;
+        this.topics.delete(topic);
+        if (this.ready) this.enqueue(SystemType.Unsubscribe, { topic }, true, true).catch(() => {});
+      },
+    };
+  }
+
+  private sendSubscribe(topic: string): Promise<SubscribedBody> {
+    const state = this.topics.get(topic);
+    const since = state?.position;
+    const subscribed = this.enqueue(SystemType.Subscribe, since === undefined ? { topic } : { topic, since }, false, true) as Promise<SubscribedBody>;
+    return subscribed.then((body) => {
+      this.place(body);
+      if (body.recovered === false) this.options.onRecoveryFailed?.({ sessionReset: false, topics: [topic] });
+      return body;
+    });
+  }
+
+  /** Records a topic position announced by the server (subscribe, resume, reset). */
+  private place(position: StreamPosition & { readonly topic: string }): void {
+    const state = this.topics.get(position.topic);
+    if (state === undefined) {
+      this.topics.set(position.topic, { position: { epoch: position.epoch, offset: position.offset }, handlers: new Set(), requested: false });
+    } else if (state.position === undefined || state.position.epoch !== position.epoch || state.position.offset < position.offset) {
+      state.position = { epoch: position.epoch, offset: position.offset };
+    }
+  }
+
+  private deliver(message: ServerMessage & { kind: 'notification' }): void {
+    const meta: NotificationMeta = message;
+    if (message.topic !== undefined && message.offset !== undefined) {
+      const state = this.topics.get(message.topic);
+      const position = state?.position;
+      if (position !== undefined && message.offset <= position.offset) return;
+      if (state !== undefined) {
+        state.position = { epoch: position?.epoch ?? '', offset: message.offset };
+        for (const handler of state.handlers) this.call(handler, message.body, meta);
+      }
+    } else if (message.seq !== undefined) {
+      if (message.seq <= this.lastSeq) return;
+      this.lastSeq = message.seq;
+      this.scheduleAck();
+    }
+    const handlers = this.typeHandlers.get(message.type);
+    if (handlers !== undefined) for (const handler of handlers) this.call(handler, message.body, meta);
+  }
+
+  private call(handler: Handler, body: unknown, meta: NotificationMeta): void {
+    try {
+      handler(body, meta);
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+
+  private scheduleAck(): void {
+    if (this.lastSeq - this.ackedSeq >= ACK_EVERY) this.ack();
+    else this.ackTimer ??= setTimeout(() => this.ack(), ACK_DELAY_MS);
+  }
+
+  private ack(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.lastSeq <= this.ackedSeq || this.connection === null) return;
+    this.ackedSeq = this.lastSeq;
+    this.connection.send(`{"kind":"ack","seq":${this.lastSeq}}`);
+  }
+
+  // ---- connection ----------------------------------------------------------------------------
+
+  private open(): void {
+    this.goodbye = undefined;
+    this.welcomed = false;
+    this.startTicker();
+    this.setState(this.sessionId === undefined && this.attempt === 0 ? 'connecting' : 'reconnecting');
+    try {
+      this.connection = this.transport({
+        onOpen: () => {},
+        onMessage: (text) => this.receive(text),
+        onClose: (code, reason) => this.closed(code, reason),
+      });
+    } catch (error) {
+      this.options.onError?.(error);
+      this.closed(1006, 'transport failed to open');
+    }
+  }
+
+  private receive(text: string): void {
+    this.lastReceivedAt = Date.now();
+    this.probeDeadline = 0;
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(text) as ServerMessage;
+    } catch {
+      return;
+    }
+    switch (message.kind) {
+      case Kind.Ping:
+        this.connection?.send('{"kind":"pong"}');
+        return;
+      case Kind.Response:
+        this.settle(message.reqId, message.code, message.body);
+        return;
+      case Kind.Notification:
+        if (message.type.startsWith('herald.') && message.topic === undefined && !isPrivate(message)) this.system(message.type, message.body);
+        else this.deliver(message);
+        return;
+    }
+  }
+
+  private system(type: string, body: unknown): void {
+    switch (type) {
+      case SystemType.Welcome:
+        this.welcomed = true;
+        void this.handshake(body as WelcomeBody).catch((error: unknown) => {
+          this.options.onError?.(error);
+          // A refused credential follows the 4401 rule: retry with a fresh token, or stop.
+          const refused = error instanceof HeraldRequestError && (error.code === 401 || error.code === 403);
+          this.connection?.close(refused ? 4401 : 4000, 'handshake failed');
+        });
+        return;
+      case SystemType.Subscribed:
+        this.place(body as SubscribedBody);
+        return;
+      case SystemType.TopicReset: {
+        const reset = body as TopicResetBody;
+        const state = this.topics.get(reset.topic);
+        if (state !== undefined) state.position = { epoch: reset.epoch, offset: reset.offset };
+        this.options.onRecoveryFailed?.({ sessionReset: false, topics: [reset.topic] });
+        return;
+      }
+      case SystemType.Unsubscribed:
+        this.topics.delete((body as { topic: string }).topic);
+        this.options.onError?.(new Error(`unsubscribed by the server: ${JSON.stringify(body)}`));
+        return;
+      case SystemType.Goodbye:
+        this.goodbye = body as GoodbyeBody;
+        return;
+      case SystemType.Error:
+        this.options.onError?.(new HeraldRequestError((body as { code: number }).code, body as ErrorDetails));
+        return;
+    }
+  }
+
+  /** After the Welcome: authenticate, resume or subscribe, then release queued requests. */
+  private async handshake(welcome: WelcomeBody): Promise<void> {
+    this.limits = welcome.limits;
+    if (!welcome.authenticated) {
+      if (this.options.token === undefined) {
+        throw new HeraldRequestError(401, { error: 'not_authenticated', message: `${PROTOCOL_NAME}: the server requires authentication and no token was given` });
+      }
+      await this.authenticate();
+    }
+    const previous = this.sessionId;
+    if (previous === undefined) this.sessionId = welcome.sessionId;
+    else await this.resume(previous);
+    this.ready = true;
+    this.attempt = 0;
+    this.setState('open');
+    for (const pending of this.pending.values()) if (!pending.system) this.transmit(pending);
+  }
+
+  private async authenticate(): Promise<void> {
+    const token = this.options.token;
+    const value = typeof token === 'function' ? await token() : (token as string);
+    const body = (await this.enqueue(SystemType.Authenticate, { token: value }, true, true)) as AuthenticatedBody;
+    clearTimeout(this.refreshTimer);
+    if (body.expiresAt !== undefined && typeof token === 'function') {
+      const lifetime = body.expiresAt - Date.now();
+      const inMs = Math.max(lifetime - (this.options.refreshBeforeMs ?? 30_000), lifetime * 0.8, 0);
+      this.refreshTimer = setTimeout(() => {
+        this.authenticate().catch((error: unknown) => this.options.onError?.(error));
+      }, inMs);
+    }
+  }
+
+  private async resume(previous: string): Promise<void> {
+    const topics: Record<string, StreamPosition> = {};
+    for (const [topic, state] of this.topics) if (state.position !== undefined) topics[topic] = state.position;
+    const resumed = (await this.enqueue(SystemType.Resume, { sessionId: previous, seq: this.lastSeq, topics }, true, true)) as ResumedBody;
+    const sessionReset = resumed.sessionId !== previous;
+    this.sessionId = resumed.sessionId;
+    if (sessionReset) {
+      this.lastSeq = this.ackedSeq = 0;
+      for (const [id, pending] of this.pending) {
+        if (pending.system || !pending.sent || pending.idempotent) continue;
+        this.pending.delete(id);
+        clearTimeout(pending.timer);
+        pending.reject(this.failure(ClientErrorReason.UnknownOutcome, `the session was lost while ${pending.type} was in flight`));
+      }
+    }
+    const lost: string[] = [];
+    for (const [topic, result] of Object.entries(resumed.topics)) {
+      this.place({ topic, ...result });
+      if (!result.recovered) lost.push(topic);
+    }
+    if (!resumed.recovered) this.options.onRecoveryFailed?.({ sessionReset, topics: lost });
+  }
+
+  private startTicker(): void {
+    this.lastReceivedAt = this.lastTickAt = Date.now();
+    clearInterval(this.ticker);
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  /**
+   * Declares the server dead after `pingIntervalMs + pingTimeoutMs` of silence. A tick that
+   * comes far too late means this tab's timers were throttled (or the machine slept): the
+   * silence is then not evidence, so the client probes with a ping instead of judging.
+   */
+  private tick(): void {
+    const now = Date.now();
+    const late = now - this.lastTickAt > 3 * TICK_MS;
+    this.lastTickAt = now;
+    const limits = this.limits;
+    if (this.connection === null) return;
+    if (!this.welcomed) {
+      if (now - this.lastReceivedAt > HELLO_TIMEOUT_MS) this.declareDead();
+      return;
+    }
+    if (limits === undefined) return;
+    if (late) return this.probe();
+    if (this.probeDeadline !== 0 && now > this.probeDeadline) return this.declareDead();
+    if (this.probeDeadline === 0 && now - this.lastReceivedAt > limits.pingIntervalMs + limits.pingTimeoutMs) this.declareDead();
+  }
+
+  private probe(): void {
+    if (this.connection === null || this.limits === undefined || this.probeDeadline !== 0) return;
+    this.probeDeadline = Date.now() + this.limits.pingTimeoutMs;
+    this.connection.send('{"kind":"ping"}');
+  }
+
+  private declareDead(): void {
+    this.connection?.close(4408, 'server silent');
+  }
+
+  private closed(code: number, reason: string): void {
+    this.connection = null;
+    this.ready = false;
+    this.probeDeadline = 0;
+    clearInterval(this.ticker);
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const goodbye = this.goodbye;
+    const effective = goodbye?.code ?? code;
+    this.lastClose = { code: effective, reason: goodbye?.reason ?? reason };
+    for (const [id, pending] of this.pending) {
+      if (!pending.system) continue;
+      this.pending.delete(id);
+      clearTimeout(pending.timer);
+      pending.reject(this.failure(ClientErrorReason.Closed, 'connection closed'));
+    }
+    if (this.stopped) return;
+    const advice = (closeCodeRetry as Record<number, string>)[effective] ?? 'resume';
+    if (advice === 'fatal' || (advice === 'reauthenticate' && typeof this.options.token !== 'function')) return this.stop(effective);
+    const cap = Math.min(this.options.maxReconnectDelayMs ?? 30_000, (this.options.reconnectDelayMs ?? 500) * 2 ** this.attempt++);
+    const delay = Math.max(goodbye?.retryAfterMs ?? 0, (this.options.random ?? Math.random)() * cap);
+    this.setState('reconnecting');
+    this.reconnectTimer = setTimeout(() => this.open(), delay);
+  }
+
+  private stop(code: number): void {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.refreshTimer);
+    clearInterval(this.ticker);
+    (globalThis as { document?: EventTarget }).document?.removeEventListener('visibilitychange', this.onVisible);
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new HeraldRequestError(code, { error: ClientErrorReason.Closed, message: `closed (${code})` }));
+    }
+    this.pending.clear();
+    this.setState('closed');
+  }
+
+  /** Closes for good: pending requests are rejected, no reconnect follows. */
+  close(): void {
+    if (this.stopped) return;
+    this.ack();
+    const connection = this.connection;
+    this.stop(1000);
+    connection?.close(1000, 'client closed');
+  }
+}
+
+/**
+ * Creates a client and starts connecting.
+ *
+ * @example
+ * import WebSocket from 'ws'; // only on Node 20, which has no global WebSocket
+ * const client = createClient<typeof chat>({ url: 'ws://localhost:9090/ws', WebSocket, token: 'demo-alice' });
+ */
+export function createClient<C extends ContractDefinition = ContractDefinition>(options: ClientOptions): HeraldClient<C> {
+  return new HeraldClient<C>(options);
+}

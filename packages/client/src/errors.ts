@@ -1,0 +1,47 @@
+import type { Issue } from '@herald/core';
+
+/** An error body as the server sends it (its `error` may be an application's own reason). */
+export interface ErrorDetails {
+  readonly error: string;
+  readonly message: string;
+  readonly issues?: readonly Issue[];
+  readonly retryAfterMs?: number;
+}
+
+/** Client-side reasons, next to the server's `ErrorReason`s. */
+export const ClientErrorReason = {
+  /** No response within the request's timeout. */
+  Timeout: 'timeout',
+  /** Too many requests queued while offline. */
+  QueueFull: 'queue_full',
+  /** The client was closed, or stopped after a fatal close code. */
+  Closed: 'closed',
+  /** The session was lost while the request was in flight; it may or may not have run. */
+  UnknownOutcome: 'unknown_outcome',
+  /** The frame would exceed the server's `maxMessageBytes`. */
+  TooLarge: 'too_large',
+} as const;
+
+/**
+ * A request that did not succeed: `code` is the response's status (or 0 for client-side
+ * failures), `reason` the `error` field, `issues` the validation problems.
+ *
+ * @example
+ * try { await client.request('chat.Send', body); }
+ * catch (error) { if (error instanceof HeraldRequestError && error.code === 403) showForbidden(); }
+ */
+export class HeraldRequestError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly issues: readonly Issue[] | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: number, body: ErrorDetails) {
+    super(body.message);
+    this.name = 'HeraldRequestError';
+    this.code = code;
+    this.reason = body.error;
+    this.issues = body.issues;
+    this.retryAfterMs = body.retryAfterMs;
+  }
+}

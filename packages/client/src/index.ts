@@ -1,0 +1,11 @@
+export { createClient, HeraldClient, type ClientOptions, type ClientState, type NotificationMeta, type RecoveryFailure, type Subscription } from './client.ts';
+export { ClientErrorReason, HeraldRequestError, type ErrorDetails } from './errors.ts';
+export {
+  webSocketTransport,
+  type Transport,
+  type TransportConnection,
+  type TransportEvents,
+  type WebSocketConstructor,
+  type WebSocketLike,
+  type WebSocketTransportOptions,
+} from './transport.ts';

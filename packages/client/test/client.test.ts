@@ -1,0 +1,236 @@
+/** @herald/client against the real uWS adapter on loopback. */
+import { createServer } from 'node:net';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
+import { createClient, HeraldRequestError, type ClientOptions, type ClientState, type HeraldClient } from '../src/index.ts';
+import { startServer, type TestContract, type TestServer } from './fixture.ts';
+
+const clients: HeraldClient<TestContract>[] = [];
+const servers: TestServer[] = [];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  for (const server of servers.splice(0)) await server.stop();
+});
+
+async function server(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
+  const started = await startServer(options);
+  servers.push(started);
+  return started;
+}
+
+function client(url: string, options: Partial<ClientOptions> = {}): HeraldClient<TestContract> {
+  const created = createClient<TestContract>({ url, WebSocket: WebSocket as never, token: 'user:ann', reconnectDelayMs: 20, ...options });
+  clients.push(created);
+  return created;
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+describe('requests', () => {
+  it('sends typed requests and gets typed responses, with errors typed by code', async () => {
+    const { url } = await server();
+    const ann = client(url);
+    const echoed: { text: string } = await ann.request('test.Echo', { text: 'hello' });
+    expect(echoed).toEqual({ text: 'hello' });
+    expect(ann.state).toBe('open');
+    const forbidden = await ann.request('test.Forbidden', {}).catch((error: unknown) => error);
+    expect(forbidden).toBeInstanceOf(HeraldRequestError);
+    expect(forbidden).toMatchObject({ code: 403, reason: 'not_yours' });
+    const invalid = await ann.request('test.Echo', { text: 5 as never }).catch((error: HeraldRequestError) => error);
+    expect(invalid).toMatchObject({ code: 400, reason: 'validation_failed', issues: [{ path: ['body', 'text'] }] });
+  });
+
+  it('times out a request that gets no answer in time', async () => {
+    const { url } = await server();
+    const ann = client(url);
+    const error = await ann.request('test.Slow', { ms: 500 }, { timeoutMs: 100 }).catch((e: HeraldRequestError) => e);
+    expect(error).toMatchObject({ code: 0, reason: 'timeout' });
+  });
+
+  it('queues requests while offline, bounded, and sends them once connected', async () => {
+    const port = await freePort();
+    const ann = client(`ws://127.0.0.1:${port}/ws`, { maxQueued: 2 });
+    const first = ann.request('test.Echo', { text: 'one' });
+    const second = ann.request('test.Echo', { text: 'two' });
+    await expect(ann.request('test.Echo', { text: 'three' })).rejects.toMatchObject({ reason: 'queue_full' });
+    expect(ann.state).not.toBe('open');
+    const started = await startServerOn(port);
+    expect(await first).toEqual({ text: 'one' });
+    expect(await second).toEqual({ text: 'two' });
+    await started.stop();
+  });
+
+  it('refuses locally a request above the advertised maxMessageBytes', async () => {
+    const { url } = await server({ limits: { maxMessageBytes: 1024 } });
+    const ann = client(url);
+    await ann.request('test.Echo', { text: 'warm up' });
+    await expect(ann.request('test.Echo', { text: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 413, reason: 'too_large' });
+    expect(ann.state).toBe('open');
+  });
+});
+
+describe('subscriptions and delivery', () => {
+  it('delivers topic and private notifications once and in order, and acknowledges in batches', async () => {
+    const test = await server();
+    const ann = client(test.url);
+    const ticks: number[] = [];
+    await ann.subscribe('t/a', (body: { n: number }) => ticks.push(body.n)).ready;
+    const privates: number[] = [];
+    ann.on('test.Private', (body) => privates.push(body.n));
+    const bob = client(test.url, { token: 'user:bob' });
+    for (let n = 1; n <= 40; n++) {
+      await bob.request('test.Publish', { topic: 't/a', n });
+      await bob.request('test.Notify', { to: 'ann', n });
+    }
+    await until(() => ticks.length === 40 && privates.length === 40);
+    expect(ticks).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(privates).toEqual(ticks);
+    await until(() => test.herald.stats.replayFrames === 0);
+  });
+
+  it('surfaces a subscription the server refuses', async () => {
+    const { url } = await server();
+    const ann = client(url);
+    await expect(ann.subscribe('secret', () => {}).ready).rejects.toMatchObject({ code: 403 });
+  });
+});
+
+describe('reconnect and resume', () => {
+  it('resumes across server restarts at random points: nothing lost, nothing doubled, each request run once', async () => {
+    const test = await server();
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 3 }), async (restartAt) => {
+        const topic = `t/${Math.random().toString(36).slice(2)}`;
+        const ann = client(test.url, { token: `user:${topic.slice(2)}` });
+        const ticks: number[] = [];
+        const privates: number[] = [];
+        await ann.subscribe(topic, (body: { n: number }) => ticks.push(body.n)).ready;
+        ann.on('test.Private', (body) => privates.push(body.n));
+        const answers: Array<Promise<{ runs: number }>> = [];
+        for (let n = 1; n <= 60; n++) {
+          if (restartAt.includes(n)) await test.restart();
+          await test.herald.publish(topic, 'test.Tick', { n });
+          await test.herald.sendToUser(topic.slice(2), 'test.Private', { n });
+          answers.push(ann.request('test.Count', { key: `${topic}:${n}` }, { timeoutMs: 5000 }));
+          await sleep(2);
+        }
+        const runs = await Promise.all(answers);
+        await until(() => ticks.length >= 60 && privates.length >= 60);
+        await sleep(50);
+        expect(ticks).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+        expect(privates).toEqual(ticks);
+        expect(runs.every((answer) => answer.runs === 1)).toBe(true);
+        for (let n = 1; n <= 60; n++) expect(test.runs.get(`${topic}:${n}`)).toBe(1);
+        ann.close();
+      }),
+      { numRuns: 6 },
+    );
+  }, 60_000);
+
+  it('tells the application when the session could not be recovered', async () => {
+    const test = await server({ limits: { resumeWindowMs: 100 }, sweepIntervalMs: 20 });
+    const failures: unknown[] = [];
+    const ann = client(test.url, { reconnectDelayMs: 400, random: () => 1, onRecoveryFailed: (failure) => failures.push(failure) });
+    await ann.request('test.Echo', { text: 'x' });
+    const first = ann.sessionId;
+    await test.restart();
+    await until(() => failures.length > 0);
+    expect(failures).toEqual([{ sessionReset: true, topics: [] }]);
+    expect(ann.sessionId).not.toBe(first);
+    expect(await ann.request('test.Echo', { text: 'after' })).toEqual({ text: 'after' });
+  });
+
+  it('stops reconnecting after a fatal close code, and exposes state and the close', async () => {
+    const test = await server({ origins: ['https://app.example'] });
+    const states: ClientState[] = [];
+    const evil = client(test.url, { headers: { origin: 'https://evil.example' }, onStateChange: (state) => states.push(state) });
+    await until(() => evil.state === 'closed');
+    await sleep(200);
+    expect(evil.lastClose).toEqual({ code: 4403, reason: 'origin https://evil.example is not allowed' });
+    expect(test.upgrades).toBe(1);
+    expect(states).toEqual(['closed']);
+    await expect(evil.request('test.Echo', { text: 'x' })).rejects.toMatchObject({ reason: 'closed' });
+  });
+
+  it('stops after a refused static token instead of looping', async () => {
+    const test = await server();
+    const bad = client(test.url, { token: 'nope' });
+    await until(() => bad.state === 'closed');
+    await sleep(200);
+    expect(bad.lastClose?.code).toBe(4401);
+    expect(test.upgrades).toBe(1);
+  });
+
+  it('honours the retry hint of a Goodbye', async () => {
+    const test = await server({ limits: { rateLimit: { messagesPerSecond: 10, burst: 10 } } });
+    const flooder = client(test.url, { random: () => 0 });
+    await flooder.request('test.Echo', { text: 'x' });
+    const closedAt = { at: 0 };
+    const flood = Array.from({ length: 40 }, (_, i) => flooder.request('test.Echo', { text: String(i) }).catch(() => {}));
+    await until(() => flooder.lastClose?.code === 4429);
+    closedAt.at = Date.now();
+    await until(() => flooder.state === 'open', 5000);
+    expect(Date.now() - closedAt.at).toBeGreaterThanOrEqual(900);
+    await Promise.all(flood);
+  });
+});
+
+describe('authentication and keep-alive', () => {
+  it('refreshes an expiring token in session without reconnecting', async () => {
+    const test = await server();
+    let calls = 0;
+    const ann = client(test.url, { token: () => `user:ann:ttl=${++calls === 1 ? 1500 : 60_000}`, refreshBeforeMs: 1000 });
+    await ann.request('test.Echo', { text: 'x' });
+    const session = ann.sessionId;
+    await sleep(2000);
+    expect(calls).toBe(2);
+    expect(ann.state).toBe('open');
+    expect(ann.sessionId).toBe(session);
+    expect(test.upgrades).toBe(1);
+    expect(await ann.request('test.Echo', { text: 'still' })).toEqual({ text: 'still' });
+  });
+
+  it('declares a silent server dead and reconnects', async () => {
+    const silent = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'herald.v1' });
+    let connections = 0;
+    silent.on('connection', (ws) => {
+      connections++;
+      const limits = { maxMessageBytes: 65536, maxDepth: 32, pingIntervalMs: 300, pingTimeoutMs: 300, authDeadlineMs: 10000, replayWindow: 100, resumeWindowMs: 1000, dedupWindow: 10, maxSubscriptions: 10, rateLimit: { messagesPerSecond: 100, burst: 100 } };
+      ws.send(JSON.stringify({ kind: 'notification', type: 'herald.Welcome', body: { sessionId: `s${connections}`.padEnd(22, 'x'), protocol: 'herald.v1', authenticated: true, userId: 'ann', limits } }));
+    });
+    await new Promise((resolve) => silent.once('listening', resolve));
+    const states: ClientState[] = [];
+    const ann = client(`ws://127.0.0.1:${(silent.address() as { port: number }).port}/ws`, { onStateChange: (s) => states.push(s) });
+    await until(() => ann.lastClose?.code === 4408, 4000);
+    expect(ann.lastClose).toEqual({ code: 4408, reason: 'server silent' });
+    await until(() => connections >= 2, 4000);
+    expect(states.slice(0, 2)).toEqual(['open', 'reconnecting']);
+    ann.close();
+    silent.close();
+  });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function startServerOn(port: number): Promise<{ stop(): Promise<void> }> {
+  const { serveHerald } = await import('@herald/uws');
+  const { herald } = await startServer();
+  const running = await serveHerald(herald, { port, host: '127.0.0.1' });
+  return { stop: () => running.close() };
+}

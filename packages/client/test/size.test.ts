@@ -1,0 +1,23 @@
+/** The browser ESM bundle (client + WebSocket transport) must stay within 10 KB min+gzip. */
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { expect, it } from 'vitest';
+
+export const LIMIT_BYTES = 10 * 1024;
+
+it('bundles for the browser within 10 KB min+gzip', async () => {
+  const result = await build({
+    entryPoints: [new URL('../src/index.ts', import.meta.url).pathname],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+  });
+  const code = result.outputFiles[0]?.contents ?? new Uint8Array();
+  const gzipped = gzipSync(code, { level: 9 }).length;
+  console.log(`@herald/client browser bundle: ${code.length} B minified, ${gzipped} B min+gzip (limit ${LIMIT_BYTES} B)`);
+  expect(new TextDecoder().decode(code)).not.toMatch(/from\s*["']node:|require\(/);
+  expect(gzipped).toBeLessThanOrEqual(LIMIT_BYTES);
+});
