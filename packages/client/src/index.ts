@@ -9,3 +9,5 @@ export {
   type WebSocketLike,
   type WebSocketTransportOptions,
 } from './transport.ts';
+export { autoTransport, defaultLongPollUrl, type AutoTransportOptions } from './auto-transport.ts';
+export { longPollTransport, type LongPollTransportOptions } from './long-poll-transport.ts';

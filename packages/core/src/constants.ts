@@ -78,6 +78,10 @@ export const ErrorReason = {
   ShuttingDown: 'shutting_down',
   OriginNotAllowed: 'origin_not_allowed',
   UnsupportedSubprotocol: 'unsupported_subprotocol',
+  /** Long-poll: the session id is unknown or expired; open a new session (and resume). */
+  UnknownSession: 'unknown_session',
+  /** Long-poll: a send body that is not a JSON array of frames. */
+  InvalidBatch: 'invalid_batch',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

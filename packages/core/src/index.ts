@@ -34,6 +34,8 @@ export { HeraldError } from './errors.ts';
 export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage } from './broker.ts';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
 export { systemClock, type Clock } from './clock.ts';
+export { randomId } from './random-id.ts';
+export { utf8Length } from './codec.ts';
 export type { HeraldSocket } from './socket.ts';
 export type { NativePublish } from './topics.ts';
 export type { UpgradeRateLimit } from './upgrade-limiter.ts';

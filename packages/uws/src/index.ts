@@ -1,2 +1,3 @@
 export { attachHerald, serveHerald, type HeraldUwsHandle, type HeraldUwsOptions, type HeraldUwsServer } from './adapter.ts';
 export { assertNative, isNative, loadUws, type UwsModule } from './native.ts';
+export { attachFetch, type FetchBridgeOptions } from './fetch-bridge.ts';

@@ -7,7 +7,8 @@
 import type { Herald, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKind, withProperty, withType } from '../matchers.ts';
-import { upgradeRefusal } from '../refusal.ts';
+import { LongPollWebSocket } from '../long-poll-socket.ts';
+import { upgradeRefusal, type Refusal } from '../refusal.ts';
 import { connect, type ConnectOptions, type Tester } from '../tester.ts';
 import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
 
@@ -21,7 +22,10 @@ export interface StartedServer {
 
 export interface ConformanceTarget {
   readonly name: string;
+  /** Serves the Herald server; `url` is the WebSocket URL, or the long-poll endpoint. */
   readonly start: (herald: Herald<ConformanceContract>) => Promise<StartedServer>;
+  /** Which transport `url` speaks (default `websocket`). */
+  readonly transport?: 'websocket' | 'long-poll';
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,6 +45,9 @@ const SLACK_MS = 400;
  * });
  */
 export function describeConformance(target: ConformanceTarget): void {
+  const webSocket = (target.transport ?? 'websocket') === 'websocket';
+  /** Tests of WebSocket mechanics (upgrade close codes for browsers, TCP half-open) only run there. */
+  const itWebSocket = webSocket ? it : () => {};
   describe(`herald.v1 conformance: ${target.name}`, () => {
     let server: StartedServer | undefined;
     let testers: Tester[] = [];
@@ -58,9 +65,20 @@ export function describeConformance(target: ConformanceTarget): void {
     }
 
     async function client(options: ConnectOptions = {}): Promise<Tester> {
-      const tester = await connect((server as StartedServer).url, options);
+      const tester = await connect((server as StartedServer).url, webSocket ? options : { ...options, WebSocket: LongPollWebSocket });
       testers.push(tester);
       return tester;
+    }
+
+    /** What a native client is told when its upgrade (or long-poll open) is refused. */
+    async function refusal(url: string, options: { headers?: Record<string, string>; protocols?: string[] }): Promise<Refusal> {
+      if (webSocket) return upgradeRefusal(url, options);
+      const protocols = options.protocols ?? ['herald.v1'];
+      const headers = { ...options.headers, ...(protocols.length === 0 ? {} : { 'herald-protocol': protocols.join(', ') }) };
+      const response = await fetch(url, { method: 'POST', headers });
+      const responseHeaders: Record<string, string> = {};
+      response.headers.forEach((value, name) => (responseHeaders[name] = value));
+      return { status: response.status, headers: responseHeaders, body: await response.json() };
     }
 
     /** The server's own origin, which browsers from the same site send. */
@@ -81,25 +99,34 @@ export function describeConformance(target: ConformanceTarget): void {
 
       it('refuses a native client without the subprotocol with HTTP 406 and a JSON body', async () => {
         const { url } = await boot();
-        expect(await upgradeRefusal(url, { protocols: [] })).toMatchObject({ status: 406, body: { error: 'unsupported_subprotocol' } });
+        expect(await refusal(url, { protocols: [] })).toMatchObject({ status: 406, body: { error: 'unsupported_subprotocol' } });
       });
 
-      it('tells a browser without the subprotocol with Goodbye and close 4406', async () => {
+      itWebSocket('tells a browser without the subprotocol with Goodbye and close 4406', async () => {
         const { url } = await boot();
         const browser = await client({ protocols: ['other'], headers: { origin: originOf(url) }, skipWelcome: true });
         expect((await browser.closed).code).toBe(4406);
         expect(browser.log).toMatchObject([{ type: 'herald.Goodbye', body: { code: 4406 } }]);
       });
 
-      it('refuses a browser from a foreign Origin with 4403', async () => {
+      itWebSocket('refuses a browser from a foreign Origin with 4403', async () => {
         await boot();
         const evil = await client({ headers: { origin: 'https://evil.example' }, skipWelcome: true });
         expect((await evil.closed).code).toBe(4403);
       });
 
-      it('refuses a bad bearer token: HTTP 401 for native clients, 4401 for browsers', async () => {
+      it('refuses a foreign Origin with 403 over HTTP', async () => {
         const { url } = await boot();
-        expect(await upgradeRefusal(url, { headers: { authorization: 'Bearer nope' } })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+        expect(await refusal(url, { headers: { origin: 'https://evil.example' } })).toMatchObject({ status: 403, body: { error: 'origin_not_allowed' } });
+      });
+
+      it('refuses a bad bearer token with HTTP 401 and a JSON body', async () => {
+        const { url } = await boot();
+        expect(await refusal(url, { headers: { authorization: 'Bearer nope' } })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+      });
+
+      itWebSocket('tells a browser with a bad bearer token with close 4401 after the upgrade', async () => {
+        const { url } = await boot();
         const browser = await client({ headers: { authorization: 'Bearer nope', origin: originOf(url) }, skipWelcome: true });
         expect((await browser.closed).code).toBe(4401);
       });
@@ -259,7 +286,8 @@ export function describeConformance(target: ConformanceTarget): void {
         await boot();
         const ann = await client({ token: 'user:ann' });
         await ann.drop();
-        await sleep(resumeWindowMs + SLACK_MS);
+        // A dropped peer is noticed at once over WebSocket, and by keep-alive over long-poll.
+        await sleep(resumeWindowMs + pingIntervalMs + pingTimeoutMs + SLACK_MS);
         const again = await client({ token: 'user:ann' });
         const resumed = await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 });
         expect(resumed).toMatchObject({ code: 200, body: { sessionId: again.welcome.sessionId, recovered: false } });
@@ -275,7 +303,8 @@ export function describeConformance(target: ConformanceTarget): void {
     });
 
     describe('keep-alive', () => {
-      it('pings browsers at the application level and closes a silent one with 4408', async () => {
+      // Over long-poll every poll is proof of life, so a client that polls but ignores pings is alive.
+      itWebSocket('pings browsers at the application level and closes a silent one with 4408', async () => {
         const { url } = await boot();
         const browser = await client({ token: 'user:ann', headers: { origin: originOf(url) }, autoPong: false });
         await browser.waitFor(withKind('ping'), { timeoutMs: pingIntervalMs + SLACK_MS });
@@ -289,11 +318,10 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(browser.closeInfo).toBeUndefined();
       });
 
-      it('closes a peer that stops reading (half-open) with 4408', async () => {
+      itWebSocket('closes a peer that stops reading (half-open) with 4408', async () => {
         await boot();
         const native = await client({ token: 'user:ann' });
-        const tcp = (native.socket as unknown as { _socket?: { pause(): void; resume(): void } })._socket;
-        if (tcp === undefined) return;
+        const tcp = (native.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
         tcp.pause();
         await sleep(pingIntervalMs + pingTimeoutMs + SLACK_MS);
         tcp.resume();

@@ -1,0 +1,105 @@
+/**
+ * WebSocket first, long-poll when WebSockets do not get through, and back to WebSocket when
+ * they do again. A WebSocket attempt that closes before bringing a single frame (refused
+ * upgrade, a proxy without Upgrade support, no Welcome before the client's hello timeout)
+ * switches to long-poll, remembered for `rememberMs`; while on long-poll a WebSocket probe runs
+ * every `probeEveryMs`, and when one brings a frame the long-poll connection is closed so the
+ * client reconnects over WebSocket. The session is resumed across every switch, so nothing is
+ * lost or doubled.
+ */
+import { longPollTransport } from './long-poll-transport.ts';
+import { webSocketTransport, type Transport, type TransportConnection, type WebSocketConstructor } from './transport.ts';
+
+export interface AutoTransportOptions {
+  /** The WebSocket URL, e.g. `wss://example.com/ws`. */
+  readonly url: string;
+  /** The long-poll URL (default: the same origin, path `/lp`). */
+  readonly longPollUrl?: string;
+  readonly WebSocket?: WebSocketConstructor;
+  readonly headers?: Record<string, string>;
+  /** How long to stay on long-poll after WebSocket failed (default 5 min). */
+  readonly rememberMs?: number;
+  /** How often to try WebSocket again while on long-poll (default 60 s). */
+  readonly probeEveryMs?: number;
+  /** Told which transport each connection uses. */
+  readonly onTransport?: (kind: 'websocket' | 'long-poll') => void;
+}
+
+/** Close code when the client leaves long-poll for a WebSocket that works again (resumable). */
+const UPGRADING = 1001;
+
+export function defaultLongPollUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol === 'wss:' ? 'https:' : 'http:'}//${parsed.host}/lp`;
+}
+
+/**
+ * @example
+ * const client = createClient({ transport: autoTransport({ url: 'wss://example.com/ws' }), token });
+ */
+export function autoTransport(options: AutoTransportOptions): Transport {
+  const rememberMs = options.rememberMs ?? 5 * 60_000;
+  const probeEveryMs = options.probeEveryMs ?? 60_000;
+  const socketOptions = {
+    url: options.url,
+    ...(options.WebSocket === undefined ? {} : { WebSocket: options.WebSocket }),
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+  };
+  const webSocket = webSocketTransport(socketOptions);
+  const longPoll = longPollTransport({ url: options.longPollUrl ?? defaultLongPollUrl(options.url), ...(options.headers === undefined ? {} : { headers: options.headers }) });
+  let longPollUntil = 0;
+
+  /** Opens a throwaway WebSocket; calls `works` if a frame comes back. */
+  const probe = (works: () => void): void => {
+    let connection: TransportConnection | undefined;
+    let heard = false;
+    connection = webSocket({
+      onOpen: () => {},
+      onMessage: () => {
+        if (heard) return;
+        heard = true;
+        connection?.close(1000, 'probe done');
+        works();
+      },
+      onClose: () => {},
+    });
+  };
+
+  return (events) => {
+    if (Date.now() < longPollUntil) {
+      options.onTransport?.('long-poll');
+      let timer: ReturnType<typeof setInterval> | undefined = undefined;
+      const current = longPoll({
+        onOpen: () => events.onOpen(),
+        onMessage: (text) => events.onMessage(text),
+        onClose: (code, reason) => {
+          clearInterval(timer);
+          events.onClose(code, reason);
+        },
+      });
+      timer = setInterval(
+        () =>
+          probe(() => {
+            longPollUntil = 0;
+            clearInterval(timer);
+            current.close(UPGRADING, 'websocket works again');
+          }),
+        probeEveryMs,
+      );
+      return current;
+    }
+    options.onTransport?.('websocket');
+    let heard = false;
+    return webSocket({
+      onOpen: () => events.onOpen(),
+      onMessage: (text) => {
+        heard = true;
+        events.onMessage(text);
+      },
+      onClose: (code, reason) => {
+        if (!heard) longPollUntil = Date.now() + rememberMs;
+        events.onClose(code, reason);
+      },
+    });
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * One long-poll connection as the core's `HeraldSocket`: frames the session sends wait in a
+ * buffer, numbered by a cursor, until a poll carries them and a later poll acknowledges them
+ * (so a poll response lost on the way is simply sent again). At most one poll is held; a
+ * newer one answers the older at once.
+ */
+import { CloseCode, type Connection, type HeraldSocket } from '@herald/core';
+
+/** The answer to a poll: frames from cursor `from`, and the close once the session ended. */
+export interface PollResult {
+  readonly from: number;
+  readonly frames: readonly string[];
+  readonly closed: { readonly code: number; readonly reason: string } | undefined;
+}
+
+interface HeldPoll {
+  readonly answer: (result: PollResult) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+export class LongPollSocket implements HeraldSocket {
+  connection: Connection | undefined;
+  closedWith: { code: number; reason: string } | undefined;
+  /** When the client was last heard from (any request). */
+  lastSeenAt: number;
+  private frames: string[] = [];
+  /** Cursor of `frames[0]`. */
+  private from = 1;
+  private bytes = 0;
+  private held: HeldPoll | undefined;
+  private waking = false;
+
+  constructor(
+    /** The `Authorization` header the session was opened with: later requests must match it. */
+    readonly credential: string | null,
+    /** Buffered bytes past which the session is closed (4507) instead of growing. */
+    private readonly maxBufferedBytes: number,
+    now: number,
+  ) {
+    this.lastSeenAt = now;
+  }
+
+  get bufferedAmount(): number {
+    return this.bytes;
+  }
+
+  send(frame: string): void {
+    if (this.closedWith !== undefined) return;
+    this.frames.push(frame);
+    this.bytes += frame.length;
+    if (this.bytes > this.maxBufferedBytes) {
+      this.close(CloseCode.SlowConsumer, 'slow consumer: long-poll buffer full');
+      return;
+    }
+    this.wake();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closedWith !== undefined) return;
+    this.closedWith = { code, reason };
+    this.wake();
+  }
+
+  /** Drops frames the client acknowledged (cursor `ack` and below); tells the core if that freed room. */
+  ack(ack: number): void {
+    const drop = Math.min(ack - this.from + 1, this.frames.length);
+    if (drop <= 0) return;
+    for (let i = 0; i < drop; i++) this.bytes -= (this.frames[i] as string).length;
+    this.frames = this.frames.slice(drop);
+    this.from += drop;
+    this.connection?.drained();
+  }
+
+  /** Everything unacknowledged, plus the close if the session has ended. */
+  private result(): PollResult {
+    return { from: this.from, frames: this.frames, closed: this.closedWith };
+  }
+
+  /**
+   * Answers at once when there is something to say, else holds the poll up to `holdMs`.
+   * A poll already held is answered now: only the newest waits.
+   */
+  poll(holdMs: number, answer: (result: PollResult) => void): void {
+    this.release();
+    if (this.frames.length > 0 || this.closedWith !== undefined) return answer(this.result());
+    const timer = setTimeout(() => this.release(), holdMs);
+    this.held = { answer, timer };
+  }
+
+  /** Answers the held poll, if any, with what there is now. */
+  release(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    clearTimeout(held.timer);
+    held.answer(this.result());
+  }
+
+  /** Frames sent in one tick leave in one poll response. */
+  private wake(): void {
+    if (this.held === undefined || this.waking) return;
+    this.waking = true;
+    queueMicrotask(() => {
+      this.waking = false;
+      this.release();
+    });
+  }
+}

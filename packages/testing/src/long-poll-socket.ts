@@ -1,0 +1,54 @@
+/**
+ * A WebSocket-shaped client over the long-poll transport, so the tester (and the conformance
+ * suite) drives a long-poll endpoint with the very same calls. A refused open is reported as
+ * an `error`, as a refused WebSocket upgrade is to a native client.
+ */
+import { longPollTransport, type TransportConnection } from '@herald/client';
+import type { WebSocketLike } from './tester.ts';
+
+type Listener = (event: any) => void;
+
+export class LongPollWebSocket implements WebSocketLike {
+  readyState = 0;
+  private readonly listeners = new Map<string, Listener[]>();
+  private readonly connection: TransportConnection;
+
+  /** `url` is the long-poll endpoint (`http://host/lp`); `protocols` goes in `Herald-Protocol`. */
+  constructor(url: string, protocols?: string | string[], init?: { headers?: Record<string, string> }) {
+    const protocol = protocols === undefined ? undefined : Array.isArray(protocols) ? protocols.join(', ') : protocols;
+    this.connection = longPollTransport({ url, ...(init?.headers === undefined ? {} : { headers: init.headers }), ...(protocol === undefined ? {} : { protocol }) })({
+      onOpen: () => {
+        this.readyState = 1;
+        this.emit('open', {});
+      },
+      onMessage: (text) => this.emit('message', { data: text }),
+      onClose: (code, reason) => {
+        if (this.readyState === 0) this.emit('error', { message: `long-poll open refused (${code - 4000}): ${reason}` });
+        this.readyState = 3;
+        this.emit('close', { code, reason });
+      },
+    });
+  }
+
+  private emit(type: string, event: unknown): void {
+    for (const listener of this.listeners.get(type) ?? []) listener(event);
+  }
+
+  addEventListener(type: string, listener: Listener): void {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+  }
+
+  send(data: string | Uint8Array): void {
+    if (typeof data !== 'string') throw new Error('long-poll carries text frames only');
+    this.connection.send(data);
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.connection.close(code, reason);
+  }
+
+  /** Vanishes without telling the server, as a dropped network does. */
+  terminate(): void {
+    this.connection.close(1006, 'dropped');
+  }
+}
