@@ -41,11 +41,17 @@ export type DecodeResult = DecodeSuccess | DecodeFailure;
 const UNPARSED_ID_SCAN_CHARS = 512;
 const UNPARSED_ID = /"id"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"/;
 const UNPARSED_REQ = /"kind"\s*:\s*"req"/;
+const UNPARSED_TYPE = /"type"\s*:\s*"([A-Za-z0-9_.:$/-]{1,128})"/;
 
 /** The id of a request that is refused unparsed (too large, too deep), read from its first characters. */
-function unparsedRequestId(text: string): string | undefined {
+export function unparsedRequestId(text: string): string | undefined {
   const head = text.slice(0, UNPARSED_ID_SCAN_CHARS);
   return UNPARSED_REQ.test(head) ? UNPARSED_ID.exec(head)?.[1] : undefined;
+}
+
+/** The type of an unparsed request, when its first characters show a valid one. */
+export function unparsedRequestType(text: string): string | undefined {
+  return UNPARSED_TYPE.exec(text.slice(0, UNPARSED_ID_SCAN_CHARS))?.[1];
 }
 
 function failure(status: number, error: ErrorReason, message: string, reqId?: string): DecodeFailure {

@@ -141,3 +141,44 @@ describe('MemoryBroker direct channels', () => {
     expect(b).toEqual(['one', 'two']);
   });
 });
+
+describe('MemoryBroker bounds', () => {
+  it('keeps the epoch of a topic without listeners (a subscriber coming back resumes against it), within maxTopics', async () => {
+    const broker = new MemoryBroker({ maxTopics: 100 });
+    const listener = () => {};
+    await broker.subscribe('kept', listener);
+    const position = await broker.position('kept');
+    await broker.unsubscribe('kept', listener);
+    expect((await broker.history('kept', position)).complete).toBe(true);
+    for (let i = 0; i < 1000; i++) {
+      await broker.subscribe(`t${i}`, listener);
+      await broker.unsubscribe(`t${i}`, listener);
+    }
+    expect((broker as unknown as { streams: Map<string, unknown> }).streams.size).toBe(100);
+  });
+
+  it('keeps at most maxTopics topics, forgetting the least recently used one without listeners (new epoch if it returns)', async () => {
+    const broker = new MemoryBroker({ maxTopics: 3 });
+    const listened = () => {};
+    await broker.subscribe('kept', listened);
+    const first = await broker.publish('old', 'x', '1');
+    await broker.publish('b', 'x', '1');
+    await broker.publish('c', 'x', '1');
+    expect((broker as unknown as { streams: Map<string, unknown> }).streams.size).toBe(3);
+    expect((await broker.history('kept', { epoch: (await broker.position('kept')).epoch, offset: 0 })).complete).toBe(true);
+    const again = await broker.history('old', first);
+    expect(again.complete).toBe(false);
+    expect(again.position.epoch).not.toBe(first.epoch);
+  });
+
+  it('keeps exact history across many trims (ring of historySize)', async () => {
+    const broker = new MemoryBroker({ historySize: 100 });
+    let position = await broker.position('t');
+    for (let n = 1; n <= 5000; n++) position = await broker.publish('t', 'x', String(n));
+    const history = await broker.history('t', { epoch: position.epoch, offset: 4900 });
+    expect(history.complete).toBe(true);
+    expect(history.messages.map((m) => m.offset)).toEqual(Array.from({ length: 100 }, (_, i) => 4901 + i));
+    expect(history.messages.map((m) => m.body)).toEqual(Array.from({ length: 100 }, (_, i) => String(4901 + i)));
+    expect((await broker.history('t', { epoch: position.epoch, offset: 4899 })).complete).toBe(false);
+  });
+});

@@ -10,13 +10,20 @@ export interface MemoryBrokerOptions {
   readonly historyTtlMs?: number;
   /** Clock for `historyTtlMs` (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * Topics kept (default 10,000). Past it, the least recently used topic without listeners is
+   * forgotten; if it comes back it has a new epoch, so its subscribers learn history was lost.
+   */
+  readonly maxTopics?: number;
 }
 
 interface Stream {
   readonly epoch: string;
   offset: number;
-  readonly messages: TopicMessage[];
-  readonly times: number[];
+  /** History: `messages[start…]`, oldest first, with the time each was published. */
+  messages: TopicMessage[];
+  times: number[];
+  start: number;
   readonly listeners: Set<TopicListener>;
 }
 
@@ -34,30 +41,50 @@ export class MemoryBroker implements Broker {
   private readonly channels = new Map<string, Set<DirectListener>>();
   private readonly historySize: number;
   private readonly historyTtlMs: number;
+  private readonly maxTopics: number;
   private readonly now: () => number;
 
   constructor(options: MemoryBrokerOptions = {}) {
     this.historySize = options.historySize ?? 1000;
     this.historyTtlMs = options.historyTtlMs ?? Number.POSITIVE_INFINITY;
+    this.maxTopics = options.maxTopics ?? 10_000;
     this.now = options.now ?? Date.now;
   }
 
+  /** The stream of a topic, created on demand; each use makes it the most recently used. */
   private stream(topic: string): Stream {
     let stream = this.streams.get(topic);
     if (stream === undefined) {
-      stream = { epoch: randomId(6), offset: 0, messages: [], times: [], listeners: new Set() };
-      this.streams.set(topic, stream);
-    }
+      if (this.streams.size >= this.maxTopics) this.forgetOne();
+      stream = { epoch: randomId(6), offset: 0, messages: [], times: [], start: 0, listeners: new Set() };
+    } else this.streams.delete(topic);
+    this.streams.set(topic, stream);
     return stream;
+  }
+
+  /** Forgets the least recently used topic nobody listens to. */
+  private forgetOne(): void {
+    for (const [topic, stream] of this.streams) {
+      if (stream.listeners.size === 0) {
+        this.streams.delete(topic);
+        return;
+      }
+    }
+  }
+
+  private held(stream: Stream): number {
+    return stream.messages.length - stream.start;
   }
 
   private trim(stream: Stream): void {
     const cutoff = this.now() - this.historyTtlMs;
-    let drop = Math.max(0, stream.messages.length - this.historySize);
-    while (drop < stream.times.length && (stream.times[drop] as number) < cutoff) drop++;
-    if (drop > 0) {
-      stream.messages.splice(0, drop);
-      stream.times.splice(0, drop);
+    let start = Math.max(stream.start, stream.messages.length - this.historySize);
+    while (start < stream.times.length && (stream.times[start] as number) < cutoff) start++;
+    stream.start = start;
+    if (start > 1024 && start * 2 > stream.messages.length) {
+      stream.messages = stream.messages.slice(start);
+      stream.times = stream.times.slice(start);
+      stream.start = 0;
     }
   }
 
@@ -77,6 +104,7 @@ export class MemoryBroker implements Broker {
   }
 
   unsubscribe(topic: string, listener: TopicListener): Promise<void> {
+    // The stream stays (its epoch is what a returning subscriber resumes against); `maxTopics` bounds them.
     this.streams.get(topic)?.listeners.delete(listener);
     return resolved;
   }
@@ -90,9 +118,9 @@ export class MemoryBroker implements Broker {
     const stream = this.stream(topic);
     this.trim(stream);
     const position = { epoch: stream.epoch, offset: stream.offset };
-    const oldest = stream.offset - stream.messages.length + 1;
+    const oldest = stream.offset - this.held(stream) + 1;
     const complete = since.epoch === stream.epoch && since.offset <= stream.offset && since.offset + 1 >= oldest;
-    const messages = complete ? stream.messages.slice(since.offset + 1 - oldest) : [];
+    const messages = complete ? stream.messages.slice(stream.start + since.offset + 1 - oldest) : [];
     return Promise.resolve({ position, messages, complete });
   }
 

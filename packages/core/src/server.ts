@@ -66,6 +66,8 @@ export const DEFAULT_LIMITS: Limits = {
 
 const DEFAULT_UPGRADE_RATE_LIMIT: UpgradeRateLimit = { perSecond: 20, burst: 100 };
 const SESSION_ID_LENGTH = 22;
+/** Issues listed in a `validation_failed` answer: enough to fix a request, never a large reply. */
+const MAX_ISSUES = 10;
 const MAX_REASON_BYTES = 123;
 
 /** What user code sees of a session. */
@@ -210,7 +212,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly users = new Map<string, Set<Session>>();
   private readonly topics: TopicRegistry;
   private readonly broker: Broker;
-  private readonly clock: Clock;
+  readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private readonly upgradeLimiter: UpgradeLimiter | undefined;
   private sweepHandle: unknown = undefined;
@@ -265,7 +267,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const token = bearerToken(request);
     let principal: Principal | null = null;
     if (token !== undefined && this.options.authenticate !== undefined) {
-      principal = await this.checkToken(token, { sessionId: undefined, client });
+      principal = token === null ? null : await this.checkToken(token, { sessionId: undefined, client });
       if (principal === null) return rejection(Status.Unauthorized, ErrorReason.InvalidToken, 'invalid token', client, PROTOCOL_NAME);
     }
     return { ok: true, protocol: PROTOCOL_NAME, client, principal };
@@ -410,8 +412,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (!validation.ok) {
       this.answerError(session, request, entry, Status.BadRequest, {
         error: ErrorReason.ValidationFailed,
-        message: `body does not match ${request.type}`,
-        issues: validation.issues.map((issue) => ({ path: ['body', ...issue.path], message: issue.message })),
+        message:
+          validation.issues.length > MAX_ISSUES
+            ? `body does not match ${request.type} (first ${MAX_ISSUES} of ${validation.issues.length} issues)`
+            : `body does not match ${request.type}`,
+        issues: validation.issues.slice(0, MAX_ISSUES).map((issue) => ({ path: ['body', ...issue.path], message: issue.message })),
       });
       return;
     }
@@ -454,7 +459,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       this.answerError(session, request, entry, ...this.describe(error, session, request));
       return;
     }
-    entry.frame = frame;
+    session.dedup?.finish(entry, frame);
     session.sendFrame(frame);
   }
 
@@ -465,7 +470,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private answerError(session: Session, request: RequestMessage, entry: DedupEntry, status: number, body: ErrorBody): void {
-    entry.frame = session.sendError(request.id, request.type, status, body);
+    session.dedup?.finish(entry, session.sendError(request.id, request.type, status, body));
   }
 
   private fail(session: Session, request: RequestMessage, error: unknown): void {
@@ -486,8 +491,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     switch (type) {
       case SystemType.Subscribe: {
-        session.subscribedByClient = true;
-        const refusal = await this.refuseSubscription(session, body.topic);
+        session.hasClientState = true;
+        const connection = session.connection;
+        const refusal = (await this.refuseSubscription(session, body.topic)) ?? this.overLimit(session, body.topic);
+        // The connection changed while the application decided (a resume elsewhere): drop the request.
+        if (session.connection !== connection) return;
         if (refusal !== undefined) {
           session.sendError(request.id, request.type, ...refusal);
           return;
@@ -507,9 +515,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private async authenticate(session: Session, request: RequestMessage, token: string): Promise<void> {
-    const client = session.connection?.client ?? 'native';
-    const principal = await this.checkToken(token, { sessionId: session.id, client });
-    if (session.state === SessionState.Closed) return;
+    const connection = session.connection;
+    const principal = await this.checkToken(token, { sessionId: session.id, client: connection?.client ?? 'native' });
+    if (session.state === SessionState.Closed || session.connection !== connection) return;
     if (principal === null) {
       session.sendError(request.id, request.type, Status.Unauthorized, { error: ErrorReason.InvalidToken, message: 'invalid token' });
       return;
@@ -547,16 +555,19 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     (this.options.onError ?? ((e: unknown) => console.error('herald:', e)))(error, { type: '', sessionId: session.id });
   }
 
+  /** Whether the application lets the session subscribe itself to `topic` (`$all` always). */
   private async refuseSubscription(session: Session, topic: string): Promise<[number, ErrorBody] | undefined> {
     const allowed =
-      topic === BROADCAST_TOPIC
-        ? this.options.subscribeToBroadcast !== false
-        : !topic.startsWith('$') && this.options.canSubscribe !== undefined && (await this.options.canSubscribe(topic, session));
+      topic === BROADCAST_TOPIC ||
+      (!topic.startsWith('$') && this.options.canSubscribe !== undefined && (await this.options.canSubscribe(topic, session)));
     if (!allowed) return [Status.Forbidden, { error: ErrorReason.Forbidden, message: `not allowed to subscribe to ${topic}` }];
-    if (session.topics?.has(topic) !== true && (session.topics?.size ?? 0) >= this.limits.maxSubscriptions) {
-      return [Status.TooManyRequests, { error: ErrorReason.SubscriptionLimit, message: `at most ${this.limits.maxSubscriptions} subscriptions` }];
-    }
     return undefined;
+  }
+
+  /** Checked right before joining, after any await, so concurrent subscribes cannot overshoot. */
+  private overLimit(session: Session, topic: string): [number, ErrorBody] | undefined {
+    if (session.topics?.has(topic) === true || (session.topics?.size ?? 0) < this.limits.maxSubscriptions) return undefined;
+    return [Status.TooManyRequests, { error: ErrorReason.SubscriptionLimit, message: `at most ${this.limits.maxSubscriptions} subscriptions` }];
   }
 
   private join(
@@ -571,13 +582,14 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
-    if (session.seq > 0 || session.dedup !== null || session.subscribedByClient) {
+    if (session.seq > 0 || session.dedup !== null || session.hasClientState) {
       session.sendError(request.id, request.type, Status.Conflict, {
         error: ErrorReason.Conflict,
         message: `${SystemType.Resume} must come before any other request`,
       });
       return;
     }
+    session.hasClientState = true;
     const previous = this.sessions.get(body.sessionId);
     const adoptable =
       previous !== undefined && previous !== session && previous.state !== SessionState.Closed && previous.userId === session.userId;
@@ -590,6 +602,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       this.destroy(session);
       target.principal = session.principal;
       target.state = SessionState.Open;
+      target.hasClientState = true;
       target.attach(connection);
       recovered = body.seq <= target.seq && (target.replay === null || body.seq + 1 >= target.replay.oldestSeq || target.replay.size === 0);
       target.replay?.ack(body.seq);
@@ -599,18 +612,18 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         void this.subscribe(target, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, target));
       }
     }
-    const topics: Record<string, ResumedBody['topics'][string]> = {};
+    const topics = new Map<string, ResumedBody['topics'][string]>();
     for (const [topic, since] of Object.entries(body.topics ?? {})) {
-      const refusal = await this.refuseSubscription(target, topic);
+      const refusal = (await this.refuseSubscription(target, topic)) ?? this.overLimit(target, topic);
       if (refusal !== undefined) {
         target.sendSystem(SystemType.Unsubscribed, { topic, reason: refusal[1].error });
         continue;
       }
       const subscribed = await this.join(target, topic, since, ignore);
-      topics[topic] = { epoch: subscribed.epoch, offset: subscribed.offset, recovered: subscribed.recovered === true };
+      topics.set(topic, { epoch: subscribed.epoch, offset: subscribed.offset, recovered: subscribed.recovered === true });
     }
-    const all = recovered && Object.values(topics).every((t) => t.recovered);
-    const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics };
+    const all = recovered && [...topics.values()].every((t) => t.recovered);
+    const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics: Object.fromEntries(topics) };
     target.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
   }
 
@@ -651,7 +664,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       return;
     }
     this.users.set(userId, new Set([session]));
-    void this.broker.listenDirect(userChannel(userId), this.deliverToUser);
+    this.broker.listenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
   }
 
   private removeFromUser(session: Session): void {
@@ -660,7 +673,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const sessions = this.users.get(userId);
     if (sessions === undefined || !sessions.delete(session) || sessions.size > 0) return;
     this.users.delete(userId);
-    void this.broker.unlistenDirect(userChannel(userId), this.deliverToUser);
+    this.broker.unlistenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
   }
 
   /** One listener for every user channel; the payload names the user (`encodeUserPayload`). */

@@ -3,12 +3,15 @@
  * buffer, de-duplication cache) and the connection it is on now, if any. The server's
  * single sweep drives every deadline through `tick`; nothing here owns a timer.
  */
+import type { Clock } from './clock.ts';
 import type { DedupCache } from './dedup-cache.ts';
 import {
   PING_FRAME,
   PONG_FRAME,
   decodeClientFrame,
   encodeErrorResponse,
+  unparsedRequestId,
+  unparsedRequestType,
   encodePrivateNotification,
   encodeSystemNotification,
 } from './codec.ts';
@@ -41,6 +44,7 @@ export interface SessionHost {
   /** The time of the last sweep tick: coarse, and free to read on the hot path. */
   readonly now: number;
   readonly highWaterMark: number;
+  readonly clock: Clock;
   handleRequest(session: Session, request: RequestMessage): void;
   /** Re-sends, from history, what a drained session missed on topics it fell behind on. */
   catchUpLagging(session: Session): void;
@@ -95,8 +99,8 @@ export class Session implements TopicSubscriber {
   replay: ReplayBuffer | null = null;
   dedup: DedupCache | null = null;
   topics: Set<string> | null = null;
-  /** The client sent `herald.Subscribe`: this session has state of its own, so it cannot adopt another by resuming. */
-  subscribedByClient = false;
+  /** The client subscribed or resumed on this connection: it has state of its own and cannot resume another session. */
+  hasClientState = false;
   private readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
@@ -213,15 +217,16 @@ export class Session implements TopicSubscriber {
       if (allowed) this.protocolError(Status.BadRequest, ErrorReason.BinaryFrame, 'binary frames are not part of herald.v1');
       return;
     }
-    const result = decodeClientFrame(data, this.host.limits);
     if (!allowed) {
-      if (result.ok && result.message.kind === Kind.Request) {
-        const retryAfterMs = Math.ceil(1000 / this.host.limits.rateLimit.messagesPerSecond);
-        const body: ErrorBody = { error: ErrorReason.RateLimited, message: 'rate limit exceeded', retryAfterMs };
-        this.sendError(result.message.id, result.message.type, Status.TooManyRequests, body);
+      // Refused frames are not parsed: the id, if readable, is enough to answer.
+      const reqId = unparsedRequestId(data);
+      if (reqId !== undefined) {
+        const body: ErrorBody = { error: ErrorReason.RateLimited, message: 'rate limit exceeded', retryAfterMs: this.retryAfterMs() };
+        this.sendError(reqId, unparsedRequestType(data) ?? UNKNOWN_TYPE, Status.TooManyRequests, body);
       }
       return;
     }
+    const result = decodeClientFrame(data, this.host.limits);
     if (!result.ok) {
       const body: ErrorBody = { error: result.error, message: result.message };
       if (result.reqId !== undefined) {
@@ -251,9 +256,14 @@ export class Session implements TopicSubscriber {
     this.replay?.ack(Math.min(seq, this.sentSeq));
   }
 
-  /** Token bucket over every frame, refilled lazily from the sweep's coarse clock. */
+  /** How long until the bucket holds a token again. */
+  private retryAfterMs(): number {
+    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.host.limits.rateLimit.messagesPerSecond));
+  }
+
+  /** Token bucket over every frame, refilled lazily from the clock. */
   private takeToken(): boolean {
-    const now = this.host.now;
+    const now = this.host.clock.now();
     const { messagesPerSecond, burst } = this.host.limits.rateLimit;
     if (now !== this.refilledAt) {
       this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) * messagesPerSecond) / 1000);

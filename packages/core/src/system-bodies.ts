@@ -77,11 +77,11 @@ export function readSystemBody(type: string, body: unknown): SystemRequest {
         const sessionId = string(object['sessionId'], [...BODY, 'sessionId'], 64);
         const seq = count(object['seq'], [...BODY, 'seq']);
         if (object['topics'] === undefined) return { ok: true, type, body: { sessionId, seq } };
-        const topics: Record<string, StreamPosition> = {};
         const listed: Path = [...BODY, 'topics'];
-        for (const [name, since] of Object.entries(record(object['topics'], listed))) {
-          topics[topic(name, listed)] = position(since, [...listed, name]);
-        }
+        // fromEntries defines own properties, so a topic named `__proto__` stays a topic.
+        const topics: Record<string, StreamPosition> = Object.fromEntries(
+          Object.entries(record(object['topics'], listed)).map(([name, since]) => [topic(name, listed), position(since, [...listed, name])]),
+        );
         return { ok: true, type, body: { sessionId, seq, topics } };
       }
       default:

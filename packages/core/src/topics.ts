@@ -32,6 +32,11 @@ class TopicState {
   readonly pending = new Map<TopicSubscriber, TopicMessage[]>();
   /** Subscribers that fell behind, with the last offset they were sent. */
   readonly lagging = new Map<TopicSubscriber, StreamPosition>();
+  /** The subscribe in progress per subscriber: later ones wait for it, so they never interleave. */
+  readonly inflight = new Map<TopicSubscriber, Promise<SubscribedBody>>();
+  /** Where live subscribers stand: the last message delivered, or the last position announced. */
+  epoch = '';
+  offset = 0;
   readonly ready: Promise<void>;
 
   constructor(
@@ -72,6 +77,8 @@ export class TopicRegistry {
   }
 
   private deliver(state: TopicState, message: TopicMessage): void {
+    state.epoch = message.epoch;
+    state.offset = message.offset;
     for (const queue of state.pending.values()) queue.push(message);
     if (state.live.size === 0 && state.native.size === 0) return;
     const frame = frameOf(message);
@@ -112,13 +119,37 @@ export class TopicRegistry {
    * reached, then every later message. So each notification up to the announced offset
    * precedes the announcement and each one after it follows.
    */
-  async subscribe(
+  subscribe(
     subscriber: TopicSubscriber,
     topic: string,
     since: StreamPosition | undefined,
     announce: (subscribed: SubscribedBody) => void,
   ): Promise<SubscribedBody> {
     const state = this.state(topic);
+    const previous = state.inflight.get(subscriber);
+    const next = () => this.subscribeNow(this.state(topic), subscriber, topic, since, announce);
+    const work = previous === undefined ? next() : previous.then(next, next);
+    state.inflight.set(subscriber, work);
+    const settled = (): void => {
+      if (state.inflight.get(subscriber) === work) state.inflight.delete(subscriber);
+    };
+    work.then(settled, settled);
+    return work;
+  }
+
+  private async subscribeNow(
+    state: TopicState,
+    subscriber: TopicSubscriber,
+    topic: string,
+    since: StreamPosition | undefined,
+    announce: (subscribed: SubscribedBody) => void,
+  ): Promise<SubscribedBody> {
+    // Already live and no history asked for: staying live loses nothing; say where it stands.
+    if (since === undefined && (state.live.has(subscriber) || state.native.has(subscriber))) {
+      const subscribed = { topic, epoch: state.epoch, offset: state.offset };
+      announce(subscribed);
+      return subscribed;
+    }
     this.leave(state, subscriber);
     state.pending.set(subscriber, []);
     try {
@@ -139,6 +170,10 @@ export class TopicRegistry {
         return subscribed;
       }
       announce(subscribed);
+      if (state.epoch !== subscribed.epoch || subscribed.offset > state.offset) {
+        state.epoch = subscribed.epoch;
+        state.offset = subscribed.offset;
+      }
       state.pending.delete(subscriber);
       const rest = caughtUp ? this.sendAll(subscriber, queue, subscribed.offset) : { last: subscribed.offset, done: false };
       // A full send buffer stops the catch-up; the next drain resumes it from history.
@@ -168,7 +203,9 @@ export class TopicRegistry {
     this.leave(state, subscriber);
     if (state.empty) {
       this.topics.delete(topic);
-      void this.broker.unsubscribe(topic, state.listener);
+      this.broker.unsubscribe(topic, state.listener).catch(() => {
+        // Losing an unsubscribe only leaves a listener whose deliveries find no state: harmless.
+      });
     }
   }
 

@@ -135,11 +135,11 @@ describe('Origin allow-list', () => {
 });
 
 describe('bearer token', () => {
-  it('reads Authorization: Bearer, case-insensitively, and nothing else', () => {
+  it('reads Authorization: Bearer, case-insensitively; anything else in the header is malformed (null)', () => {
     expect(bearerToken(request({ authorization: 'Bearer abc.def' }))).toBe('abc.def');
     expect(bearerToken(request({ authorization: 'bearer   abc ' }))).toBe('abc');
-    expect(bearerToken(request({ authorization: 'Basic abc' }))).toBeUndefined();
-    expect(bearerToken(request({ authorization: 'Bearer a b' }))).toBeUndefined();
+    expect(bearerToken(request({ authorization: 'Basic abc' }))).toBeNull();
+    expect(bearerToken(request({ authorization: 'Bearer a b' }))).toBeNull();
     expect(bearerToken(request({}))).toBeUndefined();
   });
 

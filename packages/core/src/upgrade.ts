@@ -97,12 +97,12 @@ export function rejection(
   return { ok: false, status, body: { error, message, retryAfterMs }, client, protocol, headers };
 }
 
-/** The bearer token of an `Authorization` header, if any. */
-export function bearerToken(request: UpgradeRequest): string | undefined {
+/** The bearer token of an `Authorization` header: undefined without one, null when malformed. */
+export function bearerToken(request: UpgradeRequest): string | null | undefined {
   const header = request.headers.get('authorization');
   if (header === null) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
+  return match?.[1] ?? null;
 }
 
 /** The checks that need no I/O: subprotocol and Origin. */

@@ -1,5 +1,5 @@
 /**
- * `herald-load <url> --type chat.Send --body '{"room":"r","text":"hi"}' [--clients 100]
+ * `pnpm --filter @herald/testing load <url> --type chat.Send --body '{"room":"r","text":"hi"}' [--clients 100]
  *  [--pipeline 10 | --rate 50] [--duration 10] [--token demo-user]`
  */
 import { parseArgs } from 'node:util';

@@ -62,6 +62,8 @@ function describe(messages: readonly Envelope[]): string {
 export class Tester {
   /** Every envelope received, in order. */
   readonly log: Envelope[] = [];
+  /** Frames that were not JSON (a conforming server never sends one). */
+  readonly invalid: string[] = [];
   /** Resolves when the connection closes. */
   readonly closed: Promise<CloseInfo>;
   closeInfo: CloseInfo | undefined;
@@ -75,7 +77,13 @@ export class Tester {
   ) {
     socket.addEventListener('message', (event: { data: unknown }) => {
       const text = typeof event.data === 'string' ? event.data : new TextDecoder().decode(event.data as ArrayBuffer);
-      const message = JSON.parse(text) as Envelope;
+      let message: Envelope;
+      try {
+        message = JSON.parse(text) as Envelope;
+      } catch {
+        this.invalid.push(text);
+        return;
+      }
       this.log.push(message);
       if (autoPong && message.kind === 'ping') this.send({ kind: 'pong' });
       for (const wake of this.waiters) wake();

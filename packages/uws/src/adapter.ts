@@ -7,7 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Herald, UpgradeDecision } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { loadUws, type UwsModule } from './native.ts';
-import { flushPending, inCallback, UwsSocket, type UserData } from './uws-socket.ts';
+import { flushPending, inCallback, receiveIn, UwsSocket, type UserData } from './uws-socket.ts';
 
 /** Options of `attachHerald` and `serveHerald`. */
 export interface HeraldUwsOptions {
@@ -75,6 +75,9 @@ function refuseOverHttp(res: HttpResponse, decision: Extract<UpgradeDecision, { 
  */
 export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: HeraldUwsOptions = {}, uws: UwsModule = loadUws()): HeraldUwsHandle {
   const limits = herald.limits;
+  const maxBackpressure = options.maxBackpressure ?? herald.highWaterMark * 4;
+  // Room kept below maxBackpressure for the close frame that tells a slow consumer to resume.
+  const closeAbove = maxBackpressure - 1024;
   herald.useNativePublish((topic, frame) => {
     flushPending();
     app.publish(topic, frame, false);
@@ -82,7 +85,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   app.ws<UserData>(options.path ?? '/ws', {
     compression: uws.DISABLED,
     maxPayloadLength: limits.maxMessageBytes,
-    maxBackpressure: options.maxBackpressure ?? herald.highWaterMark * 4,
+    maxBackpressure,
     closeOnBackpressureLimit: 1,
     // The core's sweep drives keep-alive (RFC pings for native clients, app pings for
     // browsers); uWS's idle timeout is only a backstop above interval + timeout.
@@ -111,7 +114,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
 
     open: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
-      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, () => data.connection?.drained()));
+      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove, () => data.connection?.drained()));
       inCallback(socket, () => {
         if (data.decision.ok) data.connection = herald.open(socket, data.decision);
         else herald.reject(socket, data.decision);
@@ -123,8 +126,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
       const connection = data.connection;
       if (connection === undefined) return;
       // Copy out of uWS's buffer now: it is reused once this callback returns.
-      const frame = isBinary ? new Uint8Array(message.slice(0)) : textDecoder.decode(message);
-      inCallback(data.socket, () => connection.receive(frame));
+      receiveIn(data.socket, connection, isBinary ? new Uint8Array(message.slice(0)) : textDecoder.decode(message));
     },
 
     drain: (ws: WebSocket<UserData>) => {

@@ -42,6 +42,18 @@ export function inCallback(socket: UwsSocket | undefined, callback: () => void):
   }
 }
 
+/** `inCallback` for the message path, without a closure per message. */
+export function receiveIn(socket: UwsSocket | undefined, connection: Connection, frame: string | Uint8Array): void {
+  const outer = corked;
+  corked = socket;
+  try {
+    socket?.flush();
+    connection.receive(frame);
+  } finally {
+    corked = outer;
+  }
+}
+
 export class UwsSocket implements HeraldSocket {
   closed = false;
   private queue: string[] | null = null;
@@ -51,6 +63,11 @@ export class UwsSocket implements HeraldSocket {
     private readonly ws: WebSocket<UserData>,
     /** The core's high-water mark: above it, the core holds frames back until told of a drain. */
     private readonly highWaterMark: number,
+    /**
+     * Bytes past which this socket is closed with 4507 (below uWS's `maxBackpressure`, leaving
+     * room for the Goodbye and the close frame, so the client is told rather than cut off).
+     */
+    private readonly closeAbove: number,
     /** Tells the core the send buffer drained. */
     private readonly onDrain: () => void,
   ) {}
@@ -88,9 +105,14 @@ export class UwsSocket implements HeraldSocket {
     });
   }
 
-  /** A frame uWS drops (past `maxBackpressure`) would be lost: close with the resumable 4507 instead. */
+  /**
+   * A frame that would push the buffer past `closeAbove` closes the socket with the resumable
+   * 4507 instead (the session keeps it for the resume); one uWS still drops is treated alike.
+   */
   private write(frame: string): void {
-    if (this.ws.send(frame, false) === DROPPED) this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full');
+    if (this.ws.getBufferedAmount() + frame.length > this.closeAbove || this.ws.send(frame, false) === DROPPED) {
+      this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full');
+    }
   }
 
   close(code: number, reason: string): void {

@@ -11,6 +11,7 @@ export const contract = defineContract({
     'chat.Count': { request: z.object({}), response: z.object({ calls: z.number() }) },
     'chat.Forbidden': { request: z.object({}), response: z.object({}) },
     'chat.Crash': { request: z.object({}), response: z.object({}) },
+    'chat.Big': { request: z.object({ kib: z.number() }), response: z.object({ data: z.string() }) },
   },
   notifications: {
     'chat.Message': { body: z.object({ room: z.string(), text: z.string(), from: z.string() }) },
@@ -57,6 +58,7 @@ export async function start(options: Partial<HeraldOptions<Chat>> = {}): Promise
       'chat.Crash': () => {
         throw new Error('secret internals');
       },
+      'chat.Big': ({ kib }) => ({ data: 'x'.repeat(kib * 1024) }),
     },
     ...options,
   });

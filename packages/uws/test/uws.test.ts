@@ -146,6 +146,20 @@ describe('bad input over uWS', () => {
   });
 });
 
+describe('slow consumers over uWS', () => {
+  it('closes a client that lets responses pile up with 4507 (a close frame, not a cut), and keeps its session', async () => {
+    running = await start({ highWaterMark: 64 * 1024, limits: { rateLimit: { messagesPerSecond: 1000, burst: 1000 } } });
+    const client = await open({ token: 'user:slow' });
+    const tcp = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    tcp.pause();
+    for (let i = 0; i < 200; i++) client.send({ kind: 'req', id: `b${i}`, type: 'chat.Big', body: { kib: 32 } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    tcp.resume();
+    expect((await client.closed).code).toBe(4507);
+    expect(running.herald.stats).toMatchObject({ sessions: 1, connections: 0 });
+  });
+});
+
 describe('upgrade over uWS', () => {
   it('refuses a native client without the subprotocol with HTTP 406 and a JSON body', async () => {
     running = await start();
