@@ -166,4 +166,18 @@ describe('hardening', () => {
     await settle();
     expect(responses(socket)).toHaveLength(5);
   });
+  it('catches a held-back subscriber up on the sweep when its transport reports no drain', async () => {
+    const clock = new ManualClock();
+    const herald = server({ clock, highWaterMark: 1000 });
+    const socket = await connect(herald);
+    socket.deliver({ kind: 'req', id: 's', type: 'herald.Subscribe', body: { topic: 'room/d' } });
+    await settle();
+    socket.bufferedAmount = 5000;
+    for (let n = 1; n <= 3; n++) await herald.publish('room/d', 'test.Said', { n });
+    expect(offsets(socket, 'room/d')).toEqual([]);
+    socket.bufferedAmount = 0;
+    clock.advance(1000);
+    await settle();
+    expect(offsets(socket, 'room/d')).toEqual([1, 2, 3]);
+  });
 });

@@ -110,6 +110,7 @@ export class Session implements TopicSubscriber {
   private refilledAt: number;
   private strikes = 0;
   private refused = 0;
+  private heldBack = false;
 
   constructor(
     private readonly host: SessionHost,
@@ -125,9 +126,16 @@ export class Session implements TopicSubscriber {
     return this.principal?.userId;
   }
 
+  /**
+   * True while the send buffer is above the high-water mark. Every hold-back decision asks
+   * this, so it also remembers that something was held back: the sweep then calls `drained`
+   * once the buffer has room, for transports that report no drain event of their own.
+   */
   get backpressured(): boolean {
     const connection = this.connection;
-    return connection !== null && connection.socket.bufferedAmount > this.host.highWaterMark;
+    const full = connection !== null && connection.socket.bufferedAmount > this.host.highWaterMark;
+    if (full) this.heldBack = true;
+    return full;
   }
 
   sendFrame(frame: string): void {
@@ -188,6 +196,7 @@ export class Session implements TopicSubscriber {
 
   /** Sends unsent private notifications and catches up lagging topics, while the buffer allows. */
   drained(): void {
+    this.heldBack = false;
     this.flushReplay();
     this.host.catchUpLagging(this);
   }
@@ -313,6 +322,7 @@ export class Session implements TopicSubscriber {
       case SessionState.Closed:
         return;
     }
+    if (this.heldBack && !this.backpressured) this.drained();
     if (this.pingSentAt !== 0) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
     } else if (now - this.lastInboundAt >= limits.pingIntervalMs || now - this.lastOutboundAt >= limits.pingIntervalMs) {

@@ -97,6 +97,19 @@ export class Tester {
     });
   }
 
+  /**
+   * Resolves to the close as PROTOCOL.md tells a client to read it: the code of the
+   * `herald.Goodbye` that preceded the close if one did (a transport may lose the close frame,
+   * e.g. when it resets a connection with unread input), else the close frame's.
+   */
+  async effectiveClose(): Promise<CloseInfo> {
+    const closed = await this.closed;
+    const goodbye = [...this.log].reverse().find((m) => m.kind === 'notification' && m.type === SystemType.Goodbye);
+    if (goodbye === undefined || goodbye.kind !== 'notification') return closed;
+    const body = goodbye.body as { code: number; reason: string };
+    return { code: body.code, reason: body.reason };
+  }
+
   /** The `herald.Welcome` body of this session. */
   get welcome(): WelcomeBody {
     const welcome = this.log.find((m) => m.kind === 'notification' && m.type === SystemType.Welcome);

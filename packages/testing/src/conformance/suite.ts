@@ -219,7 +219,7 @@ export function describeConformance(target: ConformanceTarget): void {
         const tester = await client({ token: 'user:ann' });
         for (let i = 0; i < 150; i++) tester.send({ kind: 'req', id: `f${i}`, type: 'conf.Echo', body: { text: '' } });
         expect(await tester.waitFor(withProperty('code', 429))).toMatchObject({ body: { error: 'rate_limited' } });
-        expect((await tester.closed).code).toBe(4429);
+        expect((await tester.effectiveClose()).code).toBe(4429);
       });
     });
 

@@ -1,0 +1,54 @@
+/** The same application, started by each runtime's script, serves the chat over WebSocket and long-poll. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { connect, LongPollWebSocket, withType } from '@herald/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const cwd = fileURLToPath(new URL('..', import.meta.url));
+const bin = (name: string) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
+let child: ChildProcess | undefined;
+afterEach(() => {
+  // The runtimes start behind shell shims: end the whole process group, not just the shim.
+  if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  child = undefined;
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function start(command: string, args: string[]): Promise<number> {
+  const port = await freePort();
+  child = spawn(command, args, { cwd, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  await new Promise<void>((resolve, reject) => {
+    child?.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('Herald on Hono') && resolve());
+    child?.once('exit', (code) => reject(new Error(`${command} exited with ${code}`)));
+  });
+  return port;
+}
+
+const runtimes: Array<[string, string, string[]]> = [
+  ['Node', process.execPath, ['--import', 'tsx', 'src/node.ts']],
+  ['Bun', bin('bun'), ['src/bun.ts']],
+  ['Deno', bin('deno'), ['run', '--allow-net', '--allow-read', '--allow-env', 'src/deno.ts']],
+];
+
+describe.each(runtimes)('the Hono demo on %s', (_name, command, args) => {
+  it('chats over WebSocket and over long-poll with the same session semantics', async () => {
+    const port = await start(command, args);
+    const alice = await connect(`ws://127.0.0.1:${port}/ws`, { token: 'demo-alice' });
+    const bob = await connect(`http://127.0.0.1:${port}/lp`, { token: 'demo-bob', WebSocket: LongPollWebSocket });
+    await alice.request('chat.Join', { room: 'hono' });
+    expect((await bob.request('chat.Send', { room: 'hono', text: 'over http' })).code).toBe(200);
+    expect(await alice.waitFor(withType('chat.Message'))).toMatchObject({ topic: 'room/hono', offset: 1, body: { from: 'bob', text: 'over http' } });
+    await alice.request('chat.Whisper', { to: 'bob', text: 'over ws' });
+    expect(await bob.waitFor(withType('chat.Whispered'))).toMatchObject({ seq: 1, body: { from: 'alice' } });
+    alice.drop();
+    bob.drop();
+  }, 20_000);
+});

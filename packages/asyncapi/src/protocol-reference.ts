@@ -1,0 +1,318 @@
+/**
+ * The prose of PROTOCOL.md that documentation needs next to the constants of `@herald/core`:
+ * what each close code and error reason means and what a client does about it, and what each
+ * system message is for. The tables are keyed by the core's `as const` objects, so a code added
+ * there fails the typecheck here until it is documented.
+ */
+import { CloseCode, ErrorReason, PROTOCOL_NAME, Status, SystemType, closeCodeRetry, type RetryAdvice } from '@herald/core';
+
+/** One row of the close-code table. */
+export interface CloseCodeInfo {
+  readonly code: CloseCode;
+  readonly name: string;
+  readonly retry: RetryAdvice;
+  readonly when: string;
+  readonly action: string;
+}
+
+/** One row of the error table. */
+export interface ErrorCodeInfo {
+  readonly error: ErrorReason;
+  readonly status: number;
+  readonly when: string;
+  readonly answeredWith: string;
+  readonly retry: string;
+}
+
+const closeCodeText: Readonly<Record<CloseCode, Pick<CloseCodeInfo, 'when' | 'action'>>> = {
+  [CloseCode.Normal]: {
+    when: 'Either side ended the connection on purpose.',
+    action: 'Nothing; reconnect only if the application asks. A session the client closed with 1000 is discarded.',
+  },
+  [CloseCode.MessageTooBig]: {
+    when: 'The transport refused a frame above its hard limit (never below maxMessageBytes).',
+    action: 'Reconnect and resume; stop sending frames above maxMessageBytes.',
+  },
+  [CloseCode.BadRequest]: {
+    when: 'Protocol violation: 10 undecodable frames in a row.',
+    action: 'Report a bug; do not reconnect automatically.',
+  },
+  [CloseCode.Unauthorized]: {
+    when: 'Authentication deadline passed, token expired, or a credential was rejected at a browser upgrade.',
+    action: 'Get a new token or ticket, reconnect, authenticate, resume.',
+  },
+  [CloseCode.Forbidden]: {
+    when: 'Origin not allowed, or the principal was refused.',
+    action: 'Report; do not reconnect.',
+  },
+  [CloseCode.SubprotocolNotAcceptable]: {
+    when: `No supported herald.* subprotocol offered (this server speaks ${PROTOCOL_NAME}).`,
+    action: 'Report; the client must be upgraded.',
+  },
+  [CloseCode.KeepAliveTimeout]: {
+    when: 'Nothing received within pingTimeoutMs of a ping.',
+    action: 'Reconnect with backoff and resume.',
+  },
+  [CloseCode.SessionTakenOver]: {
+    when: 'The session was resumed on another connection.',
+    action: 'Do not reconnect from this connection; the session lives on elsewhere.',
+  },
+  [CloseCode.TooManyRequests]: {
+    when: 'Flood: burst more frames while over the rate limit; upgrade rate limit for browsers.',
+    action: 'Wait at least retryAfterMs, then reconnect and resume.',
+  },
+  [CloseCode.InternalError]: {
+    when: 'The server failed in a way that ends the connection.',
+    action: 'Reconnect with backoff and resume.',
+  },
+  [CloseCode.ShuttingDown]: {
+    when: 'Graceful shutdown, or an upgrade to a draining node.',
+    action: 'Reconnect (usually to another node) and resume.',
+  },
+  [CloseCode.SlowConsumer]: {
+    when: 'Unacknowledged private notifications would exceed replayWindow.',
+    action: 'Reconnect and resume; acknowledge faster.',
+  },
+};
+
+const closeCodeNames = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name]));
+
+/** Every close code with its name, retry advice and meaning, in code order. */
+export const closeCodes: readonly CloseCodeInfo[] = Object.values(CloseCode)
+  .toSorted((a, b) => a - b)
+  .map((code) => ({ code, name: closeCodeNames.get(code) ?? String(code), retry: closeCodeRetry[code], ...closeCodeText[code] }));
+
+const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>> = {
+  [ErrorReason.InvalidJson]: {
+    status: Status.BadRequest,
+    when: 'The frame is not valid JSON.',
+    answeredWith: 'herald.Error',
+    retry: 'No: fix the client.',
+  },
+  [ErrorReason.InvalidEnvelope]: {
+    status: Status.BadRequest,
+    when: 'Not a valid envelope: not an object, unknown or server-only kind, missing or malformed id, type or seq.',
+    answeredWith: 'resp (a req with a valid id) or herald.Error',
+    retry: 'No: fix the client.',
+  },
+  [ErrorReason.TooDeep]: {
+    status: Status.BadRequest,
+    when: 'Nesting deeper than maxDepth.',
+    answeredWith: 'resp (a req id found in the first bytes) or herald.Error',
+    retry: 'No: send a flatter body.',
+  },
+  [ErrorReason.BinaryFrame]: {
+    status: Status.BadRequest,
+    when: 'A binary frame.',
+    answeredWith: 'herald.Error',
+    retry: 'No: send text frames.',
+  },
+  [ErrorReason.TooLarge]: {
+    status: Status.PayloadTooLarge,
+    when: 'The frame is longer than maxMessageBytes (long-poll: a send body above its limit).',
+    answeredWith: 'resp (a req id found in the first bytes), herald.Error or HTTP 413',
+    retry: 'No: stay under maxMessageBytes. Not remembered, so a smaller retry may reuse the id.',
+  },
+  [ErrorReason.ValidationFailed]: {
+    status: Status.BadRequest,
+    when: 'The body does not match the schema of its type; issues lists the problems.',
+    answeredWith: 'resp',
+    retry: 'No: fix the body as issues say (the same id gets the same answer).',
+  },
+  [ErrorReason.UnknownType]: {
+    status: Status.NotFound,
+    when: 'No handler for the request type, or a herald.* type a client may not send.',
+    answeredWith: 'resp',
+    retry: 'No: the server does not know this type.',
+  },
+  [ErrorReason.NotAuthenticated]: {
+    status: Status.Unauthorized,
+    when: 'A request other than herald.Authenticate before the session is authenticated.',
+    answeredWith: 'resp',
+    retry: 'Yes: authenticate, then retry with the same id.',
+  },
+  [ErrorReason.InvalidToken]: {
+    status: Status.Unauthorized,
+    when: 'herald.Authenticate with a token the server rejects; an upgrade with a rejected Authorization header.',
+    answeredWith: 'resp or upgrade refusal',
+    retry: 'After getting a new token.',
+  },
+  [ErrorReason.PrincipalChanged]: {
+    status: Status.Forbidden,
+    when: 'A refresh with a token of another user.',
+    answeredWith: 'resp',
+    retry: 'No: the session keeps its user.',
+  },
+  [ErrorReason.Forbidden]: {
+    status: Status.Forbidden,
+    when: 'The principal may not do this (subscribe to this topic, call this type); long-poll: another Authorization header than at the open.',
+    answeredWith: 'resp or HTTP 403',
+    retry: 'No.',
+  },
+  [ErrorReason.IdConflict]: {
+    status: Status.Conflict,
+    when: 'An id reused for another type while still remembered.',
+    answeredWith: 'resp',
+    retry: 'No: use a fresh id (a client bug).',
+  },
+  [ErrorReason.Conflict]: {
+    status: Status.Conflict,
+    when: 'herald.Resume on a connection whose session already has state.',
+    answeredWith: 'resp',
+    retry: 'No: carry on as a new session and refetch state.',
+  },
+  [ErrorReason.SubscriptionLimit]: {
+    status: Status.TooManyRequests,
+    when: 'A subscription beyond maxSubscriptions.',
+    answeredWith: 'resp',
+    retry: 'After unsubscribing from another topic.',
+  },
+  [ErrorReason.RateLimited]: {
+    status: Status.TooManyRequests,
+    when: 'The session is over its rate limit (carries retryAfterMs); also per-IP upgrade limits.',
+    answeredWith: 'resp or upgrade refusal',
+    retry: 'Yes: wait retryAfterMs, retry with the same id.',
+  },
+  [ErrorReason.Internal]: {
+    status: Status.InternalError,
+    when: 'The handler or the server failed. No internals in message.',
+    answeredWith: 'resp or herald.Error',
+    retry: 'The same id gets the same answer; send a new request only if the operation is safe to repeat.',
+  },
+  [ErrorReason.ShuttingDown]: {
+    status: Status.Unavailable,
+    when: 'The server is draining.',
+    answeredWith: 'resp or upgrade refusal',
+    retry: 'Yes: reconnect (another node), resume, retry with the same id.',
+  },
+  [ErrorReason.OriginNotAllowed]: {
+    status: Status.Forbidden,
+    when: 'Upgrade from an Origin not on the allow-list.',
+    answeredWith: 'upgrade refusal',
+    retry: 'No.',
+  },
+  [ErrorReason.UnsupportedSubprotocol]: {
+    status: Status.NotAcceptable,
+    when: `Upgrade offering no supported herald.* subprotocol (offer ${PROTOCOL_NAME}).`,
+    answeredWith: 'upgrade refusal',
+    retry: 'No: the client must be upgraded.',
+  },
+  [ErrorReason.UnknownSession]: {
+    status: Status.NotFound,
+    when: 'Long-poll: no such connection, or it expired.',
+    answeredWith: 'HTTP 404',
+    retry: 'Yes: open a new long-poll connection and resume.',
+  },
+  [ErrorReason.InvalidBatch]: {
+    status: Status.BadRequest,
+    when: 'Long-poll: a send body that is not a JSON array of 1 to 64 strings, or a bad ack cursor.',
+    answeredWith: 'HTTP 400',
+    retry: 'No: fix the client.',
+  },
+};
+
+/** Every error reason with its status, meaning and retry advice, in status order. */
+export const errorCodes: readonly ErrorCodeInfo[] = Object.values(ErrorReason)
+  .map((error) => ({ error, ...errorCodeText[error] }))
+  .toSorted((a, b) => a.status - b.status);
+
+/** What documentation says about one system message. */
+export interface SystemMessageInfo {
+  readonly summary: string;
+  readonly description: string;
+}
+
+/** A system request, with example bodies taken from PROTOCOL.md. */
+export interface SystemRequestInfo extends SystemMessageInfo {
+  readonly example: { readonly request: unknown; readonly response: unknown };
+}
+
+/** A system notification, with an example body taken from PROTOCOL.md. */
+export interface SystemNotificationInfo extends SystemMessageInfo {
+  readonly example: unknown;
+}
+
+const limits = {
+  maxMessageBytes: 65536,
+  maxDepth: 32,
+  pingIntervalMs: 25000,
+  pingTimeoutMs: 10000,
+  authDeadlineMs: 10000,
+  replayWindow: 1000,
+  resumeWindowMs: 120000,
+  dedupWindow: 256,
+  maxSubscriptions: 100,
+  rateLimit: { messagesPerSecond: 100, burst: 200 },
+};
+
+/** The `herald.*` requests a client may send. */
+export const systemRequests: Readonly<Record<string, SystemRequestInfo>> = {
+  [SystemType.Authenticate]: {
+    summary: 'Authenticate the session, or refresh its credential.',
+    description:
+      'Body {token}: a bearer token or a single-use ticket. Browsers authenticate this way within authDeadlineMs of the Welcome; ' +
+      'native clients may instead send Authorization: Bearer at the upgrade. Success answers {userId, expiresAt?} and, by default, ' +
+      'the session is subscribed to $all (announced by herald.Subscribed). Send it again before expiresAt to refresh; a token of ' +
+      'another user is refused with 403 principal_changed.',
+    example: { request: { token: 'tk_01JH7Q3M8ZP4W6V2R9XK5N0B3C' }, response: { userId: 'u-48213', expiresAt: 1794825000000 } },
+  },
+  [SystemType.Subscribe]: {
+    summary: 'Subscribe to a topic, optionally catching up from a position.',
+    description:
+      'Body {topic, since?}. Without since, delivery starts after the offset in the response. With since, missed notifications ' +
+      'are replayed before the response and recovered says whether nothing was missing.',
+    example: {
+      request: { topic: 'chat/room/42', since: { epoch: 'e7Kq2', offset: 1316 } },
+      response: { topic: 'chat/room/42', epoch: 'e7Kq2', offset: 1318, recovered: true },
+    },
+  },
+  [SystemType.Unsubscribe]: {
+    summary: 'End a subscription.',
+    description: 'Body {topic}; idempotent. No notification of the topic follows the response.',
+    example: { request: { topic: 'chat/room/42' }, response: { topic: 'chat/room/42' } },
+  },
+  [SystemType.Resume]: {
+    summary: 'Re-attach a detached session after a reconnect and replay what was missed.',
+    description:
+      'Send right after authenticating on the new connection, before any other request. Body {sessionId, seq, topics}. ' +
+      'The answer says recovered: true only if nothing is missing; a new sessionId means a fresh session.',
+    example: {
+      request: { sessionId: 'KMU0WGCR5opSTq9E4AkvUA', seq: 57, topics: { 'chat/room/42': { epoch: 'e7Kq2', offset: 1320 } } },
+      response: { sessionId: 'KMU0WGCR5opSTq9E4AkvUA', recovered: true, topics: { 'chat/room/42': { epoch: 'e7Kq2', offset: 1321, recovered: true } } },
+    },
+  },
+};
+
+/** The `herald.*` notifications a server sends. */
+export const systemNotifications: Readonly<Record<string, SystemNotificationInfo>> = {
+  [SystemType.Welcome]: {
+    summary: 'The first message of every connection.',
+    description: 'Carries the new session id, whether the upgrade already authenticated the session, and every limit the client must honour.',
+    example: { sessionId: 'KMU0WGCR5opSTq9E4AkvUA', protocol: PROTOCOL_NAME, authenticated: false, limits },
+  },
+  [SystemType.Subscribed]: {
+    summary: 'The server subscribed the session to a topic.',
+    description: 'The automatic $all subscription, or one made by a request handler. Delivery starts after offset; list the topic in a later herald.Resume.',
+    example: { topic: '$all', epoch: 'b0Wz9', offset: 88 },
+  },
+  [SystemType.Unsubscribed]: {
+    summary: 'The server ended a subscription.',
+    description: 'No notification of the topic follows. reason is informational (revoked, forbidden, subscription_limit, …).',
+    example: { topic: 'chat/room/7', reason: 'revoked' },
+  },
+  [SystemType.TopicReset]: {
+    summary: 'History the client needed is gone.',
+    description: 'Refetch the state the topic describes; live delivery continues after offset in epoch.',
+    example: { topic: 'chat/room/42', epoch: 'Jm4xT', offset: 0 },
+  },
+  [SystemType.Error]: {
+    summary: 'The answer to a frame that cannot be answered with a resp.',
+    description: 'Binary frames, invalid JSON, envelopes that are not a req with a valid id. The session stays open; a client that gets one has a bug.',
+    example: { code: 400, error: 'invalid_json', message: 'frame is not valid JSON' },
+  },
+  [SystemType.Goodbye]: {
+    summary: 'The server is about to close the connection.',
+    description: 'Sent before every close the server initiates with a 4xxx code; act on body.code by the close-code table and wait at least retryAfterMs.',
+    example: { code: 4503, reason: 'server shutting down' },
+  },
+};

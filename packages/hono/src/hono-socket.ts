@@ -1,0 +1,76 @@
+/**
+ * Hono's `WSContext` as the core's `HeraldSocket`. The one place that knows the runtimes'
+ * sockets apart: the buffered amount is `bufferedAmount` (Node's `ws`, Deno) or
+ * `getBufferedAmount()` (Bun), and only `ws` on Node lets the adapter both send an RFC ping
+ * and see its pong, so only there are native clients probed with RFC pings.
+ */
+import type { Connection, HeraldSocket } from '@herald/core';
+import type { WSContext } from 'hono/ws';
+
+interface RawSocket {
+  readonly readyState?: number;
+  readonly bufferedAmount?: number;
+  getBufferedAmount?(): number;
+  ping?(): void;
+  on?(event: 'pong', listener: () => void): void;
+  subscribe?(topic: string): void;
+  unsubscribe?(topic: string): void;
+}
+
+/** Bun's server, which Hono hands to handlers as `c.env`: it can publish to a topic natively. */
+export interface BunServerLike {
+  publish(topic: string, data: string): number;
+  upgrade(request: Request, options?: unknown): boolean;
+}
+
+export function isBunServer(env: unknown): env is BunServerLike {
+  const candidate = env as Partial<BunServerLike> | undefined;
+  return typeof candidate?.publish === 'function' && typeof candidate.upgrade === 'function';
+}
+
+const OPEN = 1;
+
+export class HonoSocket implements HeraldSocket {
+  private readonly raw: RawSocket;
+  ping?: () => void;
+  subscribe?: (topic: string) => void;
+  unsubscribe?: (topic: string) => void;
+
+  /** `nativeTopics`: the server publishes natively (Bun), so sockets join topics there. */
+  constructor(
+    private readonly ws: WSContext,
+    nativeTopics: boolean,
+  ) {
+    const raw = (this.raw = (ws.raw ?? {}) as RawSocket);
+    if (nativeTopics && typeof raw.subscribe === 'function' && typeof raw.unsubscribe === 'function') {
+      this.subscribe = (topic) => raw.subscribe?.(topic);
+      this.unsubscribe = (topic) => raw.unsubscribe?.(topic);
+    }
+  }
+
+  /** Wires RFC pongs to the connection where the runtime exposes them (Node's `ws`). */
+  observePongs(connection: Connection): void {
+    const raw = this.raw;
+    if (typeof raw.ping !== 'function' || typeof raw.on !== 'function') return;
+    raw.on('pong', () => connection.alive());
+    this.ping = () => raw.ping?.();
+  }
+
+  private get open(): boolean {
+    return (this.raw.readyState ?? this.ws.readyState) === OPEN;
+  }
+
+  send(frame: string): void {
+    if (this.open) this.ws.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.open) this.ws.close(code, reason);
+  }
+
+  get bufferedAmount(): number {
+    const raw = this.raw;
+    if (typeof raw.bufferedAmount === 'number') return raw.bufferedAmount;
+    return typeof raw.getBufferedAmount === 'function' ? raw.getBufferedAmount() : 0;
+  }
+}

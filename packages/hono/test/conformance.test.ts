@@ -1,0 +1,49 @@
+/**
+ * @herald/hono against the conformance suite on Node, Bun and Deno, over WebSocket and over
+ * long-poll. Node runs in this process; Bun and Deno run `serve.run.ts` as child processes
+ * (each test starts a fresh server, built from the same conformance application).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describeConformance, type StartedServer } from '@herald/testing/conformance';
+import { serveConformance } from './serve.ts';
+
+const cwd = fileURLToPath(new URL('..', import.meta.url));
+const bin = (name: string) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
+
+async function inChild(command: string, args: string[], path: string): Promise<StartedServer> {
+  const child = spawn(command, args, { cwd, stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /READY (\d+)/.exec(output);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code} before listening: ${output}`)));
+  });
+  return {
+    url: `${path.startsWith('/lp') ? 'http' : 'ws'}://127.0.0.1:${port}${path}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin.end('stop\n');
+      }),
+  };
+}
+
+async function inProcess(path: string): Promise<StartedServer> {
+  const served = await serveConformance();
+  return { url: `${path.startsWith('/lp') ? 'http' : 'ws'}://127.0.0.1:${served.port}${path}`, stop: () => served.stop() };
+}
+
+const runtimes: Array<[string, (path: string) => Promise<StartedServer>]> = [
+  ['Hono on Node', inProcess],
+  ['Hono on Bun', (path) => inChild(bin('bun'), ['test/serve.run.ts'], path)],
+  ['Hono on Deno', (path) => inChild(bin('deno'), ['run', '--allow-net', '--allow-read', '--allow-env', 'test/serve.run.ts'], path)],
+];
+
+for (const [name, start] of runtimes) {
+  describeConformance({ name: `${name} (WebSocket)`, start: () => start('/ws') });
+  describeConformance({ name: `${name} (long-poll)`, transport: 'long-poll', start: () => start('/lp') });
+}
