@@ -192,15 +192,15 @@ class DocumentBuilder {
   }
 
   /** Registers a message in `components.messages` and on the channel; returns the channel ref operations use. */
-  private addMessage(source: string, message: JsonSchema): { $ref: string } {
-    const key = this.messageKeys.key(source);
+  private addMessage(source: string, preferred: string, message: JsonSchema): { $ref: string } {
+    const key = this.messageKeys.key(source, preferred);
     this.messages[key] = message;
     this.channelMessages[key] = { $ref: `#/components/messages/${key}` };
     return { $ref: `#/channels/${CHANNEL}/messages/${key}` };
   }
 
-  private addOperation(source: string, operation: JsonSchema): void {
-    this.operations[this.operationKeys.key(source)] = { channel: CHANNEL_REF, ...operation };
+  private addOperation(source: string, preferred: string, operation: JsonSchema): void {
+    this.operations[this.operationKeys.key(source, preferred)] = { channel: CHANNEL_REF, ...operation };
   }
 
   bodySchema(source: string, schema: JsonSchema): { $ref: string } {
@@ -208,7 +208,7 @@ class DocumentBuilder {
   }
 
   errorResponse(): { $ref: string } {
-    return this.addMessage('herald.ErrorResponse', {
+    return this.addMessage('error-response', 'herald.ErrorResponse', {
       name: 'herald.ErrorResponse',
       title: 'Error response',
       summary: 'The answer to a request that failed: a 4xx or 5xx code and an ErrorBody.',
@@ -234,7 +234,7 @@ class DocumentBuilder {
     const tags = [{ name: entry.system ? 'system' : 'request' }];
     const requestBody = this.bodySchema(`${entry.type}.request`, entry.request);
     const responseBody = this.bodySchema(`${entry.type}.response`, entry.response);
-    const request = this.addMessage(`${entry.type}.request`, {
+    const request = this.addMessage(`request:${entry.type}`, `${entry.type}.request`, {
       name: entry.type,
       title: `${entry.type} request`,
       ...describe(entry),
@@ -247,7 +247,7 @@ class DocumentBuilder {
       ),
       examples: [{ name: 'request', payload: requestExample(entry) }],
     });
-    const response = this.addMessage(`${entry.type}.response`, {
+    const response = this.addMessage(`response:${entry.type}`, `${entry.type}.response`, {
       name: entry.type,
       title: `${entry.type} response`,
       summary: `The successful answer to ${entry.type}.`,
@@ -260,7 +260,7 @@ class DocumentBuilder {
       ),
       examples: [{ name: 'response', payload: responseExample(entry) }],
     });
-    this.addOperation(entry.type, {
+    this.addOperation(`send:${entry.type}`, entry.type, {
       action: 'send',
       title: entry.type,
       ...describe(entry),
@@ -286,7 +286,7 @@ class DocumentBuilder {
       properties['offset'] = integer(1, 'Position in the topic, contiguous per epoch (topic notifications).');
       properties['seq'] = integer(1, 'Per-session sequence number (private notifications); acknowledge with ack.');
     }
-    const message = this.addMessage(entry.type, {
+    const message = this.addMessage(`notification:${entry.type}`, entry.type, {
       name: entry.type,
       title: entry.type,
       ...describe(entry),
@@ -297,16 +297,16 @@ class DocumentBuilder {
       ...(entry.type === SystemType.Goodbye ? { description: `${entry.description ?? ''}\n\n${closeCodeTable}`, 'x-herald-close-codes': closeCodes } : {}),
       ...(entry.type === SystemType.Error ? { description: `${entry.description ?? ''}\n\n${errorCodeTable}`, 'x-herald-error-codes': errorCodes } : {}),
     });
-    this.addOperation(entry.type, { action: 'receive', title: entry.type, ...describe(entry), tags, messages: [message] });
+    this.addOperation(`receive:${entry.type}`, entry.type, { action: 'receive', title: entry.type, ...describe(entry), tags, messages: [message] });
   }
 
   keepAlive(): void {
     const tags = [{ name: 'keep-alive' }];
     const bare = (kind: string, summary: string) =>
-      this.addMessage(kind, { name: kind, title: kind, summary, contentType: 'application/json', tags, payload: envelope({ kind: { const: kind } }, ['kind']), examples: [{ name: kind, payload: { kind } }] });
+      this.addMessage(`kind:${kind}`, kind, { name: kind, title: kind, summary, contentType: 'application/json', tags, payload: envelope({ kind: { const: kind } }, ['kind']), examples: [{ name: kind, payload: { kind } }] });
     const ping = bare(Kind.Ping, 'A keep-alive probe; the receiver answers with pong. Works before authentication.');
     const pong = bare(Kind.Pong, 'The answer to a ping.');
-    const ack = this.addMessage(Kind.Ack, {
+    const ack = this.addMessage(`kind:${Kind.Ack}`, Kind.Ack, {
       name: Kind.Ack,
       title: Kind.Ack,
       summary: 'A cumulative acknowledgement: the client holds every private notification up to seq.',
@@ -316,7 +316,7 @@ class DocumentBuilder {
       payload: envelope({ kind: { const: Kind.Ack }, seq: integer(0, 'The highest private seq held.') }, ['kind', 'seq']),
       examples: [{ name: 'ack', payload: { kind: Kind.Ack, seq: 58 } }],
     });
-    this.addOperation('ping', {
+    this.addOperation('send-ping', 'ping', {
       action: 'send',
       title: 'ping',
       summary: 'Probe the server at any time (for example when a tab becomes visible); it answers pong.',
@@ -324,7 +324,7 @@ class DocumentBuilder {
       messages: [ping],
       reply: { channel: CHANNEL_REF, messages: [pong] },
     });
-    this.addOperation('ping.receive', {
+    this.addOperation('receive-ping', 'ping.receive', {
       action: 'receive',
       title: 'ping (from the server)',
       summary: 'The server pings after pingIntervalMs of silence; answer with pong at once, from the message handler.',
@@ -332,7 +332,7 @@ class DocumentBuilder {
       messages: [ping],
       reply: { channel: CHANNEL_REF, messages: [pong] },
     });
-    this.addOperation('ack', { action: 'send', title: 'ack', summary: 'Acknowledge private notifications.', tags: [{ name: 'delivery' }], messages: [ack] });
+    this.addOperation('send-ack', 'ack', { action: 'send', title: 'ack', summary: 'Acknowledge private notifications.', tags: [{ name: 'delivery' }], messages: [ack] });
   }
 }
 

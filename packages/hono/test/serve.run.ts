@@ -5,8 +5,10 @@ const served = await serveConformance();
 console.log(`READY ${served.port}`);
 const decoder = new TextDecoder();
 const input = (globalThis as { Deno?: { stdin: { readable: ReadableStream<Uint8Array> } } }).Deno?.stdin.readable ?? (globalThis as unknown as { Bun: { stdin: { stream(): ReadableStream<Uint8Array> } } }).Bun.stdin.stream();
-for await (const chunk of input) {
-  if (decoder.decode(chunk).includes('stop')) break;
+const reader = input.getReader();
+for (;;) {
+  const { done, value } = await reader.read();
+  if (done || decoder.decode(value).includes('stop')) break;
 }
 await served.stop();
 console.log('STOPPED');

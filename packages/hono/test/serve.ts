@@ -50,7 +50,7 @@ export async function serveConformance(): Promise<Served> {
   mountHerald(app, herald, { upgradeWebSocket, longPoll });
   const wss = new WebSocketServer({ noServer: true });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const started = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', websocket: { server: wss } }, () => resolve(started));
+    const started = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', websocket: { server: wss as never } }, () => resolve(started));
   });
   return {
     port: (server.address() as { port: number }).port,
