@@ -203,8 +203,8 @@ class DocumentBuilder {
     this.operations[this.operationKeys.key(source, preferred)] = { channel: CHANNEL_REF, ...operation };
   }
 
-  bodySchema(source: string, schema: JsonSchema): { $ref: string } {
-    return this.addSchema(this.schemaKeys.key(`body:${source}`, source), schema);
+  private bodySchema(source: string, preferred: string, schema: JsonSchema): { $ref: string } {
+    return this.addSchema(this.schemaKeys.key(source, preferred), schema);
   }
 
   errorResponse(): { $ref: string } {
@@ -232,8 +232,8 @@ class DocumentBuilder {
 
   request(entry: RequestEntry, error: { $ref: string }): void {
     const tags = [{ name: entry.system ? 'system' : 'request' }];
-    const requestBody = this.bodySchema(`${entry.type}.request`, entry.request);
-    const responseBody = this.bodySchema(`${entry.type}.response`, entry.response);
+    const requestBody = this.bodySchema(`request:${entry.type}`, `${entry.type}.request`, entry.request);
+    const responseBody = this.bodySchema(`response:${entry.type}`, `${entry.type}.response`, entry.response);
     const request = this.addMessage(`request:${entry.type}`, `${entry.type}.request`, {
       name: entry.type,
       title: `${entry.type} request`,
@@ -273,9 +273,10 @@ class DocumentBuilder {
 
   notification(entry: NotificationEntry): void {
     const tags = [{ name: entry.system ? 'system' : 'notification' }];
-    const body = this.bodySchema(entry.type, entry.body);
+    const body = this.bodySchema(`notification:${entry.type}`, entry.type, entry.body);
     const properties: JsonSchema = { kind: { const: Kind.Notification }, type: { const: entry.type }, body };
-    const sort = entry.system
+    // topic + offset, or seq, never both (PROTOCOL.md 4.6); system notifications carry neither.
+    const positionRules = entry.system
       ? {}
       : {
           dependencies: { topic: ['offset'], offset: ['topic'] },
@@ -292,7 +293,7 @@ class DocumentBuilder {
       ...describe(entry),
       contentType: 'application/json',
       tags,
-      payload: envelope(properties, entry.bodyRequired ? ['kind', 'type', 'body'] : ['kind', 'type'], sort),
+      payload: envelope(properties, entry.bodyRequired ? ['kind', 'type', 'body'] : ['kind', 'type'], positionRules),
       examples: [{ name: 'notification', payload: notificationExample(entry) }],
       ...(entry.type === SystemType.Goodbye ? { description: `${entry.description ?? ''}\n\n${closeCodeTable}`, 'x-herald-close-codes': closeCodes } : {}),
       ...(entry.type === SystemType.Error ? { description: `${entry.description ?? ''}\n\n${errorCodeTable}`, 'x-herald-error-codes': errorCodes } : {}),

@@ -16,7 +16,14 @@ export interface DocsPageOptions extends DocumentOptions {
   readonly asyncApiHref?: string;
 }
 
-/** Allows the inline stylesheet and nothing else: the page runs no script and loads nothing. */
+/**
+ * The Content-Security-Policy of the docs page: the inline stylesheet and nothing else, since
+ * the page runs no script and loads nothing. The page carries it in a meta tag; send it as a
+ * header too when serving the page yourself.
+ *
+ * @example
+ * new Response(docsPage(chat, options), { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': DOCS_CONTENT_SECURITY_POLICY } });
+ */
 export const DOCS_CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 const STYLE = `
@@ -68,10 +75,20 @@ function paragraphs(text: string | undefined): SafeHtml[] {
 
 const INLINE_WIDTH = 64;
 
+/** JSON on one line, spaced for reading: `{ "a": [1, 2] }`. */
+function inlineJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(inlineJson).join(', ')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).filter(([, item]) => item !== undefined);
+    return entries.length === 0 ? '{}' : `{ ${entries.map(([key, item]) => `${JSON.stringify(key)}: ${inlineJson(item)}`).join(', ')} }`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 /** JSON indented by two spaces, with short arrays and objects kept on one line. */
 function prettyJson(value: unknown, indent = ''): string {
-  const flat = JSON.stringify(value) ?? 'null';
-  if (typeof value !== 'object' || value === null || flat.length + indent.length <= INLINE_WIDTH) return flat;
+  const inline = inlineJson(value);
+  if (typeof value !== 'object' || value === null || inline.length + indent.length <= INLINE_WIDTH) return inline;
   const inner = `${indent}  `;
   if (Array.isArray(value)) return `[\n${value.map((item: unknown) => inner + prettyJson(item, inner)).join(',\n')}\n${indent}]`;
   const entries = Object.entries(value).filter(([, item]) => item !== undefined);
@@ -84,8 +101,8 @@ function example(title: string, value: unknown): SafeHtml {
 
 function schemaTable(schema: Record<string, unknown>, required: boolean): SafeHtml {
   const rows = schemaRows(schema, required);
-  if (rows.length === 0) return html`<p class="meta">An empty object.</p>`;
   const top = typeof schema['description'] === 'string' ? html`<p>${schema['description']}</p>` : '';
+  if (rows.length === 0) return html`${top}<p class="meta">An empty object.</p>`;
   return html`${top}<table>
 <thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Constraints</th><th>Description</th></tr></thead>
 <tbody>${rows.map(

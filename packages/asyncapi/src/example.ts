@@ -73,9 +73,13 @@ function number(schema: JsonSchema, integer: boolean): number {
 function fitLength(value: string, schema: JsonSchema): string {
   const min = typeof schema['minLength'] === 'number' ? schema['minLength'] : 0;
   const max = typeof schema['maxLength'] === 'number' ? schema['maxLength'] : Infinity;
-  let text = value;
-  while ([...text].length < min) text += value.length > 0 ? value : 'x';
-  return [...text].slice(0, Math.max(min, Math.min(max, [...text].length))).join('');
+  let characters = [...value];
+  if (characters.length < min) {
+    const filler = characters.length > 0 ? characters : ['x'];
+    while (characters.length < min) characters = [...characters, ...filler];
+    characters = characters.slice(0, min);
+  }
+  return characters.slice(0, max).join('');
 }
 
 function matches(pattern: RegExp | undefined, value: string): boolean {
@@ -101,7 +105,7 @@ function string(schema: JsonSchema): string {
 
 /**
  * Where the generator is: the root `$ref`s resolve against, and the refs being expanded, so a
- * recursive schema stops at its first repetition (an optional property left out, an empty array).
+ * recursive schema stops at its first repetition (the property left out, the array empty).
  */
 interface Walk {
   readonly root: JsonSchema;

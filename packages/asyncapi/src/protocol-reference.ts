@@ -77,7 +77,12 @@ const closeCodeText: Readonly<Record<CloseCode, Pick<CloseCodeInfo, 'when' | 'ac
 
 const closeCodeNames = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name]));
 
-/** Every close code with its name, retry advice and meaning, in code order. */
+/**
+ * Every close code with its name, retry advice and meaning, in code order.
+ *
+ * @example
+ * closeCodes.find((row) => row.code === 4401); // { code: 4401, name: 'Unauthorized', retry: 'reauthenticate', when: …, action: … }
+ */
 export const closeCodes: readonly CloseCodeInfo[] = Object.values(CloseCode)
   .toSorted((a, b) => a - b)
   .map((code) => ({ code, name: closeCodeNames.get(code) ?? String(code), retry: closeCodeRetry[code], ...closeCodeText[code] }));
@@ -211,7 +216,12 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
   },
 };
 
-/** Every error reason with its status, meaning and retry advice, in status order. */
+/**
+ * Every error reason with its status, meaning and retry advice, in status order.
+ *
+ * @example
+ * errorCodes.find((row) => row.error === 'rate_limited'); // { error: 'rate_limited', status: 429, when: …, answeredWith: …, retry: … }
+ */
 export const errorCodes: readonly ErrorCodeInfo[] = Object.values(ErrorReason)
   .map((error) => ({ error, ...errorCodeText[error] }))
   .toSorted((a, b) => a.status - b.status);

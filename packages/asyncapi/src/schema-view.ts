@@ -106,9 +106,10 @@ function typeLabel(node: unknown, root: JsonSchema, refs: ReadonlySet<string>): 
 function range(min: unknown, max: unknown, unit: string): string | undefined {
   const low = typeof min === 'number' && min > 0 ? min : undefined;
   const high = typeof max === 'number' ? max : undefined;
-  if (low !== undefined && high !== undefined) return low === high ? `exactly ${low} ${unit}` : `${low}–${high} ${unit}`;
-  if (low !== undefined) return `at least ${low} ${unit}`;
-  if (high !== undefined) return `at most ${high} ${unit}`;
+  const units = (count: number) => (count === 1 ? unit : `${unit}s`);
+  if (low !== undefined && high !== undefined) return low === high ? `exactly ${low} ${units(low)}` : `${low}–${high} ${units(high)}`;
+  if (low !== undefined) return `at least ${low} ${units(low)}`;
+  if (high !== undefined) return `at most ${high} ${units(high)}`;
   return undefined;
 }
 
@@ -133,14 +134,14 @@ function constraints(schema: JsonSchema): Constraint[] {
   const push = (text: string | undefined, code?: string) => {
     if (text !== undefined) result.push(code === undefined ? { text } : { text, code });
   };
-  push(range(schema['minLength'], schema['maxLength'], 'characters'));
+  push(range(schema['minLength'], schema['maxLength'], 'character'));
   // A format (shown with the type) says what its pattern spells out.
   if (typeof schema['pattern'] === 'string' && typeof schema['format'] !== 'string') push('pattern', schema['pattern']);
   push(numberRange(schema));
   if (typeof schema['multipleOf'] === 'number') push(`multiple of ${schema['multipleOf']}`);
-  push(range(schema['minItems'], schema['maxItems'], 'items'));
+  push(range(schema['minItems'], schema['maxItems'], 'item'));
   if (schema['uniqueItems'] === true) push('unique items');
-  push(range(schema['minProperties'], schema['maxProperties'], 'properties'));
+  push(range(schema['minProperties'], schema['maxProperties'], 'property'));
   if (schema['additionalProperties'] === false) push('no other properties');
   if (schema['default'] !== undefined) push('default', json(schema['default']));
   if (schema['deprecated'] === true) push('deprecated');

@@ -1,6 +1,6 @@
 import { DiagnosticSeverity, Parser } from '@asyncapi/parser';
 import { CloseCode, ErrorReason, SystemType, closeCodeRetry, defineContract, validate, type ContractDefinition } from '@herald/core';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { asyncApiDocument, type AsyncApiDocument } from '../src/index.ts';
@@ -21,6 +21,7 @@ const awkward = defineContract({
   },
   notifications: {
     'orders.Same': { body: z.object({ tuple: z.tuple([z.string(), z.number()]), maybe: z.string().nullable() }) },
+    'orders.Same.request': { body: z.object({ clash: z.boolean() }) },
   },
 });
 
@@ -174,7 +175,11 @@ describe('asyncApiDocument', () => {
 
   it('maps type names to component keys, keeping apart names that clash', () => {
     const awkwardDocument = asyncApiDocument(awkward, options);
-    expect(Object.keys(awkwardDocument.components.schemas)).toEqual(expect.arrayContaining(['orders_v2_Place_.request', 'orders.Same.request', 'orders.Same']));
+    const schemas = awkwardDocument.components.schemas;
+    expect(Object.keys(schemas)).toEqual(expect.arrayContaining(['orders_v2_Place_.request', 'orders.Same.request', 'orders.Same']));
+    expect(schemas['orders.Same.request']?.['properties']).toEqual({});
+    expect(schemas['orders.Same.request-2']?.['properties']).toEqual({ clash: { type: 'boolean' } });
+    expect(Object.keys(awkwardDocument.components.messages)).toEqual(expect.arrayContaining(['orders.Same.request', 'orders.Same.request-2']));
     expect(Object.keys(awkwardDocument.operations)).toEqual(expect.arrayContaining(['orders_v2_Place_', 'orders.Same', 'orders.Same-2', 'ping', 'ping-2']));
     const tuple = (awkwardDocument.components.schemas['orders.Same'] as { properties: { tuple: Record<string, unknown> } }).properties.tuple;
     expect(tuple).toMatchObject({ type: 'array', items: [{ type: 'string' }, { type: 'number' }], additionalItems: false });

@@ -1,8 +1,9 @@
 /**
  * Hono's `WSContext` as the core's `HeraldSocket`. The one place that knows the runtimes'
  * sockets apart: the buffered amount is `bufferedAmount` (Node's `ws`, Deno) or
- * `getBufferedAmount()` (Bun), and only `ws` on Node lets the adapter both send an RFC ping
- * and see its pong, so only there are native clients probed with RFC pings.
+ * `getBufferedAmount()` (Bun); only `ws` on Node lets the adapter both send an RFC ping and
+ * see its pong, so only there are native clients probed with RFC pings; Bun's sockets join
+ * native topics; Deno's close lingers (see `close`).
  */
 import type { Connection, HeraldSocket } from '@herald/core';
 import type { WSContext } from 'hono/ws';
@@ -29,12 +30,14 @@ export function isBunServer(env: unknown): env is BunServerLike {
 }
 
 const OPEN = 1;
+const DENO_CLOSE_LINGER_MS = 100;
 
 export class HonoSocket implements HeraldSocket {
   private readonly raw: RawSocket;
   ping?: () => void;
   subscribe?: (topic: string) => void;
   unsubscribe?: (topic: string) => void;
+  private readonly lingerMs: number;
 
   /** `nativeTopics`: the server publishes natively (Bun), so sockets join topics there. */
   constructor(
@@ -42,6 +45,7 @@ export class HonoSocket implements HeraldSocket {
     nativeTopics: boolean,
   ) {
     const raw = (this.raw = (ws.raw ?? {}) as RawSocket);
+    this.lingerMs = 'Deno' in globalThis ? DENO_CLOSE_LINGER_MS : 0;
     if (nativeTopics && typeof raw.subscribe === 'function' && typeof raw.unsubscribe === 'function') {
       this.subscribe = (topic) => raw.subscribe?.(topic);
       this.unsubscribe = (topic) => raw.unsubscribe?.(topic);
@@ -65,7 +69,13 @@ export class HonoSocket implements HeraldSocket {
   }
 
   close(code: number, reason: string): void {
-    if (this.open) this.ws.close(code, reason);
+    if (!this.open) return;
+    if (this.lingerMs === 0) return this.ws.close(code, reason);
+    // Deno resets a connection closed with unread input, and the reset discards what the peer
+    // has not read yet (the Goodbye among it): read the backlog away first.
+    setTimeout(() => {
+      if (this.open) this.ws.close(code, reason);
+    }, this.lingerMs);
   }
 
   get bufferedAmount(): number {

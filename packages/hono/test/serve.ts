@@ -25,7 +25,7 @@ export async function serveConformance(): Promise<Served> {
   const shutdown = async () => {
     await herald.close();
     longPoll.close();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 300));
   };
   if (typeof Bun !== 'undefined') {
     const { upgradeWebSocket, websocket } = await import('hono/bun');
