@@ -48,3 +48,30 @@ describe('demo chat', () => {
     expect(await carol.request('chat.Join', { room: 'Not A Room' })).toMatchObject({ code: 400, body: { error: 'validation_failed' } });
   });
 });
+
+describe('the demo server (pnpm demo)', () => {
+  it('serves the page, the long-poll fallback, the docs and the AsyncAPI document on one port', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('Herald demo on') && resolve());
+        child.once('exit', (code) => reject(new Error(`demo exited with ${code}`)));
+      });
+      const base = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${base}/`)).headers.get('content-type')).toContain('text/html');
+      expect((await (await fetch(`${base}/asyncapi.json`)).json()) as { asyncapi: string }).toMatchObject({ asyncapi: '3.0.0' });
+      expect(await (await fetch(`${base}/docs`)).text()).toContain('chat.Send');
+      const opened = (await (await fetch(`${base}/lp`, { method: 'POST', headers: { 'herald-protocol': 'herald.v1' } })).json()) as { messages: Array<{ type: string }> };
+      expect(opened.messages[0]?.type).toBe('herald.Welcome');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
