@@ -1,7 +1,7 @@
 /**
  * WebSocket first, long-poll when WebSockets do not get through, and back to WebSocket when
  * they do again. A WebSocket attempt that closes before bringing a single frame (refused
- * upgrade, a proxy without Upgrade support, no Welcome before the client's hello timeout)
+ * upgrade, a proxy without Upgrade support, silence for `helloTimeoutMs`)
  * switches to long-poll, remembered for `rememberMs`; while on long-poll a WebSocket probe runs
  * every `probeEveryMs`, and when one brings a frame the long-poll connection is closed so the
  * client reconnects over WebSocket. The session is resumed across every switch, so nothing is
@@ -21,6 +21,8 @@ export interface AutoTransportOptions {
   readonly rememberMs?: number;
   /** How often to try WebSocket again while on long-poll (default 60 s). */
   readonly probeEveryMs?: number;
+  /** A WebSocket that brings no frame within this long counts as failed (default 4 s). */
+  readonly helloTimeoutMs?: number;
   /** Told which transport each connection uses. */
   readonly onTransport?: (kind: 'websocket' | 'long-poll') => void;
 }
@@ -90,16 +92,21 @@ export function autoTransport(options: AutoTransportOptions): Transport {
     }
     options.onTransport?.('websocket');
     let heard = false;
-    return webSocket({
+    const connection = webSocket({
       onOpen: () => events.onOpen(),
       onMessage: (text) => {
         heard = true;
+        clearTimeout(hello);
         events.onMessage(text);
       },
       onClose: (code, reason) => {
+        clearTimeout(hello);
         if (!heard) longPollUntil = Date.now() + rememberMs;
         events.onClose(code, reason);
       },
     });
+    // A proxy may accept the upgrade and then relay nothing: give up on silence too.
+    const hello = setTimeout(() => connection.close(4000, 'no frame from the server'), options.helloTimeoutMs ?? 4000);
+    return connection;
   };
 }

@@ -210,17 +210,30 @@ describe('keep-alive with RFC 6455 pings', () => {
     return socket;
   }
 
-  it("probes native clients with the transport's ping, and takes connection.alive() as the answer", async () => {
+  it('sends an idle native client the application-level ping, so it can tell the server lives', async () => {
     const { clock, herald } = setup();
     const socket = await open(herald, {});
     clock.advance(25_000);
+    expect([socket.rfcPings, pings(socket)]).toEqual([0, 1]);
+  });
+
+  it("probes a native client that is silent while the server sends with the transport's ping, and takes connection.alive() as the answer", async () => {
+    const { clock, herald } = setup();
+    const socket = await open(herald, {});
+    const keepSending = async (ms: number) => {
+      for (let t = 0; t < ms; t += 1_000) {
+        await herald.sendToUser('alice', 'test.Note', { n: t });
+        clock.advance(1_000);
+      }
+    };
+    await keepSending(25_000);
     expect([socket.rfcPings, pings(socket)]).toEqual([1, 0]);
-    clock.advance(5_000);
+    await keepSending(5_000);
     socket.connection?.alive();
-    clock.advance(20_000);
+    await keepSending(25_000);
     expect(socket.closedWith).toBeUndefined();
     expect(socket.rfcPings).toBe(2);
-    clock.advance(10_000);
+    await keepSending(10_000);
     expect(socket.closedWith?.code).toBe(4408);
   });
 

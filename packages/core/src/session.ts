@@ -325,16 +325,20 @@ export class Session implements TopicSubscriber {
     if (this.heldBack && !this.backpressured) this.drained();
     if (this.pingSentAt !== 0) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
-    } else if (now - this.lastInboundAt >= limits.pingIntervalMs || now - this.lastOutboundAt >= limits.pingIntervalMs) {
-      this.ping(now);
+    } else if (now - this.lastOutboundAt >= limits.pingIntervalMs) {
+      // The client must see traffic to know the server lives: an envelope it can observe.
+      this.ping(now, false);
+    } else if (now - this.lastInboundAt >= limits.pingIntervalMs) {
+      // Only the client's liveness is in question: an RFC ping does, where the transport has one.
+      this.ping(now, true);
     }
   }
 
-  /** Probes the peer: an RFC ping for native clients where the transport has one, else `ping`. */
-  private ping(now: number): void {
+  /** Probes the peer: an RFC ping for a native client when allowed and available, else `ping`. */
+  private ping(now: number, rfcAllowed: boolean): void {
     const connection = this.connection;
     if (connection === null) return;
-    if (connection.client === 'native' && connection.socket.ping !== undefined) {
+    if (rfcAllowed && connection.client === 'native' && connection.socket.ping !== undefined) {
       connection.socket.ping();
       this.lastOutboundAt = now;
     } else this.sendFrame(PING_FRAME);

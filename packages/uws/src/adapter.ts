@@ -93,6 +93,13 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
     sendPingsAutomatically: false,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      // A proxy without Upgrade support forwards the handshake headers but not `Upgrade`: say so
+      // at once, so the client falls back instead of waiting on a 101 the proxy cannot relay.
+      if (req.getHeader('upgrade').toLowerCase() !== 'websocket') {
+        res.writeStatus(statusLine(400)).writeHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error: 'invalid_envelope', message: 'expected Upgrade: websocket' }), true);
+        return;
+      }
       const upgrade = readUpgrade(res, req);
       let aborted = false;
       res.onAborted(() => {

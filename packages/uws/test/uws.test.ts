@@ -227,10 +227,24 @@ describe('keep-alive over uWS', () => {
     expect(browser.log.filter(withKind('ping')).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('probes native clients with RFC pings (no app-level ping) and keeps them alive', async () => {
+  it('probes a silent native client with RFC pings while the server is sending, and keeps it alive', async () => {
     running = await start({ limits: fast, sweepIntervalMs: 50 });
     const native = await open({ token: 'user:n' });
-    await native.expectNothing(1200, withKind('ping'));
+    const { herald } = running;
+    // private notifications: each goes through the session, which so knows it has been sending
+    const feed = setInterval(() => void herald.sendToUser('n', 'chat.Whispered', { from: 'feed', text: '.' }), 100);
+    try {
+      await native.expectNothing(1200, withKind('ping'));
+      expect(native.closeInfo).toBeUndefined();
+    } finally {
+      clearInterval(feed);
+    }
+  });
+
+  it('sends an idle native client app-level pings, so a client that cannot see RFC pings knows the server lives', async () => {
+    running = await start({ limits: fast, sweepIntervalMs: 50 });
+    const native = await open({ token: 'user:n' });
+    await native.waitFor(withKind('ping'), { timeoutMs: 1000 });
     expect(native.closeInfo).toBeUndefined();
   });
 
