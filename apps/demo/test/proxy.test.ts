@@ -9,11 +9,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { autoTransport, createClient, type ClientState, type HeraldClient } from '@herald/client';
 import { createLongPollHandler } from '@herald/long-poll';
+import { freePort } from '@herald/testing/node';
 import { attachFetch, loadUws, serveHerald, type HeraldUwsServer } from '@herald/uws';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -23,14 +23,6 @@ const NGINX = '/usr/sbin/nginx';
 const PING_INTERVAL_MS = 3000;
 const PING_TIMEOUT_MS = 3000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

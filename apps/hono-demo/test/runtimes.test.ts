@@ -1,8 +1,8 @@
 /** The same application, started by each runtime's script, serves the chat over WebSocket and long-poll. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, LongPollWebSocket, withType } from '@herald/testing';
+import { freePort } from '@herald/testing/node';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const cwd = fileURLToPath(new URL('..', import.meta.url));
@@ -13,14 +13,6 @@ afterEach(() => {
   if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
   child = undefined;
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function start(command: string, args: string[]): Promise<number> {
   const port = await freePort();

@@ -1,5 +1,5 @@
 /** @herald/client against the real uWS adapter on loopback. */
-import { createServer } from 'node:net';
+import { freePort } from '@herald/testing/node';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -219,14 +219,6 @@ describe('authentication and keep-alive', () => {
     silent.close();
   });
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function startServerOn(port: number): Promise<{ stop(): Promise<void> }> {
   const { serveHerald } = await import('@herald/uws');

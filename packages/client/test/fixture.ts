@@ -5,8 +5,8 @@
  * starts a new one with the same Herald state, which the relay then forwards to: what a node
  * restart looks like when sessions live in a shared store.
  */
-import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
 import { createHerald, defineContract, HeraldError, type Herald, type HeraldOptions } from '@herald/core';
+import { startRelay } from '@herald/testing/node';
 import { serveHerald, type HeraldUwsServer } from '@herald/uws';
 import { z } from 'zod';
 
@@ -90,31 +90,15 @@ export async function startServer(options: Partial<HeraldOptions<TestContract>> 
     ...options,
   });
   server = await serveHerald(herald, { port: 0, host: '127.0.0.1' });
-  const relay = await startRelay(() => server.port);
+  const relay = await startRelay({ backend: () => server.port });
   return Object.assign(upgradeCounter, {
     herald,
     runs,
-    url: `ws://127.0.0.1:${(relay.address() as { port: number }).port}/ws`,
+    url: `ws://127.0.0.1:${relay.port}/ws`,
     restart,
     stop: async () => {
       await server.close();
-      relay.close();
+      await relay.close();
     },
   });
-}
-
-/** Forwards each connection to the current backend port; a side that closes takes the other with it. */
-async function startRelay(backend: () => number): Promise<Server> {
-  const relay = createServer((client: Socket) => {
-    const upstream = connectTcp(backend(), '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  return relay;
 }

@@ -3,8 +3,8 @@
  * behind a relay that can refuse WebSocket upgrades the way a proxy without Upgrade support
  * does (HTTP 400), while passing plain HTTP through.
  */
-import { createServer, connect as connectTcp, type Server } from 'node:net';
 import type { Herald } from '@herald/core';
+import { startRelay } from '@herald/testing/node';
 import { attachFetch, attachHerald, loadUws } from '@herald/uws';
 import { createLongPollHandler, type LongPollHandler, type LongPollOptions } from '../src/index.ts';
 
@@ -27,32 +27,15 @@ export async function serve(herald: Herald<any>, options: LongPollOptions = {}):
   const listen = await new Promise<unknown>((resolve) => app.listen('127.0.0.1', 0, resolve));
   const backend = uws.us_socket_local_port(listen as never);
   const state = { blockWebSockets: false };
-  const relay: Server = createServer((client) => {
-    client.once('data', (first) => {
-      if (state.blockWebSockets && /^upgrade:\s*websocket/im.test(first.toString('latin1'))) {
-        client.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      const upstream = connectTcp(backend, '127.0.0.1');
-      upstream.write(first);
-      client.pipe(upstream).pipe(client);
-      const end = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('close', end).on('error', end);
-      upstream.on('close', end).on('error', end);
-    });
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const relay = await startRelay({ backend: () => backend, refuseUpgrades: () => state.blockWebSockets });
   return Object.assign(state, {
-    origin: `http://127.0.0.1:${(relay.address() as { port: number }).port}`,
+    origin: `http://127.0.0.1:${relay.port}`,
     longPoll,
     stop: async () => {
       await herald.close();
       longPoll.close();
       uws.us_listen_socket_close(listen as never);
-      relay.close();
+      await relay.close();
     },
   });
 }
