@@ -1,7 +1,8 @@
 /** The same application, started by each runtime's script, serves the chat over WebSocket and long-poll. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connect, LongPollWebSocket, withType } from '@herald/testing';
+import { LongPollWebSocket } from '@herald/client';
+import { connect, withType } from '@herald/testing';
 import { freePort } from '@herald/testing/node';
 import { afterEach, describe, expect, it } from 'vitest';
 

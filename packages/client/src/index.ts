@@ -11,3 +11,4 @@ export {
 } from './transport.ts';
 export { autoTransport, defaultLongPollUrl, type AutoTransportOptions } from './auto-transport.ts';
 export { longPollTransport, type LongPollTransportOptions } from './long-poll-transport.ts';
+export { LongPollWebSocket } from './long-poll-web-socket.ts';

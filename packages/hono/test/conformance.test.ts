@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { LongPollWebSocket } from '@herald/client';
 import { describeConformance, type StartedServer } from '@herald/testing/conformance';
 import { serveConformance } from './serve.ts';
 
@@ -45,5 +46,5 @@ const runtimes: Array<[string, (path: string) => Promise<StartedServer>]> = [
 
 for (const [name, start] of runtimes) {
   describeConformance({ name: `${name} (WebSocket)`, start: () => start('/ws') });
-  describeConformance({ name: `${name} (long-poll)`, transport: 'long-poll', start: () => start('/lp') });
+  describeConformance({ name: `${name} (long-poll)`, transport: 'long-poll', WebSocket: LongPollWebSocket, start: () => start('/lp') });
 }

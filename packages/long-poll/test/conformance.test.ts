@@ -1,4 +1,5 @@
 /** The long-poll transport, mounted on uWS next to nothing else, against the conformance suite. */
+import { LongPollWebSocket } from '@herald/client';
 import { attachFetch, loadUws } from '@herald/uws';
 import { describeConformance } from '@herald/testing/conformance';
 import { createLongPollHandler } from '../src/index.ts';
@@ -6,6 +7,7 @@ import { createLongPollHandler } from '../src/index.ts';
 describeConformance({
   name: 'long-poll on uWS',
   transport: 'long-poll',
+  WebSocket: LongPollWebSocket,
   start: async (herald) => {
     const uws = loadUws();
     const app = uws.App();

@@ -7,9 +7,8 @@
 import type { Herald, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKind, withProperty, withType } from '../matchers.ts';
-import { LongPollWebSocket } from '../long-poll-socket.ts';
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
-import { connect, type ConnectOptions, type Tester } from '../tester.ts';
+import { connect, type ConnectOptions, type Tester, type WebSocketConstructor } from '../tester.ts';
 import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
 
 /** A running server under test. */
@@ -24,8 +23,12 @@ export interface ConformanceTarget {
   readonly name: string;
   /** Serves the Herald server; `url` is the WebSocket URL, or the long-poll endpoint. */
   readonly start: (herald: Herald<ConformanceContract>) => Promise<StartedServer>;
-  /** Which transport `url` speaks (default `websocket`). */
+  /**
+   * Which transport `url` speaks (default `websocket`). For `long-poll`, `WebSocket` is the
+   * WebSocket-shaped long-poll client to connect with (`LongPollWebSocket` from @herald/client).
+   */
   readonly transport?: 'websocket' | 'long-poll';
+  readonly WebSocket?: WebSocketConstructor;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -46,6 +49,7 @@ const SLACK_MS = 400;
  */
 export function describeConformance(target: ConformanceTarget): void {
   const webSocket = (target.transport ?? 'websocket') === 'websocket';
+  if (!webSocket && target.WebSocket === undefined) throw new TypeError('describeConformance: give the long-poll client as `WebSocket`');
   /** Tests of WebSocket mechanics (upgrade close codes for browsers, TCP half-open) only run there. */
   const itWebSocket = webSocket ? it : () => {};
   /** …and tests of what long-poll does instead. */
@@ -67,7 +71,8 @@ export function describeConformance(target: ConformanceTarget): void {
     }
 
     async function client(options: ConnectOptions = {}): Promise<Tester> {
-      const tester = await connect((server as StartedServer).url, webSocket ? options : { ...options, WebSocket: LongPollWebSocket });
+      const WebSocket = target.WebSocket;
+      const tester = await connect((server as StartedServer).url, WebSocket === undefined ? options : { ...options, WebSocket });
       testers.push(tester);
       return tester;
     }

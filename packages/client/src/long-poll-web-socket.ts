@@ -1,14 +1,19 @@
 /**
- * A WebSocket-shaped client over the long-poll transport, so the tester (and the conformance
- * suite) drives a long-poll endpoint with the very same calls. A refused open is reported as
- * an `error`, as a refused WebSocket upgrade is to a native client.
+ * The long-poll transport behind the WebSocket API (`addEventListener`, `send`, `close`), for
+ * tools written against WebSockets: `@herald/testing`'s tester and conformance suite drive a
+ * long-poll endpoint with it. A refused open is reported as an `error`, as a refused upgrade is.
  */
-import { longPollTransport, type TransportConnection } from '@herald/client';
-import type { WebSocketLike } from './tester.ts';
+import { longPollTransport } from './long-poll-transport.ts';
+import type { TransportConnection } from './transport.ts';
 
 type Listener = (event: any) => void;
 
-export class LongPollWebSocket implements WebSocketLike {
+/**
+ * @example
+ * import { connect } from '@herald/testing';
+ * const tester = await connect('http://127.0.0.1:9090/lp', { WebSocket: LongPollWebSocket, token });
+ */
+export class LongPollWebSocket {
   readyState = 0;
   private readonly listeners = new Map<string, Listener[]>();
   private readonly connection: TransportConnection;
