@@ -50,8 +50,13 @@ const flush = async () => {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
-async function connect(herald: Herald<TestContract>, user?: string): Promise<MemorySocket> {
+/**
+ * Connects as a client that is not resuming: its session is settled at once, as the client's
+ * first request would settle it, so private notifications flow without waiting.
+ */
+async function connect(herald: Herald<TestContract>, user?: string, settled = true): Promise<MemorySocket> {
   const socket = await connectMemory(herald, user === undefined ? {} : { authorization: `Bearer ${user}` });
+  if (settled) (socket.connection as unknown as { session: { settle(): void } }).session.settle();
   await flush();
   return socket;
 }

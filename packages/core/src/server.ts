@@ -370,6 +370,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   // ---- SessionHost -------------------------------------------------------------------------
 
   handleRequest(session: Session, request: RequestMessage): void {
+    // Anything but authenticating or resuming tells that the client is not resuming another session.
+    if (request.type !== SystemType.Authenticate && request.type !== SystemType.Resume) session.settle();
     if (request.type.startsWith(SYSTEM_TYPE_PREFIX)) {
       void this.handleSystem(session, request).catch((error: unknown) => this.fail(session, request, error));
       return;
@@ -582,7 +584,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
-    if (session.seq > 0 || session.dedup !== null || session.hasClientState) {
+    if (session.sentSeq > 0 || session.dedup !== null || session.hasClientState) {
       session.sendError(request.id, request.type, Status.Conflict, {
         error: ErrorReason.Conflict,
         message: `${SystemType.Resume} must come before any other request`,
@@ -622,6 +624,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       const subscribed = await this.join(target, topic, since, ignore);
       topics.set(topic, { epoch: subscribed.epoch, offset: subscribed.offset, recovered: subscribed.recovered === true });
     }
+    target.settle();
     const all = recovered && [...topics.values()].every((t) => t.recovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics: Object.fromEntries(topics) };
     target.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));

@@ -61,8 +61,13 @@ const flush = async () => {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
-async function connect(herald: Herald<TestContract>, token?: string): Promise<MemorySocket> {
+/**
+ * Connects as a client that is not resuming: its session is settled at once, as the client's
+ * first request would settle it, so private notifications flow without waiting.
+ */
+async function connect(herald: Herald<TestContract>, token?: string, settled = true): Promise<MemorySocket> {
   const socket = await connectMemory(herald, token === undefined ? {} : { authorization: `Bearer ${token}` });
+  if (settled) (socket.connection as unknown as { session: { settle(): void } }).session.settle();
   await flush();
   return socket;
 }
@@ -458,7 +463,7 @@ describe('resume', () => {
     expect(frames).toMatchObject([{ reqId: 'resume', code: 409, body: { error: 'conflict' } }]);
   });
 
-  it('is refused with 409 conflict once a private notification reached the new connection', async () => {
+  it('is refused with 409 conflict once a private notification was sent on the new connection', async () => {
     const { herald } = setup(options);
     const old = await connect(herald, 'alice');
     old.drop();
@@ -466,6 +471,21 @@ describe('resume', () => {
     await herald.sendToUser('alice', 'test.Note', { n: 1 });
     const frames = await answer(socket, { kind: 'req', id: 'resume', type: 'herald.Resume', body: { sessionId: sessionIdOf(old), seq: 0 } });
     expect(frames).toMatchObject([{ reqId: 'resume', code: 409, body: { error: 'conflict' } }]);
+  });
+
+  it('holds private notifications on a new connection until it settles, so a resume racing them adopts the old session with nothing lost or doubled', async () => {
+    const { herald } = setup(options);
+    const old = await connect(herald, 'alice');
+    await herald.sendToUser('alice', 'test.Note', { n: 1 });
+    old.drop();
+    const socket = await connect(herald, 'alice', false);
+    await herald.sendToUser('alice', 'test.Note', { n: 2 });
+    expect(socket.received.filter((e) => e.kind === 'notification' && e.type === 'test.Note')).toEqual([]);
+    const frames = await answer(socket, { kind: 'req', id: 'resume', type: 'herald.Resume', body: { sessionId: sessionIdOf(old), seq: 1 } });
+    expect(frames).toMatchObject([
+      { kind: 'notification', type: 'test.Note', seq: 2, body: { n: 2 } },
+      { reqId: 'resume', code: 200, body: { sessionId: sessionIdOf(old), recovered: true } },
+    ]);
   });
 
   it('is not refused because onAuthenticated subscribed the new connection server-side (not a client Subscribe)', async () => {

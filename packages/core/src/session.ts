@@ -22,6 +22,9 @@ import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
 
+/** A new session that neither resumes nor sends a request settles on its own after this long. */
+export const SETTLE_AFTER_MS = 1000;
+
 /** Protocol errors in a row after which a session is closed with 4400. */
 export const MAX_PROTOCOL_ERRORS = 10;
 
@@ -101,6 +104,8 @@ export class Session implements TopicSubscriber {
   topics: Set<string> | null = null;
   /** The client subscribed or resumed on this connection: it has state of its own and cannot resume another session. */
   hasClientState = false;
+  /** Private notifications wait unsent until the session settles (see `settle`). */
+  holding = true;
   private readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
@@ -184,11 +189,11 @@ export class Session implements TopicSubscriber {
     const full = replay.size >= this.host.limits.replayWindow;
     if (full && this.connection === null) replay.dropOldest();
     replay.push(seq, frame);
-    if (full && this.connection !== null) {
+    if (full && this.connection !== null && !this.holding) {
       this.close(CloseCode.SlowConsumer, 'slow consumer: replay buffer full');
       return;
     }
-    if (this.sentSeq === seq - 1 && !this.backpressured) {
+    if (!this.holding && this.sentSeq === seq - 1 && !this.backpressured) {
       this.sendFrame(frame);
       if (this.connection !== null) this.sentSeq = seq;
     }
@@ -201,10 +206,22 @@ export class Session implements TopicSubscriber {
     this.host.catchUpLagging(this);
   }
 
+  /**
+   * A new session keeps its private notifications unsent until it settles: its client may be
+   * about to resume another session, whose own copies of them are then the ones delivered
+   * (PROTOCOL.md, herald.Resume). It settles on its first request other than Authenticate and
+   * Resume, when a Resume completes, or `SETTLE_AFTER_MS` after it opened.
+   */
+  settle(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.flushReplay();
+  }
+
   /** Sends private notifications after `sentSeq` until the send buffer fills. */
   flushReplay(): void {
     const replay = this.replay;
-    if (replay === null || this.connection === null) return;
+    if (replay === null || this.connection === null || this.holding) return;
     replay.forEachAfter(this.sentSeq, (frame, seq) => {
       if (this.backpressured) return false;
       this.sendFrame(frame);
@@ -323,6 +340,7 @@ export class Session implements TopicSubscriber {
         return;
     }
     if (this.heldBack && !this.backpressured) this.drained();
+    if (this.holding && this.state === SessionState.Open && now - this.openedAt >= SETTLE_AFTER_MS) this.settle();
     if (this.pingSentAt !== 0) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
     } else if (now - this.lastOutboundAt >= limits.pingIntervalMs) {

@@ -230,6 +230,7 @@ describe('keep-alive over uWS', () => {
   it('probes a silent native client with RFC pings while the server is sending, and keeps it alive', async () => {
     running = await start({ limits: fast, sweepIntervalMs: 50 });
     const native = await open({ token: 'user:n' });
+    await native.request('chat.Join', { room: 'quiet' });
     const { herald } = running;
     // private notifications: each goes through the session, which so knows it has been sending
     const feed = setInterval(() => void herald.sendToUser('n', 'chat.Whispered', { from: 'feed', text: '.' }), 100);
