@@ -1,8 +1,9 @@
 /** The demo application: handlers and policy, with no transport in sight. */
 import { createHerald, type Herald, type HeraldOptions } from '@herald/core';
-import { chat } from './contract.ts';
+import { createContactCenter } from './contact-center.ts';
+import { demo } from './contract.ts';
 
-type Chat = typeof chat;
+type Demo = typeof demo;
 
 /**
  * Demo credentials: a token `demo-<name>` authenticates as `<name>` for an hour.
@@ -13,11 +14,13 @@ function authenticate(token: string) {
   return match === null ? null : { userId: match[1] as string, expiresAt: Date.now() + 3_600_000 };
 }
 
-export function createChat(options: Partial<HeraldOptions<Chat>> = {}): Herald<Chat> {
+/** The chat rooms and the contact center on one Herald server. */
+export function createDemo(options: Partial<HeraldOptions<Demo>> = {}): Herald<Demo> {
+  const contactCenter = createContactCenter();
   return createHerald({
-    contract: chat,
+    contract: demo,
     authenticate,
-    canSubscribe: (topic) => topic.startsWith('room/'),
+    canSubscribe: (topic, session) => topic.startsWith('room/') || contactCenter.canSubscribe(topic, session),
     handlers: {
       'chat.Join': async ({ room }, ctx) => ({ topic: `room/${room}`, ...(await ctx.subscribe(`room/${room}`)) }),
       'chat.Send': async ({ room, text }, ctx) => {
@@ -28,7 +31,11 @@ export function createChat(options: Partial<HeraldOptions<Chat>> = {}): Herald<C
         await ctx.herald.sendToUser(to, 'chat.Whispered', { from: ctx.userId, text });
         return { delivered: true as const };
       },
+      ...contactCenter.handlers,
     },
     ...options,
   });
 }
+
+/** The name `@herald/hono-demo` imports the application by. */
+export const createChat = createDemo;

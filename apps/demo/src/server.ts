@@ -1,0 +1,106 @@
+/**
+ * The demo server on one port: the application over WebSocket on /ws and long-poll on /lp, the
+ * API docs on /docs and /asyncapi.json, the pages (the playground on /, the contact center on
+ * /contact-center) and the browser build of `@herald/client` they import.
+ */
+import { readFileSync } from 'node:fs';
+import { createDocsHandler, type DocsHandler } from '@herald/asyncapi';
+import type { HeraldOptions } from '@herald/core';
+import { createLongPollHandler } from '@herald/long-poll';
+import { attachFetch, loadUws, serveHerald } from '@herald/uws';
+import type { HttpResponse } from 'uWebSockets.js';
+import { createDemo } from './app.ts';
+import { buildBrowserClient } from './browser-client.ts';
+import { demo } from './contract.ts';
+
+export interface DemoOptions {
+  /** Default 9090; 0 picks a free port. */
+  readonly port?: number;
+  /** Default `0.0.0.0`. */
+  readonly host?: string;
+  /** Passed to the Herald server (limits, rate limits). */
+  readonly herald?: Partial<HeraldOptions<typeof demo>>;
+}
+
+export interface DemoServer {
+  /** The port actually bound. */
+  readonly port: number;
+  /** Tells every client to reconnect elsewhere, then stops listening. */
+  close(): Promise<void>;
+}
+
+interface Asset {
+  readonly type: string;
+  readonly body: string | Buffer;
+}
+
+/** Pages load scripts, styles and data from this server only, and connect back to it. */
+const PAGE_CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self' ws: wss:; base-uri 'none'; frame-ancestors 'none'";
+
+const file = (name: string, type: string): Asset => ({ type, body: readFileSync(new URL(`../public/${name}`, import.meta.url)) });
+
+function serve(res: HttpResponse, asset: Asset): void {
+  res.cork(() => {
+    res
+      .writeHeader('content-type', asset.type)
+      .writeHeader('cache-control', 'no-cache')
+      .writeHeader('x-content-type-options', 'nosniff')
+      .writeHeader('content-security-policy', PAGE_CONTENT_SECURITY_POLICY)
+      .end(asset.body);
+  });
+}
+
+/**
+ * Starts the demo and resolves once it listens.
+ *
+ * @example
+ * const demo = await startDemo({ port: 0, host: '127.0.0.1' });
+ * await page.goto(`http://127.0.0.1:${demo.port}/contact-center?role=agent&name=a1&skills=45`);
+ * await demo.close();
+ */
+export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> {
+  const html = 'text/html; charset=utf-8';
+  const script = 'text/javascript; charset=utf-8';
+  const assets: Record<string, Asset> = {
+    '/': file('index.html', html),
+    '/playground.js': file('playground.js', script),
+    '/contact-center': file('contact-center.html', html),
+    '/contact-center.js': file('contact-center.js', script),
+    '/demo.css': file('demo.css', 'text/css; charset=utf-8'),
+    '/herald-client.js': { type: script, body: await buildBrowserClient() },
+  };
+
+  const app = loadUws().App();
+  const herald = createDemo(options.herald);
+  const longPoll = createLongPollHandler(herald);
+  attachFetch(app, '/lp', longPoll.fetch);
+  attachFetch(app, '/lp/*', longPoll.fetch);
+
+  // The documents name the WebSocket URL, which includes the port bound below.
+  let docs: DocsHandler | undefined;
+  const serveDocs = async (request: Request) => (await docs?.(request)) ?? new Response('not found', { status: 404 });
+  attachFetch(app, '/docs', serveDocs);
+  attachFetch(app, '/asyncapi.json', serveDocs);
+
+  for (const [path, asset] of Object.entries(assets)) app.get(path, (res) => serve(res, asset));
+  app.any('/*', (res) => {
+    res.cork(() => res.writeStatus('404 Not Found').end());
+  });
+
+  const server = await serveHerald(herald, { app, port: options.port ?? 9090, ...(options.host === undefined ? {} : { host: options.host }) });
+  docs = createDocsHandler(demo, {
+    title: 'Herald demo',
+    version: '1.0.0',
+    description:
+      'Chat rooms with private whispers, and a contact center where consumers open conversations for a skill and agents accept rings, over herald.v1. ' +
+      'Demo tokens are `demo-<name>`.',
+    url: `ws://localhost:${server.port}/ws`,
+  });
+  return {
+    port: server.port,
+    async close() {
+      await server.close();
+      longPoll.close();
+    },
+  };
+}
