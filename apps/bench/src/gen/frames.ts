@@ -1,0 +1,90 @@
+/**
+ * Client→server WebSocket frames built once and masked with a fixed key (RFC 6455 requires
+ * masking from clients; a fixed key costs the server the same unmasking work). A template has
+ * one fixed-width numeric field (a request id, an ack seq) that is written already masked, so
+ * sending a request is a buffer copy plus a few byte stores.
+ */
+export const MASK_KEY = Buffer.from([0x5a, 0x1c, 0xe3, 0x97]);
+
+/** Header of a masked client frame for `length` payload bytes. */
+function header(opcode: number, length: number): Buffer {
+  if (length < 126) return Buffer.from([0x80 | opcode, 0x80 | length, ...MASK_KEY]);
+  if (length < 65536) return Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff, ...MASK_KEY]);
+  const head = Buffer.alloc(14);
+  head[0] = 0x80 | opcode;
+  head[1] = 0x80 | 127;
+  head.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+  head.writeUInt32BE(length >>> 0, 6);
+  MASK_KEY.copy(head, 10);
+  return head;
+}
+
+/** A complete masked frame (text by default). */
+export function maskedFrame(payload: string | Buffer, opcode = 1): Buffer {
+  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const head = header(opcode, data.length);
+  const out = Buffer.allocUnsafe(head.length + data.length);
+  head.copy(out, 0);
+  for (let i = 0; i < data.length; i++) out[head.length + i] = (data[i] as number) ^ (MASK_KEY[i & 3] as number);
+  return out;
+}
+
+/** The close frame a client sends to end a session cleanly (1000). */
+export const CLOSE_FRAME = maskedFrame(Buffer.from([0x03, 0xe8]), 8);
+
+const ZERO = 0x30;
+const SPACE = 0x20;
+
+/**
+ * A masked frame with one numeric field of `width` characters at the placeholder (`#` × width).
+ * `pad: 'zero'` writes `00000042` (for string ids); `pad: 'space'` writes `42      ` (a JSON
+ * number followed by whitespace, valid JSON).
+ */
+export class FrameTemplate {
+  readonly frame: Buffer;
+  readonly length: number;
+  private readonly at: number;
+  private readonly masks: number[];
+
+  constructor(
+    payload: string,
+    private readonly width = 8,
+    private readonly pad: 'zero' | 'space' = 'zero',
+  ) {
+    const placeholder = '#'.repeat(width);
+    const index = payload.indexOf(placeholder);
+    if (index < 0) throw new Error(`no placeholder in ${payload}`);
+    // The placeholder is ASCII, so its byte offset equals the count of bytes before it.
+    const byteIndex = Buffer.byteLength(payload.slice(0, index));
+    this.frame = maskedFrame(payload);
+    this.length = this.frame.length;
+    this.at = this.length - Buffer.byteLength(payload) + byteIndex;
+    this.masks = Array.from({ length: width }, (_, j) => MASK_KEY[(byteIndex + j) & 3] as number);
+  }
+
+  /** Writes the frame with field value `n` at `offset` of `out`; returns the offset after it. */
+  write(out: Buffer, offset: number, n: number): number {
+    this.frame.copy(out, offset);
+    const at = offset + this.at;
+    const masks = this.masks;
+    const width = this.width;
+    if (this.pad === 'zero') {
+      for (let j = width - 1; j >= 0; j--) {
+        out[at + j] = (ZERO + (n % 10)) ^ (masks[j] as number);
+        n = Math.floor(n / 10);
+      }
+    } else {
+      const digits = String(n);
+      for (let j = 0; j < width; j++) out[at + j] = (j < digits.length ? digits.charCodeAt(j) : SPACE) ^ (masks[j] as number);
+    }
+    return offset + this.length;
+  }
+
+  /** `count` frames with values `first`, `first + 1`, … in one buffer (one write). */
+  batch(first: number, count: number): Buffer {
+    const out = Buffer.allocUnsafe(this.length * count);
+    let offset = 0;
+    for (let i = 0; i < count; i++) offset = this.write(out, offset, first + i);
+    return out;
+  }
+}

@@ -1,0 +1,628 @@
+/**
+ * The load generator's scenarios, run in the runner's process (pinned to the other core than
+ * the server). Every server speaks one of three WebSocket dialects: Herald (`herald.v1`, auth by
+ * header at the upgrade), raw (uWS / `ws`: the request envelope, no session) and Socket.IO
+ * (engine.io v4 + socket.io v5 framing, written by hand). Request frames are pre-built and
+ * pre-masked; each read is answered with one write.
+ */
+import { NOTE_BODY, REQUEST_BODY } from '../shared.ts';
+import { machineTicks, selfCpuSeconds } from '../proc.ts';
+import { FrameTemplate, maskedFrame } from './frames.ts';
+import { HttpConnection } from './http-client.ts';
+import { RawWs, sourceAddress, type WsHandler, type WsOptions } from './ws-client.ts';
+
+export type Dialect = 'herald' | 'raw' | 'socketio';
+/** How responses are recognised: Herald `resp`, any frame (raw JSON or echo), Socket.IO ack. */
+export type Answer = 'herald' | 'any' | 'socketio';
+
+/** What a measurement window reads of the server. */
+export interface Measured {
+  cpu(): number;
+}
+
+export interface Window {
+  readonly count: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  /** Server CPU as a fraction of one core over the window. */
+  readonly serverCpu: number;
+  /** Generator CPU as a fraction of one core over the window. */
+  readonly generatorCpu: number;
+  /**
+   * Busy CPU of the whole machine (in cores) beyond the server and the generator: other
+   * processes, and kernel network work not charged to either. High values mean a noisy run.
+   */
+  readonly otherCpu: number;
+  /** CPU stolen by the hypervisor (in cores). */
+  readonly stealCpu: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const C_R = 0x72; // 'r' of "resp"
+const C_N = 0x6e; // 'n' of "notification"
+const C_P = 0x70; // 'p' of "ping"/"pong"
+const C_I = 0x69;
+/** Byte offset of the kind's first letter in `{"kind":"…`. */
+const KIND_AT = 9;
+
+const HERALD_PONG = maskedFrame('{"kind":"pong"}');
+const SIO_PONG = maskedFrame('3');
+
+const requestJson = (id: string, type = 'bench.Echo', body: unknown = REQUEST_BODY) => `{"kind":"req","id":"${id}","type":"${type}","body":${JSON.stringify(body)}}`;
+
+/** The pre-built request of each dialect, with an 8-digit id field. */
+export function requestTemplate(dialect: Dialect): FrameTemplate {
+  if (dialect === 'socketio') return new FrameTemplate(`42########["echo",${JSON.stringify(REQUEST_BODY)}]`);
+  return new FrameTemplate(requestJson('########'));
+}
+
+export function wsOptions(dialect: Dialect, port: number, i: number, total: number, path = '/'): WsOptions {
+  const localAddress = sourceAddress(i, total);
+  const base = { port, ...(localAddress === undefined ? {} : { localAddress }) };
+  if (dialect === 'herald') return { ...base, path: '/ws', protocol: 'herald.v1', headers: { authorization: `Bearer u${i}` } };
+  if (dialect === 'socketio') return { ...base, path: '/socket.io/?EIO=4&transport=websocket' };
+  return { ...base, path, headers: { authorization: `Bearer u${i}` } };
+}
+
+/** Answers keep-alive probes of every dialect; true when the frame was one. */
+function keepAlive(ws: RawWs, dialect: Dialect, buf: Buffer, start: number, end: number): boolean {
+  if (dialect === 'herald') {
+    if (buf[start + KIND_AT] === C_P && buf[start + KIND_AT + 1] === C_I) {
+      ws.write(HERALD_PONG);
+      return true;
+    }
+    return false;
+  }
+  if (dialect === 'socketio' && end - start === 1 && buf[start] === 0x32) {
+    ws.write(SIO_PONG);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Brings a connection from open to ready: Herald waits for `herald.Subscribed` ($all, sent once
+ * the header token is accepted) and optionally subscribes to `ticker`; Socket.IO connects to
+ * the namespace with its auth payload; raw is ready at once. Afterwards it only answers pings.
+ */
+class Setup implements WsHandler {
+  private readonly waiting = new Map<RawWs, { resolve: () => void; reject: (error: Error) => void }>();
+
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly subscribe: boolean,
+  ) {}
+
+  ready(ws: RawWs): Promise<void> {
+    if (this.dialect === 'raw') return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiting.set(ws, { resolve, reject }));
+  }
+
+  onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
+    if (keepAlive(ws, this.dialect, buf, start, end)) return;
+    const waiter = this.waiting.get(ws);
+    if (waiter === undefined) return;
+    const text = buf.toString('utf8', start, end);
+    const done = () => {
+      this.waiting.delete(ws);
+      waiter.resolve();
+    };
+    if (this.dialect === 'herald') {
+      if (text.includes('"herald.Subscribed"') && text.includes('"$all"')) {
+        if (!this.subscribe) return done();
+        ws.sendText('{"kind":"req","id":"sub","type":"herald.Subscribe","body":{"topic":"ticker"}}');
+      } else if (text.includes('"reqId":"sub"')) {
+        if (text.includes('"code":200')) done();
+        else waiter.reject(new Error(`subscribe refused: ${text}`));
+      } else if (text.includes('"herald.Goodbye"')) waiter.reject(new Error(`refused: ${text}`));
+      return;
+    }
+    // Socket.IO: engine.io open (0{…}), then namespace connect with auth (40{…}).
+    if (text.startsWith('0{')) {
+      ws.sendText(`40${JSON.stringify(this.subscribe ? { token: `u${ws.index}`, room: 'ticker' } : { token: `u${ws.index}` })}`);
+    } else if (text.startsWith('40')) done();
+    else if (text.startsWith('44')) waiter.reject(new Error(`socket.io connect refused: ${text}`));
+  }
+
+  onClose(ws: RawWs): void {
+    this.waiting.get(ws)?.reject(new Error('closed during setup'));
+    this.waiting.delete(ws);
+  }
+}
+
+/** Opens `count` ready connections (authenticated sessions, where the dialect has them). */
+export async function openSessions(
+  dialect: Dialect,
+  port: number,
+  count: number,
+  options: { readonly path?: string; readonly subscribe?: boolean; readonly firstIndex?: number; readonly total?: number } = {},
+): Promise<RawWs[]> {
+  const setup = new Setup(dialect, options.subscribe ?? false);
+  const first = options.firstIndex ?? 0;
+  const total = options.total ?? first + count;
+  const sockets: RawWs[] = new Array<RawWs>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const ws = new RawWs(wsOptions(dialect, port, first + i, total, options.path), setup);
+      ws.index = first + i;
+      const ready = setup.ready(ws);
+      await ws.ready();
+      await ready;
+      sockets[i] = ws;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(200, count) }, worker));
+  return sockets;
+}
+
+/** Measures `windows` consecutive windows of `windowMs` after `warmupMs`. */
+export async function measureWindows(counter: { readonly count: number }, server: Measured, warmupMs: number, windowMs: number, windows: number): Promise<Window[]> {
+  await sleep(warmupMs);
+  const out: Window[] = [];
+  for (let w = 0; w < windows; w++) {
+    const c0 = counter.count;
+    const t0 = performance.now();
+    const s0 = server.cpu();
+    const g0 = selfCpuSeconds();
+    const m0 = machineTicks();
+    await sleep(windowMs);
+    const count = counter.count - c0;
+    const seconds = (performance.now() - t0) / 1000;
+    const serverCpu = (server.cpu() - s0) / seconds;
+    const generatorCpu = (selfCpuSeconds() - g0) / seconds;
+    const m1 = machineTicks();
+    out.push({
+      count,
+      seconds,
+      perSecond: count / seconds,
+      serverCpu,
+      generatorCpu,
+      otherCpu: Math.max(0, (m1.busy - m0.busy) / seconds - serverCpu - generatorCpu),
+      stealCpu: (m1.steal - m0.steal) / seconds,
+    });
+  }
+  return out;
+}
+
+/** Closed-loop pipelined requests: every response read is answered with a new request in the same write. */
+class RequestLoad implements WsHandler {
+  count = 0;
+  /** Sampled responses that were not what they should be. */
+  wrong = 0;
+  running = true;
+
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly answer: Answer,
+    private readonly template: FrameTemplate,
+  ) {}
+
+  onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
+    if (this.answer === 'herald') {
+      if (buf[start + KIND_AT] !== C_R) {
+        keepAlive(ws, this.dialect, buf, start, end);
+        return;
+      }
+    } else if (this.answer === 'socketio') {
+      if (buf[start] !== 0x34 || buf[start + 1] !== 0x33) {
+        keepAlive(ws, this.dialect, buf, start, end);
+        return;
+      }
+    }
+    ws.queued++;
+    if ((++this.count & 1023) === 0) this.check(buf.toString('utf8', start, end));
+  }
+
+  private check(text: string): void {
+    const ok = this.answer === 'socketio' ? text.startsWith('43') : text.includes('"code":200') || text.startsWith('{"kind":"req"');
+    if (!ok) this.wrong++;
+  }
+
+  onBatchEnd(ws: RawWs): void {
+    const queued = ws.queued;
+    if (queued === 0 || !this.running) return;
+    ws.queued = 0;
+    ws.write(this.template.batch(ws.sent, queued));
+    ws.sent += queued;
+  }
+
+  start(sockets: readonly RawWs[], inFlight: number): void {
+    for (const ws of sockets) {
+      ws.handler = this;
+      ws.write(this.template.batch(0, inFlight));
+      ws.sent = inFlight;
+    }
+  }
+}
+
+export interface RequestRun {
+  readonly windows: Window[];
+  readonly wrong: number;
+  readonly closedEarly: number;
+}
+
+/** Scenario 1 and 6: `connections` × `inFlight` pipelined requests, measured in windows. */
+export async function requestResponse(
+  dialect: Dialect,
+  answer: Answer,
+  port: number,
+  server: Measured,
+  plan: { readonly connections: number; readonly inFlight: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number },
+): Promise<RequestRun> {
+  const sockets = await openSessions(dialect, port, plan.connections);
+  const load = new RequestLoad(dialect, answer, requestTemplate(dialect));
+  load.start(sockets, plan.inFlight);
+  const windows = await measureWindows(load, server, plan.warmupMs, plan.windowMs, plan.windows);
+  load.running = false;
+  const closedEarly = sockets.filter((ws) => ws.closed).length;
+  await sleep(50);
+  await closeAll(sockets);
+  return { windows, wrong: load.wrong, closedEarly };
+}
+
+/**
+ * Runs request/response traffic over `sockets` for `ms`, then lets it drain: a warm-up that
+ * brings a server's heap (V8's young generation grows under load and stays committed) to its
+ * working size before its baseline memory is read.
+ */
+export async function exercise(dialect: Dialect, answer: Answer, sockets: readonly RawWs[], inFlight: number, ms: number): Promise<number> {
+  const load = new RequestLoad(dialect, answer, requestTemplate(dialect));
+  load.start(sockets, inFlight);
+  await sleep(ms);
+  load.running = false;
+  await sleep(200);
+  return load.count;
+}
+
+/** Closes every connection cleanly (close 1000, so Herald discards the sessions) and waits, bounded. */
+export async function closeAll(sockets: readonly RawWs[], timeoutMs = 5000): Promise<void> {
+  for (const ws of sockets) ws.close();
+  const deadline = Date.now() + timeoutMs;
+  while (sockets.some((ws) => !ws.closed) && Date.now() < deadline) await sleep(20);
+  for (const ws of sockets) if (!ws.closed) ws.destroy();
+}
+
+/** Counts topic frames over every subscriber and notes when the last one of a round arrived. */
+class FanoutLoad implements WsHandler {
+  count = 0;
+  target = Infinity;
+  lastAt = 0;
+  done: (() => void) | undefined = undefined;
+
+  constructor(private readonly dialect: Dialect) {}
+
+  onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
+    if (keepAlive(ws, this.dialect, buf, start, end)) return;
+    if (this.dialect === 'herald' && buf[start + KIND_AT] !== C_N) return;
+    if (this.dialect === 'socketio' && (buf[start] !== 0x34 || buf[start + 1] !== 0x32)) return;
+    if (++this.count === this.target) {
+      this.lastAt = performance.now();
+      this.done?.();
+    }
+  }
+}
+
+/** The publisher's connection: one request per round, answered once published. */
+class Control implements WsHandler {
+  answered: (() => void) | undefined = undefined;
+
+  constructor(private readonly dialect: Dialect) {}
+
+  onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
+    if (keepAlive(ws, this.dialect, buf, start, end)) return;
+    const text = buf.toString('utf8', start, end);
+    if (text.includes('"reqId":"p') || text.startsWith('43')) this.answered?.();
+  }
+}
+
+export interface FanoutRun {
+  /** Milliseconds from the publish request to the last subscriber's frame, per round. */
+  readonly deliveryMs: number[];
+  /** Server CPU milliseconds per publish (whole rounds, including the control request). */
+  readonly serverCpuMsPerPublish: number;
+  readonly missed: number;
+}
+
+/** Scenario 2: one publish to `subscribers` connections, `rounds` times. */
+export async function fanout(
+  dialect: Dialect,
+  port: number,
+  server: Measured,
+  plan: { readonly subscribers: number; readonly rounds: number; readonly gapMs: number; readonly timeoutMs: number },
+): Promise<FanoutRun> {
+  const subscribers = await openSessions(dialect, port, plan.subscribers, { path: '/sub', subscribe: true });
+  const [control] = await openSessions(dialect, port, 1, { path: '/ctl', firstIndex: plan.subscribers + 1 });
+  if (control === undefined) throw new Error('no control connection');
+  const load = new FanoutLoad(dialect);
+  for (const ws of subscribers) ws.handler = load;
+  const ctl = new Control(dialect);
+  control.handler = ctl;
+  const deliveryMs: number[] = [];
+  let missed = 0;
+  await sleep(plan.gapMs * 5);
+  const cpu0 = server.cpu();
+  for (let round = 0; round < plan.rounds; round++) {
+    load.count = 0;
+    load.target = plan.subscribers;
+    const delivered = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), plan.timeoutMs);
+      load.done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    const answered = new Promise<void>((resolve) => (ctl.answered = resolve));
+    const id = String(round).padStart(8, '0');
+    const start = performance.now();
+    control.sendText(dialect === 'socketio' ? `42${id}["publish",${JSON.stringify(NOTE_BODY)}]` : requestJson(`p${id}`, 'bench.Publish', NOTE_BODY));
+    const ok = await delivered;
+    if (ok) deliveryMs.push(load.lastAt - start);
+    else missed++;
+    await answered;
+    await sleep(plan.gapMs);
+  }
+  const serverCpuMsPerPublish = ((server.cpu() - cpu0) * 1000) / plan.rounds;
+  await closeAll([...subscribers, control]);
+  return { deliveryMs, serverCpuMsPerPublish, missed };
+}
+
+/** Scenario 5: private notifications on request (`n` per trigger), acknowledged cumulatively or not at all. */
+class DeliveryLoad implements WsHandler {
+  count = 0;
+  running = true;
+
+  constructor(
+    private readonly trigger: FrameTemplate,
+    private readonly ack: FrameTemplate | null,
+  ) {}
+
+  onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
+    const kind = buf[start + KIND_AT];
+    if (kind === C_N) {
+      ws.seq++;
+      this.count++;
+    } else if (kind === C_R) ws.queued++;
+    else keepAlive(ws, 'herald', buf, start, end);
+  }
+
+  onBatchEnd(ws: RawWs): void {
+    const queued = ws.queued;
+    if (queued === 0 || !this.running) return;
+    ws.queued = 0;
+    const ack = this.ack;
+    const out = Buffer.allocUnsafe((ack === null ? 0 : ack.length) + queued * this.trigger.length);
+    let at = ack === null ? 0 : ack.write(out, 0, ws.seq);
+    for (let i = 0; i < queued; i++) at = this.trigger.write(out, at, ws.sent++);
+    ws.write(out);
+  }
+
+  start(sockets: readonly RawWs[], inFlight: number): void {
+    for (const ws of sockets) {
+      ws.handler = this;
+      ws.write(this.trigger.batch(0, inFlight));
+      ws.sent = inFlight;
+    }
+  }
+}
+
+export async function delivery(
+  port: number,
+  server: Measured,
+  acked: boolean,
+  plan: { readonly connections: number; readonly inFlight: number; readonly perTrigger: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number },
+): Promise<RequestRun> {
+  const sockets = await openSessions('herald', port, plan.connections, { firstIndex: acked ? 0 : 100_000 });
+  const trigger = new FrameTemplate(requestJson('########', acked ? 'bench.Notify' : 'bench.NotifyPlain', { n: plan.perTrigger }));
+  const ack = acked ? new FrameTemplate('{"kind":"ack","seq":##########}', 10, 'space') : null;
+  const load = new DeliveryLoad(trigger, ack);
+  load.start(sockets, plan.inFlight);
+  const windows = await measureWindows(load, server, plan.warmupMs, plan.windowMs, plan.windows);
+  load.running = false;
+  const closedEarly = sockets.filter((ws) => ws.closed).length;
+  await sleep(50);
+  await closeAll(sockets);
+  return { windows, wrong: 0, closedEarly };
+}
+
+/** Scenario 4: long-poll clients, each with a held poll and a send connection, `batch` requests per send. */
+interface PollClient {
+  open(i: number): Promise<void>;
+  run(): void;
+  destroy(): void;
+}
+
+const LP_HEADERS = { 'content-type': 'application/json' };
+
+class HeraldPollClient implements PollClient {
+  private readonly polls: HttpConnection;
+  private readonly sends: HttpConnection;
+  private sid = '';
+  private cursor = 0;
+  private outstanding = 0;
+  private nextId = 0;
+  private pongs = 0;
+  private sending: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    port: number,
+    private readonly load: { count: number; running: boolean; errors: number },
+    private readonly batch: number,
+  ) {
+    this.polls = new HttpConnection('127.0.0.1', port);
+    this.sends = new HttpConnection('127.0.0.1', port);
+  }
+
+  async open(i: number): Promise<void> {
+    const response = await this.sends.request('POST', '/lp', { 'herald-protocol': 'herald.v1', authorization: `Bearer u${i}` });
+    if (response.status !== 200) throw new Error(`long-poll open: ${response.status} ${response.body.toString()}`);
+    const body = JSON.parse(response.body.toString()) as { sid: string; from: number; messages: unknown[] };
+    this.sid = body.sid;
+    this.cursor = body.from + body.messages.length - 1;
+  }
+
+  run(): void {
+    void this.poll();
+    this.send();
+  }
+
+  private send(): void {
+    const frames: string[] = [];
+    for (let i = 0; i < this.batch; i++) frames.push(requestJson(String(this.nextId++).padStart(8, '0')));
+    for (; this.pongs > 0; this.pongs--) frames.push('{"kind":"pong"}');
+    this.outstanding += this.batch;
+    this.sending = this.sending
+      .then(() => this.sends.request('POST', '/lp/send', { ...LP_HEADERS, 'herald-session': this.sid }, JSON.stringify(frames)))
+      .then((response) => {
+        if (response.status !== 204) this.load.errors++;
+      })
+      .catch(() => {});
+  }
+
+  private async poll(): Promise<void> {
+    while (this.load.running) {
+      let response;
+      try {
+        response = await this.polls.request('GET', `/lp/poll?ack=${this.cursor}`, { 'herald-session': this.sid });
+      } catch {
+        return;
+      }
+      if (response.status !== 200) {
+        this.load.errors++;
+        return;
+      }
+      const body = JSON.parse(response.body.toString()) as { from: number; messages: Array<{ kind: string; code?: number }> };
+      if (body.messages.length > 0) this.cursor = body.from + body.messages.length - 1;
+      for (const message of body.messages) {
+        if (message.kind === 'resp') {
+          this.outstanding--;
+          this.load.count++;
+          if (message.code !== 200) this.load.errors++;
+        } else if (message.kind === 'ping') this.pongs++;
+      }
+      if (this.outstanding === 0 && this.load.running) this.send();
+    }
+  }
+
+  destroy(): void {
+    this.polls.destroy();
+    this.sends.destroy();
+  }
+}
+
+const EIO_PATH = '/engine.io/?EIO=4&transport=polling';
+const EIO_SEPARATOR = '\x1e';
+
+class EnginePollClient implements PollClient {
+  private readonly polls: HttpConnection;
+  private readonly sends: HttpConnection;
+  private path = '';
+  private outstanding = 0;
+  private nextId = 0;
+  private pongs = 0;
+  private sending: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    port: number,
+    private readonly load: { count: number; running: boolean; errors: number },
+    private readonly batch: number,
+  ) {
+    this.polls = new HttpConnection('127.0.0.1', port);
+    this.sends = new HttpConnection('127.0.0.1', port);
+  }
+
+  async open(): Promise<void> {
+    const response = await this.sends.request('GET', EIO_PATH, {});
+    const text = response.body.toString();
+    if (response.status !== 200 || !text.startsWith('0{')) throw new Error(`engine.io open: ${response.status} ${text}`);
+    const { sid } = JSON.parse(text.slice(1)) as { sid: string };
+    this.path = `${EIO_PATH}&sid=${sid}`;
+  }
+
+  run(): void {
+    void this.poll();
+    this.send();
+  }
+
+  private send(): void {
+    const packets: string[] = [];
+    for (let i = 0; i < this.batch; i++) packets.push('4' + requestJson(String(this.nextId++).padStart(8, '0')));
+    for (; this.pongs > 0; this.pongs--) packets.push('3');
+    this.outstanding += this.batch;
+    this.sending = this.sending
+      .then(() => this.sends.request('POST', this.path, { 'content-type': 'text/plain;charset=UTF-8' }, packets.join(EIO_SEPARATOR)))
+      .then((response) => {
+        if (response.status !== 200) this.load.errors++;
+      })
+      .catch(() => {});
+  }
+
+  private async poll(): Promise<void> {
+    while (this.load.running) {
+      let response;
+      try {
+        response = await this.polls.request('GET', this.path, {});
+      } catch {
+        return;
+      }
+      if (response.status !== 200) {
+        this.load.errors++;
+        return;
+      }
+      for (const packet of response.body.toString().split(EIO_SEPARATOR)) {
+        const type = packet.charCodeAt(0);
+        if (type === 0x34) {
+          this.outstanding--;
+          this.load.count++;
+          if (!packet.includes('"code":200')) this.load.errors++;
+        } else if (type === 0x32) this.pongs++;
+        else if (type === 0x31) return;
+      }
+      if (this.outstanding === 0 && this.load.running) this.send();
+    }
+  }
+
+  destroy(): void {
+    this.polls.destroy();
+    this.sends.destroy();
+  }
+}
+
+export interface PollRun {
+  readonly windows: Window[];
+  readonly errors: number;
+  /** HTTP requests (polls and sends) per message answered, over the run. */
+  readonly requestsPerMessage: number;
+}
+
+export async function longPoll(
+  kind: 'herald' | 'engine.io',
+  port: number,
+  server: Measured,
+  plan: { readonly clients: number; readonly batch: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number },
+): Promise<PollRun> {
+  const load = { count: 0, running: true, errors: 0 };
+  const clients: PollClient[] = Array.from({ length: plan.clients }, () =>
+    kind === 'herald' ? new HeraldPollClient(port, load, plan.batch) : new EnginePollClient(port, load, plan.batch),
+  );
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(100, plan.clients) }, async () => {
+      while (next < plan.clients) {
+        const i = next++;
+        await (clients[i] as PollClient).open(i);
+      }
+    }),
+  );
+  for (const client of clients) client.run();
+  const h0 = HttpConnection.answered;
+  const c0 = load.count;
+  const windows = await measureWindows(load, server, plan.warmupMs, plan.windowMs, plan.windows);
+  const requestsPerMessage = (HttpConnection.answered - h0) / Math.max(1, load.count - c0);
+  load.running = false;
+  for (const client of clients) client.destroy();
+  await sleep(100);
+  return { windows, errors: load.errors, requestsPerMessage };
+}

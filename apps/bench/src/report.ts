@@ -1,0 +1,393 @@
+/**
+ * The results of one run and their three renderings: `latest.json` (everything, per window),
+ * `latest.md` (the tables and the targets) and `latest.svg` (a hand-written bar chart).
+ */
+
+/** Below this server CPU (fraction of its core) a throughput figure says more about the generator. */
+export const SATURATED = 0.9;
+
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly kernel: string;
+  readonly node: string;
+  readonly bun: string;
+  readonly deno: string;
+  readonly pinned: boolean;
+}
+
+export interface WindowFigures {
+  readonly perSecond: number;
+  readonly serverCpu: number;
+  readonly generatorCpu: number;
+  readonly otherCpu: number;
+  readonly stealCpu: number;
+}
+
+export interface ThroughputRow {
+  readonly key: string;
+  readonly label: string;
+  /** Connections (or long-poll clients). */
+  readonly connections: number;
+  readonly perSecond: number;
+  readonly serverCpu: number;
+  readonly generatorCpu: number;
+  readonly windows: readonly WindowFigures[];
+  readonly notes: readonly string[];
+  readonly error?: string;
+}
+
+export interface FanoutRow {
+  readonly key: string;
+  readonly label: string;
+  readonly subscribers: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly rounds: number;
+  readonly cpuMsPerPublish: number;
+  readonly missed: number;
+  readonly error?: string;
+}
+
+export interface MemoryRow {
+  readonly key: string;
+  readonly label: string;
+  readonly sessions: number;
+  readonly rssBefore: number;
+  readonly rssAfter: number;
+  readonly perSession: number;
+  /** Of which JS heap in use (after a full GC). */
+  readonly heapPerSession: number;
+  /** Per-session RSS of every run (the row is the median run). */
+  readonly runs: readonly number[];
+  readonly error?: string;
+}
+
+export interface Target {
+  readonly scenario: number;
+  readonly target: string;
+  readonly measured: string;
+  /** null when it could not be judged (a run failed). */
+  readonly holds: boolean | null;
+  readonly caveat?: string;
+}
+
+export interface Results {
+  readonly smoke: boolean;
+  readonly startedAt: string;
+  durationSeconds: number;
+  readonly machine: Machine;
+  readonly plan: unknown;
+  readonly requestResponse: ThroughputRow[];
+  readonly fanout: FanoutRow[];
+  readonly memory: MemoryRow[];
+  readonly longPoll: ThroughputRow[];
+  readonly delivery: ThroughputRow[];
+  readonly growth: ThroughputRow[];
+  targets: Target[];
+  profiles: Array<{ readonly server: string; readonly file: string; readonly busyPercent: number; readonly top: ReadonlyArray<{ name: string; selfPercent: number }> }>;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Nearest-rank percentile. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '—');
+const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '—');
+const ratio = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '—');
+const kib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)} KiB` : '—');
+const mib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : '—');
+
+export function generatorBound(row: Pick<ThroughputRow, 'serverCpu' | 'error'>): boolean {
+  return row.error === undefined && row.serverCpu < SATURATED;
+}
+
+function noteOf(row: ThroughputRow): string {
+  if (row.error !== undefined) return `failed: ${row.error.split('\n')[0]?.slice(0, 160)}`;
+  const notes = [...row.notes];
+  if (generatorBound(row)) notes.unshift(`**generator-bound** (server core ${pct(row.serverCpu)} busy)`);
+  if (row.windows.length > 1) {
+    const rates = row.windows.map((w) => w.perSecond);
+    const spread = (Math.max(...rates) - Math.min(...rates)) / row.perSecond;
+    if (spread > 0.15) notes.push(`runs spread ${pct(spread)}: ${rates.map(int).join(', ')}`);
+  }
+  const other = Math.max(...row.windows.map((w) => w.otherCpu + w.stealCpu));
+  if (other > 0.15) notes.push(`other CPU load up to ${pct(other)} of a core during a run`);
+  return notes.join('; ');
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** Rows of scenario 1 at a connection count, keyed by server. */
+function byKey(rows: readonly ThroughputRow[], connections: number): Map<string, ThroughputRow> {
+  return new Map(rows.filter((r) => r.connections === connections && r.error === undefined).map((r) => [r.key, r]));
+}
+
+export const SCENARIOS = [
+  [1, 'Request/response'],
+  [2, 'Fan-out'],
+  [3, 'Memory per idle session'],
+  [4, 'Long-poll'],
+  [5, 'Delivery confirmation'],
+  [6, 'Growth'],
+] as const;
+
+/** One line per scenario: the headline figure of the run. */
+function summaryRows(results: Results): string[][] {
+  const rr = results.requestResponse;
+  const levels = [...new Set(rr.map((r) => r.connections))].sort((a, b) => a - b);
+  const top = levels[levels.length - 1] ?? 0;
+  const at = byKey(rr, top);
+  const herald = at.get('herald-uws');
+  const codec = at.get('uws-json');
+  const fan = results.fanout.filter((r) => r.error === undefined);
+  const maxSubs = Math.max(0, ...fan.map((r) => r.subscribers));
+  const fanHerald = fan.find((r) => r.key === 'herald-uws' && r.subscribers === maxSubs);
+  const fanRaw = fan.find((r) => r.key === 'uws-raw' && r.subscribers === maxSubs);
+  const mem = new Map(results.memory.filter((r) => r.error === undefined).map((r) => [r.key, r]));
+  const lp = new Map(results.longPoll.filter((r) => r.error === undefined).map((r) => [r.key, r]));
+  const dl = new Map(results.delivery.filter((r) => r.error === undefined).map((r) => [r.key, r]));
+  const growth = results.growth.filter((r) => r.error === undefined);
+  const g0 = growth[0];
+  const gN = growth[growth.length - 1];
+  return [
+    ['1. Request/response', `Herald on uWS ${int(herald?.perSecond ?? NaN)} msg/s at ${int(top)} connections`, `${ratio((herald?.perSecond ?? NaN) / (codec?.perSecond ?? NaN))} the codec ceiling`],
+    [
+      '2. Fan-out',
+      `Herald p50 ${ms(fanHerald?.p50 ?? NaN)} ms / p99 ${ms(fanHerald?.p99 ?? NaN)} ms to the last of ${int(maxSubs)}`,
+      `${ratio((fanHerald?.p50 ?? NaN) / (fanRaw?.p50 ?? NaN))} raw uWS publish (p50)`,
+    ],
+    [
+      '3. Memory per idle session',
+      `Herald ${kib(mem.get('herald-uws')?.perSession ?? NaN)} per session`,
+      `${ratio((mem.get('herald-uws')?.perSession ?? NaN) / (mem.get('uws-raw')?.perSession ?? NaN))} raw uWS, ${ratio((mem.get('herald-uws')?.perSession ?? NaN) / (mem.get('socketio')?.perSession ?? NaN))} Socket.IO`,
+    ],
+    ['4. Long-poll', `Herald ${int(lp.get('herald-lp')?.perSecond ?? NaN)} msg/s`, `${ratio((lp.get('herald-lp')?.perSecond ?? NaN) / (lp.get('engineio')?.perSecond ?? NaN))} engine.io polling`],
+    ['5. Delivery confirmation', `acked ${int(dl.get('acked')?.perSecond ?? NaN)} notifications/s`, `${ratio((dl.get('acked')?.perSecond ?? NaN) / (dl.get('plain')?.perSecond ?? NaN))} fire-and-forget`],
+    ['6. Growth', `Herald ${int(g0?.perSecond ?? NaN)} → ${int(gN?.perSecond ?? NaN)} msg/s (${int(g0?.connections ?? NaN)} → ${int(gN?.connections ?? NaN)} connections)`, `${pct(1 - (gN?.perSecond ?? NaN) / (g0?.perSecond ?? NaN))} loss`],
+  ];
+}
+
+export function renderMarkdown(results: Results): string {
+  const { machine, plan } = results;
+  const p = plan as {
+    rr: { inFlight: number; runs: number; windowMs: number; warmupMs: number };
+    fanout: { rounds: number; passes: number };
+    memory: { warm: number; sessions: number; runs: number };
+    longPoll: { clients: number; batch: number; runs: number };
+    delivery: { connections: number; inFlight: number; perTrigger: number; runs: number };
+  };
+  const out: string[] = [];
+  out.push(`# Herald benchmark${results.smoke ? ' (smoke run: tiny counts, figures mean nothing)' : ''}`);
+  out.push('');
+  out.push(
+    `Run ${results.startedAt}, ${Math.round(results.durationSeconds)} s. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; ` +
+      `Node ${machine.node}, Bun ${machine.bun}, Deno ${machine.deno}. ` +
+      (machine.pinned
+        ? 'Each server runs in its own process pinned to core 1 (`taskset -c 1`); the load generator (raw `net` sockets, pre-built masked frames, one write per read) is pinned to core 0.'
+        : '**taskset was not available: nothing is pinned, figures are not comparable.**'),
+  );
+  out.push('');
+  out.push(`Throughput figures are medians of ${p.rr.runs} runs (long-poll: ${p.longPoll.runs}, delivery: ${p.delivery.runs}); each run is a fresh server process, ${p.rr.warmupMs / 1000} s of warm-up, then one ${p.rr.windowMs / 1000} s window, and runs are interleaved across servers (A B C, A B C, …). Server and generator CPU are fractions of one core (from /proc/<pid>/stat); a result whose server core is below ${pct(SATURATED)} is marked **generator-bound** (the server had room to spare: the figure is a lower bound for it).`);
+  out.push('');
+  out.push('## Summary');
+  out.push('');
+  out.push(table(['scenario', 'headline', 'ratio'], summaryRows(results)));
+  out.push('');
+  out.push('## Targets');
+  out.push('');
+  out.push('Ratios pair run i of one configuration with run i of the other (the runs are interleaved, so the two are seconds apart) and judge by the median of those per-run ratios, which cancels the machine\'s slow drifts; the range and the plain ratio of the medians are shown beside it.');
+  out.push('');
+  out.push(table(['#', 'target', 'measured', 'holds'], results.targets.map((t) => [String(t.scenario), t.target, t.measured + (t.caveat === undefined ? '' : ` (${t.caveat})`), t.holds === null ? 'n/a' : t.holds ? 'yes' : '**no**'])));
+  out.push('');
+
+  out.push(`## 1. Request/response`);
+  out.push('');
+  out.push(`${p.rr.inFlight} requests in flight per connection (closed loop), ~100-byte JSON bodies (\`{"kind":"req","id":…,"type":"bench.Echo","body":{…}}\`); Herald servers answer through the full core (decode, rate limit, dedup cache, pass-through schema, encode). Ratio: against the codec ceiling (bare JSON.parse + JSON.stringify with reqId on raw uWS.js) at the same connection count.`);
+  out.push('');
+  const levels = [...new Set(results.requestResponse.map((r) => r.connections))].sort((a, b) => a - b);
+  const rrRows: string[][] = [];
+  for (const level of levels) {
+    const codec = byKey(results.requestResponse, level).get('uws-json');
+    for (const row of results.requestResponse.filter((r) => r.connections === level)) {
+      rrRows.push([row.label, int(level), row.error === undefined ? int(row.perSecond) : '—', row.error === undefined ? ratio(row.perSecond / (codec?.perSecond ?? NaN)) : '—', pct(row.serverCpu), pct(row.generatorCpu), noteOf(row)]);
+    }
+  }
+  out.push(table(['server', 'connections', 'msg/s', '× codec ceiling', 'server CPU', 'generator CPU', 'note'], rrRows));
+  out.push('');
+
+  out.push('## 2. Fan-out');
+  out.push('');
+  out.push(`One ~100-byte notification published to every subscriber of a topic, ${p.fanout.rounds} times in each of ${p.fanout.passes} passes over the servers (a fresh server per pass; the rounds are pooled); time from the publish request (sent by the generator on a control connection) to the moment the generator has read the frame on the last subscriber's socket, so it includes the generator's reading of every frame. CPU: server CPU per publish.`);
+  out.push('');
+  const raw = new Map(results.fanout.filter((r) => r.key === 'uws-raw' && r.error === undefined).map((r) => [r.subscribers, r]));
+  out.push(
+    table(
+      ['server', 'subscribers', 'p50 ms', 'p99 ms', '× raw p50', '× raw p99', 'server CPU ms/publish', 'note'],
+      results.fanout.map((r) => [
+        r.label,
+        int(r.subscribers),
+        ms(r.p50),
+        ms(r.p99),
+        ratio(r.p50 / (raw.get(r.subscribers)?.p50 ?? NaN)),
+        ratio(r.p99 / (raw.get(r.subscribers)?.p99 ?? NaN)),
+        ms(r.cpuMsPerPublish),
+        r.error !== undefined ? `failed: ${r.error.slice(0, 160)}` : r.missed > 0 ? `${r.missed} rounds timed out` : '',
+      ]),
+    ),
+  );
+  out.push('');
+
+  out.push('## 3. Memory per idle authenticated session');
+  out.push('');
+  out.push(`RSS of the server process (native memory included) after ${int(p.memory.warm)} warm-up connections and after ${int(p.memory.sessions)} more idle authenticated sessions (Herald: bearer token at the upgrade, subscribed to \`$all\`; raw uWS.js: token checked at the upgrade, user id kept on the socket; Socket.IO: auth middleware), each read after a full GC. Before the baseline, the warm-up connections carry 1.5 s of request traffic, so that the young generation V8 grows under load (and keeps committed) is part of the baseline and not counted as per-session memory. Median of ${p.memory.runs} runs (fresh server each).`);
+  out.push('');
+  const memRaw = results.memory.find((r) => r.key === 'uws-raw' && r.error === undefined);
+  const memSio = results.memory.find((r) => r.key === 'socketio' && r.error === undefined);
+  out.push(
+    table(
+      ['server', 'sessions', 'RSS before', 'RSS after', 'RSS per session', '× raw uWS', '× Socket.IO', 'of which JS heap', 'note'],
+      results.memory.map((r) => [
+        r.label,
+        int(r.sessions),
+        mib(r.rssBefore),
+        mib(r.rssAfter),
+        kib(r.perSession),
+        ratio(r.perSession / (memRaw?.perSession ?? NaN)),
+        ratio(r.perSession / (memSio?.perSession ?? NaN)),
+        kib(r.heapPerSession),
+        r.error === undefined ? (r.runs.length > 1 ? `runs: ${r.runs.map((v) => (v / 1024).toFixed(2)).join(', ')} KiB` : '') : `failed: ${r.error.slice(0, 160)}`,
+      ]),
+    ),
+  );
+  out.push('');
+
+  out.push('## 4. Long-poll');
+  out.push('');
+  out.push(`${int(p.longPoll.clients)} polling clients, each with a held poll and a send connection (keep-alive HTTP/1.1, raw sockets); each send carries ${p.longPoll.batch} request envelopes, the next send leaves once all of their responses came back on the poll. msg/s: responses received per second. Herald's long-poll runs on uWS (\`attachFetch\`); engine.io answers each message like the codec ceiling.`);
+  out.push('');
+  const eio = results.longPoll.find((r) => r.key === 'engineio' && r.error === undefined);
+  out.push(table(['server', 'clients', 'msg/s', '× engine.io', 'server CPU', 'generator CPU', 'note'], results.longPoll.map((r) => [r.label, int(r.connections), int(r.perSecond), ratio(r.perSecond / (eio?.perSecond ?? NaN)), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)])));
+  out.push('');
+
+  out.push('## 5. Delivery confirmation');
+  out.push('');
+  out.push(`Herald on uWS, ${int(p.delivery.connections)} connections, each with ${p.delivery.inFlight} requests in flight that make the server send ${p.delivery.perTrigger} private notifications (~100-byte bodies) before answering. Acked: \`ctx.notify\` (seq, replay buffer), the client acks cumulatively once per ${p.delivery.perTrigger}. Fire-and-forget: the same frames written with the session's plain send, no replay buffer, no acks. Figures: notifications received per second.`);
+  out.push('');
+  const plain = results.delivery.find((r) => r.key === 'plain' && r.error === undefined);
+  out.push(table(['mode', 'notifications/s', '× fire-and-forget', 'server CPU', 'generator CPU', 'note'], results.delivery.map((r) => [r.label, int(r.perSecond), ratio(r.perSecond / (plain?.perSecond ?? NaN)), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)])));
+  out.push('');
+
+  out.push('## 6. Growth');
+  out.push('');
+  out.push(`Herald on uWS, request/response as in scenario 1 (${p.rr.inFlight} in flight per connection) at growing connection counts.`);
+  out.push('');
+  const g0 = results.growth.find((r) => r.error === undefined);
+  out.push(table(['connections', 'msg/s', `× at ${int(g0?.connections ?? NaN)}`, 'server CPU', 'generator CPU', 'note'], results.growth.map((r) => [int(r.connections), int(r.perSecond), ratio(r.perSecond / (g0?.perSecond ?? NaN)), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)])));
+  out.push('');
+
+  if (results.profiles.length > 0) {
+    out.push('## CPU profiles');
+    out.push('');
+    for (const profile of results.profiles) {
+      out.push(`\`${profile.server}\` (\`${profile.file}\`, busy ${profile.busyPercent.toFixed(0)}% of the samples), top self time as a share of the busy samples:`);
+      out.push('');
+      out.push(table(['function', 'self'], profile.top.map((t) => [t.name, `${t.selfPercent.toFixed(1)}%`])));
+      out.push('');
+    }
+  }
+  out.push('![chart](latest.svg)');
+  out.push('');
+  return out.join('\n');
+}
+
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+interface Bar {
+  readonly label: string;
+  readonly value: number;
+  readonly text: string;
+  readonly highlight: boolean;
+}
+
+/** A horizontal bar chart, one panel per scenario, hand-written SVG. */
+export function renderSvg(results: Results): string {
+  const panels: Array<{ title: string; bars: Bar[] }> = [];
+  const levels = [...new Set(results.requestResponse.map((r) => r.connections))].sort((a, b) => a - b);
+  for (const level of levels.slice(0, 2)) {
+    panels.push({
+      title: `1. Request/response, ${int(level)} connections (msg/s, higher is better)`,
+      bars: results.requestResponse
+        .filter((r) => r.connections === level)
+        .map((r) => ({ label: r.label, value: r.error === undefined ? r.perSecond : 0, text: r.error === undefined ? int(r.perSecond) + (generatorBound(r) ? ' *' : '') : 'failed', highlight: r.key.startsWith('herald') || r.key.startsWith('hono') })),
+    });
+  }
+  const maxSubs = Math.max(0, ...results.fanout.map((r) => r.subscribers));
+  panels.push({
+    title: `2. Fan-out to ${int(maxSubs)} (p50 ms to the last subscriber, lower is better)`,
+    bars: results.fanout.filter((r) => r.subscribers === maxSubs).map((r) => ({ label: r.label, value: r.error === undefined ? r.p50 : 0, text: r.error === undefined ? `${ms(r.p50)} ms (p99 ${ms(r.p99)})` : 'failed', highlight: r.key === 'herald-uws' })),
+  });
+  panels.push({
+    title: '3. Memory per idle authenticated session (KiB RSS, lower is better)',
+    bars: results.memory.map((r) => ({ label: r.label, value: r.error === undefined ? r.perSession / 1024 : 0, text: r.error === undefined ? kib(r.perSession) : 'failed', highlight: r.key === 'herald-uws' })),
+  });
+  panels.push({
+    title: '4. Long-poll (msg/s, higher is better)',
+    bars: results.longPoll.map((r) => ({ label: r.label, value: r.error === undefined ? r.perSecond : 0, text: r.error === undefined ? int(r.perSecond) + (generatorBound(r) ? ' *' : '') : 'failed', highlight: r.key === 'herald-lp' })),
+  });
+  panels.push({
+    title: '5. Delivery confirmation (notifications/s, higher is better)',
+    bars: results.delivery.map((r) => ({ label: r.key === 'acked' ? 'acked (ctx.notify + acks)' : r.key === 'plain' ? 'fire-and-forget' : r.label, value: r.error === undefined ? r.perSecond : 0, text: r.error === undefined ? int(r.perSecond) + (generatorBound(r) ? ' *' : '') : 'failed', highlight: r.key === 'acked' })),
+  });
+  panels.push({
+    title: '6. Growth: Herald on uWS (msg/s by connections)',
+    bars: results.growth.map((r) => ({ label: `${int(r.connections)} connections`, value: r.error === undefined ? r.perSecond : 0, text: r.error === undefined ? int(r.perSecond) + (generatorBound(r) ? ' *' : '') : 'failed', highlight: true })),
+  });
+
+  const width = 900;
+  const labelWidth = 260;
+  const barArea = width - labelWidth - 170;
+  const rowHeight = 20;
+  let y = 66;
+  const parts: string[] = [];
+  for (const panel of panels) {
+    parts.push(`<text x="10" y="${y}" class="title">${escapeXml(panel.title)}</text>`);
+    y += 10;
+    const max = Math.max(1e-9, ...panel.bars.map((b) => b.value));
+    for (const bar of panel.bars) {
+      const w = Math.max(1, (bar.value / max) * barArea);
+      parts.push(`<text x="${labelWidth - 8}" y="${y + 14}" class="label" text-anchor="end">${escapeXml(bar.label)}</text>`);
+      parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowHeight - 6}" class="${bar.highlight ? 'herald' : 'other'}"/>`);
+      parts.push(`<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 14}" class="value">${escapeXml(bar.text)}</text>`);
+      y += rowHeight;
+    }
+    y += 26;
+  }
+  const height = y + 10;
+  const m = results.machine;
+  const caption = `${results.smoke ? 'SMOKE RUN — ' : ''}${results.startedAt.slice(0, 10)} · ${m.cpu}, ${m.cores} cores · server pinned to core 1, generator to core 0 · * generator-bound`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">`,
+    '<style>.title{font-size:14px;font-weight:600;fill:#222}.label{font-size:12px;fill:#333}.value{font-size:12px;fill:#333}.herald{fill:#2f6fdb}.other{fill:#9aa4b1}.caption{font-size:11px;fill:#666}</style>',
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="10" y="22" class="title" style="font-size:17px">Herald benchmark</text>`,
+    `<text x="10" y="38" class="caption">${escapeXml(caption)}</text>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}

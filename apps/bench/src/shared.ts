@@ -1,0 +1,84 @@
+/**
+ * What the load generator and every server agree on: the request and notification payloads
+ * (about 100 bytes of JSON body), the Herald contract of the benchmark, and the tokens.
+ * Runtime-neutral (Node, Bun, Deno): no `node:` imports.
+ */
+import { createHerald, defineContract, type Herald, type Schema } from '@herald/core';
+
+/** The request body every request/response scenario sends (about 100 bytes of JSON). */
+export const REQUEST_BODY = { user: 'u-10077', text: 'hello there, general kenobi: a request body of about a hundred bytes', n: 12345 };
+/** The body of a published or private notification (about 100 bytes of JSON). */
+export const NOTE_BODY = { from: 'u-48213', text: 'a notification body of about one hundred bytes, same for all', at: 1700000000000 };
+
+/** A schema that accepts anything: Herald's own overhead, not a schema library's. */
+const any: Schema<any> = { '~standard': { version: 1, vendor: 'bench', validate: (value) => ({ value }) } };
+
+export const benchContract = defineContract({
+  requests: {
+    'bench.Echo': { request: any, response: any },
+    'bench.Publish': { request: any, response: any },
+    'bench.Notify': { request: any, response: any },
+    'bench.NotifyPlain': { request: any, response: any },
+  },
+  notifications: { 'bench.Tick': { body: any }, 'bench.Note': { body: any } },
+});
+
+export type BenchContract = typeof benchContract;
+
+/** Tokens are `u<n>`; any token of that shape is that user. */
+export function userOfToken(token: string): string | null {
+  return /^u\d+$/.test(token) ? token : null;
+}
+
+/**
+ * The Herald server every Herald scenario runs: echo, publish-on-request, and private
+ * notifications with (`bench.Notify`) or without (`bench.NotifyPlain`) delivery confirmation.
+ * The upgrade rate limit is off and the per-session rate limit raised, as the benchmark opens
+ * thousands of sessions from one address and sends far above a human rate.
+ */
+export function createBenchHerald(): Herald<BenchContract> {
+  const plainSeq = new WeakMap<object, number>();
+  // `herald` is referenced by the publish handler, so it is declared before use.
+  const herald: Herald<BenchContract> = createHerald({
+    contract: benchContract,
+    upgradeRateLimit: false,
+    limits: {
+      rateLimit: { messagesPerSecond: 1e9, burst: 1e9 },
+      replayWindow: 10_000,
+      // Quiet idle sessions (the memory scenario) are not pinged while being measured.
+      pingIntervalMs: 120_000,
+      pingTimeoutMs: 60_000,
+    },
+    authenticate: (token) => {
+      const userId = userOfToken(token);
+      return userId === null ? null : { userId };
+    },
+    canSubscribe: () => true,
+    handlers: {
+      'bench.Echo': (body) => body,
+      'bench.Publish': async (body) => {
+        const position = await herald.publish('ticker', 'bench.Tick', body);
+        return { offset: position.offset };
+      },
+      'bench.Notify': (body: { n?: number }, ctx) => {
+        const n = body.n ?? 1;
+        for (let i = 0; i < n; i++) ctx.notify('bench.Note', NOTE_BODY);
+        return { n };
+      },
+      // The same frames as `bench.Notify` (same encoding, same seq numbers), written straight to
+      // the socket through the session's send path: no replay buffer, no acknowledgements.
+      'bench.NotifyPlain': (body: { n?: number }, ctx) => {
+        const n = body.n ?? 1;
+        const session = ctx.sessionRef;
+        let seq = plainSeq.get(session) ?? 0;
+        for (let i = 0; i < n; i++) {
+          seq++;
+          session.sendFrame('{"kind":"notification","type":"bench.Note","seq":' + seq + ',"body":' + JSON.stringify(NOTE_BODY) + '}');
+        }
+        plainSeq.set(session, seq);
+        return { n };
+      },
+    },
+  });
+  return herald;
+}
