@@ -83,8 +83,19 @@ function exceedsBytes(text: string, max: number): boolean {
   return utf8Length(text) > max;
 }
 
-/** Deepest nesting of objects and arrays in JSON text, scanning outside strings only. */
+/**
+ * Whether objects and arrays in JSON text nest deeper than `maxDepth`. Nesting cannot exceed
+ * the number of opening brackets, which native `indexOf` counts fast; only a frame with more
+ * of them than `maxDepth` gets the character-by-character scan outside strings.
+ */
 function nestingExceeds(text: string, maxDepth: number): boolean {
+  let opening = 0;
+  for (let i = text.indexOf('{'); i !== -1 && opening <= maxDepth; i = text.indexOf('{', i + 1)) opening++;
+  for (let i = text.indexOf('['); i !== -1 && opening <= maxDepth; i = text.indexOf('[', i + 1)) opening++;
+  return opening > maxDepth && deepestNestingExceeds(text, maxDepth);
+}
+
+function deepestNestingExceeds(text: string, maxDepth: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

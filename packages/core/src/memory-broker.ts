@@ -38,7 +38,8 @@ const resolved: Promise<void> = Promise.resolve();
  */
 export class MemoryBroker implements Broker {
   private readonly streams = new Map<string, Stream>();
-  private readonly channels = new Map<string, Set<DirectListener>>();
+  /** A channel's one listener (the usual case: one server per user channel), or its set. */
+  private readonly channels = new Map<string, DirectListener | Set<DirectListener>>();
   private readonly historySize: number;
   private readonly historyTtlMs: number;
   private readonly maxTopics: number;
@@ -126,20 +127,23 @@ export class MemoryBroker implements Broker {
 
   sendDirect(channel: string, payload: string): Promise<void> {
     const listeners = this.channels.get(channel);
-    if (listeners !== undefined) for (const listener of listeners) listener(payload);
+    if (typeof listeners === 'function') listeners(payload);
+    else if (listeners !== undefined) for (const listener of listeners) listener(payload);
     return resolved;
   }
 
   listenDirect(channel: string, listener: DirectListener): Promise<void> {
-    let listeners = this.channels.get(channel);
-    if (listeners === undefined) this.channels.set(channel, (listeners = new Set()));
-    listeners.add(listener);
+    const listeners = this.channels.get(channel);
+    if (listeners === undefined) this.channels.set(channel, listener);
+    else if (typeof listeners !== 'function') listeners.add(listener);
+    else if (listeners !== listener) this.channels.set(channel, new Set([listeners, listener]));
     return resolved;
   }
 
   unlistenDirect(channel: string, listener: DirectListener): Promise<void> {
     const listeners = this.channels.get(channel);
-    if (listeners?.delete(listener) && listeners.size === 0) this.channels.delete(channel);
+    if (listeners === listener) this.channels.delete(channel);
+    else if (typeof listeners === 'object' && listeners.delete(listener) && listeners.size === 0) this.channels.delete(channel);
     return resolved;
   }
 

@@ -209,7 +209,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly highWaterMark: number;
   now: number;
   private readonly sessions = new Map<string, Session>();
-  private readonly users = new Map<string, Set<Session>>();
+  /** A user's one session (the usual case), or the set of them. */
+  private readonly users = new Map<string, Session | Set<Session>>();
   private readonly topics: TopicRegistry;
   private readonly broker: Broker;
   readonly clock: Clock;
@@ -662,19 +663,20 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private addToUser(session: Session): void {
     const userId = session.userId as string;
     const sessions = this.users.get(userId);
-    if (sessions !== undefined) {
-      sessions.add(session);
-      return;
-    }
-    this.users.set(userId, new Set([session]));
-    this.broker.listenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
+    if (sessions === undefined) {
+      this.users.set(userId, session);
+      this.broker.listenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
+    } else if (sessions instanceof Set) sessions.add(session);
+    else if (sessions !== session) this.users.set(userId, new Set([sessions, session]));
   }
 
   private removeFromUser(session: Session): void {
     const userId = session.userId;
     if (userId === undefined) return;
     const sessions = this.users.get(userId);
-    if (sessions === undefined || !sessions.delete(session) || sessions.size > 0) return;
+    if (sessions instanceof Set) {
+      if (!sessions.delete(session) || sessions.size > 0) return;
+    } else if (sessions !== session) return;
     this.users.delete(userId);
     this.broker.unlistenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
   }
@@ -683,7 +685,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly deliverToUser = (payload: string): void => {
     const { userId, type, body } = decodeUserPayload(payload);
     const sessions = this.users.get(userId);
-    if (sessions !== undefined) for (const session of sessions) session.notifyEncoded(type, body);
+    if (sessions instanceof Set) for (const session of sessions) session.notifyEncoded(type, body);
+    else sessions?.notifyEncoded(type, body);
   };
 
   private startSweep(): void {
