@@ -56,7 +56,8 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
     let closed = false;
     socket.onopen = () => events.onOpen();
     socket.onmessage = (event) => {
-      if (typeof event.data === 'string') events.onMessage(event.data);
+      // A socket this side closed may still deliver what was in flight: the client has moved on.
+      if (!closed && typeof event.data === 'string') events.onMessage(event.data);
     };
     socket.onclose = (event) => {
       if (closed) return;
