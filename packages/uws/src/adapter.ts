@@ -7,7 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Herald, UpgradeDecision } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { loadUws, type UwsModule } from './native.ts';
-import { flushPending, inCallback, receiveIn, UwsSocket, type UserData } from './uws-socket.ts';
+import { drainedIn, flushPending, inCallback, receiveIn, UwsSocket, type UserData } from './uws-socket.ts';
 
 /** Options of `attachHerald` and `serveHerald`. */
 export interface HeraldUwsOptions {
@@ -121,7 +121,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
 
     open: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
-      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove, () => data.connection?.drained()));
+      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove));
       inCallback(socket, () => {
         if (data.decision.ok) data.connection = herald.open(socket, data.decision);
         else herald.reject(socket, data.decision);
@@ -138,8 +138,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
 
     drain: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
-      const connection = data.connection;
-      if (connection !== undefined) inCallback(data.socket, () => connection.drained());
+      drainedIn(data.socket, data.connection);
     },
 
     pong: (ws: WebSocket<UserData>) => {

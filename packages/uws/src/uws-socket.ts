@@ -54,6 +54,19 @@ export function receiveIn(socket: UwsSocket | undefined, connection: Connection,
   }
 }
 
+/** Tells a connection its send buffer drained, as a callback of its socket. */
+export function drainedIn(socket: UwsSocket | undefined, connection: Connection | undefined): void {
+  if (connection === undefined) return;
+  const outer = corked;
+  corked = socket;
+  try {
+    socket?.flush();
+    connection.drained();
+  } finally {
+    corked = outer;
+  }
+}
+
 export class UwsSocket implements HeraldSocket {
   closed = false;
   private queue: string[] | null = null;
@@ -68,8 +81,6 @@ export class UwsSocket implements HeraldSocket {
      * room for the Goodbye and the close frame, so the client is told rather than cut off).
      */
     private readonly closeAbove: number,
-    /** Tells the core the send buffer drained. */
-    private readonly onDrain: () => void,
   ) {}
 
   send(frame: string): void {
@@ -101,7 +112,7 @@ export class UwsSocket implements HeraldSocket {
     if (this.closed) return;
     this.ws.cork(() => {
       for (const frame of queue) if (!this.closed) this.write(frame);
-      if (heldBack && !this.closed && this.ws.getBufferedAmount() <= this.highWaterMark) inCallback(this, this.onDrain);
+      if (heldBack && !this.closed && this.ws.getBufferedAmount() <= this.highWaterMark) drainedIn(this, this.ws.getUserData().connection);
     });
   }
 
