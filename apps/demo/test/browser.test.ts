@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type DemoServer } from '../src/server.ts';
+import { startNginx } from './nginx.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
@@ -127,6 +128,27 @@ describe('the playground (/)', () => {
     await page.press('#body', 'Control+Enter');
     expect(await page.locator('#log .entry.resp', { hasText: '"type":"chat.Send"' }).textContent(WAIT)).toContain('"code":200');
     await page.close();
+  });
+
+  it('behind nginx without Upgrade support, falls back to long-poll within 3 s and completes a request', async () => {
+    const proxy = await startNginx(demo.port, 'no-upgrade', { pages: true });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${proxy.port}/`);
+      await page.fill('#url', `ws://127.0.0.1:${proxy.port}/ws`);
+      const started = Date.now();
+      await connected(page, 'demo-carol');
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await page.textContent('#transport')).toBe('long-poll');
+      await page.locator('#type option[value="chat.Send"]').waitFor({ state: 'attached', ...WAIT });
+      await page.selectOption('#type', 'chat.Send');
+      await page.fill('#body', '{"room":"proxied","text":"through a broken proxy"}');
+      await page.press('#body', 'Control+Enter');
+      expect(await page.locator('#log .entry.resp', { hasText: '"type":"chat.Send"' }).textContent(WAIT)).toContain('"code":200');
+      await page.close();
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('links to the API docs', async () => {

@@ -7,10 +7,6 @@
  * (c) `proxy_read_timeout 10s` → an idle session survives 40 s on keep-alive;
  * (d) nginx frozen with SIGSTOP → the client notices within interval + grace, then resumes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { autoTransport, createClient, type ClientState, type HeraldClient } from '@herald/client';
 import { createLongPollHandler } from '@herald/long-poll';
 import { freePort } from '@herald/testing/node';
@@ -18,8 +14,8 @@ import { attachFetch, loadUws, serveHerald, type HeraldUwsServer } from '@herald
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createChat } from '../src/app.ts';
+import { startNginx, type Nginx } from './nginx.ts';
 
-const NGINX = '/usr/sbin/nginx';
 const PING_INTERVAL_MS = 3000;
 const PING_TIMEOUT_MS = 3000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,56 +48,6 @@ async function startBackend(): Promise<Backend> {
     close: async () => {
       await server.close();
       longPoll.close();
-    },
-  };
-}
-
-interface Nginx {
-  readonly port: number;
-  readonly process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** nginx in the foreground with its own prefix, proxying /ws and /lp to the backend. */
-async function startNginx(backend: number, webSocket: 'upgrade' | 'no-upgrade', readTimeout = '60s'): Promise<Nginx> {
-  if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: apt-get install nginx (.ci/run does)`);
-  const dir = mkdtempSync(join(tmpdir(), 'herald-nginx-'));
-  const port = await freePort();
-  const upgrade =
-    webSocket === 'upgrade'
-      ? 'proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";'
-      : // keep-alive to the upstream, but no Upgrade/Connection forwarding: the handshake arrives without `Upgrade`
-        'proxy_http_version 1.1; proxy_set_header Connection "";';
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location /ws { proxy_pass http://127.0.0.1:${backend}; ${upgrade} proxy_read_timeout ${readTimeout}; }
-    location /lp { proxy_pass http://127.0.0.1:${backend}; proxy_http_version 1.1; proxy_buffering off; proxy_read_timeout 60s; }
-  }
-}
-`,
-  );
-  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-  await until(() => existsSync(join(dir, 'nginx.pid')), 5000, 'nginx to start');
-  await sleep(100);
-  return {
-    port,
-    process: child,
-    stop: async () => {
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
     },
   };
 }
@@ -168,7 +114,7 @@ describe('behind nginx', () => {
 
   it('(c) keeps an idle session alive for 40 s through proxy_read_timeout 10s', async () => {
     backend = await startBackend();
-    nginx = await startNginx(backend.port, 'upgrade', '10s');
+    nginx = await startNginx(backend.port, 'upgrade', { readTimeout: '10s' });
     const states: ClientState[] = [];
     const alice = connectThrough(nginx, 'alice', states);
     await alice.request('chat.Join', { room: 'idle' });
