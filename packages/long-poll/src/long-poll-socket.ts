@@ -15,7 +15,8 @@ export interface PollResult {
 
 interface HeldPoll {
   readonly answer: (result: PollResult) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** When it started waiting: the handler's sweep answers it once it has waited long enough. */
+  readonly since: number;
 }
 
 export class LongPollSocket implements HeraldSocket {
@@ -77,14 +78,18 @@ export class LongPollSocket implements HeraldSocket {
   }
 
   /**
-   * Answers at once when there is something to say, else holds the poll up to `holdMs`.
+   * Answers at once when there is something to say, else holds the poll (true) until frames
+   * arrive or `releaseHeldBefore` ends the wait: no timer per poll, the handler sweeps.
    * A poll already held is answered now: only the newest waits.
    */
-  poll(holdMs: number, answer: (result: PollResult) => void): void {
+  poll(now: number, answer: (result: PollResult) => void): boolean {
     this.release();
-    if (this.frames.length > 0 || this.closedWith !== undefined) return answer(this.result());
-    const timer = setTimeout(() => this.release(), holdMs);
-    this.held = { answer, timer };
+    if (this.frames.length > 0 || this.closedWith !== undefined) {
+      answer(this.result());
+      return false;
+    }
+    this.held = { answer, since: now };
+    return true;
   }
 
   /** Answers the held poll, if any, with what there is now. */
@@ -92,8 +97,20 @@ export class LongPollSocket implements HeraldSocket {
     const held = this.held;
     if (held === undefined) return;
     this.held = undefined;
-    clearTimeout(held.timer);
     held.answer(this.result());
+  }
+
+  /** Stops holding `answer` (its client went away), if it is still the poll held. */
+  cancel(answer: (result: PollResult) => void): void {
+    if (this.held?.answer === answer) this.held = undefined;
+  }
+
+  /** Answers the held poll if it has waited since before `cutoff`; true while one is still held. */
+  releaseHeldBefore(cutoff: number): boolean {
+    if (this.held === undefined) return false;
+    if (this.held.since > cutoff) return true;
+    this.release();
+    return false;
   }
 
   /** Frames sent in one tick leave in one poll response. */
