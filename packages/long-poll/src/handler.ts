@@ -64,18 +64,22 @@ function pollBody(result: PollResult): string {
   return '{"from":' + result.from + ',"messages":[' + result.frames.join(',') + ']' + closed + '}';
 }
 
-/** The value of `name` in a query string (`null` when absent). */
+/** The value of `name` in a query string (`null` when absent), without splitting it. */
 function queryParam(query: string, name: string): string | null {
-  for (const pair of query.split('&')) {
-    const eq = pair.indexOf('=');
-    const key = eq < 0 ? pair : pair.slice(0, eq);
-    if (key !== name) continue;
-    const value = eq < 0 ? '' : pair.slice(eq + 1);
-    try {
-      return decodeURIComponent(value.replace(/\+/g, ' '));
-    } catch {
-      return value;
+  let at = 0;
+  while (at <= query.length) {
+    const amp = query.indexOf('&', at);
+    const end = amp === -1 ? query.length : amp;
+    if (query.startsWith(name, at) && (at + name.length === end || query.charCodeAt(at + name.length) === 61)) {
+      const value = query.slice(Math.min(at + name.length + 1, end), end);
+      if (!/[%+]/.test(value)) return value;
+      try {
+        return decodeURIComponent(value.replace(/\+/g, ' '));
+      } catch {
+        return value;
+      }
     }
+    at = end + 1;
   }
   return null;
 }

@@ -67,7 +67,9 @@ export class LongPollSocket implements HeraldSocket {
     const drop = Math.min(ack - this.from + 1, this.frames.length);
     if (drop <= 0) return;
     for (let i = 0; i < drop; i++) this.bytes -= (this.frames[i] as string).length;
-    this.frames = this.frames.slice(drop);
+    // Poll bodies are built from `frames` before an ack can come, so it may change in place.
+    if (drop === this.frames.length) this.frames.length = 0;
+    else this.frames.splice(0, drop);
     this.from += drop;
     this.connection?.drained();
   }

@@ -3,18 +3,35 @@
  * from uWS's own request objects: no `Request`, `Headers`, `AbortController` or `Response` per
  * request, which is most of what a fetch bridge costs on Node. Headers are read from the live
  * request while the route handler runs, the body is taken from `onData` (decoded in place when
- * it comes in one chunk), and the answer is written inside `cork`.
+ * it comes in one chunk), and the answer is written inside `cork` with one call for the head.
  */
 import { STATUS_CODES } from 'node:http';
 import type { HttpExchange } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
-const statusLines = new Map<number, string>();
+type HeaderMap = Readonly<Record<string, string>>;
 
-function statusLine(status: number): string {
-  let line = statusLines.get(status);
-  if (line === undefined) statusLines.set(status, (line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`));
-  return line;
+/**
+ * The status line and headers as one string for `writeStatus`, which writes it verbatim: one
+ * call into uWS instead of one per header. Cached per headers object, as a handler answers
+ * with a few constant ones.
+ */
+const heads = new WeakMap<HeaderMap, Map<number, string>>();
+
+function head(status: number, headers: HeaderMap): string {
+  let byStatus = heads.get(headers);
+  if (byStatus === undefined) heads.set(headers, (byStatus = new Map()));
+  let text = byStatus.get(status);
+  if (text === undefined) {
+    text = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+    for (const name in headers) {
+      const value = headers[name] as string;
+      if (/[\r\n]/.test(name + value)) throw new Error(`@herald/uws: header ${JSON.stringify(name)} holds a line break`);
+      text += `\r\n${name}: ${value}`;
+    }
+    byStatus.set(status, text);
+  }
+  return text;
 }
 
 const utf8 = new TextDecoder();
@@ -26,10 +43,17 @@ const utf8 = new TextDecoder();
  * syscall (and one TCP segment) per status line, header name, colon and value. So such answers
  * wait for `setImmediate`, after uWS has returned to the loop, and leave corked, one write each.
  */
-const deferred: Array<{ exchange: UwsExchange; status: number; headers: Readonly<Record<string, string>>; body: string }> = [];
+const deferred: UwsExchange[] = [];
 
 function flushDeferred(): void {
-  for (const { exchange, status, headers, body } of deferred.splice(0)) exchange.write(status, headers, body);
+  for (const exchange of deferred.splice(0)) exchange.write();
+}
+
+/** The exchange `writeCorked` answers (a module slot, so `cork` needs no closure per answer). */
+let corked: UwsExchange | undefined;
+
+function writeCorked(): void {
+  corked?.writeNow();
 }
 
 class UwsExchange implements HttpExchange {
@@ -45,6 +69,9 @@ class UwsExchange implements HttpExchange {
   /** The body was refused unread: the connection is closed after the answer. */
   private refused = false;
   private abortListener: (() => void) | undefined;
+  /** Status line and headers, then body, of the answer once given. */
+  private answer = '';
+  private body = '';
 
   constructor(
     private readonly res: HttpResponse,
@@ -110,21 +137,26 @@ class UwsExchange implements HttpExchange {
     this.abortListener = listener;
   }
 
-  respond(status: number, headers: Readonly<Record<string, string>>, body: string): void {
+  respond(status: number, headers: HeaderMap, body: string): void {
     if (this.answered || this.aborted) return;
     this.answered = true;
-    if (this.dispatching) return this.write(status, headers, body);
-    if (deferred.push({ exchange: this, status, headers, body }) === 1) setImmediate(flushDeferred);
+    this.answer = head(status, headers);
+    this.body = body;
+    // In its own callback the socket is corked already.
+    if (this.dispatching) return this.writeNow();
+    if (deferred.push(this) === 1) setImmediate(flushDeferred);
   }
 
-  write(status: number, headers: Readonly<Record<string, string>>, body: string): void {
+  /** Writes a deferred answer inside `cork`. */
+  write(): void {
     if (this.aborted) return;
-    const res = this.res;
-    res.cork(() => {
-      res.writeStatus(statusLine(status));
-      for (const name in headers) res.writeHeader(name, headers[name] as string);
-      res.end(body, this.refused);
-    });
+    corked = this;
+    this.res.cork(writeCorked);
+    corked = undefined;
+  }
+
+  writeNow(): void {
+    this.res.writeStatus(this.answer).end(this.body, this.refused);
   }
 
   /** A handler that threw: 500, unless it already answered. */
