@@ -9,7 +9,7 @@ export interface HttpExchange {
   readonly method: string;
   /** The path, without the query string. */
   readonly path: string;
-  /** The query string without `?` (`''` when there is none). */
+  /** The query string without `?` (`''` when there is none); like headers, read it before the handler first returns. */
   readonly query: string;
   /**
    * A request header by lower-case name, `null` when absent. Read headers synchronously,

@@ -58,10 +58,17 @@ function refuse(exchange: HttpExchange, status: number, error: ErrorReason, mess
   exchange.respond(status, JSON_HEADERS, JSON.stringify(body));
 }
 
-/** `{"from":N,"messages":[…]}`: server frames are JSON already, so they are joined, not re-encoded. */
+/**
+ * `{"from":N,"messages":[…]}`: server frames are JSON already, so they are joined, not re-encoded.
+ * Concatenated rather than `join`ed: the server flattens the text once as it writes it.
+ */
 function pollBody(result: PollResult): string {
-  const closed = result.closed === undefined ? '' : ',"closed":' + JSON.stringify(result.closed);
-  return '{"from":' + result.from + ',"messages":[' + result.frames.join(',') + ']' + closed + '}';
+  const { frames } = result;
+  let body = '{"from":' + result.from + ',"messages":[';
+  for (let i = 0; i < frames.length; i++) body += i === 0 ? frames[i] : ',' + frames[i];
+  body += ']';
+  if (result.closed !== undefined) body += ',"closed":' + JSON.stringify(result.closed);
+  return body + '}';
 }
 
 /** The value of `name` in a query string (`null` when absent), without splitting it. */
@@ -84,11 +91,11 @@ function queryParam(query: string, name: string): string | null {
   return null;
 }
 
-/** The items of a send that are not strings, by index (none in a well-formed batch). */
-function nonStrings(batch: readonly unknown[]): Array<{ path: [number]; message: string }> {
-  const issues: Array<{ path: [number]; message: string }> = [];
+/** The items of a send that are not strings, by index; undefined in a well-formed batch. */
+function nonStrings(batch: readonly unknown[]): Array<{ path: [number]; message: string }> | undefined {
+  let issues: Array<{ path: [number]; message: string }> | undefined;
   for (let i = 0; i < batch.length; i++) {
-    if (typeof batch[i] !== 'string') issues.push({ path: [i], message: 'a frame is a string holding one envelope' });
+    if (typeof batch[i] !== 'string') (issues ??= []).push({ path: [i], message: 'a frame is a string holding one envelope' });
   }
   return issues;
 }
@@ -257,7 +264,7 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
         return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, `body must be a JSON array of 1 to ${maxBatch} frames`);
       }
       const issues = nonStrings(batch);
-      if (issues.length > 0) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, 'every frame must be a string', { issues });
+      if (issues !== undefined) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, 'every frame must be a string', { issues });
       for (const frame of batch as string[]) socket.connection?.receive(frame);
       exchange.respond(204, NO_STORE, '');
     });
@@ -267,7 +274,7 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
     const ack = Number(queryParam(exchange.query, 'ack') ?? '0');
     if (!Number.isSafeInteger(ack) || ack < 0) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0');
     socket.connection?.alive();
-    socket.ack(ack);
+    socket.ack(ack, herald.highWaterMark);
     const answer = (result: PollResult): void => {
       if (result.closed !== undefined) store.delete(sid);
       exchange.respond(200, JSON_HEADERS, pollBody(result));

@@ -9,6 +9,7 @@ import { CloseCode, type Connection, type HeraldSocket } from '@herald/core';
 /** The answer to a poll: frames from cursor `from`, and the close once the session ended. */
 export interface PollResult {
   readonly from: number;
+  /** The buffer itself, not a copy: read it when answered (a later ack changes it). */
   readonly frames: readonly string[];
   readonly closed: { readonly code: number; readonly reason: string } | undefined;
 }
@@ -62,16 +63,20 @@ export class LongPollSocket implements HeraldSocket {
     this.wake();
   }
 
-  /** Drops frames the client acknowledged (cursor `ack` and below); tells the core if that freed room. */
-  ack(ack: number): void {
+  /**
+   * Drops frames the client acknowledged (cursor `ack` and below). Tells the core when that
+   * took the buffer down from above `highWaterMark`: only then can it have held frames back.
+   */
+  ack(ack: number, highWaterMark = 0): void {
     const drop = Math.min(ack - this.from + 1, this.frames.length);
     if (drop <= 0) return;
+    const before = this.bytes;
     for (let i = 0; i < drop; i++) this.bytes -= (this.frames[i] as string).length;
     // Poll bodies are built from `frames` before an ack can come, so it may change in place.
     if (drop === this.frames.length) this.frames.length = 0;
     else this.frames.splice(0, drop);
     this.from += drop;
-    this.connection?.drained();
+    if (before > highWaterMark) this.connection?.drained();
   }
 
   /** Everything unacknowledged, plus the close if the session has ended. */
@@ -119,9 +124,11 @@ export class LongPollSocket implements HeraldSocket {
   private wake(): void {
     if (this.held === undefined || this.waking) return;
     this.waking = true;
-    queueMicrotask(() => {
-      this.waking = false;
-      this.release();
-    });
+    queueMicrotask(this.woken);
   }
+
+  private readonly woken = (): void => {
+    this.waking = false;
+    this.release();
+  };
 }

@@ -36,6 +36,9 @@ function head(status: number, headers: HeaderMap): string {
 
 const utf8 = new TextDecoder();
 
+/** uWS gives methods in lower case; the usual ones are mapped without a new string each time. */
+const METHODS: ReadonlyMap<string, string> = new Map(['get', 'post', 'delete', 'put', 'head', 'options', 'patch'].map((m) => [m, m.toUpperCase()]));
+
 /**
  * Answers given outside this exchange's own uWS callback (a held poll woken by another
  * connection's send, an open after its async upgrade). While uWS dispatches to one socket it
@@ -59,7 +62,6 @@ function writeCorked(): void {
 class UwsExchange implements HttpExchange {
   readonly method: string;
   readonly path: string;
-  readonly query: string;
   /** Only valid while the route handler runs; uWS reuses it afterwards. */
   request: HttpRequest | undefined;
   /** True while uWS runs this exchange's own callback (route or body), with its socket corked. */
@@ -78,21 +80,29 @@ class UwsExchange implements HttpExchange {
     req: HttpRequest,
   ) {
     this.request = req;
-    this.method = req.getMethod().toUpperCase();
+    const method = req.getMethod();
+    this.method = METHODS.get(method) ?? method.toUpperCase();
     this.path = req.getUrl();
-    this.query = req.getQuery() ?? '';
     res.onAborted(() => {
       this.aborted = true;
       this.abortListener?.();
     });
   }
 
+  /** Read from the live request, like headers: only a poll needs it. */
+  get query(): string {
+    return this.live().getQuery() ?? '';
+  }
+
   header(name: string): string | null {
-    const request = this.request;
-    if (request === undefined) throw new Error('@herald/uws: request headers were read after the route handler returned');
-    const value = request.getHeader(name);
+    const value = this.live().getHeader(name);
     // uWS answers '' for an absent header; an empty header that is present reads the same.
     return value === '' ? null : value;
+  }
+
+  private live(): HttpRequest {
+    if (this.request === undefined) throw new Error('@herald/uws: the request was read after the route handler returned');
+    return this.request;
   }
 
   readBody(limit: number, done: (text: string | undefined) => void): void {
