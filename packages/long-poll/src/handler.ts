@@ -1,7 +1,8 @@
 /**
  * The long-poll transport as a fetch handler (`Request` → `Response`), so it mounts on Hono in
- * any runtime, and as an `HttpExchange` handler, so uWS serves it without fetch objects. The session it carries is the core's own:
- * same envelope, same frames, same delivery, resume and error rules as over WebSocket.
+ * any runtime, and as an `HttpExchange` handler, so uWS serves it without fetch objects. The
+ * session it carries is the core's own: same envelope, same frames, same delivery, resume and
+ * error rules as over WebSocket.
  *
  *   POST   {path}        open: `Herald-Protocol: herald.v1`, optional `Authorization`
  *   POST   {path}/send   a JSON array of frames (each exactly the text a WebSocket frame holds)
