@@ -278,7 +278,7 @@ export function renderMarkdown(results: Results): string {
 
   out.push('## 4. Long-poll');
   out.push('');
-  out.push(`${int(p.longPoll.clients)} polling clients, each with a held poll and a send connection (keep-alive HTTP/1.1, raw sockets); each send carries ${p.longPoll.batch} request envelopes, the next send leaves once all of their responses came back on the poll. msg/s: responses received per second. Herald's long-poll runs on uWS (\`attachFetch\`); engine.io answers each message like the codec ceiling.`);
+  out.push(`${int(p.longPoll.clients)} polling clients, each with a held poll and a send connection (keep-alive HTTP/1.1, raw sockets); each send carries ${p.longPoll.batch} request envelopes, the next send leaves once all of their responses came back on the poll. msg/s: responses received per second. Both clients read poll bodies by scanning, not parsing. Herald's long-poll runs on uWS (\`attachHttp\`, no fetch objects); engine.io answers each message like the codec ceiling.`);
   out.push('');
   const eio = results.longPoll.find((r) => r.key === 'engineio' && r.error === undefined);
   out.push(table(['server', 'clients', 'msg/s', '× engine.io', 'server CPU', 'generator CPU', 'note'], results.longPoll.map((r) => [r.label, int(r.connections), int(r.perSecond), ratio(r.perSecond / (eio?.perSecond ?? NaN)), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)])));

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createDocsHandler, type DocsHandler } from '@herald/asyncapi';
 import type { HeraldOptions } from '@herald/core';
 import { createLongPollHandler } from '@herald/long-poll';
-import { attachFetch, loadUws, serveHerald } from '@herald/uws';
+import { attachFetch, attachHttp, loadUws, serveHerald } from '@herald/uws';
 import type { HttpResponse } from 'uWebSockets.js';
 import { createDemo } from './app.ts';
 import { buildBrowserClient } from './browser-client.ts';
@@ -73,8 +73,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
   const app = loadUws().App();
   const herald = createDemo(options.herald);
   const longPoll = createLongPollHandler(herald);
-  attachFetch(app, '/lp', longPoll.fetch);
-  attachFetch(app, '/lp/*', longPoll.fetch);
+  attachHttp(app, '/lp', longPoll.handle);
+  attachHttp(app, '/lp/*', longPoll.handle);
 
   // The documents name the WebSocket URL, which includes the port bound below.
   let docs: DocsHandler | undefined;

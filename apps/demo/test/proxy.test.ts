@@ -10,7 +10,7 @@
 import { autoTransport, createClient, type ClientState, type HeraldClient } from '@herald/client';
 import { createLongPollHandler } from '@herald/long-poll';
 import { freePort } from '@herald/testing/node';
-import { attachFetch, loadUws, serveHerald, type HeraldUwsServer } from '@herald/uws';
+import { attachHttp, loadUws, serveHerald, type HeraldUwsServer } from '@herald/uws';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createChat } from '../src/app.ts';
@@ -38,8 +38,8 @@ async function startBackend(): Promise<Backend> {
   const herald = createChat({ upgradeRateLimit: false, limits: { pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: PING_TIMEOUT_MS } });
   const app = loadUws().App();
   const longPoll = createLongPollHandler(herald, { pollTimeoutMs: 5000 });
-  attachFetch(app, '/lp', longPoll.fetch);
-  attachFetch(app, '/lp/*', longPoll.fetch);
+  attachHttp(app, '/lp', longPoll.handle);
+  attachHttp(app, '/lp/*', longPoll.handle);
   app.any('/*', (res) => void res.cork(() => res.writeStatus('404 Not Found').end()));
   const server: HeraldUwsServer = await serveHerald(herald, { app, port: 0, host: '127.0.0.1' });
   return {

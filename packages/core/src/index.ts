@@ -37,6 +37,7 @@ export { systemClock, type Clock } from './clock.ts';
 export { randomId } from './random-id.ts';
 export { utf8Length } from './codec.ts';
 export type { HeraldSocket } from './socket.ts';
+export type { HttpExchange } from './http-exchange.ts';
 export type { NativePublish } from './topics.ts';
 export type { UpgradeRateLimit } from './upgrade-limiter.ts';
 export { Connection, type SessionState } from './session.ts';

@@ -10,14 +10,14 @@ import { fileURLToPath } from 'node:url';
 
 if (process.argv[2] === '--server') {
   const { createConformanceHerald } = await import('@herald/testing/conformance');
-  const { attachFetch, loadUws } = await import('@herald/uws');
+  const { attachHttp, loadUws } = await import('@herald/uws');
   const { createLongPollHandler } = await import('../src/index.ts');
   const uws = loadUws();
   const app = uws.App();
   const herald = createConformanceHerald({ pingIntervalMs: 120_000, pingTimeoutMs: 60_000, authDeadlineMs: 60_000 });
   const longPoll = createLongPollHandler(herald, { pollTimeoutMs: 60_000 });
-  attachFetch(app, '/lp', longPoll.fetch);
-  attachFetch(app, '/lp/*', longPoll.fetch);
+  attachHttp(app, '/lp', longPoll.handle);
+  attachHttp(app, '/lp/*', longPoll.handle);
   app.listen('127.0.0.1', 0, (socket) => {
     process.send?.({ port: uws.us_socket_local_port(socket as never) });
   });

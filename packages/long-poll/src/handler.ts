@@ -1,7 +1,8 @@
 /**
  * The long-poll transport as a fetch handler (`Request` → `Response`), so it mounts on Hono in
- * any runtime and on uWS through a small bridge. The session it carries is the core's own:
- * same envelope, same frames, same delivery, resume and error rules as over WebSocket.
+ * any runtime, and as an `HttpExchange` handler, so uWS serves it without fetch objects. The
+ * session it carries is the core's own: same envelope, same frames, same delivery, resume and
+ * error rules as over WebSocket.
  *
  *   POST   {path}        open: `Herald-Protocol: herald.v1`, optional `Authorization`
  *   POST   {path}/send   a JSON array of frames (each exactly the text a WebSocket frame holds)
@@ -10,7 +11,7 @@
  *
  * The long-poll session id travels in the `Herald-Session` header, never in a URL.
  */
-import { ErrorReason, Status, randomId, type ErrorBody, type Herald } from '@herald/core';
+import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
 import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
 import { MemoryLongPollStore, type LongPollStore } from './store.ts';
 
@@ -38,28 +39,66 @@ export interface LongPollOptions {
 export interface LongPollHandler {
   /** Answers a request under `path` (others get 404). */
   fetch(request: Request): Promise<Response>;
-  /** Stops the expiry sweep and answers held polls. */
+  /**
+   * The same, for servers that give their own request objects rather than fetch ones (uWS:
+   * `attachHttp` of `@herald/uws`), so no `Request`/`Response` is built per request.
+   */
+  handle(exchange: HttpExchange): void;
+  /** Stops the sweeps and answers held polls. */
   close(): void;
   readonly path: string;
   /** Open long-poll connections. */
   readonly size: number;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+const NO_STORE: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
 
-function json(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { ...JSON_HEADERS, ...headers } });
-}
-
-function refuse(status: number, error: ErrorReason, message: string, extra?: Pick<ErrorBody, 'issues'>): Response {
+function refuse(exchange: HttpExchange, status: number, error: ErrorReason, message: string, extra?: Pick<ErrorBody, 'issues'>): void {
   const body: ErrorBody = extra === undefined ? { error, message } : { error, message, ...extra };
-  return json(status, JSON.stringify(body));
+  exchange.respond(status, JSON_HEADERS, JSON.stringify(body));
 }
 
-/** `{"from":N,"messages":[…]}`: server frames are JSON already, so they are joined, not re-encoded. */
+/**
+ * `{"from":N,"messages":[…]}`: server frames are JSON already, so they are joined, not re-encoded.
+ * Concatenated rather than `join`ed: the server flattens the text once as it writes it.
+ */
 function pollBody(result: PollResult): string {
-  const closed = result.closed === undefined ? '' : ',"closed":' + JSON.stringify(result.closed);
-  return '{"from":' + result.from + ',"messages":[' + result.frames.join(',') + ']' + closed + '}';
+  const { frames } = result;
+  let body = '{"from":' + result.from + ',"messages":[';
+  for (let i = 0; i < frames.length; i++) body += i === 0 ? frames[i] : ',' + frames[i];
+  body += ']';
+  if (result.closed !== undefined) body += ',"closed":' + JSON.stringify(result.closed);
+  return body + '}';
+}
+
+/** The value of `name` in a query string (`null` when absent), without splitting it. */
+function queryParam(query: string, name: string): string | null {
+  let at = 0;
+  while (at <= query.length) {
+    const amp = query.indexOf('&', at);
+    const end = amp === -1 ? query.length : amp;
+    if (query.startsWith(name, at) && (at + name.length === end || query.charCodeAt(at + name.length) === 61)) {
+      const value = query.slice(Math.min(at + name.length + 1, end), end);
+      if (!/[%+]/.test(value)) return value;
+      try {
+        return decodeURIComponent(value.replace(/\+/g, ' '));
+      } catch {
+        return value;
+      }
+    }
+    at = end + 1;
+  }
+  return null;
+}
+
+/** The items of a send that are not strings, by index; undefined in a well-formed batch. */
+function nonStrings(batch: readonly unknown[]): Array<{ path: [number]; message: string }> | undefined {
+  let issues: Array<{ path: [number]; message: string }> | undefined;
+  for (let i = 0; i < batch.length; i++) {
+    if (typeof batch[i] !== 'string') (issues ??= []).push({ path: [i], message: 'a frame is a string holding one envelope' });
+  }
+  return issues;
 }
 
 async function readBody(request: Request, limit: number): Promise<string | undefined> {
@@ -88,6 +127,40 @@ async function readBody(request: Request, limit: number): Promise<string | undef
   return new TextDecoder().decode(bytes);
 }
 
+/** A fetch `Request` as an exchange; `respond` settles the `Response`. */
+class FetchExchange implements HttpExchange {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+
+  constructor(
+    private readonly request: Request,
+    private readonly resolve: (response: Response) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    const url = new URL(request.url);
+    this.method = request.method;
+    this.path = url.pathname;
+    this.query = url.search.slice(1);
+  }
+
+  header(name: string): string | null {
+    return this.request.headers.get(name);
+  }
+
+  readBody(limit: number, done: (text: string | undefined) => void): void {
+    readBody(this.request, limit).then(done, this.reject);
+  }
+
+  onAbort(listener: () => void): void {
+    this.request.signal.addEventListener('abort', listener, { once: true });
+  }
+
+  respond(status: number, headers: Readonly<Record<string, string>>, body: string): void {
+    this.resolve(new Response(status === 204 ? null : body, { status, headers }));
+  }
+}
+
 /**
  * Creates the long-poll endpoints for a Herald server.
  *
@@ -95,6 +168,7 @@ async function readBody(request: Request, limit: number): Promise<string | undef
  * const longPoll = createLongPollHandler(herald);
  * honoApp.all('/lp/*', (c) => longPoll.fetch(c.req.raw));
  * honoApp.all('/lp', (c) => longPoll.fetch(c.req.raw));
+ * // on uWS, without fetch objects: attachHttp(uwsApp, '/lp', longPoll.handle); attachHttp(uwsApp, '/lp/*', longPoll.handle);
  */
 export function createLongPollHandler(herald: Herald<any>, options: LongPollOptions = {}): LongPollHandler {
   const path = (options.path ?? '/lp').replace(/\/$/, '');
@@ -105,6 +179,10 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
   const maxBufferedBytes = options.maxBufferedBytes ?? 4 * herald.highWaterMark;
   const store = options.store ?? new MemoryLongPollStore();
   let sweep: ReturnType<typeof setInterval> | undefined;
+  // Held polls are ended by one timer, not one each: a poll waits between `pollTimeoutMs - holdTick` and `pollTimeoutMs`.
+  const holdTick = Math.max(1, Math.min(1000, Math.floor(pollTimeoutMs / 5)));
+  const holding = new Set<LongPollSocket>();
+  let holdSweep: ReturnType<typeof setInterval> | undefined;
 
   const expire = (): void => {
     const now = Date.now();
@@ -120,65 +198,112 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
     }
   };
 
-  async function open(request: Request): Promise<Response> {
-    const offered = request.headers.get(PROTOCOL_HEADER);
-    const headers = {
-      get: (name: string) => (name.toLowerCase() === 'sec-websocket-protocol' ? offered : request.headers.get(name)),
-    };
-    const decision = await herald.upgrade({ url: request.url, headers });
-    if (!decision.ok) return json(decision.status, JSON.stringify(decision.body), decision.headers);
-    const sid = randomId(22);
-    const socket = new LongPollSocket(request.headers.get('authorization'), maxBufferedBytes, Date.now());
-    store.set(sid, socket);
-    sweep ??= setInterval(expire, Math.min(5000, idleTimeoutMs / 2));
-    socket.connection = herald.open(socket, { ...decision, client: 'browser' });
-    // The open answers like a poll (the Welcome is already buffered), with the id in front.
-    return await new Promise<Response>((resolve) =>
-      socket.poll(0, (result) => resolve(json(200, '{"sid":"' + sid + '",' + pollBody(result).slice(1), { [SESSION_HEADER]: sid }))),
+  const endHeldPolls = (): void => {
+    const cutoff = Date.now() - (pollTimeoutMs - holdTick);
+    for (const socket of holding) if (!socket.releaseHeldBefore(cutoff)) holding.delete(socket);
+    if (holding.size === 0) {
+      clearInterval(holdSweep);
+      holdSweep = undefined;
+    }
+  };
+
+  function open(exchange: HttpExchange): void {
+    // Headers are read now, before the first await (see `HttpExchange.header`).
+    const offered = exchange.header(PROTOCOL_HEADER);
+    const credential = exchange.header('authorization');
+    const upgrade = herald.upgrade({
+      url: `http://${exchange.header('host') ?? 'localhost'}${exchange.path}`,
+      headers: {
+        get: (name: string) => {
+          const lower = name.toLowerCase();
+          return lower === 'sec-websocket-protocol' ? offered : exchange.header(lower);
+        },
+      },
+    });
+    upgrade.then(
+      (decision) => {
+        if (!decision.ok) return exchange.respond(decision.status, { ...JSON_HEADERS, ...decision.headers }, JSON.stringify(decision.body));
+        const sid = randomId(22);
+        const socket = new LongPollSocket(credential, maxBufferedBytes, Date.now());
+        store.set(sid, socket);
+        sweep ??= setInterval(expire, Math.min(5000, idleTimeoutMs / 2));
+        socket.connection = herald.open(socket, { ...decision, client: 'browser' });
+        // The open answers like a poll (the Welcome is already buffered), with the id in front.
+        const headers = { ...JSON_HEADERS, [SESSION_HEADER]: sid };
+        if (socket.poll(Date.now(), (result) => exchange.respond(200, headers, '{"sid":"' + sid + '",' + pollBody(result).slice(1)))) socket.release();
+      },
+      () => refuse(exchange, Status.InternalError, ErrorReason.Internal, 'the open failed'),
     );
   }
 
   /** The connection a request names, if it exists and the request carries its credential. */
-  function connectionOf(request: Request): LongPollSocket | Response {
-    const sid = request.headers.get(SESSION_HEADER);
+  function connectionOf(exchange: HttpExchange, sid: string | null, now: number): LongPollSocket | undefined {
     const socket = sid === null ? undefined : store.get(sid);
-    if (socket === undefined) return refuse(Status.NotFound, ErrorReason.UnknownSession, 'unknown or expired long-poll session: open a new one and resume');
-    const credential = request.headers.get('authorization');
-    if (credential !== null && credential !== socket.credential) return refuse(Status.Forbidden, ErrorReason.Forbidden, 'credential does not match the session');
-    socket.lastSeenAt = Date.now();
+    if (socket === undefined) {
+      refuse(exchange, Status.NotFound, ErrorReason.UnknownSession, 'unknown or expired long-poll session: open a new one and resume');
+      return undefined;
+    }
+    const credential = exchange.header('authorization');
+    if (credential !== null && credential !== socket.credential) {
+      refuse(exchange, Status.Forbidden, ErrorReason.Forbidden, 'credential does not match the session');
+      return undefined;
+    }
+    socket.lastSeenAt = now;
     return socket;
   }
 
-  async function send(request: Request, socket: LongPollSocket): Promise<Response> {
-    const text = await readBody(request, maxBodyBytes);
-    if (text === undefined) return refuse(Status.PayloadTooLarge, ErrorReason.TooLarge, `body exceeds ${maxBodyBytes} bytes`);
-    let batch: unknown;
-    try {
-      batch = JSON.parse(text);
-    } catch {
-      return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'body is not JSON');
-    }
-    if (!Array.isArray(batch) || batch.length === 0 || batch.length > maxBatch) {
-      return refuse(Status.BadRequest, ErrorReason.InvalidBatch, `body must be a JSON array of 1 to ${maxBatch} frames`);
-    }
-    const issues = batch.flatMap((frame, index) => (typeof frame === 'string' ? [] : [{ path: [index], message: 'a frame is a string holding one envelope' }]));
-    if (issues.length > 0) return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'every frame must be a string', { issues });
-    for (const frame of batch as string[]) socket.connection?.receive(frame);
-    return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+  function send(exchange: HttpExchange, socket: LongPollSocket): void {
+    exchange.readBody(maxBodyBytes, (text) => {
+      if (text === undefined) return refuse(exchange, Status.PayloadTooLarge, ErrorReason.TooLarge, `body exceeds ${maxBodyBytes} bytes`);
+      let batch: unknown;
+      try {
+        batch = JSON.parse(text);
+      } catch {
+        return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, 'body is not JSON');
+      }
+      if (!Array.isArray(batch) || batch.length === 0 || batch.length > maxBatch) {
+        return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, `body must be a JSON array of 1 to ${maxBatch} frames`);
+      }
+      const issues = nonStrings(batch);
+      if (issues !== undefined) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, 'every frame must be a string', { issues });
+      for (const frame of batch as string[]) socket.connection?.receive(frame);
+      exchange.respond(204, NO_STORE, '');
+    });
   }
 
-  function poll(request: Request, socket: LongPollSocket, sid: string): Promise<Response> {
-    const ack = Number(new URL(request.url).searchParams.get('ack') ?? '0');
-    if (!Number.isSafeInteger(ack) || ack < 0) return Promise.resolve(refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0'));
+  function poll(exchange: HttpExchange, socket: LongPollSocket, sid: string, now: number): void {
+    const ack = Number(queryParam(exchange.query, 'ack') ?? '0');
+    if (!Number.isSafeInteger(ack) || ack < 0) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0');
     socket.connection?.alive();
-    socket.ack(ack);
-    return new Promise((resolve) => {
-      socket.poll(pollTimeoutMs, (result) => {
-        if (result.closed !== undefined) store.delete(sid);
-        resolve(json(200, pollBody(result)));
-      });
-      request.signal.addEventListener('abort', () => socket.release(), { once: true });
-    });
+    socket.ack(ack, herald.highWaterMark);
+    const answer = (result: PollResult): void => {
+      if (result.closed !== undefined) store.delete(sid);
+      exchange.respond(200, JSON_HEADERS, pollBody(result));
+    };
+    if (!socket.poll(now, answer)) return;
+    exchange.onAbort(() => socket.cancel(answer));
+    holding.add(socket);
+    holdSweep ??= setInterval(endHeldPolls, holdTick);
+  }
+
+  function handle(exchange: HttpExchange): void {
+    const { method, path: pathname } = exchange;
+    const route = pathname === path ? '' : pathname.startsWith(path + '/') ? pathname.slice(path.length) : undefined;
+    if (route === undefined) return refuse(exchange, Status.NotFound, ErrorReason.UnknownType, 'not a long-poll endpoint');
+    if (route === '' && method === 'POST') return open(exchange);
+    const sid = exchange.header(SESSION_HEADER);
+    const now = Date.now();
+    const socket = connectionOf(exchange, sid, now);
+    if (socket === undefined) return;
+    if (route === '/send' && method === 'POST') return send(exchange, socket);
+    if (route === '/poll' && method === 'GET') return poll(exchange, socket, sid as string, now);
+    if (route === '' && method === 'DELETE') {
+      store.delete(sid as string);
+      socket.release();
+      socket.connection?.closed(1000);
+      return exchange.respond(204, NO_STORE, '');
+    }
+    refuse(exchange, Status.NotFound, ErrorReason.UnknownType, `no ${method} ${pathname}`);
   }
 
   return {
@@ -186,29 +311,17 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
     get size() {
       return store.size;
     },
-    async fetch(request) {
-      const { pathname } = new URL(request.url);
-      const route = pathname === path ? '' : pathname.startsWith(path + '/') ? pathname.slice(path.length) : undefined;
-      if (route === undefined) return refuse(Status.NotFound, ErrorReason.UnknownType, 'not a long-poll endpoint');
-      if (route === '' && request.method === 'POST') return open(request);
-      const found = connectionOf(request);
-      if (found instanceof Response) return found;
-      const sid = request.headers.get(SESSION_HEADER) as string;
-      if (route === '/send' && request.method === 'POST') return send(request, found);
-      if (route === '/poll' && request.method === 'GET') return poll(request, found, sid);
-      if (route === '' && request.method === 'DELETE') {
-        store.delete(sid);
-        found.release();
-        found.connection?.closed(1000);
-        return new Response(null, { status: 204 });
-      }
-      return refuse(Status.NotFound, ErrorReason.UnknownType, `no ${request.method} ${pathname}`);
+    handle,
+    fetch(request) {
+      return new Promise<Response>((resolve, reject) => handle(new FetchExchange(request, resolve, reject)));
     },
     close() {
       clearInterval(sweep);
       sweep = undefined;
+      clearInterval(holdSweep);
+      holdSweep = undefined;
+      holding.clear();
       for (const [, socket] of store.entries()) socket.release();
     },
   };
 }
-

@@ -9,13 +9,15 @@ import { CloseCode, type Connection, type HeraldSocket } from '@herald/core';
 /** The answer to a poll: frames from cursor `from`, and the close once the session ended. */
 export interface PollResult {
   readonly from: number;
+  /** The buffer itself, not a copy: read it when answered (a later ack changes it). */
   readonly frames: readonly string[];
   readonly closed: { readonly code: number; readonly reason: string } | undefined;
 }
 
 interface HeldPoll {
   readonly answer: (result: PollResult) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** When it started waiting: the handler's sweep answers it once it has waited long enough. */
+  readonly since: number;
 }
 
 export class LongPollSocket implements HeraldSocket {
@@ -61,14 +63,20 @@ export class LongPollSocket implements HeraldSocket {
     this.wake();
   }
 
-  /** Drops frames the client acknowledged (cursor `ack` and below); tells the core if that freed room. */
-  ack(ack: number): void {
+  /**
+   * Drops frames the client acknowledged (cursor `ack` and below). Tells the core when that
+   * took the buffer down from above `highWaterMark`: only then can it have held frames back.
+   */
+  ack(ack: number, highWaterMark = 0): void {
     const drop = Math.min(ack - this.from + 1, this.frames.length);
     if (drop <= 0) return;
+    const before = this.bytes;
     for (let i = 0; i < drop; i++) this.bytes -= (this.frames[i] as string).length;
-    this.frames = this.frames.slice(drop);
+    // Poll bodies are built from `frames` before an ack can come, so it may change in place.
+    if (drop === this.frames.length) this.frames.length = 0;
+    else this.frames.splice(0, drop);
     this.from += drop;
-    this.connection?.drained();
+    if (before > highWaterMark) this.connection?.drained();
   }
 
   /** Everything unacknowledged, plus the close if the session has ended. */
@@ -77,14 +85,18 @@ export class LongPollSocket implements HeraldSocket {
   }
 
   /**
-   * Answers at once when there is something to say, else holds the poll up to `holdMs`.
+   * Answers at once when there is something to say, else holds the poll (true) until frames
+   * arrive or `releaseHeldBefore` ends the wait: no timer per poll, the handler sweeps.
    * A poll already held is answered now: only the newest waits.
    */
-  poll(holdMs: number, answer: (result: PollResult) => void): void {
+  poll(now: number, answer: (result: PollResult) => void): boolean {
     this.release();
-    if (this.frames.length > 0 || this.closedWith !== undefined) return answer(this.result());
-    const timer = setTimeout(() => this.release(), holdMs);
-    this.held = { answer, timer };
+    if (this.frames.length > 0 || this.closedWith !== undefined) {
+      answer(this.result());
+      return false;
+    }
+    this.held = { answer, since: now };
+    return true;
   }
 
   /** Answers the held poll, if any, with what there is now. */
@@ -92,17 +104,31 @@ export class LongPollSocket implements HeraldSocket {
     const held = this.held;
     if (held === undefined) return;
     this.held = undefined;
-    clearTimeout(held.timer);
     held.answer(this.result());
+  }
+
+  /** Stops holding `answer` (its client went away), if it is still the poll held. */
+  cancel(answer: (result: PollResult) => void): void {
+    if (this.held?.answer === answer) this.held = undefined;
+  }
+
+  /** Answers the held poll if it has waited since before `cutoff`; true while one is still held. */
+  releaseHeldBefore(cutoff: number): boolean {
+    if (this.held === undefined) return false;
+    if (this.held.since > cutoff) return true;
+    this.release();
+    return false;
   }
 
   /** Frames sent in one tick leave in one poll response. */
   private wake(): void {
     if (this.held === undefined || this.waking) return;
     this.waking = true;
-    queueMicrotask(() => {
-      this.waking = false;
-      this.release();
-    });
+    queueMicrotask(this.woken);
   }
+
+  private readonly woken = (): void => {
+    this.waking = false;
+    this.release();
+  };
 }

@@ -33,9 +33,9 @@ const send = (origin: string, sid: string, body: string, headers: Record<string,
 const poll = (origin: string, sid: string, ack: number | string, signal?: AbortSignal) =>
   fetch(`${origin}/lp/poll?ack=${ack}`, { headers: { 'herald-session': sid }, ...(signal === undefined ? {} : { signal }) });
 
-describe('long-poll endpoints', () => {
+describe.each(['attachHttp', 'attachFetch'] as const)('long-poll endpoints (%s)', (mount) => {
   it('opens with the Welcome, takes batches of frames, and answers on the poll', async () => {
-    running = await serve(createConformanceHerald(), { pollTimeoutMs: 1000 });
+    running = await serve(createConformanceHerald(), { pollTimeoutMs: 1000 }, mount);
     const { sid, body, status } = await open(running.origin);
     expect(status).toBe(200);
     expect(sid).toMatch(/^[A-Za-z0-9_-]{22}$/);
@@ -52,7 +52,7 @@ describe('long-poll endpoints', () => {
   });
 
   it('answers bad input with documented codes', async () => {
-    running = await serve(createConformanceHerald(), { pollTimeoutMs: 200, maxBodyBytes: 1000 });
+    running = await serve(createConformanceHerald(), { pollTimeoutMs: 200, maxBodyBytes: 1000 }, mount);
     const { origin } = running;
     const { sid } = await open(origin, { authorization: 'Bearer user:ann' });
     const cases: Array<[Promise<Response>, number, string]> = [
@@ -76,7 +76,7 @@ describe('long-poll endpoints', () => {
   });
 
   it('answers an older poll at once when a newer one arrives, and re-sends what was not acknowledged', async () => {
-    running = await serve(createConformanceHerald(), { pollTimeoutMs: 5000 });
+    running = await serve(createConformanceHerald(), { pollTimeoutMs: 5000 }, mount);
     const { origin } = running;
     const { sid, body } = await open(origin);
     const started = Date.now();
@@ -94,7 +94,7 @@ describe('long-poll endpoints', () => {
 
   it('expires an abandoned connection and keeps its session resumable', async () => {
     const herald = createConformanceHerald();
-    running = await serve(herald, { pollTimeoutMs: 100, idleTimeoutMs: 300 });
+    running = await serve(herald, { pollTimeoutMs: 100, idleTimeoutMs: 300 }, mount);
     await open(running.origin, { authorization: 'Bearer user:ann' });
     expect(running.longPoll.size).toBe(1);
     await until(() => running?.longPoll.size === 0, 3000);
@@ -103,7 +103,7 @@ describe('long-poll endpoints', () => {
 
   it('holds 1,000 concurrent polls and answers them all on a broadcast', async () => {
     const herald = createConformanceHerald({ pingIntervalMs: 60_000, pingTimeoutMs: 60_000, authDeadlineMs: 60_000 });
-    running = await serve(herald, { pollTimeoutMs: 20_000 });
+    running = await serve(herald, { pollTimeoutMs: 20_000 }, mount);
     const { origin } = running;
     const sessions: Array<{ sid: string; from: number }> = [];
     for (let i = 0; i < 1000; i += 100) {

@@ -5,7 +5,7 @@
  */
 import type { Herald } from '@herald/core';
 import { startRelay } from '@herald/testing/node';
-import { attachFetch, attachHerald, loadUws } from '@herald/uws';
+import { attachFetch, attachHerald, attachHttp, loadUws } from '@herald/uws';
 import { createLongPollHandler, type LongPollHandler, type LongPollOptions } from '../src/index.ts';
 
 export interface Running {
@@ -17,13 +17,16 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function serve(herald: Herald<any>, options: LongPollOptions = {}): Promise<Running> {
+/** `mount`: uWS's own requests (`attachHttp`, the default) or fetch ones (`attachFetch`). */
+export async function serve(herald: Herald<any>, options: LongPollOptions = {}, mount: 'attachHttp' | 'attachFetch' = 'attachHttp'): Promise<Running> {
   const uws = loadUws();
   const app = uws.App();
   attachHerald(app, herald, { path: '/ws' }, uws);
   const longPoll = createLongPollHandler(herald, options);
-  attachFetch(app, '/lp', longPoll.fetch);
-  attachFetch(app, '/lp/*', longPoll.fetch);
+  for (const pattern of ['/lp', '/lp/*']) {
+    if (mount === 'attachHttp') attachHttp(app, pattern, longPoll.handle);
+    else attachFetch(app, pattern, longPoll.fetch);
+  }
   const listen = await new Promise<unknown>((resolve) => app.listen('127.0.0.1', 0, resolve));
   const backend = uws.us_socket_local_port(listen as never);
   const state = { blockWebSockets: false };

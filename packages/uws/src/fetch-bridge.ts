@@ -1,8 +1,9 @@
 /**
- * Serves a fetch-style handler (`Request` → `Response`) on uWS routes: the long-poll transport
- * on the same port as the WebSocket endpoint. Headers are copied before any await, the body is
- * collected up to a limit (413 past it), an aborted request aborts the `Request`'s signal,
- * and the answer is written inside `cork`.
+ * Serves a fetch-style handler (`Request` → `Response`) on uWS routes, on the same port as the
+ * WebSocket endpoint (the AsyncAPI docs, say). Headers are copied before any await, the body is
+ * collected up to a limit (413 past it), an aborted request aborts the `Request`'s signal, and
+ * the answer is written inside `cork`, from the loop. The long-poll transport has a faster
+ * path that builds no fetch objects: `attachHttp`.
  */
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
@@ -24,10 +25,21 @@ function tooLarge(res: HttpResponse, limit: number): void {
   res.cork(() => res.writeStatus(statusLine(413)).writeHeader('content-type', 'application/json').end(body, true));
 }
 
+/**
+ * Writes once uWS is back in its loop: an answer that settles while uWS runs another socket's
+ * callback would find `cork` unavailable (that socket holds it) and leave in one syscall per
+ * status line, header name and value.
+ */
+function corkSoon(res: HttpResponse, aborted: () => boolean, write: () => void): void {
+  setImmediate(() => {
+    if (!aborted()) res.cork(write);
+  });
+}
+
 async function answer(res: HttpResponse, response: Response, aborted: () => boolean): Promise<void> {
   const body = response.body === null ? undefined : new Uint8Array(await response.arrayBuffer());
   if (aborted()) return;
-  res.cork(() => {
+  corkSoon(res, aborted, () => {
     res.writeStatus(statusLine(response.status));
     response.headers.forEach((value, name) => {
       if (name !== 'content-length') res.writeHeader(name, value);
@@ -63,7 +75,7 @@ export function attachFetch(app: TemplatedApp, pattern: string, handler: (reques
       handler(request).then(
         (response) => answer(res, response, () => aborted),
         () => {
-          if (!aborted) res.cork(() => res.writeStatus(statusLine(500)).end());
+          if (!aborted) corkSoon(res, () => aborted, () => res.writeStatus(statusLine(500)).end());
         },
       );
     };

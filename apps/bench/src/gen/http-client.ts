@@ -7,7 +7,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 
 export interface HttpResponse {
   readonly status: number;
-  /** The header block, lower-cased, for simple look-ups. */
+  /** The header block as received. */
   readonly headers: string;
   readonly body: Buffer;
 }
@@ -43,18 +43,26 @@ export class HttpConnection {
     });
   }
 
-  /** Sends one request (`head` without the final blank line) and resolves with the response. */
-  request(method: string, path: string, headers: Readonly<Record<string, string>>, body?: string): Promise<HttpResponse> {
+  /** Header lines (`name: value\r\n`…) rendered once, for headers a client sends on every request. */
+  static headerLines(headers: Readonly<Record<string, string>>): string {
+    let lines = '';
+    for (const name in headers) lines += `${name}: ${headers[name]}\r\n`;
+    return lines;
+  }
+
+  /**
+   * Sends one request and resolves with the response; `headers` is an object or lines from
+   * `headerLines`. The request leaves as one string in one write.
+   */
+  request(method: string, path: string, headers: Readonly<Record<string, string>> | string, body?: string): Promise<HttpResponse> {
     if (this.waiting !== null) return Promise.reject(new Error('one request at a time'));
     if (this.closed) return Promise.reject(new Error('connection closed'));
-    let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n`;
-    for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
-    const payload = body === undefined ? undefined : Buffer.from(body);
-    if (payload !== undefined || method === 'POST') head += `content-length: ${payload?.length ?? 0}\r\n`;
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n` + (typeof headers === 'string' ? headers : HttpConnection.headerLines(headers));
+    if (body !== undefined || method === 'POST') head += `content-length: ${body === undefined ? 0 : Buffer.byteLength(body)}\r\n`;
     head += '\r\n';
     return new Promise<HttpResponse>((resolve, reject) => {
       this.waiting = { resolve, reject };
-      this.socket.write(payload === undefined ? head : Buffer.concat([Buffer.from(head), payload]));
+      this.socket.write(body === undefined ? head : head + body);
     });
   }
 
@@ -67,17 +75,17 @@ export class HttpConnection {
     if (buf === null || this.waiting === null) return;
     const end = buf.indexOf(HEADER_END);
     if (end < 0) return;
-    const headers = buf.toString('latin1', 0, end).toLowerCase();
+    const headers = buf.toString('latin1', 0, end);
     const status = Number(headers.slice(9, 12));
     let bodyStart = end + 4;
     let body: Buffer;
-    const length = /\r\ncontent-length:\s*(\d+)/.exec(headers);
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(headers);
     if (length !== null) {
       const size = Number(length[1]);
       if (buf.length < bodyStart + size) return;
       body = buf.subarray(bodyStart, bodyStart + size);
       bodyStart += size;
-    } else if (headers.includes('\r\ntransfer-encoding: chunked')) {
+    } else if (/\r\ntransfer-encoding:\s*chunked/i.test(headers)) {
       const parts: Buffer[] = [];
       let at = bodyStart;
       for (;;) {
