@@ -44,6 +44,13 @@ export class DedupCache {
     }
   }
 
+  /** Forgets a request that was never answered, so that a retry runs the checks again. */
+  forget(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined || entry.frame !== undefined) return;
+    this.entries.delete(id);
+  }
+
   private evictOldest(): void {
     const oldest = this.entries.entries().next();
     if (oldest.done) return;

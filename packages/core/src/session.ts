@@ -18,6 +18,7 @@ import {
 import { CloseCode, ErrorReason, Kind, Status, SystemType, closeCodeRetry, type CloseCode as CloseCodeValue } from './constants.ts';
 import type { ErrorBody, Limits, RequestMessage } from './envelope.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
+import type { SessionStore, StoredNotification } from './session-store.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
@@ -48,7 +49,13 @@ export interface SessionHost {
   readonly now: number;
   readonly highWaterMark: number;
   readonly clock: Clock;
+  /** Set when sessions are shared between nodes: private notifications then go through it. */
+  readonly sessionStore: SessionStore | undefined;
   handleRequest(session: Session, request: RequestMessage): void;
+  /** Stores a private notification for a session (`sessionStore` set); it comes back through `receiveStored`. */
+  notifyStored(session: Session, type: string, bodyJson: string | undefined): void;
+  /** Fetches from the store what a session is missing after its `seq` (a gap in what reached this node). */
+  fillGap(session: Session): void;
   /** Re-sends, from history, what a drained session missed on topics it fell behind on. */
   catchUpLagging(session: Session): void;
   leaveTopics(session: Session): void;
@@ -106,6 +113,8 @@ export class Session implements TopicSubscriber {
   hasClientState = false;
   /** Private notifications wait unsent until the session settles (see `settle`). */
   holding = true;
+  /** Stored notifications that arrived ahead of an earlier `seq` (shared sessions only). */
+  early: Map<number, StoredNotification> | null = null;
   private readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
@@ -183,8 +192,36 @@ export class Session implements TopicSubscriber {
   /** Queues a private notification (body already JSON text) under the next `seq`. */
   notifyEncoded(type: string, bodyJson: string | undefined): void {
     if (this.state === SessionState.Closed) return;
+    if (this.host.sessionStore !== undefined) {
+      this.host.notifyStored(this, type, bodyJson);
+      return;
+    }
     const seq = ++this.seq;
-    const frame = encodePrivateNotification(type, seq, bodyJson);
+    this.queuePrivate(seq, encodePrivateNotification(type, seq, bodyJson));
+  }
+
+  /**
+   * A private notification the store numbered: queued in `seq` order however it arrived
+   * (from this node's own write, or from the store on behalf of another node), once each.
+   */
+  receiveStored(notification: StoredNotification): void {
+    if (this.state === SessionState.Closed || notification.seq <= this.seq) return;
+    if (notification.seq > this.seq + 1) {
+      (this.early ??= new Map()).set(notification.seq, notification);
+      this.host.fillGap(this);
+      return;
+    }
+    let next: StoredNotification | undefined = notification;
+    while (next !== undefined) {
+      this.seq = next.seq;
+      this.queuePrivate(next.seq, encodePrivateNotification(next.type, next.seq, next.body));
+      next = this.early?.get(this.seq + 1);
+      if (next !== undefined) this.early?.delete(next.seq);
+    }
+    if (this.early?.size === 0) this.early = null;
+  }
+
+  private queuePrivate(seq: number, frame: string): void {
     const replay = (this.replay ??= new ReplayBuffer());
     const full = replay.size >= this.host.limits.replayWindow;
     if (full && this.connection === null) replay.dropOldest();
@@ -279,7 +316,13 @@ export class Session implements TopicSubscriber {
   }
 
   private ack(seq: number): void {
-    this.replay?.ack(Math.min(seq, this.sentSeq));
+    const acked = Math.min(seq, this.sentSeq);
+    this.replay?.ack(acked);
+    if (this.host.sessionStore !== undefined && acked > 0) {
+      this.host.sessionStore.ack(this.id, acked).catch(() => {
+        // A lost ack only keeps a few notifications in the mailbox longer; the next one covers it.
+      });
+    }
   }
 
   /** How long until the bucket holds a token again. */
