@@ -1,2 +1,3 @@
 export { RedisBroker, type RedisBrokerOptions, type RedisConnection, type RedisHealth } from './broker.ts';
 export { OutboxFullError } from './outbox.ts';
+export { RedisSessionStore, type RedisSessionStoreOptions } from './session-store.ts';
