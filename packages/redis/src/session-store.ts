@@ -161,7 +161,8 @@ export class RedisSessionStore implements SessionStore {
   readonly ready: Promise<void>;
   private readonly client: StoreRedis;
   private readonly subscriber: Redis;
-  private readonly prefix: string;
+  /** The prefix of every key and channel. */
+  readonly prefix: string;
   private readonly nodeTimeoutMs: number;
   private listener: SessionStoreListener | undefined;
   private limits: SessionStoreLimits = { replayWindow: 1000, resumeWindowMs: 120_000 };
