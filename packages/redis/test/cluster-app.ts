@@ -33,7 +33,12 @@ export function createClusterHerald(broker: RedisBroker, sessionStore: RedisSess
     limits: { rateLimit: { messagesPerSecond: 1000, burst: 1000 } },
     onError: (error) => console.error('node: handler error', error),
     handlers: {
-      'cluster.Run': async ({ key }) => ({ runs: await redis.incr(RUNS_PREFIX + key) }),
+      // Takes a while after its effect, so that some requests are cut short by a killed node.
+      'cluster.Run': async ({ key }) => {
+        const runs = await redis.incr(RUNS_PREFIX + key);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return { runs };
+      },
     },
   });
 }
