@@ -1,7 +1,7 @@
 import type { TopicMessage } from '@herald/core';
 import { describeBroker } from '@herald/testing/conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../test/redis-server.ts';
+import { startRedis, type RedisServer } from './testing/redis-server.ts';
 import { RedisBroker } from './broker.ts';
 import { OutboxFullError } from './outbox.ts';
 

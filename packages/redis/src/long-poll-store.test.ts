@@ -3,7 +3,7 @@ import { createHerald, defineContract } from '@herald/core';
 import { createLongPollHandler, type LongPollHandler } from '@herald/long-poll';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startRedis, type RedisServer } from '../test/redis-server.ts';
+import { startRedis, type RedisServer } from './testing/redis-server.ts';
 import { RedisBroker } from './broker.ts';
 import { RedisLongPollStore } from './long-poll-store.ts';
 import { RedisSessionStore } from './session-store.ts';

@@ -2,7 +2,7 @@ import { createHerald, defineContract, type Envelope, type Herald, type Notifica
 import { connectMemory, type MemorySocket } from '@herald/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startRedis, type RedisServer } from '../test/redis-server.ts';
+import { startRedis, type RedisServer } from './testing/redis-server.ts';
 import { RedisBroker } from './broker.ts';
 import { RedisSessionStore } from './session-store.ts';
 

@@ -19,8 +19,8 @@ import WebSocket from 'ws';
 import { RedisBroker } from '../src/broker.ts';
 import { RedisSessionStore } from '../src/session-store.ts';
 import { type ClusterContract, createClusterHerald, RUNS_PREFIX } from './cluster-app.ts';
-import { startHaproxy, type Haproxy } from './haproxy.ts';
-import { startRedis, type RedisServer } from './redis-server.ts';
+import { startHaproxy, type Haproxy } from '../src/testing/haproxy.ts';
+import { startRedis, type RedisServer } from '../src/testing/redis-server.ts';
 
 const CLIENTS = Number(process.env['HERALD_CLUSTER_CLIENTS'] ?? 200);
 const SECONDS = Number(process.env['HERALD_CLUSTER_SECONDS'] ?? 15);

@@ -7,7 +7,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@herald/testing/node';
+import { freePort } from './free-port.ts';
+
+export interface HaproxyOptions {
+  /** Default: a free loopback port. */
+  readonly port?: number;
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+}
 
 export interface Haproxy {
   readonly port: number;
@@ -16,8 +23,16 @@ export interface Haproxy {
 
 const HAPROXY = process.env['HAPROXY'] ?? '/usr/sbin/haproxy';
 
-export async function startHaproxy(backends: readonly number[]): Promise<Haproxy> {
-  const port = await freePort();
+/**
+ * Starts haproxy (HAPROXY to use another binary) in front of nodes on 127.0.0.1 at `backends`,
+ * each serving `GET /health`, and resolves once it answers.
+ *
+ * @example
+ * const proxy = await startHaproxy([9091, 9092, 9093], { port: 9090 });
+ */
+export async function startHaproxy(backends: readonly number[], options: HaproxyOptions = {}): Promise<Haproxy> {
+  const port = options.port ?? (await freePort());
+  const host = options.host ?? '127.0.0.1';
   const dir = await mkdtemp(join(tmpdir(), 'herald-haproxy-'));
   const config = join(dir, 'haproxy.cfg');
   await writeFile(
@@ -34,7 +49,7 @@ export async function startHaproxy(backends: readonly number[]): Promise<Haproxy
       '  retries 3',
       '  option redispatch',
       'frontend herald',
-      `  bind 127.0.0.1:${port}`,
+      `  bind ${host}:${port}`,
       '  default_backend nodes',
       'backend nodes',
       '  balance roundrobin',

@@ -5,7 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { freePort } from '@herald/testing/node';
+import { freePort } from './free-port.ts';
+
+export interface RedisServerOptions {
+  /** Default: a free loopback port. */
+  readonly port?: number;
+}
 
 export interface RedisServer {
   readonly port: number;
@@ -35,22 +40,31 @@ async function waitForPort(port: number, deadline: number): Promise<void> {
   }
 }
 
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
+/**
+ * Starts `redis-server` (REDIS_SERVER to use another binary) and resolves once it listens.
+ *
+ * @example
+ * const redis = await startRedis();
+ * const broker = new RedisBroker({ redis: redis.url });
+ * // …
+ * await redis.stop();
+ */
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  let server: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const process = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
-    child = process;
+    server = child;
     await waitForPort(port, Date.now() + 10_000);
   };
   const kill = async (): Promise<void> => {
-    const process = child;
-    child = undefined;
-    if (process === undefined || process.exitCode !== null) return;
-    const exited = new Promise((resolve) => process.once('exit', resolve));
-    process.kill('SIGKILL');
+    const child = server;
+    server = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
     await exited;
   };
   await start();
