@@ -262,6 +262,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
           if (session.connection !== null) session.takeOver();
           this.destroy(session, false);
         },
+        lost: (sessionId) => {
+          const session = this.sessions.get(sessionId);
+          if (session !== undefined) this.lose(session);
+        },
       },
       { replayWindow: this.limits.replayWindow, resumeWindowMs: this.limits.resumeWindowMs },
     );
@@ -771,9 +775,19 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     store.notify(session.id, type, bodyJson).then(
       (seq) => {
         if (seq !== undefined) session.receiveStored({ seq, type, body: bodyJson });
+        else if (this.sessions.get(session.id) === session) this.lose(session);
       },
       (error: unknown) => this.reportError(error, session),
     );
+  }
+
+  /**
+   * The store lost a session this node holds: what it would have stored is gone, so the session
+   * ends; the client reconnects, its resume fails, and it is told `recovered: false`.
+   */
+  private lose(session: Session): void {
+    if (session.connection !== null) session.close(CloseCode.InternalError, 'session state lost: resume');
+    this.destroy(session);
   }
 
   fillGap(session: Session): void {

@@ -44,6 +44,8 @@ export interface SessionStoreListener {
   notification(sessionId: string, notification: StoredNotification): void;
   /** Another node claimed a session this node held. */
   takenOver(sessionId: string): void;
+  /** The store no longer holds a session this node owns (Redis lost its data): its client must be told. */
+  lost(sessionId: string): void;
 }
 
 /**

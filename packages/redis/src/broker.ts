@@ -355,8 +355,14 @@ export class RedisBroker implements Broker {
       local.queue.push(message);
       return;
     }
-    if (message.epoch === local.epoch && message.offset <= local.offset) return;
-    if (message.epoch === local.epoch && message.offset > local.offset + 1) {
+    const sameEpoch = message.epoch === local.epoch;
+    if (sameEpoch && message.offset <= local.offset) return;
+    if (message.offset > (sameEpoch ? local.offset + 1 : 1)) {
+      // Missed on the channel (a dropped connection): read the gap from the stream first.
+      if (!sameEpoch) {
+        local.epoch = message.epoch;
+        local.offset = 0;
+      }
       local.queue = [message];
       void this.catchUp(topic);
       return;
@@ -370,7 +376,11 @@ export class RedisBroker implements Broker {
     for (const listener of local.listeners) listener(message);
   }
 
-  /** Delivers, from the stream, what this node missed of a topic, then what queued meanwhile. */
+  /**
+   * Delivers, from the stream, what this node missed of a topic, then what queued meanwhile.
+   * When the stream no longer holds the gap, the queued messages go on after it: listeners see
+   * the jump (the core tells subscribers with `herald.TopicReset`).
+   */
   private async catchUp(topic: string): Promise<void> {
     const local = this.topics.get(topic);
     if (local === undefined || local.epoch === '') return;
@@ -379,9 +389,13 @@ export class RedisBroker implements Broker {
       const history = await this.history(topic, { epoch: local.epoch, offset: local.offset });
       if (this.topics.get(topic) !== local) return;
       for (const message of history.messages) this.emit(local, message);
-      // History gone (Redis lost it): the live messages that follow carry the new epoch.
     } catch (error) {
       this.lastError = error instanceof Error ? error.message : String(error);
+    }
+    const first = local.queue?.[0];
+    if (first !== undefined && (first.epoch !== local.epoch || first.offset > local.offset + 1)) {
+      local.epoch = first.epoch;
+      local.offset = first.offset - 1;
     }
     this.drainQueue(topic, local);
   }

@@ -230,18 +230,32 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  /** Keeps the keys of owned sessions from expiring, in one pipeline per period. */
+  /**
+   * Keeps the keys of owned sessions from expiring, in one pipeline per period, and reports the
+   * sessions Redis no longer has (it restarted, or was flushed).
+   */
   private refresh(): void {
     if (this.owned.size === 0 || this.client.status !== 'ready') return;
     const pipeline = this.client.pipeline();
     const ttl = this.ttl;
-    for (const [sessionId, userId] of this.owned) {
+    const sessions = [...this.owned];
+    for (const [sessionId, userId] of sessions) {
       const key = this.sessionKey(sessionId);
       pipeline.pexpire(key, ttl).pexpire(key + ':m', ttl).pexpire(this.userKey(userId), ttl);
     }
-    pipeline.exec().catch(() => {
-      // Retried next period; keys live a whole resume window, many periods.
-    });
+    pipeline.exec().then(
+      (results) => {
+        sessions.forEach(([sessionId], index) => {
+          const [error, found] = results?.[index * 3] ?? [null, 1];
+          if (error !== null || found !== 0 || !this.owned.has(sessionId)) return;
+          this.owned.delete(sessionId);
+          this.listener?.lost(sessionId);
+        });
+      },
+      () => {
+        // Retried next period; keys live a whole resume window, many periods.
+      },
+    );
   }
 
   private own(sessionId: string, userId: string): void {
