@@ -386,7 +386,9 @@ export class RedisBroker implements Broker {
     if (local === undefined || local.epoch === '') return;
     local.queue ??= [];
     try {
-      const history = await this.history(topic, { epoch: local.epoch, offset: local.offset });
+      let history = await this.history(topic, { epoch: local.epoch, offset: local.offset });
+      // The stream restarted (Redis lost it): what it holds of its new epoch follows.
+      if (history.position.epoch !== local.epoch) history = await this.history(topic, { epoch: history.position.epoch, offset: 0 });
       if (this.topics.get(topic) !== local) return;
       for (const message of history.messages) this.emit(local, message);
     } catch (error) {
