@@ -95,8 +95,10 @@ describe('RedisBroker', () => {
       await listener.subscribe('reborn', (m) => heard.push(m));
       const first = await publisher.publish('reborn', 'test.Event', '1');
       await eventually(() => expect(heard).toHaveLength(1));
-      const subscriber = (listener as unknown as { subscriber: { disconnect(reconnect: boolean): void; connect(): Promise<void> } }).subscriber;
+      const subscriber = (listener as unknown as { subscriber: { status: string; disconnect(reconnect: boolean): void; connect(): Promise<void> } })
+        .subscriber;
       subscriber.disconnect(false);
+      await eventually(() => expect(subscriber.status).toBe('end'));
       await (publisher as unknown as { client: { flushall(): Promise<unknown> } }).client.flushall();
       const reborn = await publisher.publish('reborn', 'test.Event', '2');
       expect(reborn.epoch).not.toBe(first.epoch);
