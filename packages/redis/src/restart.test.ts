@@ -42,7 +42,7 @@ it('tells clients what a Redis restart lost: a topic reset for live subscribers,
     await expect.poll(() => answer(socket, 's')?.code).toBe(200);
     const before = await herald.publish('news', 'test.Note', { n: 1 });
     await expect.poll(() => system(socket, 'test.Note').map((m) => m.offset)).toEqual([1]);
-    const sessionId = (socket.received[0]?.body as { sessionId: string }).sessionId;
+    const sessionId = ((socket.received[0] as NotificationMessage).body as { sessionId: string }).sessionId;
 
     await redis.kill();
     const queued = herald.publish('news', 'test.Note', { n: 2 });
@@ -55,7 +55,7 @@ it('tells clients what a Redis restart lost: a topic reset for live subscribers,
     await expect.poll(() => system(socket, 'test.Note').map((m) => m.offset), { timeout: 5000 }).toEqual([1, 1]);
     const resets = system(socket, 'herald.TopicReset');
     expect(resets.map((m) => m.body)).toEqual([{ topic: 'news', epoch: after.epoch, offset: 0 }]);
-    expect(socket.received.indexOf(resets[0] as NotificationMessage)).toBeLessThan(socket.received.findLastIndex((m) => m.type === 'test.Note'));
+    expect(socket.received.indexOf(resets[0] as NotificationMessage)).toBeLessThan(socket.received.findLastIndex((m) => m.kind === 'notification' && m.type === 'test.Note'));
 
     // The session is gone from Redis: the node ends it, and a resume is told recovered: false.
     await expect.poll(() => socket.closedWith?.code, { timeout: 5000 }).toBe(4500);
