@@ -718,6 +718,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       if (this.options.subscribeToBroadcast !== false && body.topics?.[BROADCAST_TOPIC] === undefined) {
         void this.subscribe(target, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, target));
       }
+      if (this.sessionStore !== undefined) await this.reclaim(this.sessionStore, target);
     } else if (previous === undefined && this.sessionStore !== undefined && session.userId !== undefined) {
       recovered = await this.claimShared(this.sessionStore, session, body.sessionId, body.seq);
     }
@@ -768,6 +769,15 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.early = null;
     for (const notification of early) session.receiveStored(notification);
     return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
+  }
+
+  /**
+   * Claims a session resumed here from this node's memory: should another node have claimed it
+   * meanwhile unheard (a dropped channel), that node lets go, and what it stored since arrives.
+   */
+  private async reclaim(store: SessionStore, session: Session): Promise<void> {
+    const claimed = await store.claim(session.id, session.userId as string, session.seq);
+    for (const notification of claimed?.notifications ?? []) session.receiveStored(notification);
   }
 
   notifyStored(session: Session, type: string, bodyJson: string | undefined): void {
