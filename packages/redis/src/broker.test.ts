@@ -47,6 +47,22 @@ describe('RedisBroker', () => {
     }
   });
 
+  it('forgets a topic nobody published to for topicTtlMs: it comes back with a new epoch', async () => {
+    const broker = new RedisBroker({ redis: redis.url, topicTtlMs: 1000 });
+    try {
+      const first = await broker.publish('ephemeral', 'test.Event', '1');
+      const client = (broker as unknown as { client: { pttl(key: string): Promise<number> } }).client;
+      expect(await client.pttl('herald:t:{ephemeral}')).toBeGreaterThan(500);
+      expect(await client.pttl('herald:t:{ephemeral}:m')).toBeGreaterThan(500);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const second = await broker.publish('ephemeral', 'test.Event', '2');
+      expect(second.epoch).not.toBe(first.epoch);
+      expect(second.offset).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('survives a Redis restart: publishes wait in the outbox, leave in order, and the lost history shows as a new epoch', async () => {
     const publisher = new RedisBroker({ redis: redis.url, outboxSize: 50 });
     const listener = new RedisBroker({ redis: redis.url });

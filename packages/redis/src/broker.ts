@@ -26,6 +26,12 @@ export interface RedisBrokerOptions {
   readonly historyTtlMs?: number;
   /** Publishes and direct sends held while Redis is unreachable (default 10,000); past it they are refused. */
   readonly outboxSize?: number;
+  /**
+   * A topic nobody published to for this long is forgotten, history and epoch (default 7 days),
+   * so Redis does not keep every topic ever used. If it comes back it has a new epoch: its
+   * subscribers are told that history was lost.
+   */
+  readonly topicTtlMs?: number;
 }
 
 /** What a broker says about its link to Redis. */
@@ -38,7 +44,7 @@ export interface RedisHealth {
   readonly lastError: string | undefined;
 }
 
-// KEYS: stream, meta, channel. ARGV: type, body ('' with hasBody '0'), hasBody, maxlen, minid, new epoch.
+// KEYS: stream, meta, channel. ARGV: type, body ('' with hasBody '0'), hasBody, maxlen, minid, new epoch, topic ttl.
 const PUBLISH_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[2], 'e')
 if not epoch then
@@ -46,6 +52,7 @@ if not epoch then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[2], 'e', epoch, 'o', 0)
 end
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
 local offset = redis.call('HINCRBY', KEYS[2], 'o', 1)
 if ARGV[3] == '1' then
   redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[4], '*', 'o', offset, 't', ARGV[1], 'b', ARGV[2])
@@ -53,27 +60,30 @@ else
   redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[4], '*', 'o', offset, 't', ARGV[1])
 end
 if ARGV[5] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[5]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PUBLISH', KEYS[3], epoch .. '\\n' .. offset .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[3] .. ARGV[2])
 return {epoch, offset}
 `;
 
-// KEYS: meta. ARGV: new epoch. The position, creating the epoch when the topic is new (or was lost).
+// KEYS: meta. ARGV: new epoch, topic ttl. The position, creating the epoch when the topic is new (or was lost).
 const POSITION_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
   redis.call('HSET', KEYS[1], 'e', ARGV[1], 'o', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {ARGV[1], 0}
 end
 return {epoch, tonumber(redis.call('HGET', KEYS[1], 'o'))}
 `;
 
-// KEYS: meta, stream. ARGV: new epoch, since epoch, since offset. The position and, in the same
-// epoch, the entries after `since`: the stream's last (offset - since) entries.
+// KEYS: meta, stream. ARGV: new epoch, since epoch, since offset, topic ttl. The position and, in the
+// same epoch, the entries after `since`: the stream's last (offset - since) entries.
 const HISTORY_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'e', ARGV[1], 'o', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
   return {ARGV[1], 0, {}}
 end
 local offset = tonumber(redis.call('HGET', KEYS[1], 'o'))
@@ -86,8 +96,8 @@ type StreamEntry = [id: string, fields: string[]];
 
 interface BrokerRedis extends Redis {
   heraldPublish(stream: string, meta: string, channel: string, ...args: string[]): Promise<[string, number]>;
-  heraldPosition(meta: string, epoch: string): Promise<[string, number]>;
-  heraldHistory(meta: string, stream: string, epoch: string, sinceEpoch: string, sinceOffset: number): Promise<[string, number, StreamEntry[]]>;
+  heraldPosition(meta: string, epoch: string, ttl: string): Promise<[string, number]>;
+  heraldHistory(meta: string, stream: string, epoch: string, sinceEpoch: string, sinceOffset: number, ttl: string): Promise<[string, number, StreamEntry[]]>;
 }
 
 /** The local side of one topic: its listeners, and where this node's deliveries stand. */
@@ -172,6 +182,8 @@ export class RedisBroker implements Broker {
   private readonly prefix: string;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
+  /** `topicTtlMs` as the scripts take it. */
+  private readonly topicTtl: string;
   private readonly outbox: Outbox;
   private readonly topics = new Map<string, LocalTopic>();
   private readonly channels = new Map<string, Set<DirectListener>>();
@@ -182,6 +194,7 @@ export class RedisBroker implements Broker {
     this.prefix = options.prefix ?? 'herald:';
     this.historySize = options.historySize ?? 1000;
     this.historyTtlMs = options.historyTtlMs ?? 0;
+    this.topicTtl = String(Math.max(options.topicTtlMs ?? 7 * 24 * 3_600_000, this.historyTtlMs, 1000));
     const redisOptions = connectionOptions(options.redis);
     this.client = new Redis(redisOptions) as BrokerRedis;
     this.client.defineCommand('heraldPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
@@ -246,6 +259,7 @@ export class RedisBroker implements Broker {
         String(Math.max(1, this.historySize)),
         minId,
         randomId(6),
+        this.topicTtl,
       );
       return { epoch, offset: Number(offset) };
     });
@@ -281,7 +295,7 @@ export class RedisBroker implements Broker {
   }
 
   async position(topic: string): Promise<StreamPosition> {
-    const [epoch, offset] = await this.client.heraldPosition(this.metaKey(topic), randomId(6));
+    const [epoch, offset] = await this.client.heraldPosition(this.metaKey(topic), randomId(6), this.topicTtl);
     return { epoch, offset: Number(offset) };
   }
 
@@ -292,6 +306,7 @@ export class RedisBroker implements Broker {
       randomId(6),
       since.epoch,
       since.offset,
+      this.topicTtl,
     );
     const offset = Number(rawOffset);
     const position = { epoch, offset };
