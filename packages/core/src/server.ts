@@ -233,6 +233,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly sessionStore: SessionStore | undefined;
   /** Resumes claiming a session from the store: notifications for it that arrive meanwhile wait here. */
   private readonly claiming = new Map<string, StoredNotification[]>();
+  /** Stored notifications that reached this node ahead of an earlier `seq`, per session. */
+  private readonly early = new Map<Session, Map<number, StoredNotification>>();
   /** Sessions whose missing notifications are being read from the store. */
   private readonly filling = new Set<Session>();
   readonly clock: Clock;
@@ -254,7 +256,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         notification: (sessionId, notification) => {
           const waiting = this.claiming.get(sessionId);
           if (waiting !== undefined) waiting.push(notification);
-          else this.sessions.get(sessionId)?.receiveStored(notification);
+          else {
+            const session = this.sessions.get(sessionId);
+            if (session !== undefined) this.receiveStored(session, notification);
+          }
         },
         takenOver: (sessionId) => {
           const session = this.sessions.get(sessionId);
@@ -766,8 +771,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     for (const n of claimed.notifications) replay.push(n.seq, encodePrivateNotification(n.type, n.seq, n.body));
     session.seq = claimed.seq;
     session.sentSeq = Math.min(seq, claimed.seq);
-    session.early = null;
-    for (const notification of early) session.receiveStored(notification);
+    this.early.delete(session);
+    for (const notification of early) this.receiveStored(session, notification);
     return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
   }
 
@@ -777,14 +782,14 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
    */
   private async reclaim(store: SessionStore, session: Session): Promise<void> {
     const claimed = await store.claim(session.id, session.userId as string, session.seq);
-    for (const notification of claimed?.notifications ?? []) session.receiveStored(notification);
+    for (const notification of claimed?.notifications ?? []) this.receiveStored(session, notification);
   }
 
   notifyStored(session: Session, type: string, bodyJson: string | undefined): void {
     const store = this.sessionStore as SessionStore;
     store.notify(session.id, type, bodyJson).then(
       (seq) => {
-        if (seq !== undefined) session.receiveStored({ seq, type, body: bodyJson });
+        if (seq !== undefined) this.receiveStored(session, { seq, type, body: bodyJson });
         else if (this.sessions.get(session.id) === session) this.lose(session);
       },
       (error: unknown) => this.reportError(error, session),
@@ -800,14 +805,38 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.destroy(session);
   }
 
-  fillGap(session: Session): void {
+  /**
+   * A private notification the store numbered: queued in `seq` order however it arrived (this
+   * node's own write, or the store on behalf of another node), once each. One that arrives
+   * ahead of a missing `seq` waits while the gap is read from the store.
+   */
+  private receiveStored(session: Session, notification: StoredNotification): void {
+    if (session.state === SessionState.Closed || notification.seq <= session.seq) return;
+    let early = this.early.get(session);
+    if (notification.seq > session.seq + 1) {
+      if (early === undefined) this.early.set(session, (early = new Map()));
+      early.set(notification.seq, notification);
+      this.fillGap(session);
+      return;
+    }
+    let next: StoredNotification | undefined = notification;
+    while (next !== undefined) {
+      session.seq = next.seq;
+      session.queuePrivate(next.seq, encodePrivateNotification(next.type, next.seq, next.body));
+      next = early?.get(session.seq + 1);
+      if (next !== undefined) early?.delete(next.seq);
+    }
+    if (early?.size === 0) this.early.delete(session);
+  }
+
+  private fillGap(session: Session): void {
     if (this.filling.has(session)) return;
     this.filling.add(session);
     const store = this.sessionStore as SessionStore;
     store.read(session.id, session.seq).then(
       (notifications) => {
         this.filling.delete(session);
-        for (const notification of notifications) session.receiveStored(notification);
+        for (const notification of notifications) this.receiveStored(session, notification);
       },
       (error: unknown) => {
         this.filling.delete(session);
@@ -842,6 +871,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.connection = null;
     this.sessions.delete(session.id);
     this.removeFromUser(session);
+    this.early.delete(session);
     const store = this.sessionStore;
     if (store === undefined || session.principal === null) return;
     if (ended) store.release(session.id).catch((error: unknown) => this.reportError(error, session));

@@ -18,7 +18,7 @@ import {
 import { CloseCode, ErrorReason, Kind, Status, SystemType, closeCodeRetry, type CloseCode as CloseCodeValue } from './constants.ts';
 import type { ErrorBody, Limits, RequestMessage } from './envelope.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
-import type { SessionStore, StoredNotification } from './session-store.ts';
+import type { SessionStore } from './session-store.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
@@ -52,10 +52,8 @@ export interface SessionHost {
   /** Set when sessions are shared between nodes: private notifications then go through it. */
   readonly sessionStore: SessionStore | undefined;
   handleRequest(session: Session, request: RequestMessage): void;
-  /** Stores a private notification for a session (`sessionStore` set); it comes back through `receiveStored`. */
+  /** Stores a private notification for a session (`sessionStore` set); the store numbers it, and it comes back queued. */
   notifyStored(session: Session, type: string, bodyJson: string | undefined): void;
-  /** Fetches from the store what a session is missing after its `seq` (a gap in what reached this node). */
-  fillGap(session: Session): void;
   /** Re-sends, from history, what a drained session missed on topics it fell behind on. */
   catchUpLagging(session: Session): void;
   leaveTopics(session: Session): void;
@@ -113,8 +111,6 @@ export class Session implements TopicSubscriber {
   hasClientState = false;
   /** Private notifications wait unsent until the session settles (see `settle`). */
   holding = true;
-  /** Stored notifications that arrived ahead of an earlier `seq` (shared sessions only). */
-  early: Map<number, StoredNotification> | null = null;
   private readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
@@ -200,28 +196,8 @@ export class Session implements TopicSubscriber {
     this.queuePrivate(seq, encodePrivateNotification(type, seq, bodyJson));
   }
 
-  /**
-   * A private notification the store numbered: queued in `seq` order however it arrived
-   * (from this node's own write, or from the store on behalf of another node), once each.
-   */
-  receiveStored(notification: StoredNotification): void {
-    if (this.state === SessionState.Closed || notification.seq <= this.seq) return;
-    if (notification.seq > this.seq + 1) {
-      (this.early ??= new Map()).set(notification.seq, notification);
-      this.host.fillGap(this);
-      return;
-    }
-    let next: StoredNotification | undefined = notification;
-    while (next !== undefined) {
-      this.seq = next.seq;
-      this.queuePrivate(next.seq, encodePrivateNotification(next.type, next.seq, next.body));
-      next = this.early?.get(this.seq + 1);
-      if (next !== undefined) this.early?.delete(next.seq);
-    }
-    if (this.early?.size === 0) this.early = null;
-  }
-
-  private queuePrivate(seq: number, frame: string): void {
+  /** @internal Keeps the frame of `seq` for replay and sends it when the connection is ready for it. */
+  queuePrivate(seq: number, frame: string): void {
     const replay = (this.replay ??= new ReplayBuffer());
     const full = replay.size >= this.host.limits.replayWindow;
     if (full && this.connection === null) replay.dropOldest();
