@@ -130,7 +130,7 @@ async function joinCluster(redisUrl: string) {
       return new Response(JSON.stringify(body), { status: up ? 200 : 503, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
     },
     async close(): Promise<void> {
-      await Promise.all([sessionStore.close(), broker.close()]);
+      await Promise.all([longPollStore.disconnect(), sessionStore.close(), broker.close()]);
     },
   };
 }

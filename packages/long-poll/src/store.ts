@@ -66,6 +66,10 @@ export interface SharedLongPollStore {
   delete(sid: string, credential: string | null): Promise<true | SharedRefusal>;
   /** Connections held by this node. */
   readonly size: number;
-  /** Stops serving: held polls are answered, connections held here are dropped (resumable elsewhere). */
+  /**
+   * The handler is closing (its server is shutting down, having written each session's Goodbye):
+   * stop background work and answer the held polls of connections held here. Requests that still
+   * arrive are served; closing the store's own resources is the application's call.
+   */
   close(): void;
 }

@@ -45,7 +45,7 @@ async function node(): Promise<{ handler: LongPollHandler; close: () => Promise<
     close: async () => {
       await herald.close();
       handler.close();
-      await Promise.all([sessionStore.close(), broker.close()]);
+      await Promise.all([store.disconnect(), sessionStore.close(), broker.close()]);
     },
   };
 }

@@ -42,22 +42,20 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 0
 `;
 
-// KEYS: hash, frames. ARGV: frame, wake channel. Returns the bytes buffered, or -1 when the connection is gone.
+// KEYS: hash, frames. ARGV: frame. Returns the bytes buffered, or -1 when the connection is gone.
+// Waiting polls are woken once per tick, after every frame of the tick (see `RedisLongPollSocket`).
 const APPEND_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], redis.call('PTTL', KEYS[1]))
 redis.call('HINCRBY', KEYS[1], 'n', 1)
-local bytes = redis.call('HINCRBY', KEYS[1], 'b', string.len(ARGV[1]))
-redis.call('PUBLISH', ARGV[2], '')
-return bytes
+return redis.call('HINCRBY', KEYS[1], 'b', string.len(ARGV[1]))
 `;
 
-// KEYS: hash. ARGV: closed JSON, wake channel
+// KEYS: hash. ARGV: closed JSON
 const CLOSE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
-redis.call('PUBLISH', ARGV[2], '')
 return 1
 `;
 
@@ -95,16 +93,21 @@ return 'ok'
 
 interface LongPollRedis extends Redis {
   heraldLpOpen(hash: string, frames: string, owner: string, credential: string, ttl: string): Promise<number>;
-  heraldLpAppend(hash: string, frames: string, frame: string, wake: string): Promise<number>;
-  heraldLpClose(hash: string, closed: string, wake: string): Promise<number>;
+  heraldLpAppend(hash: string, frames: string, frame: string): Promise<number>;
+  heraldLpClose(hash: string, closed: string): Promise<number>;
   heraldLpPoll(hash: string, frames: string, credential: string, prefix: string, ack: string, ttl: string): Promise<[string, number?, string?, string[]?]>;
   heraldLpSend(hash: string, frames: string, credential: string, prefix: string, ttl: string, payload: string, remove: string): Promise<string>;
 }
 
-/** A connection this node holds: its frames go to Redis. */
+/**
+ * A connection this node holds: its frames go to Redis. What it writes in one tick (a Goodbye
+ * and its close, a burst of notifications) is one wake-up for the polls waiting on it, sent
+ * after the writes on the same connection, so a woken poll reads all of it.
+ */
 class RedisLongPollSocket implements SharedLongPollSocket {
   connection: Connection | undefined;
   closedWith: { code: number; reason: string } | undefined;
+  private waking = false;
   /** Always 0: the buffer is in Redis and drained by polls on any node; past `maxBufferedBytes` the connection closes (4507). */
   readonly bufferedAmount = 0;
 
@@ -123,12 +126,23 @@ class RedisLongPollSocket implements SharedLongPollSocket {
       },
       () => this.gone(),
     );
+    this.wake();
   }
 
   close(code: number, reason: string): void {
     if (this.closedWith !== undefined) return;
     this.closedWith = { code, reason };
     this.store.closed(this.sid, this.closedWith);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.waking) return;
+    this.waking = true;
+    queueMicrotask(() => {
+      this.waking = false;
+      this.store.wake(this.sid);
+    });
   }
 
   /** The connection expired or could not be written: the session sees a dropped transport. */
@@ -159,6 +173,8 @@ export class RedisLongPollStore implements SharedLongPollStore {
   private readonly sockets = new Map<string, RedisLongPollSocket>();
   /** Polls waiting per connection, woken by its channel. */
   private readonly waiting = new Map<string, Set<() => void>>();
+  /** Polls being answered: `close` lets them finish before it closes the connection. */
+  private readonly polling = new Set<Promise<unknown>>();
   private sweep: ReturnType<typeof setInterval> | undefined;
   private idleTimeoutMs = 60_000;
 
@@ -208,12 +224,17 @@ export class RedisLongPollStore implements SharedLongPollStore {
   /** @internal */
   append(sid: string, frame: string): Promise<number> {
     const key = this.hashKey(sid);
-    return this.client.heraldLpAppend(key, key + ':f', frame, this.wakeChannel(sid));
+    return this.client.heraldLpAppend(key, key + ':f', frame);
   }
 
   /** @internal */
   closed(sid: string, closed: { code: number; reason: string }): void {
-    this.client.heraldLpClose(this.hashKey(sid), JSON.stringify(closed), this.wakeChannel(sid)).catch(() => {});
+    this.client.heraldLpClose(this.hashKey(sid), JSON.stringify(closed)).catch(() => {});
+  }
+
+  /** @internal Wakes the polls waiting on a connection, on whichever node they are held. */
+  wake(sid: string): void {
+    this.client.publish(this.wakeChannel(sid), '').catch(() => {});
   }
 
   /** @internal True when the socket was still held here. */
@@ -275,7 +296,15 @@ export class RedisLongPollStore implements SharedLongPollStore {
     };
   }
 
-  async poll(sid: string, credential: string | null, ack: number, holdMs: number, signal?: AbortSignal): Promise<PollResult | SharedRefusal> {
+  poll(sid: string, credential: string | null, ack: number, holdMs: number, signal?: AbortSignal): Promise<PollResult | SharedRefusal> {
+    const answer = this.pollNow(sid, credential, ack, holdMs, signal);
+    this.polling.add(answer);
+    const settled = (): void => void this.polling.delete(answer);
+    answer.then(settled, settled);
+    return answer;
+  }
+
+  private async pollNow(sid: string, credential: string | null, ack: number, holdMs: number, signal?: AbortSignal): Promise<PollResult | SharedRefusal> {
     const first = await this.read(sid, credential, ack);
     if (typeof first === 'string' || first.frames.length > 0 || first.closed !== undefined || holdMs <= 0) return first;
     let wake = (): void => {};
@@ -293,8 +322,6 @@ export class RedisLongPollStore implements SharedLongPollStore {
       const again = await this.read(sid, credential, ack);
       if (typeof again === 'string' || again.frames.length > 0 || again.closed !== undefined) return again;
       await woken;
-      // Frames sent in one tick leave in one poll response.
-      await new Promise((resolve) => setTimeout(resolve, 1));
       return await this.read(sid, credential, ack);
     } finally {
       clearTimeout(timer);
@@ -329,12 +356,24 @@ export class RedisLongPollStore implements SharedLongPollStore {
     return state === 'ok' ? true : (state as SharedRefusal);
   }
 
+  /**
+   * For the handler's `close`: answers the held polls of connections this node holds with what
+   * there is (a server shutting down has just written their Goodbyes, on this connection, so
+   * they are in it); polls of connections held elsewhere go on until their frames or their hold
+   * time come, and requests that still arrive are served until `disconnect`.
+   */
   close(): void {
     clearInterval(this.sweep);
     this.sweep = undefined;
-    for (const wakes of this.waiting.values()) for (const wake of wakes) wake();
+    for (const [sid, wakes] of this.waiting) if (this.sockets.has(sid)) for (const wake of wakes) wake();
     this.sockets.clear();
+  }
+
+  /** Closes the connections to Redis once the polls being answered are done; call it last, after the server's `close`. */
+  async disconnect(): Promise<void> {
+    this.close();
+    await Promise.allSettled([...this.polling]);
     this.subscriber.disconnect();
-    void this.client.quit().catch(() => this.client.disconnect());
+    await this.client.quit().catch(() => this.client.disconnect());
   }
 }
