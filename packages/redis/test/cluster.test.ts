@@ -146,6 +146,8 @@ it(
     let rounds = 0;
     let kills = 0;
     const requests: Promise<void>[] = [];
+    /** Keys of requests answered outcome_unknown: they ran at most once; the report says how many did. */
+    const unknown: string[] = [];
     const request = (state: Observed, key: string): void => {
       state.requests.sent++;
       requests.push(
@@ -155,8 +157,10 @@ it(
             if (runs !== 1) state.requests.ranTwice++;
           },
           (error: unknown) => {
-            if (error instanceof HeraldRequestError && error.reason === 'outcome_unknown') state.requests.outcomeUnknown++;
-            else state.requests.failed++;
+            if (error instanceof HeraldRequestError && error.reason === 'outcome_unknown') {
+              state.requests.outcomeUnknown++;
+              unknown.push(key);
+            } else state.requests.failed++;
           },
         ),
       );
@@ -204,6 +208,7 @@ it(
     const sum = (pick: (state: Observed) => number) => observed.reduce((total, state) => total + pick(state), 0);
     const keys = await counter.keys(RUNS_PREFIX + '*');
     const runs = keys.length === 0 ? [] : (await counter.mget(keys)).map(Number);
+    const unknownRan = unknown.length === 0 ? 0 : (await counter.mget(unknown.map((key) => RUNS_PREFIX + key))).filter((count) => count !== null).length;
     const report = {
       clients: CLIENTS,
       webSocket: observed.filter((state) => !state.longPoll).length,
@@ -216,6 +221,7 @@ it(
         sent: sum((s) => s.requests.sent),
         ok: sum((s) => s.requests.ok),
         outcomeUnknown: sum((s) => s.requests.outcomeUnknown),
+        outcomeUnknownThatRan: unknownRan,
         failed: sum((s) => s.requests.failed),
         ranTwice: runs.filter((count) => count > 1).length + sum((s) => s.requests.ranTwice),
       },
