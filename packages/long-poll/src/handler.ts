@@ -12,7 +12,8 @@
  */
 import { ErrorReason, Status, randomId, type ErrorBody, type Herald } from '@herald/core';
 import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
-import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore, type SharedRefusal } from './store.ts';
+import { sharedHandler } from './shared-handler.ts';
+import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore } from './store.ts';
 
 export const SESSION_HEADER = 'herald-session';
 export const PROTOCOL_HEADER = 'herald-protocol';
@@ -47,22 +48,22 @@ export interface LongPollHandler {
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
-function json(status: number, body: string, headers: Record<string, string> = {}): Response {
+export function json(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers: { ...JSON_HEADERS, ...headers } });
 }
 
-function refuse(status: number, error: ErrorReason, message: string, extra?: Pick<ErrorBody, 'issues'>): Response {
+export function refuse(status: number, error: ErrorReason, message: string, extra?: Pick<ErrorBody, 'issues'>): Response {
   const body: ErrorBody = extra === undefined ? { error, message } : { error, message, ...extra };
   return json(status, JSON.stringify(body));
 }
 
 /** `{"from":N,"messages":[…]}`: server frames are JSON already, so they are joined, not re-encoded. */
-function pollBody(result: PollResult): string {
+export function pollBody(result: PollResult): string {
   const closed = result.closed === undefined ? '' : ',"closed":' + JSON.stringify(result.closed);
   return '{"from":' + result.from + ',"messages":[' + result.frames.join(',') + ']' + closed + '}';
 }
 
-async function readBody(request: Request, limit: number): Promise<string | undefined> {
+export async function readBody(request: Request, limit: number): Promise<string | undefined> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limit) return undefined;
   const reader = request.body?.getReader();
@@ -86,102 +87,6 @@ async function readBody(request: Request, limit: number): Promise<string | undef
     at += chunk.byteLength;
   }
   return new TextDecoder().decode(bytes);
-}
-
-const NO_CONTENT = (): Response => new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
-
-/** The frames of a send, or the answer refusing them. */
-async function readBatch(request: Request, maxBodyBytes: number, maxBatch: number): Promise<string[] | Response> {
-  const text = await readBody(request, maxBodyBytes);
-  if (text === undefined) return refuse(Status.PayloadTooLarge, ErrorReason.TooLarge, `body exceeds ${maxBodyBytes} bytes`);
-  let batch: unknown;
-  try {
-    batch = JSON.parse(text);
-  } catch {
-    return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'body is not JSON');
-  }
-  if (!Array.isArray(batch) || batch.length === 0 || batch.length > maxBatch) {
-    return refuse(Status.BadRequest, ErrorReason.InvalidBatch, `body must be a JSON array of 1 to ${maxBatch} frames`);
-  }
-  const issues = batch.flatMap((frame, index) => (typeof frame === 'string' ? [] : [{ path: [index], message: 'a frame is a string holding one envelope' }]));
-  if (issues.length > 0) return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'every frame must be a string', { issues });
-  return batch as string[];
-}
-
-function readAck(request: Request): number | Response {
-  const ack = Number(new URL(request.url).searchParams.get('ack') ?? '0');
-  if (!Number.isSafeInteger(ack) || ack < 0) return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0');
-  return ack;
-}
-
-function refusal(reason: SharedRefusal): Response {
-  return reason === 'unknown'
-    ? refuse(Status.NotFound, ErrorReason.UnknownSession, 'unknown or expired long-poll session: open a new one and resume')
-    : refuse(Status.Forbidden, ErrorReason.Forbidden, 'credential does not match the session');
-}
-
-interface SharedSettings {
-  readonly path: string;
-  readonly pollTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly maxBatch: number;
-  readonly maxBodyBytes: number;
-  readonly maxBufferedBytes: number;
-}
-
-/** The same endpoints over a store every node shares: any node answers any request. */
-function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, settings: SharedSettings): LongPollHandler {
-  const { path } = settings;
-  async function open(request: Request): Promise<Response> {
-    const offered = request.headers.get(PROTOCOL_HEADER);
-    const headers = {
-      get: (name: string) => (name.toLowerCase() === 'sec-websocket-protocol' ? offered : request.headers.get(name)),
-    };
-    const decision = await herald.upgrade({ url: request.url, headers });
-    if (!decision.ok) return json(decision.status, JSON.stringify(decision.body), decision.headers);
-    const sid = randomId(22);
-    const credential = request.headers.get('authorization');
-    const socket = store.open(sid, credential, settings.maxBufferedBytes, settings.idleTimeoutMs);
-    socket.connection = herald.open(socket, { ...decision, client: 'browser' });
-    const result = await store.poll(sid, credential, 0, 0);
-    if (typeof result === 'string') return refusal(result);
-    return json(200, '{"sid":"' + sid + '",' + pollBody(result).slice(1), { [SESSION_HEADER]: sid });
-  }
-  return {
-    path,
-    get size() {
-      return store.size;
-    },
-    async fetch(request) {
-      const { pathname } = new URL(request.url);
-      const route = pathname === path ? '' : pathname.startsWith(path + '/') ? pathname.slice(path.length) : undefined;
-      if (route === undefined) return refuse(Status.NotFound, ErrorReason.UnknownType, 'not a long-poll endpoint');
-      if (route === '' && request.method === 'POST') return open(request);
-      const sid = request.headers.get(SESSION_HEADER);
-      if (sid === null) return refusal('unknown');
-      const credential = request.headers.get('authorization');
-      if (route === '/send' && request.method === 'POST') {
-        const batch = await readBatch(request, settings.maxBodyBytes, settings.maxBatch);
-        if (batch instanceof Response) return batch;
-        const sent = await store.send(sid, credential, batch);
-        return sent === true ? NO_CONTENT() : refusal(sent);
-      }
-      if (route === '/poll' && request.method === 'GET') {
-        const ack = readAck(request);
-        if (ack instanceof Response) return ack;
-        const result = await store.poll(sid, credential, ack, settings.pollTimeoutMs, request.signal);
-        return typeof result === 'string' ? refusal(result) : json(200, pollBody(result));
-      }
-      if (route === '' && request.method === 'DELETE') {
-        const deleted = await store.delete(sid, credential);
-        return deleted === true ? new Response(null, { status: 204 }) : refusal(deleted);
-      }
-      return refuse(Status.NotFound, ErrorReason.UnknownType, `no ${request.method} ${pathname}`);
-    },
-    close() {
-      store.close();
-    },
-  };
 }
 
 /**
@@ -249,15 +154,26 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
   }
 
   async function send(request: Request, socket: LongPollSocket): Promise<Response> {
-    const batch = await readBatch(request, maxBodyBytes, maxBatch);
-    if (batch instanceof Response) return batch;
-    for (const frame of batch) socket.connection?.receive(frame);
-    return NO_CONTENT();
+    const text = await readBody(request, maxBodyBytes);
+    if (text === undefined) return refuse(Status.PayloadTooLarge, ErrorReason.TooLarge, `body exceeds ${maxBodyBytes} bytes`);
+    let batch: unknown;
+    try {
+      batch = JSON.parse(text);
+    } catch {
+      return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'body is not JSON');
+    }
+    if (!Array.isArray(batch) || batch.length === 0 || batch.length > maxBatch) {
+      return refuse(Status.BadRequest, ErrorReason.InvalidBatch, `body must be a JSON array of 1 to ${maxBatch} frames`);
+    }
+    const issues = batch.flatMap((frame, index) => (typeof frame === 'string' ? [] : [{ path: [index], message: 'a frame is a string holding one envelope' }]));
+    if (issues.length > 0) return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'every frame must be a string', { issues });
+    for (const frame of batch as string[]) socket.connection?.receive(frame);
+    return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
   }
 
   function poll(request: Request, socket: LongPollSocket, sid: string): Promise<Response> {
-    const ack = readAck(request);
-    if (ack instanceof Response) return Promise.resolve(ack);
+    const ack = Number(new URL(request.url).searchParams.get('ack') ?? '0');
+    if (!Number.isSafeInteger(ack) || ack < 0) return Promise.resolve(refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0'));
     socket.connection?.alive();
     socket.ack(ack);
     return new Promise((resolve) => {
