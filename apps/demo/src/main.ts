@@ -1,12 +1,19 @@
 /**
- * `pnpm demo`: the demo on http://localhost:9090 (PORT to change it). See `server.ts` for what
- * it serves.
+ * `pnpm demo`: the demo on http://localhost:9090 (PORT to change it, HOST to bind another
+ * address). With REDIS_URL it runs as one node of a cluster on that Redis (see `cluster.ts`).
+ * See `server.ts` for what it serves.
  */
 import { startDemo } from './server.ts';
 
-const demo = await startDemo({ port: Number(process.env['PORT'] ?? 9090) });
+const redisUrl = process.env['REDIS_URL'];
+const host = process.env['HOST'];
+const demo = await startDemo({
+  port: Number(process.env['PORT'] ?? 9090),
+  ...(host === undefined ? {} : { host }),
+  ...(redisUrl === undefined ? {} : { redisUrl }),
+});
 const base = `http://localhost:${demo.port}`;
-console.log(`Herald demo on ${base}`);
+console.log(`Herald demo on ${base}${redisUrl === undefined ? '' : `, a cluster node on ${redisUrl}`}`);
 console.log(`  playground      ${base}/`);
 console.log(`  contact center  ${base}/contact-center  (agent: ?role=agent&name=a1&skills=45, consumer: ?role=consumer&name=c1&skill=45)`);
 console.log(`  API docs        ${base}/docs  and ${base}/asyncapi.json`);

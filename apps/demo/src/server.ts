@@ -1,12 +1,15 @@
 /**
  * The demo server on one port: the application over WebSocket on /ws and long-poll on /lp, the
  * API docs on /docs and /asyncapi.json, the pages (the playground on /, the contact center on
- * /contact-center) and the browser build of `@herald/client` they import.
+ * /contact-center) and the browser build of `@herald/client` they import. Given a Redis URL it
+ * is one node of a cluster: topics, sessions and long-poll connections live in Redis, and
+ * /health answers the load balancer.
  */
 import { readFileSync } from 'node:fs';
 import { createDocsHandler, type DocsHandler } from '@herald/asyncapi';
 import type { HeraldOptions } from '@herald/core';
 import { createLongPollHandler } from '@herald/long-poll';
+import { RedisBroker, RedisLongPollStore, RedisSessionStore } from '@herald/redis';
 import { attachFetch, attachHttp, loadUws, serveHerald } from '@herald/uws';
 import type { HttpResponse } from 'uWebSockets.js';
 import { createDemo } from './app.ts';
@@ -20,6 +23,8 @@ export interface DemoOptions {
   readonly host?: string;
   /** Passed to the Herald server (limits, rate limits). */
   readonly herald?: Partial<HeraldOptions<typeof demo>>;
+  /** Run as one node of a cluster on this Redis (`redis://127.0.0.1:6379`). */
+  readonly redisUrl?: string;
 }
 
 export interface DemoServer {
@@ -71,8 +76,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
   };
 
   const app = loadUws().App();
-  const herald = createDemo(options.herald);
-  const longPoll = createLongPollHandler(herald);
+  const cluster = options.redisUrl === undefined ? undefined : await joinCluster(options.redisUrl);
+  const herald = createDemo({ ...options.herald, ...(cluster === undefined ? {} : { broker: cluster.broker, sessionStore: cluster.sessionStore }) });
+  const longPoll = createLongPollHandler(herald, cluster === undefined ? {} : { store: cluster.longPollStore });
   attachHttp(app, '/lp', longPoll.handle);
   attachHttp(app, '/lp/*', longPoll.handle);
 
@@ -81,6 +87,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
   const serveDocs = async (request: Request) => (await docs?.(request)) ?? new Response('not found', { status: 404 });
   attachFetch(app, '/docs', serveDocs);
   attachFetch(app, '/asyncapi.json', serveDocs);
+  if (cluster !== undefined) attachFetch(app, '/health', async () => cluster.health());
 
   for (const [path, asset] of Object.entries(assets)) app.get(path, (res) => serve(res, asset));
   app.any('/*', (res) => {
@@ -101,6 +108,29 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
     async close() {
       await server.close();
       longPoll.close();
+      await cluster?.close();
+    },
+  };
+}
+
+/** The Redis side of a cluster node. */
+async function joinCluster(redisUrl: string) {
+  const sessionStore = new RedisSessionStore({ redis: redisUrl });
+  const longPollStore = new RedisLongPollStore({ redis: redisUrl, sessionStore });
+  const broker = new RedisBroker({ redis: redisUrl });
+  await Promise.all([sessionStore.ready, longPollStore.ready]);
+  return {
+    broker,
+    sessionStore,
+    longPollStore,
+    /** 200 while Redis answers, 503 (out of the load balancer) when it does not. */
+    health(): Response {
+      const body = { node: sessionStore.nodeId, broker: broker.health(), sessions: sessionStore.health() };
+      const up = body.broker.status !== 'down' && body.sessions.status !== 'down';
+      return new Response(JSON.stringify(body), { status: up ? 200 : 503, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+    },
+    async close(): Promise<void> {
+      await Promise.all([longPollStore.disconnect(), sessionStore.close(), broker.close()]);
     },
   };
 }

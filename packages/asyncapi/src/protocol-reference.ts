@@ -214,6 +214,12 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
     answeredWith: 'HTTP 400',
     retry: 'No: fix the client.',
   },
+  [ErrorReason.OutcomeUnknown]: {
+    status: Status.Conflict,
+    when: 'A retry of a request that was running on a node that stopped before answering (nodes sharing sessions).',
+    answeredWith: 'resp',
+    retry: 'No: it may have taken effect; check the state, or send a new request with a new id.',
+  },
 };
 
 /**

@@ -82,6 +82,8 @@ export const ErrorReason = {
   UnknownSession: 'unknown_session',
   /** Long-poll: a send body that is not a JSON array of frames. */
   InvalidBatch: 'invalid_batch',
+  /** A retried request was running on a node that stopped before answering; it is not run again. */
+  OutcomeUnknown: 'outcome_unknown',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

@@ -52,6 +52,13 @@ export class DedupCache {
     while (this.bytes > this.maxBytes && this.entries.size > 1 && this.order[this.head] !== entry.id) this.evictOldest();
   }
 
+  /** Forgets a request that was never answered, so that a retry runs the checks again. */
+  forget(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined || entry.frame !== undefined) return;
+    this.entries.delete(id);
+  }
+
   private evictOldest(): void {
     const id = this.order[this.head] as string;
     const entry = this.entries.get(id);

@@ -33,6 +33,14 @@ export {
 export { HeraldError } from './errors.ts';
 export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage } from './broker.ts';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
+export type {
+  ClaimedSession,
+  RequestClaim,
+  SessionStore,
+  SessionStoreLimits,
+  SessionStoreListener,
+  StoredNotification,
+} from './session-store.ts';
 export { systemClock, type Clock } from './clock.ts';
 export { randomId } from './random-id.ts';
 export { utf8Length } from './codec.ts';

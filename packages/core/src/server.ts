@@ -5,7 +5,16 @@
  */
 import type { Broker } from './broker.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { TOPIC_PATTERN, TYPE_PATTERN, assertName, encodeBody, encodeResponse, encodeSystemNotification, utf8Length } from './codec.ts';
+import {
+  TOPIC_PATTERN,
+  TYPE_PATTERN,
+  assertName,
+  encodeBody,
+  encodePrivateNotification,
+  encodeResponse,
+  encodeSystemNotification,
+  utf8Length,
+} from './codec.ts';
 import {
   BROADCAST_TOPIC,
   CloseCode,
@@ -32,7 +41,9 @@ import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, Su
 import { HeraldError, INTERNAL_ERROR_BODY } from './errors.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
+import { ReplayBuffer } from './replay-buffer.ts';
 import { Connection, Session, SessionState, type SessionHost } from './session.ts';
+import type { RequestClaim, SessionStore, StoredNotification } from './session-store.ts';
 import type { HeraldSocket } from './socket.ts';
 import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
@@ -160,6 +171,13 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
   readonly subscribeToBroadcast?: boolean;
   readonly middleware?: readonly Middleware<C>[];
   readonly broker?: Broker;
+  /**
+   * Shares sessions between nodes (`RedisSessionStore` from `@herald/redis`): private
+   * notifications, answered requests and session ownership live in the store, so a client
+   * resumes, and its retries are answered, on any node. Without it sessions live in this
+   * process only.
+   */
+  readonly sessionStore?: SessionStore;
   readonly limits?: Partial<Limits>;
   /** Send-buffer bytes above which a session's notifications wait (default 1 MiB). */
   readonly highWaterMark?: number;
@@ -213,6 +231,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly users = new Map<string, Session | Set<Session>>();
   private readonly topics: TopicRegistry;
   private readonly broker: Broker;
+  readonly sessionStore: SessionStore | undefined;
+  /** Resumes claiming a session from the store: notifications for it that arrive meanwhile wait here. */
+  private readonly claiming = new Map<string, StoredNotification[]>();
+  /** Stored notifications that reached this node ahead of an earlier `seq`, per session. */
+  private readonly early = new Map<Session, Map<number, StoredNotification>>();
+  /** Sessions whose missing notifications are being read from the store. */
+  private readonly filling = new Set<Session>();
   readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private readonly upgradeLimiter: UpgradeLimiter | undefined;
@@ -226,6 +251,30 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.broker = options.broker ?? new MemoryBroker();
     this.topics = new TopicRegistry(this.broker);
+    this.sessionStore = options.sessionStore;
+    this.sessionStore?.attach(
+      {
+        notification: (sessionId, notification) => {
+          const waiting = this.claiming.get(sessionId);
+          if (waiting !== undefined) waiting.push(notification);
+          else {
+            const session = this.sessions.get(sessionId);
+            if (session !== undefined) this.receiveStored(session, notification);
+          }
+        },
+        takenOver: (sessionId) => {
+          const session = this.sessions.get(sessionId);
+          if (session === undefined) return;
+          if (session.connection !== null) session.takeOver();
+          this.destroy(session, false);
+        },
+        lost: (sessionId) => {
+          const session = this.sessions.get(sessionId);
+          if (session !== undefined) this.lose(session);
+        },
+      },
+      { replayWindow: this.limits.replayWindow, resumeWindowMs: this.limits.resumeWindowMs },
+    );
     const upgradeRateLimit = options.upgradeRateLimit ?? DEFAULT_UPGRADE_RATE_LIMIT;
     this.upgradeLimiter = upgradeRateLimit === false ? undefined : new UpgradeLimiter(upgradeRateLimit);
     this.now = this.clock.now();
@@ -335,6 +384,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** A private notification to every session of a user, on every node, with confirmation. */
   sendToUser<T extends NotificationType<C>>(userId: string, type: T, body: NotificationBody<C, T>): Promise<void> {
     assertName(TYPE_PATTERN, type, 'notification type');
+    if (this.sessionStore !== undefined) return this.sessionStore.notifyUser(userId, type, encodeBody(body));
     return this.broker.sendDirect(userChannel(userId), encodeUserPayload(userId, type, encodeBody(body)));
   }
 
@@ -363,7 +413,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.closing = true;
     for (const session of [...this.sessions.values()]) {
       if (session.connection !== null) session.close(CloseCode.ShuttingDown, 'server shutting down');
-      this.destroy(session);
+      // With a session store the session stays resumable on the other nodes.
+      this.destroy(session, false);
     }
     this.stopSweep();
   }
@@ -396,6 +447,57 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       return;
     }
     const entry = dedup.begin(request.id, request.type);
+    if (this.sessionStore !== undefined) {
+      void this.beginShared(this.sessionStore, session, request, entry);
+      return;
+    }
+    this.dispatch(session, request, entry);
+  }
+
+  /**
+   * Asks the store whether a request id was seen on any node before running it, so a retry
+   * that reaches another node is answered from the stored frame and never runs twice.
+   */
+  private async beginShared(store: SessionStore, session: Session, request: RequestMessage, entry: DedupEntry): Promise<void> {
+    const deadline = this.clock.now() + SHARED_REQUEST_WAIT_MS;
+    for (;;) {
+      let claim: RequestClaim;
+      try {
+        claim = await store.beginRequest(session.id, request.id, request.type);
+      } catch (error) {
+        // Not recorded as answered: a retry asks the store again.
+        session.dedup?.forget(request.id);
+        this.fail(session, request, error);
+        return;
+      }
+      switch (claim.state) {
+        case 'new':
+          this.dispatch(session, request, entry);
+          return;
+        case 'done':
+          session.dedup?.finish(entry, claim.frame);
+          session.sendFrame(claim.frame);
+          return;
+        case 'conflict':
+          this.answerError(session, request, entry, Status.Conflict, { error: ErrorReason.IdConflict, message: `id ${request.id} was used for ${claim.type}` });
+          return;
+        case 'lost':
+          this.answerError(session, request, entry, Status.Conflict, {
+            error: ErrorReason.OutcomeUnknown,
+            message: `request ${request.id} was running on a node that stopped before answering; it is not run again`,
+          });
+          return;
+        case 'running':
+          if (this.clock.now() >= deadline || session.state === SessionState.Closed) {
+            session.dedup?.forget(request.id);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, SHARED_REQUEST_POLL_MS));
+      }
+    }
+  }
+
+  private dispatch(session: Session, request: RequestMessage, entry: DedupEntry): void {
     const type = request.type as RequestType<C>;
     const definition = Object.hasOwn(this.options.contract.requests, type) ? this.options.contract.requests[type] : undefined;
     if (definition === undefined) {
@@ -464,6 +566,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     session.dedup?.finish(entry, frame);
     session.sendFrame(frame);
+    if (this.sessionStore !== undefined) this.storeAnswer(this.sessionStore, session, request, frame);
+  }
+
+  private storeAnswer(store: SessionStore, session: Session, request: RequestMessage, frame: string): void {
+    store.finishRequest(session.id, request.id, frame).catch((error: unknown) => this.reportError(error, session));
   }
 
   private describe(error: unknown, session: Session, request: RequestMessage): [number, ErrorBody] {
@@ -473,7 +580,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private answerError(session: Session, request: RequestMessage, entry: DedupEntry, status: number, body: ErrorBody): void {
-    session.dedup?.finish(entry, session.sendError(request.id, request.type, status, body));
+    const frame = session.sendError(request.id, request.type, status, body);
+    session.dedup?.finish(entry, frame);
+    if (this.sessionStore !== undefined) this.storeAnswer(this.sessionStore, session, request, frame);
   }
 
   private fail(session: Session, request: RequestMessage, error: unknown): void {
@@ -543,6 +652,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.principal = principal;
     session.state = SessionState.Open;
     this.addToUser(session);
+    this.sessionStore?.create(session.id, principal.userId).catch((error: unknown) => this.reportError(error, session));
     if (this.options.subscribeToBroadcast !== false) {
       void this.subscribe(session, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, session));
     }
@@ -614,6 +724,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       if (this.options.subscribeToBroadcast !== false && body.topics?.[BROADCAST_TOPIC] === undefined) {
         void this.subscribe(target, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, target));
       }
+      if (this.sessionStore !== undefined) await this.reclaim(this.sessionStore, target);
+    } else if (previous === undefined && this.sessionStore !== undefined && session.userId !== undefined) {
+      recovered = await this.claimShared(this.sessionStore, session, body.sessionId, body.seq);
     }
     const topics = new Map<string, ResumedBody['topics'][string]>();
     for (const [topic, since] of Object.entries(body.topics ?? {})) {
@@ -629,6 +742,108 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const all = recovered && [...topics.values()].every((t) => t.recovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics: Object.fromEntries(topics) };
     target.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
+  }
+
+  /**
+   * Resumes a session another node held: the new connection's session takes its id, its `seq`
+   * and the mailbox after the client's `seq`. True when nothing after that `seq` is missing.
+   */
+  private async claimShared(store: SessionStore, session: Session, sessionId: string, seq: number): Promise<boolean> {
+    const connection = session.connection;
+    const early: StoredNotification[] = [];
+    this.claiming.set(sessionId, early);
+    let claimed;
+    try {
+      claimed = await store.claim(sessionId, session.userId as string, seq);
+    } finally {
+      this.claiming.delete(sessionId);
+    }
+    if (claimed === undefined) return false;
+    if (session.connection !== connection || session.state === SessionState.Closed) {
+      store.forget(sessionId);
+      return false;
+    }
+    const own = session.id;
+    this.sessions.delete(own);
+    store.release(own).catch((error: unknown) => this.reportError(error, session));
+    session.id = sessionId;
+    this.sessions.set(sessionId, session);
+    const replay = (session.replay = new ReplayBuffer());
+    for (const n of claimed.notifications) replay.push(n.seq, encodePrivateNotification(n.type, n.seq, n.body));
+    session.seq = claimed.seq;
+    session.sentSeq = Math.min(seq, claimed.seq);
+    this.early.delete(session);
+    for (const notification of early) this.receiveStored(session, notification);
+    return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
+  }
+
+  /**
+   * Claims a session resumed here from this node's memory: should another node have claimed it
+   * meanwhile unheard (a dropped channel), that node lets go, and what it stored since arrives.
+   */
+  private async reclaim(store: SessionStore, session: Session): Promise<void> {
+    const claimed = await store.claim(session.id, session.userId as string, session.seq);
+    for (const notification of claimed?.notifications ?? []) this.receiveStored(session, notification);
+  }
+
+  notifyStored(session: Session, type: string, bodyJson: string | undefined): void {
+    const store = this.sessionStore as SessionStore;
+    store.notify(session.id, type, bodyJson).then(
+      (seq) => {
+        if (seq !== undefined) this.receiveStored(session, { seq, type, body: bodyJson });
+        else if (this.sessions.get(session.id) === session) this.lose(session);
+      },
+      (error: unknown) => this.reportError(error, session),
+    );
+  }
+
+  /**
+   * The store lost a session this node holds: what it would have stored is gone, so the session
+   * ends; the client reconnects, its resume fails, and it is told `recovered: false`.
+   */
+  private lose(session: Session): void {
+    if (session.connection !== null) session.close(CloseCode.InternalError, 'session state lost: resume');
+    this.destroy(session);
+  }
+
+  /**
+   * A private notification the store numbered: queued in `seq` order however it arrived (this
+   * node's own write, or the store on behalf of another node), once each. One that arrives
+   * ahead of a missing `seq` waits while the gap is read from the store.
+   */
+  private receiveStored(session: Session, notification: StoredNotification): void {
+    if (session.state === SessionState.Closed || notification.seq <= session.seq) return;
+    let early = this.early.get(session);
+    if (notification.seq > session.seq + 1) {
+      if (early === undefined) this.early.set(session, (early = new Map()));
+      early.set(notification.seq, notification);
+      this.fillGap(session);
+      return;
+    }
+    let next: StoredNotification | undefined = notification;
+    while (next !== undefined) {
+      session.seq = next.seq;
+      session.queuePrivate(next.seq, encodePrivateNotification(next.type, next.seq, next.body));
+      next = early?.get(session.seq + 1);
+      if (next !== undefined) early?.delete(next.seq);
+    }
+    if (early?.size === 0) this.early.delete(session);
+  }
+
+  private fillGap(session: Session): void {
+    if (this.filling.has(session)) return;
+    this.filling.add(session);
+    const store = this.sessionStore as SessionStore;
+    store.read(session.id, session.seq).then(
+      (notifications) => {
+        this.filling.delete(session);
+        for (const notification of notifications) this.receiveStored(session, notification);
+      },
+      (error: unknown) => {
+        this.filling.delete(session);
+        this.reportError(error, session);
+      },
+    );
   }
 
   catchUpLagging(session: Session): void {
@@ -649,13 +864,19 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.topics = null;
   }
 
-  destroy(session: Session): void {
+  /** Ends a session here; `ended` false keeps it resumable on other nodes (with a session store). */
+  destroy(session: Session, ended = true): void {
     if (session.state === SessionState.Closed) return;
     this.leaveTopics(session);
     session.state = SessionState.Closed;
     session.connection = null;
     this.sessions.delete(session.id);
     this.removeFromUser(session);
+    this.early.delete(session);
+    const store = this.sessionStore;
+    if (store === undefined || session.principal === null) return;
+    if (ended) store.release(session.id).catch((error: unknown) => this.reportError(error, session));
+    else store.forget(session.id);
   }
 
   // ---- users, sweep -------------------------------------------------------------------------
@@ -665,6 +886,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const sessions = this.users.get(userId);
     if (sessions === undefined) {
       this.users.set(userId, session);
+      if (this.sessionStore !== undefined) return;
       this.broker.listenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
     } else if (sessions instanceof Set) sessions.add(session);
     else if (sessions !== session) this.users.set(userId, new Set([sessions, session]));
@@ -678,6 +900,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       if (!sessions.delete(session) || sessions.size > 0) return;
     } else if (sessions !== session) return;
     this.users.delete(userId);
+    if (this.sessionStore !== undefined) return;
     this.broker.unlistenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
   }
 
@@ -709,6 +932,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 }
 
 const ignore = (): void => {};
+
+/** How long a retry waits for the answer of a request still running on another node, and how often it asks. */
+const SHARED_REQUEST_WAIT_MS = 30_000;
+const SHARED_REQUEST_POLL_MS = 100;
 
 /**
  * A send-to-user message on a direct channel: `<length of userId>:<userId><type> <body>`.

@@ -18,6 +18,7 @@ import {
 import { CloseCode, ErrorReason, Kind, Status, SystemType, closeCodeRetry, type CloseCode as CloseCodeValue } from './constants.ts';
 import type { ErrorBody, Limits, RequestMessage } from './envelope.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
+import type { SessionStore } from './session-store.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
@@ -48,7 +49,11 @@ export interface SessionHost {
   readonly now: number;
   readonly highWaterMark: number;
   readonly clock: Clock;
+  /** Set when sessions are shared between nodes: private notifications then go through it. */
+  readonly sessionStore: SessionStore | undefined;
   handleRequest(session: Session, request: RequestMessage): void;
+  /** Stores a private notification for a session (`sessionStore` set); the store numbers it, and it comes back queued. */
+  notifyStored(session: Session, type: string, bodyJson: string | undefined): void;
   /** Re-sends, from history, what a drained session missed on topics it fell behind on. */
   catchUpLagging(session: Session): void;
   leaveTopics(session: Session): void;
@@ -183,8 +188,16 @@ export class Session implements TopicSubscriber {
   /** Queues a private notification (body already JSON text) under the next `seq`. */
   notifyEncoded(type: string, bodyJson: string | undefined): void {
     if (this.state === SessionState.Closed) return;
+    if (this.host.sessionStore !== undefined) {
+      this.host.notifyStored(this, type, bodyJson);
+      return;
+    }
     const seq = ++this.seq;
-    const frame = encodePrivateNotification(type, seq, bodyJson);
+    this.queuePrivate(seq, encodePrivateNotification(type, seq, bodyJson));
+  }
+
+  /** @internal Keeps the frame of `seq` for replay and sends it when the connection is ready for it. */
+  queuePrivate(seq: number, frame: string): void {
     const replay = (this.replay ??= new ReplayBuffer());
     const full = replay.size >= this.host.limits.replayWindow;
     if (full && this.connection === null) replay.dropOldest();
@@ -279,7 +292,13 @@ export class Session implements TopicSubscriber {
   }
 
   private ack(seq: number): void {
-    this.replay?.ack(Math.min(seq, this.sentSeq));
+    const acked = Math.min(seq, this.sentSeq);
+    this.replay?.ack(acked);
+    if (this.host.sessionStore !== undefined && acked > 0) {
+      this.host.sessionStore.ack(this.id, acked).catch(() => {
+        // A lost ack only keeps a few notifications in the mailbox longer; the next one covers it.
+      });
+    }
   }
 
   /** How long until the bucket holds a token again. */

@@ -6,7 +6,8 @@
  * offset once and in order.
  */
 import type { Broker, TopicMessage } from './broker.ts';
-import { encodeTopicNotification } from './codec.ts';
+import { encodeSystemNotification, encodeTopicNotification } from './codec.ts';
+import { SystemType } from './constants.ts';
 import type { StreamPosition, SubscribedBody } from './envelope.ts';
 
 /** What the registry needs of a session. */
@@ -56,6 +57,11 @@ function frameOf(message: TopicMessage): string {
   return encodeTopicNotification(message.type, message.topic, message.offset, message.body);
 }
 
+/** `herald.TopicReset` before a message that does not follow the last one: the stream lost history (a broker restart). */
+function resetFrameOf(message: TopicMessage): string {
+  return encodeSystemNotification(SystemType.TopicReset, { topic: message.topic, epoch: message.epoch, offset: message.offset - 1 });
+}
+
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicState>();
   /** Set by an adapter whose transport can publish natively (uWS `app.publish`). */
@@ -77,10 +83,13 @@ export class TopicRegistry {
   }
 
   private deliver(state: TopicState, message: TopicMessage): void {
+    // A new epoch, or offsets skipped by the broker: subscribers are told instead of silently skipping.
+    const reset = state.epoch !== '' && (state.epoch !== message.epoch || message.offset > state.offset + 1);
     state.epoch = message.epoch;
     state.offset = message.offset;
     for (const queue of state.pending.values()) queue.push(message);
     if (state.live.size === 0 && state.native.size === 0) return;
+    if (reset) this.announceReset(state, message);
     const frame = frameOf(message);
     const behind = { epoch: message.epoch, offset: message.offset - 1 };
     if (state.native.size > 0) {
@@ -99,6 +108,13 @@ export class TopicRegistry {
         state.lagging.set(subscriber, behind);
       }
     }
+  }
+
+  /** Tells live subscribers that history was lost (a new epoch, or a gap), before the message after it reaches them. */
+  private announceReset(state: TopicState, message: TopicMessage): void {
+    const frame = resetFrameOf(message);
+    if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
+    for (const subscriber of state.live) subscriber.sendTopicFrame(frame);
   }
 
   private goLive(state: TopicState, subscriber: TopicSubscriber): void {
@@ -161,7 +177,7 @@ export class TopicRegistry {
       } else {
         const history = await this.broker.history(topic, since);
         let offset = history.position.offset;
-        if (history.complete) ({ last: offset, done: caughtUp } = this.sendAll(subscriber, history.messages, since.offset));
+        if (history.complete) ({ last: offset, done: caughtUp } = this.sendAll(subscriber, history.messages, since.offset, since.epoch));
         subscribed = { topic, epoch: history.position.epoch, offset, recovered: history.complete };
       }
       const queue = state.pending.get(subscriber);
@@ -175,7 +191,7 @@ export class TopicRegistry {
         state.offset = subscribed.offset;
       }
       state.pending.delete(subscriber);
-      const rest = caughtUp ? this.sendAll(subscriber, queue, subscribed.offset) : { last: subscribed.offset, done: false };
+      const rest = caughtUp ? this.sendAll(subscriber, queue, subscribed.offset, subscribed.epoch) : { last: subscribed.offset, done: false };
       // A full send buffer stops the catch-up; the next drain resumes it from history.
       if (rest.done) this.goLive(state, subscriber);
       else state.lagging.set(subscriber, { epoch: subscribed.epoch, offset: rest.last });
@@ -186,10 +202,16 @@ export class TopicRegistry {
     }
   }
 
-  /** Sends messages after `after` in order until the send buffer fills; says how far it got. */
-  private sendAll(subscriber: TopicSubscriber, messages: readonly TopicMessage[], after: number): { last: number; done: boolean } {
+  /** Sends messages after `after` (in `epoch`) in order until the send buffer fills; says how far it got. */
+  private sendAll(subscriber: TopicSubscriber, messages: readonly TopicMessage[], after: number, epoch: string): { last: number; done: boolean } {
     let last = after;
+    let current = epoch;
     for (const message of messages) {
+      if (message.epoch !== current) {
+        if (!subscriber.sendTopicFrame(resetFrameOf(message))) return { last, done: false };
+        current = message.epoch;
+        last = message.offset - 1;
+      }
       if (message.offset <= last) continue;
       if (!subscriber.sendTopicFrame(frameOf(message))) return { last, done: false };
       last = message.offset;

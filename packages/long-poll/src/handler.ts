@@ -13,7 +13,8 @@
  */
 import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
 import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
-import { MemoryLongPollStore, type LongPollStore } from './store.ts';
+import { sharedHandler } from './shared-handler.ts';
+import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore } from './store.ts';
 
 export const SESSION_HEADER = 'herald-session';
 export const PROTOCOL_HEADER = 'herald-protocol';
@@ -31,8 +32,8 @@ export interface LongPollOptions {
   readonly maxBodyBytes?: number;
   /** Buffered bytes per connection before it is closed with 4507 (default 4 × `highWaterMark`). */
   readonly maxBufferedBytes?: number;
-  /** Where connections are kept (default in memory). */
-  readonly store?: LongPollStore;
+  /** Where connections are kept (default in memory); a `SharedLongPollStore` lets every node serve them. */
+  readonly store?: LongPollStore | SharedLongPollStore;
 }
 
 /** A mounted long-poll endpoint. */
@@ -63,7 +64,7 @@ function refuse(exchange: HttpExchange, status: number, error: ErrorReason, mess
  * `{"from":N,"messages":[…]}`: server frames are JSON already, so they are joined, not re-encoded.
  * Concatenated rather than `join`ed: the server flattens the text once as it writes it.
  */
-function pollBody(result: PollResult): string {
+export function pollBody(result: PollResult): string {
   const { frames } = result;
   let body = '{"from":' + result.from + ',"messages":[';
   for (let i = 0; i < frames.length; i++) body += i === 0 ? frames[i] : ',' + frames[i];
@@ -101,7 +102,7 @@ function nonStrings(batch: readonly unknown[]): Array<{ path: [number]; message:
   return issues;
 }
 
-async function readBody(request: Request, limit: number): Promise<string | undefined> {
+export async function readBody(request: Request, limit: number): Promise<string | undefined> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limit) return undefined;
   const reader = request.body?.getReader();
@@ -177,6 +178,9 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
   const maxBatch = options.maxBatch ?? 64;
   const maxBodyBytes = options.maxBodyBytes ?? Math.min(64 * herald.limits.maxMessageBytes, 4 * 1024 * 1024);
   const maxBufferedBytes = options.maxBufferedBytes ?? 4 * herald.highWaterMark;
+  if (options.store !== undefined && 'shared' in options.store) {
+    return sharedHandler(herald, options.store, { path, pollTimeoutMs, idleTimeoutMs, maxBatch, maxBodyBytes, maxBufferedBytes });
+  }
   const store = options.store ?? new MemoryLongPollStore();
   let sweep: ReturnType<typeof setInterval> | undefined;
   // Held polls are ended by one timer, not one each: a poll waits between `pollTimeoutMs - holdTick` and `pollTimeoutMs`.

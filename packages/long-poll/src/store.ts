@@ -1,10 +1,12 @@
 /**
  * Where long-poll connections are found by id. Each request names its connection, so any
- * request may land on any handler that can reach the store; the in-memory store serves one
- * process. A connection holds a live core session, so sharing it across nodes also needs the
- * session state in a shared store (the Redis issue).
+ * request may land on any handler that can reach the store. `LongPollStore` keeps them in
+ * this process (`MemoryLongPollStore`); a `SharedLongPollStore` (`RedisLongPollStore` from
+ * `@herald/redis`) lets every node of a cluster serve every connection: the frames wait in
+ * the shared store, and what a client sends reaches the node that holds its session.
  */
-import type { LongPollSocket } from './long-poll-socket.ts';
+import type { Connection, HeraldSocket } from '@herald/core';
+import type { LongPollSocket, PollResult } from './long-poll-socket.ts';
 
 export interface LongPollStore {
   get(sid: string): LongPollSocket | undefined;
@@ -36,4 +38,38 @@ export class MemoryLongPollStore implements LongPollStore {
   get size(): number {
     return this.sockets.size;
   }
+}
+
+/** Why a shared store refused a request: no such connection (or its node is gone), or another credential. */
+export type SharedRefusal = 'unknown' | 'forbidden';
+
+/** A connection opened on this node, as the core sees it. */
+export interface SharedLongPollSocket extends HeraldSocket {
+  connection: Connection | undefined;
+}
+
+/**
+ * Long-poll connections any node can serve: the node that opened one holds its session and
+ * writes its frames to the store; a poll on any node reads them, a send on any node reaches
+ * the holder. When the holder is gone, requests are refused as `unknown` and the client opens
+ * a new connection and resumes its session (on any node, with a shared session store).
+ */
+export interface SharedLongPollStore {
+  readonly shared: true;
+  /** A new connection held by this node; the handler attaches the core connection to it. */
+  open(sid: string, credential: string | null, maxBufferedBytes: number, idleTimeoutMs: number): SharedLongPollSocket;
+  /** Frames after cursor `ack`, at once if there are any, else when some arrive or after `holdMs`. */
+  poll(sid: string, credential: string | null, ack: number, holdMs: number, signal?: AbortSignal): Promise<PollResult | SharedRefusal>;
+  /** Hands frames to the node that holds the connection. */
+  send(sid: string, credential: string | null, frames: readonly string[]): Promise<true | SharedRefusal>;
+  /** The client ended the connection (a normal close of its session). */
+  delete(sid: string, credential: string | null): Promise<true | SharedRefusal>;
+  /** Connections held by this node. */
+  readonly size: number;
+  /**
+   * The handler is closing (its server is shutting down, having written each session's Goodbye):
+   * stop background work and answer the held polls of connections held here. Requests that still
+   * arrive are served; closing the store's own resources is the application's call.
+   */
+  close(): void;
 }

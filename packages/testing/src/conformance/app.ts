@@ -3,7 +3,7 @@
  * expose, from outside, what the suite must observe (how often a handler ran, publishing,
  * private notifications), and limits short enough to test every deadline in a few hundred ms.
  */
-import { createHerald, defineContract, type Herald, type Limits, type Principal } from '@herald/core';
+import { createHerald, defineContract, type Herald, type HeraldOptions, type Limits, type Principal } from '@herald/core';
 import { z } from 'zod';
 
 export const conformanceContract = defineContract({
@@ -53,7 +53,11 @@ export function conformanceToken(token: string): Principal | null {
 }
 
 /** A fresh Herald server for one conformance test (`limits` overrides, e.g. for load runs). */
-export function createConformanceHerald(limits: Partial<Limits> = {}): Herald<ConformanceContract> {
+export function createConformanceHerald(
+  limits: Partial<Limits> = {},
+  /** The engine under the server (`broker`, `sessionStore`), for running the suite on many nodes' parts. */
+  engine: Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore'> = {},
+): Herald<ConformanceContract> {
   const runs = new Map<string, number>();
   return createHerald({
     contract: conformanceContract,
@@ -81,5 +85,6 @@ export function createConformanceHerald(limits: Partial<Limits> = {}): Herald<Co
         return { sent: count };
       },
     },
+    ...engine,
   });
 }

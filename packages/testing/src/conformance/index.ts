@@ -3,4 +3,5 @@
  * `@herald/testing/conformance`; the main entry point stays free of any test framework.
  */
 export { conformanceContract, conformanceLimits, conformanceToken, createConformanceHerald, type ConformanceContract } from './app.ts';
+export { describeBroker, type BrokerTarget } from './broker.ts';
 export { describeConformance, type ConformanceTarget, type StartedServer } from './suite.ts';

@@ -4,7 +4,7 @@
  * returns its WebSocket URL and a stop function (graceful shutdown); every test gets a fresh
  * server built by `createConformanceHerald`.
  */
-import type { Herald, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
+import type { Herald, HeraldOptions, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKind, withProperty, withType } from '../matchers.ts';
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
@@ -29,6 +29,8 @@ export interface ConformanceTarget {
    */
   readonly transport?: 'websocket' | 'long-poll';
   readonly WebSocket?: WebSocketConstructor;
+  /** The engine for each test's server (default: the in-memory broker, sessions in memory); `start`'s `stop` releases it. */
+  readonly engine?: () => Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore'>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,7 +68,7 @@ export function describeConformance(target: ConformanceTarget): void {
     });
 
     async function boot(): Promise<StartedServer> {
-      server = await target.start(createConformanceHerald());
+      server = await target.start(createConformanceHerald({}, target.engine?.()));
       return server;
     }
 

@@ -1,0 +1,59 @@
+/**
+ * `pnpm --filter @herald/demo cluster`: the demo as a cluster on one machine — Redis (Debian's
+ * `redis-server`, or the one at REDIS_URL), three demo nodes, and haproxy in front on
+ * http://localhost:9090 (PORT to change it) doing round-robin without stickiness. Stop a node
+ * (the pids are printed) and watch its clients resume on the others.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startHaproxy, startRedis, type RedisServer } from '@herald/redis/testing';
+
+const NODES = Number(process.env['NODES'] ?? 3);
+const port = Number(process.env['PORT'] ?? 9090);
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port: free } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return free;
+}
+
+function startNode(nodePort: number, redisUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('main.ts', import.meta.url))], {
+    env: { ...process.env, PORT: String(nodePort), HOST: '127.0.0.1', REDIS_URL: redisUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('Herald demo on')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`node on ${nodePort} exited with ${code}`)));
+  });
+}
+
+let redis: RedisServer | undefined;
+let redisUrl = process.env['REDIS_URL'];
+if (redisUrl === undefined) {
+  redis = await startRedis();
+  redisUrl = redis.url;
+}
+const ports = await Promise.all(Array.from({ length: NODES }, freePort));
+const nodes = await Promise.all(ports.map((nodePort) => startNode(nodePort, redisUrl)));
+const proxy = await startHaproxy(ports, { port, host: '0.0.0.0' });
+
+const base = `http://localhost:${port}`;
+console.log(`Herald demo cluster on ${base}: haproxy round-robin over ${NODES} nodes, Redis at ${redisUrl}`);
+nodes.forEach((node, index) => console.log(`  node ${index + 1}  127.0.0.1:${ports[index]}  pid ${node.pid}`));
+console.log(`  playground ${base}/   contact center ${base}/contact-center   health ${base}/health`);
+console.log('  the contact center keeps its queues in each node\'s memory: in a cluster, use the playground');
+
+const stop = async () => {
+  await proxy.stop();
+  for (const node of nodes) node.kill('SIGTERM');
+  await redis?.stop();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,159 @@
+/**
+ * The long-poll endpoints over a `SharedLongPollStore`: the same requests and answers as
+ * `handler.ts`, but connections live in the store, so any node answers any request.
+ */
+import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
+import { pollBody, PROTOCOL_HEADER, readBody, SESSION_HEADER, type LongPollHandler } from './handler.ts';
+import type { SharedLongPollStore, SharedRefusal } from './store.ts';
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+function json(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+function refuse(status: number, error: ErrorReason, message: string, extra?: Pick<ErrorBody, 'issues'>): Response {
+  const body: ErrorBody = extra === undefined ? { error, message } : { error, message, ...extra };
+  return json(status, JSON.stringify(body));
+}
+
+/**
+ * Serves a server's own request objects (uWS's `attachHttp`) through the fetch path: the shared
+ * store's answers wait on Redis anyway, so one `Request`/`Response` per request costs little here.
+ * Headers and the body are read before this returns, as `HttpExchange` requires.
+ */
+function handleWithFetch(exchange: HttpExchange, fetch: (request: Request) => Promise<Response>, maxBodyBytes: number): void {
+  const headers = new Headers();
+  // The request headers the endpoints and `herald.upgrade` read (a list here, not at module
+  // level: this module and handler.ts import each other).
+  for (const name of ['authorization', 'host', 'origin', 'user-agent', 'content-type', PROTOCOL_HEADER, SESSION_HEADER]) {
+    const value = exchange.header(name);
+    if (value !== null) headers.set(name, value);
+  }
+  const url = 'http://' + (exchange.header('host') ?? 'localhost') + exchange.path + (exchange.query === '' ? '' : '?' + exchange.query);
+  const aborted = new AbortController();
+  exchange.onAbort(() => aborted.abort());
+  const answer = (request: Request): void => {
+    fetch(request)
+      .then(async (response) => {
+        const answerHeaders: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          answerHeaders[name] = value;
+        });
+        exchange.respond(response.status, answerHeaders, await response.text());
+      })
+      .catch(() => exchange.respond(500, JSON_HEADERS, JSON.stringify({ error: ErrorReason.Internal, message: 'internal server error' })));
+  };
+  const method = exchange.method;
+  if (method !== 'POST') {
+    answer(new Request(url, { method, headers, signal: aborted.signal }));
+    return;
+  }
+  exchange.readBody(maxBodyBytes, (text) => {
+    if (text === undefined) {
+      exchange.respond(413, JSON_HEADERS, JSON.stringify({ error: ErrorReason.TooLarge, message: `body exceeds ${maxBodyBytes} bytes` }));
+      return;
+    }
+    answer(new Request(url, { method, headers, body: text, signal: aborted.signal }));
+  });
+}
+
+const NO_CONTENT = (): Response => new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+
+/** The frames of a send, or the answer refusing them. */
+async function readBatch(request: Request, maxBodyBytes: number, maxBatch: number): Promise<string[] | Response> {
+  const text = await readBody(request, maxBodyBytes);
+  if (text === undefined) return refuse(Status.PayloadTooLarge, ErrorReason.TooLarge, `body exceeds ${maxBodyBytes} bytes`);
+  let batch: unknown;
+  try {
+    batch = JSON.parse(text);
+  } catch {
+    return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'body is not JSON');
+  }
+  if (!Array.isArray(batch) || batch.length === 0 || batch.length > maxBatch) {
+    return refuse(Status.BadRequest, ErrorReason.InvalidBatch, `body must be a JSON array of 1 to ${maxBatch} frames`);
+  }
+  const issues = batch.flatMap((frame, index) => (typeof frame === 'string' ? [] : [{ path: [index], message: 'a frame is a string holding one envelope' }]));
+  if (issues.length > 0) return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'every frame must be a string', { issues });
+  return batch as string[];
+}
+
+function readAck(request: Request): number | Response {
+  const ack = Number(new URL(request.url).searchParams.get('ack') ?? '0');
+  if (!Number.isSafeInteger(ack) || ack < 0) return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0');
+  return ack;
+}
+
+function refusal(reason: SharedRefusal): Response {
+  return reason === 'unknown'
+    ? refuse(Status.NotFound, ErrorReason.UnknownSession, 'unknown or expired long-poll session: open a new one and resume')
+    : refuse(Status.Forbidden, ErrorReason.Forbidden, 'credential does not match the session');
+}
+
+export interface SharedSettings {
+  readonly path: string;
+  readonly pollTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxBatch: number;
+  readonly maxBodyBytes: number;
+  readonly maxBufferedBytes: number;
+}
+
+/** The same endpoints over a store every node shares: any node answers any request. */
+export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, settings: SharedSettings): LongPollHandler {
+  const { path } = settings;
+  async function open(request: Request): Promise<Response> {
+    const offered = request.headers.get(PROTOCOL_HEADER);
+    const headers = {
+      get: (name: string) => (name.toLowerCase() === 'sec-websocket-protocol' ? offered : request.headers.get(name)),
+    };
+    const decision = await herald.upgrade({ url: request.url, headers });
+    if (!decision.ok) return json(decision.status, JSON.stringify(decision.body), decision.headers);
+    const sid = randomId(22);
+    const credential = request.headers.get('authorization');
+    const socket = store.open(sid, credential, settings.maxBufferedBytes, settings.idleTimeoutMs);
+    socket.connection = herald.open(socket, { ...decision, client: 'browser' });
+    const result = await store.poll(sid, credential, 0, 0);
+    if (typeof result === 'string') return refusal(result);
+    return json(200, '{"sid":"' + sid + '",' + pollBody(result).slice(1), { [SESSION_HEADER]: sid });
+  }
+  const handler: LongPollHandler = {
+    path,
+    get size() {
+      return store.size;
+    },
+    handle(exchange) {
+      handleWithFetch(exchange, handler.fetch, settings.maxBodyBytes);
+    },
+    async fetch(request) {
+      const { pathname } = new URL(request.url);
+      const route = pathname === path ? '' : pathname.startsWith(path + '/') ? pathname.slice(path.length) : undefined;
+      if (route === undefined) return refuse(Status.NotFound, ErrorReason.UnknownType, 'not a long-poll endpoint');
+      if (route === '' && request.method === 'POST') return open(request);
+      const sid = request.headers.get(SESSION_HEADER);
+      if (sid === null) return refusal('unknown');
+      const credential = request.headers.get('authorization');
+      if (route === '/send' && request.method === 'POST') {
+        const batch = await readBatch(request, settings.maxBodyBytes, settings.maxBatch);
+        if (batch instanceof Response) return batch;
+        const sent = await store.send(sid, credential, batch);
+        return sent === true ? NO_CONTENT() : refusal(sent);
+      }
+      if (route === '/poll' && request.method === 'GET') {
+        const ack = readAck(request);
+        if (ack instanceof Response) return ack;
+        const result = await store.poll(sid, credential, ack, settings.pollTimeoutMs, request.signal);
+        return typeof result === 'string' ? refusal(result) : json(200, pollBody(result));
+      }
+      if (route === '' && request.method === 'DELETE') {
+        const deleted = await store.delete(sid, credential);
+        return deleted === true ? new Response(null, { status: 204 }) : refusal(deleted);
+      }
+      return refuse(Status.NotFound, ErrorReason.UnknownType, `no ${request.method} ${pathname}`);
+    },
+    close() {
+      store.close();
+    },
+  };
+  return handler;
+}

@@ -1,0 +1,4 @@
+export { RedisBroker, type RedisBrokerOptions, type RedisConnection, type RedisHealth } from './broker.ts';
+export { OutboxFullError } from './outbox.ts';
+export { RedisSessionStore, type RedisSessionStoreOptions } from './session-store.ts';
+export { RedisLongPollStore, type RedisLongPollStoreOptions } from './long-poll-store.ts';

@@ -1,0 +1,177 @@
+import { createHerald, defineContract, type Envelope, type Herald, type NotificationMessage, type ResponseMessage } from '@herald/core';
+import { connectMemory, type MemorySocket } from '@herald/core/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startRedis, type RedisServer } from './testing/redis-server.ts';
+import { RedisBroker } from './broker.ts';
+import { RedisSessionStore } from './session-store.ts';
+
+const contract = defineContract({
+  requests: {
+    'test.Run': { request: z.object({ key: z.string(), waitMs: z.number().optional() }), response: z.object({ runs: z.number() }) },
+    'test.Notify': { request: z.object({ n: z.number() }), response: z.object({}) },
+  },
+  notifications: { 'test.Note': { body: z.object({ n: z.number() }) } },
+});
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+const runs = new Map<string, number>();
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function node(options: { nodeTimeoutMs?: number } = {}): Promise<{ herald: Herald<typeof contract>; store: RedisSessionStore }> {
+  const store = new RedisSessionStore({ redis: redis.url, ...options });
+  const broker = new RedisBroker({ redis: redis.url });
+  await store.ready;
+  const herald = createHerald({
+    contract,
+    broker,
+    sessionStore: store,
+    authenticate: (token) => ({ userId: token }),
+    onError: () => {},
+    handlers: {
+      'test.Run': async ({ key, waitMs }) => {
+        const count = (runs.get(key) ?? 0) + 1;
+        runs.set(key, count);
+        if (waitMs !== undefined) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        return { runs: count };
+      },
+      'test.Notify': ({ n }, ctx) => {
+        ctx.notify('test.Note', { n });
+        return {};
+      },
+    },
+  });
+  closers.push(async () => {
+    await herald.close();
+    await store.close();
+    await broker.close();
+  });
+  return { herald, store };
+}
+
+async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+const notes = (socket: MemorySocket) =>
+  socket.received.filter((m): m is NotificationMessage => m.kind === 'notification' && m.type === 'test.Note').map((m) => [m.seq, (m.body as { n: number }).n]);
+const answer = (socket: MemorySocket, id: string) => socket.received.findLast((m): m is ResponseMessage => m.kind === 'resp' && m.reqId === id);
+const welcome = (socket: MemorySocket) => (socket.received[0] as Envelope & { body: { sessionId: string } }).body.sessionId;
+
+async function open(herald: Herald<typeof contract>, user: string): Promise<MemorySocket> {
+  const socket = await connectMemory(herald, { authorization: `Bearer ${user}` });
+  socket.deliver({ kind: 'req', id: 'hello', type: 'herald.Unsubscribe', body: { topic: 'none' } });
+  await eventually(() => expect(answer(socket, 'hello')).toBeDefined());
+  return socket;
+}
+
+describe('RedisSessionStore', () => {
+  it('numbers private notifications in Redis and delivers send-to-user from any node to the owner', async () => {
+    const a = await node();
+    const b = await node();
+    const socket = await open(a.herald, 'ann');
+    socket.deliver({ kind: 'req', id: '1', type: 'test.Notify', body: { n: 1 } });
+    await eventually(() => expect(notes(socket)).toEqual([[1, 1]]));
+    await b.herald.sendToUser('ann', 'test.Note', { n: 2 });
+    await b.herald.sendToUser('ann', 'test.Note', { n: 3 });
+    await eventually(() => expect(notes(socket)).toEqual([[1, 1], [2, 2], [3, 3]]));
+  });
+
+  it('resumes a session on another node with every notification after the client seq, and takes it from the old node', async () => {
+    const a = await node();
+    const b = await node();
+    const first = await open(a.herald, 'bob');
+    const sessionId = welcome(first);
+    await b.herald.sendToUser('bob', 'test.Note', { n: 1 });
+    await eventually(() => expect(notes(first)).toEqual([[1, 1]]));
+    first.deliver({ kind: 'ack', seq: 1 });
+    first.drop();
+    await b.herald.sendToUser('bob', 'test.Note', { n: 2 });
+    await b.herald.sendToUser('bob', 'test.Note', { n: 3 });
+
+    const second = await connectMemory(b.herald, { authorization: 'Bearer bob' });
+    second.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 1 } });
+    await eventually(() => expect(answer(second, 'r')?.body).toMatchObject({ sessionId, recovered: true }));
+    await eventually(() => expect(notes(second)).toEqual([[2, 2], [3, 3]]));
+    await a.herald.sendToUser('bob', 'test.Note', { n: 4 });
+    await eventually(() => expect(notes(second)).toEqual([[2, 2], [3, 3], [4, 4]]));
+    expect(a.herald.stats.sessions).toBe(0);
+
+    // Back to the first node, from seq 2: the mailbox still holds 3 and 4.
+    const third = await connectMemory(a.herald, { authorization: 'Bearer bob' });
+    third.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 2 } });
+    await eventually(() => expect(answer(third, 'r')?.body).toMatchObject({ sessionId, recovered: true }));
+    await eventually(() => expect(notes(third)).toEqual([[3, 3], [4, 4]]));
+    await eventually(() => expect(second.closedWith?.code).toBe(4409));
+  });
+
+  it('says recovered: false when the mailbox no longer reaches back, and refuses another user', async () => {
+    const a = await node();
+    const b = await node();
+    const first = await open(a.herald, 'cy');
+    const sessionId = welcome(first);
+    for (let n = 1; n <= 3; n++) await b.herald.sendToUser('cy', 'test.Note', { n });
+    await eventually(() => expect(notes(first)).toHaveLength(3));
+    first.deliver({ kind: 'ack', seq: 3 });
+    await eventually(async () => expect(await b.store.read(sessionId, 0)).toEqual([]));
+    first.drop();
+
+    const other = await connectMemory(b.herald, { authorization: 'Bearer eve' });
+    other.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 0 } });
+    await eventually(() => expect(answer(other, 'r')?.body).toMatchObject({ recovered: false }));
+    expect((answer(other, 'r')?.body as { sessionId: string }).sessionId).not.toBe(sessionId);
+
+    const again = await connectMemory(b.herald, { authorization: 'Bearer cy' });
+    again.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 1 } });
+    await eventually(() => expect(answer(again, 'r')?.body).toMatchObject({ sessionId, recovered: false }));
+  });
+
+  it('answers a retry on another node from the stored answer, and a retry of a request lost with its node with outcome_unknown', async () => {
+    const a = await node();
+    const b = await node();
+    const first = await open(a.herald, 'dee');
+    const sessionId = welcome(first);
+    first.deliver({ kind: 'req', id: 'q1', type: 'test.Run', body: { key: 'dee-q1' } });
+    await eventually(() => expect(answer(first, 'q1')?.body).toEqual({ runs: 1 }));
+    // Still running on A when the client moves to B: B waits for A's answer.
+    first.deliver({ kind: 'req', id: 'q2', type: 'test.Run', body: { key: 'dee-q2', waitMs: 300 } });
+    first.drop();
+    const second = await connectMemory(b.herald, { authorization: 'Bearer dee' });
+    second.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 0 } });
+    await eventually(() => expect(answer(second, 'r')).toBeDefined());
+    second.deliver({ kind: 'req', id: 'q1', type: 'test.Run', body: { key: 'dee-q1' } });
+    second.deliver({ kind: 'req', id: 'q2', type: 'test.Run', body: { key: 'dee-q2', waitMs: 300 } });
+    await eventually(() => expect([answer(second, 'q1')?.body, answer(second, 'q2')?.body]).toEqual([{ runs: 1 }, { runs: 1 }]));
+    expect([runs.get('dee-q1'), runs.get('dee-q2')]).toEqual([1, 1]);
+
+    // A node that stops while running a request: its claim stays, its heartbeat stops.
+    const doomed = new RedisSessionStore({ redis: redis.url, nodeTimeoutMs: 200 });
+    await doomed.ready;
+    expect(await doomed.beginRequest(sessionId, 'q3', 'test.Run')).toEqual({ state: 'new' });
+    await doomed.close();
+    second.deliver({ kind: 'req', id: 'q3', type: 'test.Run', body: { key: 'dee-q3' } });
+    await eventually(() => expect(answer(second, 'q3')).toMatchObject({ code: 409, body: { error: 'outcome_unknown' } }));
+    expect(runs.get('dee-q3')).toBeUndefined();
+    second.deliver({ kind: 'req', id: 'q1', type: 'test.Notify', body: { n: 1 } });
+    await eventually(() => expect(answer(second, 'q1')).toMatchObject({ code: 409, body: { error: 'id_conflict' } }));
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The broker contract (the `Broker` interface's MUSTs) as a vitest suite, so every broker —
+ * the embedded `MemoryBroker`, `@herald/redis`'s `RedisBroker` — is held to the same rules:
+ * contiguous offsets per epoch, in-order delivery to every listener, history after a position
+ * only when it is complete, and direct channels. Delivery may be asynchronous (another
+ * process in between), so expectations about listeners wait for them.
+ */
+import type { Broker, TopicMessage } from '@herald/core';
+import { afterEach, describe, expect, it } from 'vitest';
+
+/** Makes a fresh broker per test; `peer` (optional) makes a second one on the same backend, as another node. */
+export interface BrokerTarget {
+  readonly name: string;
+  readonly create: () => Broker | Promise<Broker>;
+  /** A broker sharing `first`'s state, as a second node does (MemoryBroker: the same instance). */
+  readonly peer: (first: Broker) => Broker | Promise<Broker>;
+  /** History kept per topic by `create` (the suite publishes past it). */
+  readonly historySize: number;
+}
+
+async function eventually(check: () => void, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+let topicCounter = 0;
+
+/**
+ * Defines the broker contract tests for one broker.
+ *
+ * @example
+ * describeBroker({ name: 'MemoryBroker', create: () => new MemoryBroker({ historySize: 5 }), peer: (b) => b, historySize: 5 });
+ */
+export function describeBroker(target: BrokerTarget): void {
+  describe(`broker contract: ${target.name}`, () => {
+    const open: Broker[] = [];
+    const make = async (): Promise<Broker> => {
+      const broker = await target.create();
+      open.push(broker);
+      return broker;
+    };
+    const peerOf = async (broker: Broker): Promise<Broker> => {
+      const peer = await target.peer(broker);
+      if (peer !== broker) open.push(peer);
+      return peer;
+    };
+    const fresh = (): string => `contract/${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}-${++topicCounter}`;
+    const publishMany = async (broker: Broker, topic: string, count: number): Promise<void> => {
+      for (let i = 1; i <= count; i++) await broker.publish(topic, 'test.Event', JSON.stringify({ i }));
+    };
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((broker) => broker.close()));
+    });
+
+    it('starts a topic at offset 0 with an epoch, and counts offsets contiguously from 1', async () => {
+      const broker = await make();
+      const topic = fresh();
+      const start = await broker.position(topic);
+      expect(start.offset).toBe(0);
+      expect(start.epoch.length).toBeGreaterThan(0);
+      const positions = [];
+      for (let i = 0; i < 3; i++) positions.push(await broker.publish(topic, 'test.Event', undefined));
+      expect(positions).toEqual([1, 2, 3].map((offset) => ({ epoch: start.epoch, offset })));
+    });
+
+    it('keeps topics apart', async () => {
+      const broker = await make();
+      const [a, b] = [fresh(), fresh()];
+      await publishMany(broker, a, 2);
+      await publishMany(broker, b, 5);
+      expect([(await broker.position(a)).offset, (await broker.position(b)).offset]).toEqual([2, 5]);
+    });
+
+    it('delivers every message to every listener on every node, in order, until unsubscribed', async () => {
+      const broker = await make();
+      const other = await peerOf(broker);
+      const topic = fresh();
+      const first: TopicMessage[] = [];
+      const second: number[] = [];
+      const listener = (m: TopicMessage) => first.push(m);
+      await broker.subscribe(topic, listener);
+      await other.subscribe(topic, (m) => second.push(m.offset));
+      await publishMany(broker, topic, 3);
+      await eventually(() => expect(first).toHaveLength(3));
+      await broker.unsubscribe(topic, listener);
+      await publishMany(other, topic, 1);
+      await eventually(() => expect(second).toEqual([1, 2, 3, 4]));
+      const { epoch } = await broker.position(topic);
+      expect(first).toEqual([1, 2, 3].map((offset) => ({ topic, epoch, offset, type: 'test.Event', body: JSON.stringify({ i: offset }) })));
+    });
+
+    it('delivers a message without a body with body undefined', async () => {
+      const broker = await make();
+      const topic = fresh();
+      const seen: TopicMessage[] = [];
+      await broker.subscribe(topic, (m) => seen.push(m));
+      await broker.publish(topic, 'test.Empty', undefined);
+      await eventually(() => expect(seen).toHaveLength(1));
+      expect(seen[0]?.body).toBeUndefined();
+      const history = await broker.history(topic, { epoch: seen[0]?.epoch ?? '', offset: 0 });
+      expect(history.messages[0]?.body).toBeUndefined();
+    });
+
+    it('answers history after a position while it reaches back that far', async () => {
+      const broker = await make();
+      const topic = fresh();
+      const total = target.historySize * 3;
+      await publishMany(broker, topic, total);
+      const { epoch } = await broker.position(topic);
+      const recent = await broker.history(topic, { epoch, offset: total - 2 });
+      expect(recent).toEqual({
+        position: { epoch, offset: total },
+        complete: true,
+        messages: [total - 1, total].map((offset) => ({ topic, epoch, offset, type: 'test.Event', body: JSON.stringify({ i: offset }) })),
+      });
+      expect(await broker.history(topic, { epoch, offset: total })).toEqual({ position: { epoch, offset: total }, messages: [], complete: true });
+      expect((await broker.history(topic, { epoch, offset: 1 })).complete).toBe(false);
+      expect((await broker.history(topic, { epoch, offset: total + 1 })).complete).toBe(false);
+      expect((await broker.history(topic, { epoch: 'other', offset: total - 1 })).complete).toBe(false);
+    });
+
+    it('serves complete history of an empty topic from offset 0', async () => {
+      const broker = await make();
+      const topic = fresh();
+      const { epoch } = await broker.position(topic);
+      expect(await broker.history(topic, { epoch, offset: 0 })).toEqual({ position: { epoch, offset: 0 }, messages: [], complete: true });
+    });
+
+    it('shares topics between nodes: offsets and history are the same everywhere', async () => {
+      const broker = await make();
+      const other = await peerOf(broker);
+      const topic = fresh();
+      await publishMany(broker, topic, 2);
+      await publishMany(other, topic, 2);
+      const position = await other.position(topic);
+      expect(position).toEqual(await broker.position(topic));
+      expect(position.offset).toBe(4);
+      expect((await other.history(topic, { epoch: position.epoch, offset: 1 })).messages.map((m) => m.offset)).toEqual([2, 3, 4]);
+    });
+
+    it('delivers direct payloads to the channel listeners on every node, and nothing once unlistened', async () => {
+      const broker = await make();
+      const other = await peerOf(broker);
+      const heard: string[] = [];
+      const elsewhere: string[] = [];
+      const listener = (payload: string) => heard.push(payload);
+      await broker.listenDirect('user:a', listener);
+      await other.listenDirect('user:a', (payload) => elsewhere.push(payload));
+      await other.listenDirect('user:b', () => elsewhere.push('wrong'));
+      await other.sendDirect('user:a', 'one');
+      await eventually(() => expect([heard, elsewhere]).toEqual([['one'], ['one']]));
+      await broker.unlistenDirect('user:a', listener);
+      await broker.sendDirect('user:a', 'two');
+      await eventually(() => expect(elsewhere).toEqual(['one', 'two']));
+      expect(heard).toEqual(['one']);
+    });
+  });
+}
