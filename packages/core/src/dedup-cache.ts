@@ -1,10 +1,13 @@
 /**
- * The last `capacity` request ids of a session with the frame that answered each, so that a
- * retried request is answered from here instead of running its handler twice. Bounded in
- * count and in bytes: the oldest answers go first.
+ * Recent request ids of a session with the frame that answered each, so that a retried
+ * request is answered from here instead of running its handler twice.
  *
- * Ids are kept in first-use order in a ring beside the map, so eviction (which happens on
- * every request once the window is full) allocates nothing.
+ * Two generations of `capacity` ids each: ids go into the current one; when it is full it
+ * becomes the previous one and the one before is dropped whole. So the last `capacity` ids
+ * are always remembered (and at most twice that), and the hot path does one lookup and one
+ * insert: no per-request delete, which in a hash map leaves holes that cost rehashing and
+ * garbage (measured: a per-request-evicting window cost a third of request throughput).
+ * Answers are bounded in bytes too: past `maxBytes`, the previous generation goes early.
  */
 export interface DedupEntry {
   readonly id: string;
@@ -17,11 +20,10 @@ export interface DedupEntry {
 export const DEFAULT_DEDUP_BYTES: number = 1024 * 1024;
 
 export class DedupCache {
-  private readonly entries = new Map<string, DedupEntry>();
-  /** Ids in first-use order: `order[head]` is the oldest, `entries.size` of them are live. */
-  private readonly order: string[] = [];
-  private head = 0;
-  private bytes = 0;
+  private current = new Map<string, DedupEntry>();
+  private previous: Map<string, DedupEntry> | null = null;
+  private currentBytes = 0;
+  private previousBytes = 0;
 
   constructor(
     private readonly capacity: number,
@@ -29,45 +31,46 @@ export class DedupCache {
   ) {}
 
   get(id: string): DedupEntry | undefined {
-    return this.entries.get(id);
+    return this.current.get(id) ?? this.previous?.get(id);
   }
 
-  /** Records a request as running; evicts the oldest id when full. */
+  /** Records a request as running; starts a new generation when the current one is full. */
   begin(id: string, type: string): DedupEntry {
     const entry: DedupEntry = { id, type, frame: undefined };
     if (this.capacity === 0) return entry;
-    if (this.entries.size >= this.capacity) this.evictOldest();
-    const tail = (this.head + this.entries.size) % this.capacity;
-    if (tail === this.order.length) this.order.push(id);
-    else this.order[tail] = id;
-    this.entries.set(id, entry);
+    if (this.current.size >= this.capacity) this.rotate();
+    this.current.set(id, entry);
     return entry;
   }
 
-  /** Stores the answer of a running request, evicting the oldest answers past the byte budget. */
+  /** Stores the answer of a running request; drops the oldest answers past the byte budget. */
   finish(entry: DedupEntry, frame: string): void {
     entry.frame = frame;
-    if (this.entries.get(entry.id) !== entry) return;
-    this.bytes += frame.length;
-    while (this.bytes > this.maxBytes && this.entries.size > 1 && this.order[this.head] !== entry.id) this.evictOldest();
+    if (this.current.get(entry.id) === entry) this.currentBytes += frame.length;
+    else if (this.previous?.get(entry.id) === entry) this.previousBytes += frame.length;
+    else return;
+    if (this.currentBytes + this.previousBytes <= this.maxBytes) return;
+    this.previous = null;
+    this.previousBytes = 0;
+    // The current generation alone is over budget: it becomes the previous one, and goes next time.
+    if (this.currentBytes > this.maxBytes / 2 && this.current.size > 1) this.rotate();
   }
 
   /** Forgets a request that was never answered, so that a retry runs the checks again. */
   forget(id: string): void {
-    const entry = this.entries.get(id);
-    if (entry === undefined || entry.frame !== undefined) return;
-    this.entries.delete(id);
+    for (const generation of [this.current, this.previous]) {
+      if (generation?.get(id)?.frame === undefined) generation?.delete(id);
+    }
   }
 
-  private evictOldest(): void {
-    const id = this.order[this.head] as string;
-    const entry = this.entries.get(id);
-    this.entries.delete(id);
-    this.bytes -= entry?.frame?.length ?? 0;
-    this.head = (this.head + 1) % this.capacity;
+  private rotate(): void {
+    this.previous = this.current;
+    this.previousBytes = this.currentBytes;
+    this.current = new Map();
+    this.currentBytes = 0;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.current.size + (this.previous?.size ?? 0);
   }
 }

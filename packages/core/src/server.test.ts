@@ -277,7 +277,7 @@ describe('requests', () => {
     expect(await answer(alice, echo('r1', 'different body'))).toEqual([echoed('r1')]);
   });
 
-  it('forgets ids beyond dedupWindow, oldest first', async () => {
+  it('remembers the last dedupWindow ids and forgets older ones, oldest first', async () => {
     let runs = 0;
     const alice = await connect(
       server({
@@ -286,9 +286,10 @@ describe('requests', () => {
       }),
       'alice',
     );
-    for (const id of ['a', 'b', 'c']) alice.deliver(echo(id));
-    expect(await answer(alice, echo('c'))).toEqual([echoed('c', 'hi:3')]);
-    expect(await answer(alice, echo('a'))).toEqual([echoed('a', 'hi:4')]);
+    for (const id of ['a', 'b', 'c', 'd', 'e']) alice.deliver(echo(id));
+    expect(await answer(alice, echo('d'))).toEqual([echoed('d', 'hi:4')]);
+    expect(await answer(alice, echo('e'))).toEqual([echoed('e', 'hi:5')]);
+    expect(await answer(alice, echo('a'))).toEqual([echoed('a', 'hi:6')]);
   });
 
   it('runs middleware in order around the handler', async () => {
