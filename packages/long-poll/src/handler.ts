@@ -215,8 +215,10 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
     // Headers are read now, before the first await (see `HttpExchange.header`).
     const offered = exchange.header(PROTOCOL_HEADER);
     const credential = exchange.header('authorization');
+    const remoteAddress = exchange.remoteAddress;
     const upgrade = herald.upgrade({
       url: `http://${exchange.header('host') ?? 'localhost'}${exchange.path}`,
+      ...(remoteAddress === undefined ? {} : { remoteAddress }),
       headers: {
         get: (name: string) => {
           const lower = name.toLowerCase();

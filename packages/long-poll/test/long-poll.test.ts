@@ -1,5 +1,6 @@
 /** The long-poll transport over real HTTP on loopback: bad input, polls, expiry, fallback and back. */
 import { autoTransport, createClient, longPollTransport } from '@herald/client';
+import { createHerald, defineContract } from '@herald/core';
 import { createConformanceHerald } from '@herald/testing/conformance';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -186,5 +187,23 @@ describe('automatic fallback', () => {
     expect(offsets).toEqual([1, 2, 3, 4, 5, 6]);
     expect(client.sessionId).toBe(session);
     client.close();
+  });
+});
+
+describe('the per-IP open limit on uWS (attachHttp)', () => {
+  it('answers long-poll opens past the upgrade rate limit with 429 and a retry hint, as WebSocket upgrades are', async () => {
+    const herald = createHerald({
+      contract: defineContract({ requests: {}, notifications: {} }),
+      handlers: {},
+      authenticate: () => null,
+      upgradeRateLimit: { perSecond: 1, burst: 2 },
+    });
+    running = await serve(herald, { pollTimeoutMs: 200 });
+    const opens = [];
+    for (let i = 0; i < 3; i++) opens.push(await fetch(`${running.origin}/lp`, { method: 'POST', headers: { 'herald-protocol': 'herald.v1' } }));
+    expect(opens.map((r) => r.status)).toEqual([200, 200, 429]);
+    const refused = (await opens[2]?.json()) as { error: string; retryAfterMs: number };
+    expect(refused.error).toBe('rate_limited');
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
   });
 });

@@ -9,6 +9,8 @@ import { STATUS_CODES } from 'node:http';
 import type { HttpExchange } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
+const textDecoder = new TextDecoder();
+
 type HeaderMap = Readonly<Record<string, string>>;
 
 /**
@@ -92,6 +94,11 @@ class UwsExchange implements HttpExchange {
   /** Read from the live request, like headers: only a poll needs it. */
   get query(): string {
     return this.live().getQuery() ?? '';
+  }
+
+  /** Read only when asked (a long-poll open), from the socket, which outlives the request. */
+  get remoteAddress(): string {
+    return textDecoder.decode(this.res.getRemoteAddressAsText());
   }
 
   header(name: string): string | null {
