@@ -4,10 +4,12 @@
  *
  * Two generations of `capacity` ids each: ids go into the current one; when it is full it
  * becomes the previous one and the one before is dropped whole. So the last `capacity` ids
- * are always remembered (and at most twice that), and the hot path does one lookup and one
- * insert: no per-request delete, which in a hash map leaves holes that cost rehashing and
- * garbage (measured: a per-request-evicting window cost a third of request throughput).
+ * are always remembered (and at most twice that), the hot path does one lookup and one insert
+ * with no per-request eviction, and `forget` can drop any id without upsetting an order.
  * Answers are bounded in bytes too: past `maxBytes`, the previous generation goes early.
+ *
+ * What this cache costs is keeping answers alive at all (they outlive young-generation GC):
+ * with `dedupWindow: 0` the uWS request/response benchmark runs about a third faster.
  */
 export interface DedupEntry {
   readonly id: string;

@@ -1,5 +1,6 @@
 import type { TopicMessage } from '@herald/core';
 import { describeBroker } from '@herald/testing/conformance';
+import { eventually } from '@herald/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from './testing/redis-server.ts';
 import { RedisBroker } from './broker.ts';
@@ -13,18 +14,6 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function eventually(check: () => void | Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 describeBroker({
   name: 'RedisBroker',

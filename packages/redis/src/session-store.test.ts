@@ -1,5 +1,6 @@
 import { createHerald, defineContract, type Envelope, type Herald, type NotificationMessage, type ResponseMessage } from '@herald/core';
 import { connectMemory, type MemorySocket } from '@herald/core/testing';
+import { eventually } from '@herald/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startRedis, type RedisServer } from './testing/redis-server.ts';
@@ -59,18 +60,6 @@ async function node(options: { nodeTimeoutMs?: number } = {}): Promise<{ herald:
   return { herald, store };
 }
 
-async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 const notes = (socket: MemorySocket) =>
   socket.received.filter((m): m is NotificationMessage => m.kind === 'notification' && m.type === 'test.Note').map((m) => [m.seq, (m.body as { n: number }).n]);

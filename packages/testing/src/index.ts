@@ -1,3 +1,4 @@
+export { eventually } from './eventually.ts';
 export { and, matching, not, or, responseTo, toMatcher, withKind, withProperty, withType, type Matcher, type MatcherLike } from './matchers.ts';
 export { connectInProcess } from './in-process.ts';
 export { formatLoadResult, runLoad, type LatencySummary, type LoadMessage, type LoadOptions, type LoadResult } from './load.ts';

@@ -428,10 +428,73 @@ export async function delivery(
 }
 
 /** Scenario 4: long-poll clients, each with a held poll and a send connection, `batch` requests per send. */
-interface PollClient {
-  open(i: number): Promise<void>;
-  run(): void;
-  destroy(): void;
+/**
+ * One long-poll client: a connection that polls in a loop and one that sends batches of
+ * requests, a new batch once every request of the last one is answered. The subclasses speak
+ * the two wires (Herald's long-poll, engine.io polling).
+ */
+abstract class PollClient {
+  protected readonly polls: HttpConnection;
+  protected readonly sends: HttpConnection;
+  protected outstanding = 0;
+  protected nextId = 0;
+  /** Server pings to answer in the next send. */
+  protected pongs = 0;
+  private sending: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    port: number,
+    protected readonly load: { count: number; running: boolean; errors: number },
+    protected readonly batch: number,
+  ) {
+    this.polls = new HttpConnection('127.0.0.1', port);
+    this.sends = new HttpConnection('127.0.0.1', port);
+  }
+
+  abstract open(i: number): Promise<void>;
+  /** The next batch of requests, counted in `outstanding` (and the pongs owed). */
+  protected abstract nextSend(): { readonly path: string; readonly headers: string; readonly body: string; readonly ok: number };
+  protected abstract pollRequest(): { readonly path: string; readonly headers: string | Record<string, string> };
+  /** Counts what a poll answer holds; false when the server closed the connection. */
+  protected abstract read(body: Buffer): boolean;
+
+  run(): void {
+    void this.poll();
+    this.send();
+  }
+
+  private send(): void {
+    const { path, headers, body, ok } = this.nextSend();
+    this.sending = this.sending
+      .then(() => this.sends.request('POST', path, headers, body))
+      .then((response) => {
+        if (response.status !== ok) this.load.errors++;
+      })
+      .catch(() => {});
+  }
+
+  private async poll(): Promise<void> {
+    while (this.load.running) {
+      const { path, headers } = this.pollRequest();
+      let response;
+      try {
+        response = await this.polls.request('GET', path, headers);
+      } catch {
+        return;
+      }
+      if (response.status !== 200) {
+        this.load.errors++;
+        return;
+      }
+      if (!this.read(response.body)) return;
+      if (this.outstanding === 0 && this.load.running) this.send();
+    }
+  }
+
+  destroy(): void {
+    this.polls.destroy();
+    this.sends.destroy();
+  }
 }
 
 const LP_HEADERS = { 'content-type': 'application/json' };
@@ -449,116 +512,61 @@ const requestId = (n: number) => String(n).padStart(8, '0');
 /** How every frame of a Herald poll body starts. */
 const KIND = '{"kind":"';
 
-class HeraldPollClient implements PollClient {
-  private readonly polls: HttpConnection;
-  private readonly sends: HttpConnection;
-  private sid = '';
+class HeraldPollClient extends PollClient {
   private sendHeaders = '';
   private pollHeaders = '';
   private cursor = 0;
-  private outstanding = 0;
-  private nextId = 0;
-  private pongs = 0;
-  private sending: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    port: number,
-    private readonly load: { count: number; running: boolean; errors: number },
-    private readonly batch: number,
-  ) {
-    this.polls = new HttpConnection('127.0.0.1', port);
-    this.sends = new HttpConnection('127.0.0.1', port);
-  }
 
   async open(i: number): Promise<void> {
     const response = await this.sends.request('POST', '/lp', { 'herald-protocol': 'herald.v1', authorization: `Bearer u${i}` });
     if (response.status !== 200) throw new Error(`long-poll open: ${response.status} ${response.body.toString()}`);
     const body = JSON.parse(response.body.toString()) as { sid: string; from: number; messages: unknown[] };
-    this.sid = body.sid;
     this.sendHeaders = HttpConnection.headerLines({ ...LP_HEADERS, 'herald-session': body.sid });
     this.pollHeaders = HttpConnection.headerLines({ 'herald-session': body.sid });
     this.cursor = body.from + body.messages.length - 1;
   }
 
-  run(): void {
-    void this.poll();
-    this.send();
-  }
-
-  private send(): void {
+  protected nextSend() {
     // JSON.stringify of the array of frames, built from pieces quoted once.
     let body = '[';
     for (let i = 0; i < this.batch; i++) body += (i === 0 ? '' : ',') + QUOTED_HEAD + requestId(this.nextId++) + QUOTED_TAIL;
     for (; this.pongs > 0; this.pongs--) body += ',' + QUOTED_PONG;
     body += ']';
     this.outstanding += this.batch;
-    this.sending = this.sending
-      .then(() => this.sends.request('POST', '/lp/send', this.sendHeaders, body))
-      .then((response) => {
-        if (response.status !== 204) this.load.errors++;
-      })
-      .catch(() => {});
+    return { path: '/lp/send', headers: this.sendHeaders, body, ok: 204 };
   }
 
-  private async poll(): Promise<void> {
-    while (this.load.running) {
-      let response;
-      try {
-        response = await this.polls.request('GET', `/lp/poll?ack=${this.cursor}`, this.pollHeaders);
-      } catch {
-        return;
-      }
-      if (response.status !== 200) {
-        this.load.errors++;
-        return;
-      }
-      // `{"from":N,"messages":[{"kind":…},…]}`, read by scanning (as the engine.io client does) rather than JSON.parse;
-      // every server frame starts with `{"kind":"` and the echoed bodies hold no such text.
-      const text = response.body.toString('latin1');
-      const from = Number(text.slice(8, text.indexOf(',', 8)));
-      let messages = 0;
-      for (let at = text.indexOf(KIND); at !== -1; at = text.indexOf(KIND, at + KIND.length)) {
-        messages++;
-        const kind = at + KIND.length;
-        if (text.startsWith('resp"', kind)) {
-          this.outstanding--;
-          this.load.count++;
-          const code = text.indexOf('"code":', kind);
-          if (!text.startsWith('200', code + 7)) this.load.errors++;
-        } else if (text.startsWith('ping"', kind)) this.pongs++;
-      }
-      if (messages > 0) this.cursor = from + messages - 1;
-      if (this.outstanding === 0 && this.load.running) this.send();
+  protected pollRequest() {
+    return { path: `/lp/poll?ack=${this.cursor}`, headers: this.pollHeaders };
+  }
+
+  protected read(body: Buffer): boolean {
+    // `{"from":N,"messages":[{"kind":…},…]}`, read by scanning (as the engine.io client does) rather than JSON.parse;
+    // every server frame starts with `{"kind":"` and the echoed bodies hold no such text.
+    const text = body.toString('latin1');
+    const from = Number(text.slice(8, text.indexOf(',', 8)));
+    let messages = 0;
+    for (let at = text.indexOf(KIND); at !== -1; at = text.indexOf(KIND, at + KIND.length)) {
+      messages++;
+      const kind = at + KIND.length;
+      if (text.startsWith('resp"', kind)) {
+        this.outstanding--;
+        this.load.count++;
+        const code = text.indexOf('"code":', kind);
+        if (!text.startsWith('200', code + 7)) this.load.errors++;
+      } else if (text.startsWith('ping"', kind)) this.pongs++;
     }
-  }
-
-  destroy(): void {
-    this.polls.destroy();
-    this.sends.destroy();
+    if (messages > 0) this.cursor = from + messages - 1;
+    return true;
   }
 }
 
 const EIO_PATH = '/engine.io/?EIO=4&transport=polling';
 const EIO_SEPARATOR = '\x1e';
+const EIO_HEADERS = HttpConnection.headerLines({ 'content-type': 'text/plain;charset=UTF-8' });
 
-class EnginePollClient implements PollClient {
-  private readonly polls: HttpConnection;
-  private readonly sends: HttpConnection;
+class EnginePollClient extends PollClient {
   private path = '';
-  private readonly headers = HttpConnection.headerLines({ 'content-type': 'text/plain;charset=UTF-8' });
-  private outstanding = 0;
-  private nextId = 0;
-  private pongs = 0;
-  private sending: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    port: number,
-    private readonly load: { count: number; running: boolean; errors: number },
-    private readonly batch: number,
-  ) {
-    this.polls = new HttpConnection('127.0.0.1', port);
-    this.sends = new HttpConnection('127.0.0.1', port);
-  }
 
   async open(): Promise<void> {
     const response = await this.sends.request('GET', EIO_PATH, {});
@@ -568,52 +576,29 @@ class EnginePollClient implements PollClient {
     this.path = `${EIO_PATH}&sid=${sid}`;
   }
 
-  run(): void {
-    void this.poll();
-    this.send();
-  }
-
-  private send(): void {
+  protected nextSend() {
     let body = '';
     for (let i = 0; i < this.batch; i++) body += (i === 0 ? '4' : EIO_SEPARATOR + '4') + FRAME_HEAD + requestId(this.nextId++) + FRAME_TAIL;
     for (; this.pongs > 0; this.pongs--) body += EIO_SEPARATOR + '3';
     this.outstanding += this.batch;
-    this.sending = this.sending
-      .then(() => this.sends.request('POST', this.path, this.headers, body))
-      .then((response) => {
-        if (response.status !== 200) this.load.errors++;
-      })
-      .catch(() => {});
+    return { path: this.path, headers: EIO_HEADERS, body, ok: 200 };
   }
 
-  private async poll(): Promise<void> {
-    while (this.load.running) {
-      let response;
-      try {
-        response = await this.polls.request('GET', this.path, {});
-      } catch {
-        return;
-      }
-      if (response.status !== 200) {
-        this.load.errors++;
-        return;
-      }
-      for (const packet of response.body.toString().split(EIO_SEPARATOR)) {
-        const type = packet.charCodeAt(0);
-        if (type === 0x34) {
-          this.outstanding--;
-          this.load.count++;
-          if (!packet.includes('"code":200')) this.load.errors++;
-        } else if (type === 0x32) this.pongs++;
-        else if (type === 0x31) return;
-      }
-      if (this.outstanding === 0 && this.load.running) this.send();
+  protected pollRequest() {
+    return { path: this.path, headers: {} };
+  }
+
+  protected read(body: Buffer): boolean {
+    for (const packet of body.toString().split(EIO_SEPARATOR)) {
+      const type = packet.charCodeAt(0);
+      if (type === 0x34) {
+        this.outstanding--;
+        this.load.count++;
+        if (!packet.includes('"code":200')) this.load.errors++;
+      } else if (type === 0x32) this.pongs++;
+      else if (type === 0x31) return false;
     }
-  }
-
-  destroy(): void {
-    this.polls.destroy();
-    this.sends.destroy();
+    return true;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { freePort } from './free-port.ts';
+import { freePort } from '@herald/testing/node';
 
 export interface RedisServerOptions {
   /** Default: a free loopback port. */

@@ -7,6 +7,10 @@
  */
 import type { Broker, TopicMessage } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually as retry } from '../eventually.ts';
+
+/** Broker deliveries are expected within 2 s. */
+const eventually = (check: () => void): Promise<void> => retry(check, 2000, 5);
 
 /** Makes a fresh broker per test; `peer` (optional) makes a second one on the same backend, as another node. */
 export interface BrokerTarget {
@@ -18,18 +22,6 @@ export interface BrokerTarget {
   readonly historySize: number;
 }
 
-async function eventually(check: () => void, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
-}
 
 let topicCounter = 0;
 
