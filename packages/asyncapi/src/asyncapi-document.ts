@@ -77,6 +77,8 @@ const errorCodeTable = markdownTable(
   errorCodes.map((row) => [row.status, `\`${row.error}\``, row.when, row.answeredWith, row.retry]),
 );
 
+const RESP_DESCRIPTION = 'Optional: the number of responses received on this connection, so the server can let those answers go (PROTOCOL.md, Confirming responses).';
+
 function integer(minimum: number, description?: string): JsonSchema {
   return { type: 'integer', minimum, maximum: Number.MAX_SAFE_INTEGER, ...(description === undefined ? {} : { description }) };
 }
@@ -242,7 +244,7 @@ class DocumentBuilder {
       correlationId: { $ref: '#/components/correlationIds/request' },
       tags,
       payload: envelope(
-        { kind: { const: Kind.Request }, id: { $ref: componentRef('herald.Id') }, type: { const: entry.type }, body: requestBody },
+        { kind: { const: Kind.Request }, id: { $ref: componentRef('herald.Id') }, type: { const: entry.type }, body: requestBody, resp: integer(0, RESP_DESCRIPTION) },
         entry.requestBodyRequired ? ['kind', 'id', 'type', 'body'] : ['kind', 'id', 'type'],
       ),
       examples: [{ name: 'request', payload: requestExample(entry) }],
@@ -310,12 +312,13 @@ class DocumentBuilder {
     const ack = this.addMessage(`kind:${Kind.Ack}`, Kind.Ack, {
       name: Kind.Ack,
       title: Kind.Ack,
-      summary: 'A cumulative acknowledgement: the client holds every private notification up to seq.',
-      description: 'Send within 1 s of a private notification and at least every replayWindow / 2 of them. Topic notifications are never acknowledged.',
+      summary: 'A cumulative acknowledgement: the client holds every private notification up to seq (and, with resp, has received that many responses on this connection).',
+      description:
+        'Send within 1 s of a private notification and at least every replayWindow / 2 of them. Topic notifications are never acknowledged. Responses no later request confirmed (resp) are confirmed by an ack within 1 s.',
       contentType: 'application/json',
       tags: [{ name: 'delivery' }],
-      payload: envelope({ kind: { const: Kind.Ack }, seq: integer(0, 'The highest private seq held.') }, ['kind', 'seq']),
-      examples: [{ name: 'ack', payload: { kind: Kind.Ack, seq: 58 } }],
+      payload: envelope({ kind: { const: Kind.Ack }, seq: integer(0, 'The highest private seq held.'), resp: integer(0, RESP_DESCRIPTION) }, ['kind', 'seq']),
+      examples: [{ name: 'ack', payload: { kind: Kind.Ack, seq: 58, resp: 120 } }],
     });
     this.addOperation('send-ping', 'ping', {
       action: 'send',

@@ -77,7 +77,8 @@ export interface ClientOptions {
 
 interface Pending {
   readonly type: string;
-  readonly frame: string;
+  /** The request's JSON after `{"kind":"req",`: each send puts the count of responses received in front. */
+  readonly rest: string;
   readonly idempotent: boolean;
   readonly system: boolean;
   sent: boolean;
@@ -104,6 +105,8 @@ export interface Subscription {
 
 const ACK_EVERY = 32;
 const ACK_DELAY_MS = 100;
+/** Responses left unconfirmed this long, with no request to carry `resp`, are confirmed by an `ack`. */
+const CONFIRM_DELAY_MS = 1000;
 const TICK_MS = 1000;
 /** A connection that brings no Welcome within this long is given up and retried. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -139,7 +142,11 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private nextId = 0;
   private lastSeq = 0;
   private ackedSeq = 0;
+  /** Responses received on the current connection, and the count the server was last told (`resp`). */
+  private responses = 0;
+  private confirmed = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private ackDueAt = 0;
   private attempt = 0;
   private goodbye: GoodbyeBody | undefined;
   private lastReceivedAt = 0;
@@ -194,16 +201,17 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private enqueue(type: string, body: unknown, system: boolean, idempotent: boolean, timeoutMs = this.options.requestTimeoutMs ?? 10_000): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.failure(ClientErrorReason.Closed, 'the client is closed'));
     const id = String(++this.nextId);
-    const frame = JSON.stringify(body === undefined ? { kind: Kind.Request, id, type } : { kind: Kind.Request, id, type, body });
+    const rest = JSON.stringify(body === undefined ? { id, type } : { id, type, body }).slice(1);
     const max = this.limits?.maxMessageBytes;
-    if (max !== undefined && frame.length * 3 > max && new TextEncoder().encode(frame).length > max) {
+    // `{"kind":"req","resp":N,` in front: 40 bytes at most.
+    if (max !== undefined && rest.length * 3 + 40 > max && new TextEncoder().encode(rest).length + 40 > max) {
       return Promise.reject(new HeraldRequestError(413, { error: ClientErrorReason.TooLarge, message: `request exceeds maxMessageBytes (${max})` }));
     }
     if (!system && !this.ready && this.queued() >= (this.options.maxQueued ?? 100)) {
       return Promise.reject(this.failure(ClientErrorReason.QueueFull, 'too many requests queued while offline'));
     }
     return new Promise((resolve, reject) => {
-      const pending: Pending = { type, frame, idempotent, system, sent: false, timer: undefined, resolve, reject };
+      const pending: Pending = { type, rest, idempotent, system, sent: false, timer: undefined, resolve, reject };
       pending.timer = setTimeout(() => {
         this.pending.delete(id);
         reject(this.failure(ClientErrorReason.Timeout, `no response to ${type} within ${timeoutMs} ms`));
@@ -219,9 +227,12 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     return count;
   }
 
+  /** Sends a request; it confirms the responses received so far on this connection (`resp`). */
   private transmit(pending: Pending): void {
+    if (this.connection === null) return;
     pending.sent = true;
-    this.connection?.send(pending.frame);
+    this.confirmed = this.responses;
+    this.connection.send(`{"kind":"req","resp":${this.responses},${pending.rest}`);
   }
 
   private failure(reason: string, message: string): HeraldRequestError {
@@ -304,7 +315,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     } else if (message.seq !== undefined) {
       if (message.seq <= this.lastSeq) return;
       this.lastSeq = message.seq;
-      this.scheduleAck();
+      if (this.lastSeq - this.ackedSeq >= ACK_EVERY) this.ack();
+      else this.scheduleAck(ACK_DELAY_MS);
     }
     const handlers = this.typeHandlers.get(message.type);
     if (handlers !== undefined) for (const handler of handlers) this.call(handler, message.body, meta);
@@ -318,17 +330,23 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     }
   }
 
-  private scheduleAck(): void {
-    if (this.lastSeq - this.ackedSeq >= ACK_EVERY) this.ack();
-    else this.ackTimer ??= setTimeout(() => this.ack(), ACK_DELAY_MS);
+  /** Acks within `delayMs` (an earlier deadline already set stands). */
+  private scheduleAck(delayMs: number): void {
+    const due = Date.now() + delayMs;
+    if (this.ackTimer !== undefined && this.ackDueAt <= due) return;
+    clearTimeout(this.ackTimer);
+    this.ackDueAt = due;
+    this.ackTimer = setTimeout(() => this.ack(), delayMs);
   }
 
+  /** Acks private notifications (`seq`) and confirms responses (`resp`), when either is new. */
   private ack(): void {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
-    if (this.lastSeq <= this.ackedSeq || this.connection === null) return;
+    if ((this.lastSeq <= this.ackedSeq && this.responses <= this.confirmed) || this.connection === null) return;
     this.ackedSeq = this.lastSeq;
-    this.connection.send(`{"kind":"ack","seq":${this.lastSeq}}`);
+    this.confirmed = this.responses;
+    this.connection.send(`{"kind":"ack","seq":${this.lastSeq},"resp":${this.responses}}`);
   }
 
   // ---- connection ----------------------------------------------------------------------------
@@ -336,6 +354,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private open(): void {
     this.goodbye = undefined;
     this.welcomed = false;
+    // Responses are counted per connection.
+    this.responses = this.confirmed = 0;
     this.startTicker();
     this.setState(this.sessionId === undefined && this.attempt === 0 ? 'connecting' : 'reconnecting');
     try {
@@ -364,7 +384,10 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         this.connection?.send('{"kind":"pong"}');
         return;
       case Kind.Response:
+        this.responses++;
         this.settle(message.reqId, message.code, message.body);
+        // Confirmed by the next request, or by an ack if none comes soon.
+        if (this.ackTimer === undefined) this.scheduleAck(CONFIRM_DELAY_MS);
         return;
       case Kind.Notification:
         if (message.type.startsWith('herald.') && message.topic === undefined && !isPrivate(message)) this.system(message.type, message.body);

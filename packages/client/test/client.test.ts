@@ -50,6 +50,15 @@ describe('requests', () => {
     expect(invalid).toMatchObject({ code: 400, reason: 'validation_failed', issues: [{ path: ['body', 'text'] }] });
   });
 
+  it('confirms the responses it received (resp), so the server lets their answers go', async () => {
+    const test = await server();
+    const ann = client(test.url);
+    for (let i = 0; i < 20; i++) await ann.request('test.Echo', { text: `${i}` });
+    // Each request confirmed the answers before it: only the last is held, until the ack (within 1 s).
+    expect(test.herald.stats.retryAnswers).toBe(1);
+    await until(() => test.herald.stats.retryAnswers === 0, 2000);
+  });
+
   it('times out a request that gets no answer in time', async () => {
     const { url } = await server();
     const ann = client(url);

@@ -156,12 +156,18 @@ export function validateClientMessage(value: unknown): DecodeResult {
       if (typeof type !== 'string' || !TYPE_PATTERN.test(type)) {
         return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.type must match ' + TYPE_PATTERN.source, id);
       }
-      return { ok: true, message: { kind, id, type, body: value['body'] } };
+      const resp = value['resp'];
+      if (resp === undefined) return { ok: true, message: { kind, id, type, body: value['body'] } };
+      if (!isCount(resp, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.resp must be an integer >= 0', id);
+      return { ok: true, message: { kind, id, type, body: value['body'], resp } };
     }
     case Kind.Ack: {
       const seq = value['seq'];
       if (!isCount(seq, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'ack.seq must be an integer >= 0');
-      return { ok: true, message: { kind, seq } };
+      const resp = value['resp'];
+      if (resp === undefined) return { ok: true, message: { kind, seq } };
+      if (!isCount(resp, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'ack.resp must be an integer >= 0');
+      return { ok: true, message: { kind, seq, resp } };
     }
     case Kind.Ping:
     case Kind.Pong:

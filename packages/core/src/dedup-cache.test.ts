@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DedupCache } from './dedup-cache.ts';
+import { DedupCache, SendLog, responseHead } from './dedup-cache.ts';
 
 const remembered = (cache: DedupCache, ids: string[]): boolean[] => ids.map((id) => cache.get(id) !== undefined);
 
@@ -7,7 +7,7 @@ describe('DedupCache', () => {
   it('remembers a running request, then its answer', () => {
     const cache = new DedupCache(4);
     const entry = cache.begin('r1', 'chat.Send');
-    expect(cache.get('r1')).toEqual({ id: 'r1', type: 'chat.Send', frame: undefined });
+    expect(cache.get('r1')).toMatchObject({ id: 'r1', type: 'chat.Send', frame: undefined });
     cache.finish(entry, '{"kind":"resp"}');
     expect(cache.get('r1')).toBe(entry);
     expect(cache.get('r1')?.frame).toBe('{"kind":"resp"}');
@@ -83,5 +83,124 @@ describe('DedupCache byte budget', () => {
     cache.finish(cache.begin('c', 't'), 'xx');
     cache.finish(first, 'z'.repeat(100));
     expect(remembered(cache, ['b', 'c'])).toEqual([true, true]);
+  });
+});
+
+describe('SendLog (answers waiting for their confirmation)', () => {
+  const frame = (id: string, body = 'x') => `{"kind":"resp","reqId":"${id}","type":"t","code":200,"body":"${body}"}`;
+  const logged = () => {
+    const spilled: string[] = [];
+    return { spilled, log: new SendLog(8, 4096, (f) => spilled.push(f)) };
+  };
+
+  it('lets go exactly the answers among the first `count` responses, in the order sent', () => {
+    const { log, spilled } = logged();
+    // Positions 1..5; position 3 is a response that is not kept (a system answer, say).
+    log.push(1, frame('a'));
+    log.push(2, frame('b'));
+    log.push(4, frame('c'));
+    log.push(5, frame('d'));
+    log.confirm(3);
+    expect(log.size).toBe(2);
+    log.confirm(2); // lower than before: nothing more
+    expect(log.size).toBe(2);
+    log.close();
+    expect(spilled).toEqual([frame('c'), frame('d')]);
+    expect(log.size).toBe(0);
+  });
+
+  it('hands every unconfirmed answer back, byte for byte (UTF-8), when the connection ends', () => {
+    const { log, spilled } = logged();
+    const frames = [frame('1', 'héllo ✓ 𝄞'), frame('2', '"quoted"'), frame('3', '')];
+    frames.forEach((f, i) => log.push(i + 1, f));
+    log.close();
+    expect(spilled).toEqual(frames);
+  });
+
+  it('holds at most `maxRecords` answers: older ones go back to the cache at once', () => {
+    const { log, spilled } = logged();
+    for (let i = 1; i <= 10; i++) log.push(i, frame(`r${i}`));
+    expect(log.size).toBe(8);
+    expect(spilled).toEqual([frame('r1'), frame('r2')]);
+    log.confirm(10);
+    expect(log.size).toBe(0);
+  });
+
+  it('compacts and grows its buffer under a steady stream, and spills past its byte budget', () => {
+    const spilled: string[] = [];
+    const log = new SendLog(1000, 16_384, (f) => spilled.push(f));
+    const big = 'y'.repeat(900);
+    // A steady stream with five unconfirmed: the buffer is reused, nothing spills.
+    for (let i = 1; i <= 2000; i++) {
+      log.push(i, frame(`s${i}`, big));
+      log.confirm(i - 5);
+    }
+    expect(spilled).toEqual([]);
+    expect(log.size).toBe(5);
+    // Nobody confirms: past 16 KiB the oldest spill, in order.
+    for (let i = 2001; i <= 2030; i++) log.push(i, frame(`s${i}`, big));
+    expect(spilled.length).toBeGreaterThan(0);
+    expect(spilled[0]).toBe(frame('s1996', big));
+    log.close();
+    expect(spilled).toEqual(Array.from({ length: 35 }, (_, k) => frame(`s${1996 + k}`, big)));
+  });
+
+  it('spills an answer larger than its whole budget at once', () => {
+    const spilled: string[] = [];
+    const log = new SendLog(8, 100, (f) => spilled.push(f));
+    log.push(1, frame('big', 'z'.repeat(200)));
+    expect(spilled).toEqual([frame('big', 'z'.repeat(200))]);
+    expect(log.size).toBe(0);
+  });
+
+  it('reads the reqId and type back from a response frame', () => {
+    expect(responseHead(frame('abc'))).toEqual({ id: 'abc', type: 't' });
+    expect(responseHead('{"kind":"notification"}')).toBeUndefined();
+  });
+});
+
+describe('DedupCache entries remembered late', () => {
+  it('an entry tracked only when it runs long is found by a retry; finish remembers an untracked one', () => {
+    const cache = new DedupCache(4);
+    const running = cache.entry('slow', 't');
+    expect(cache.get('slow')).toBeUndefined();
+    cache.track(running);
+    expect(cache.get('slow')).toBe(running);
+    const quick = cache.entry('quick', 't');
+    cache.finish(quick, 'answer');
+    expect(cache.get('quick')?.frame).toBe('answer');
+    cache.drop(quick);
+    expect(cache.get('quick')).toBeUndefined();
+  });
+
+  it('dropping an answer gives its bytes back to the budget', () => {
+    const cache = new DedupCache(100, 100);
+    for (let i = 0; i < 50; i++) {
+      const entry = cache.entry(`r${i}`, 't');
+      cache.finish(entry, 'x'.repeat(10));
+      cache.drop(entry);
+    }
+    const kept = Array.from({ length: 10 }, (_, k) => `k${k}`);
+    for (const id of kept) cache.finish(cache.entry(id, 't'), 'x'.repeat(9));
+    expect(remembered(cache, kept).every(Boolean)).toBe(true);
+  });
+});
+
+describe('SendLog memory', () => {
+  it('frees its buffers once it stayed empty for a whole sweep, and works again after', () => {
+    const spilled: string[] = [];
+    const log = new SendLog(8, 4096, (f) => spilled.push(f));
+    const bytes = (l: SendLog) => (l as unknown as { bytes: Uint8Array }).bytes.length;
+    expect(bytes(log)).toBe(0);
+    log.push(1, '{"kind":"resp","reqId":"a","type":"t","code":200}');
+    expect(bytes(log)).toBe(4096);
+    log.confirm(1);
+    log.trim(); // busy since the last sweep: kept
+    expect(bytes(log)).toBe(4096);
+    log.trim(); // empty for a whole sweep: freed
+    expect(bytes(log)).toBe(0);
+    log.push(2, '{"kind":"resp","reqId":"b","type":"t","code":200}');
+    log.close();
+    expect(spilled).toEqual(['{"kind":"resp","reqId":"b","type":"t","code":200}']);
   });
 });

@@ -8,14 +8,21 @@
  * with no per-request eviction, and `forget` can drop any id without upsetting an order.
  * Answers are bounded in bytes too: past `maxBytes`, the previous generation goes early.
  *
- * What this cache costs is keeping answers alive at all (they outlive young-generation GC):
- * with `dedupWindow: 0` the uWS request/response benchmark runs about a third faster.
+ * What this cache costs is keeping answers alive in the JS heap: long enough, they outlive
+ * young-generation GC (with `dedupWindow: 0` the uWS request/response benchmark ran about a
+ * third faster). So a client confirms the answers it received (`resp`: a count of responses
+ * per connection), and from then on that connection's answers wait for their confirmation in
+ * its `SendLog`, as bytes outside the heap, instead of here. A request that finishes at once
+ * never enters the cache; one that runs longer (async handler, validation or store) does, so
+ * that a retry meanwhile waits for its answer.
  */
 export interface DedupEntry {
   readonly id: string;
   readonly type: string;
   /** The encoded response, or undefined while the handler is still running. */
   frame: string | undefined;
+  /** @internal The generation holding it (it is in the cache while that is `current` or `previous`). */
+  home: Map<string, DedupEntry> | null;
 }
 
 /** Bytes of cached answers per session when nothing else is configured. */
@@ -36,21 +43,43 @@ export class DedupCache {
     return this.current.get(id) ?? this.previous?.get(id);
   }
 
-  /** Records a request as running; starts a new generation when the current one is full. */
+  /** Records a request as running (`begin` = `entry` + `track`). */
   begin(id: string, type: string): DedupEntry {
-    const entry: DedupEntry = { id, type, frame: undefined };
-    if (this.capacity === 0) return entry;
-    if (this.current.size >= this.capacity) this.rotate();
-    this.current.set(id, entry);
+    const entry = this.entry(id, type);
+    this.track(entry);
     return entry;
   }
 
-  /** Stores the answer of a running request; drops the oldest answers past the byte budget. */
+  /** An entry for a request, not yet remembered. */
+  entry(id: string, type: string): DedupEntry {
+    return { id, type, frame: undefined, home: null };
+  }
+
+  /** Remembers an entry (running, or answered); starts a new generation when the current one is full. */
+  track(entry: DedupEntry): void {
+    if (entry.home !== null || this.capacity === 0) return;
+    if (this.current.size >= this.capacity) this.rotate();
+    this.current.set(entry.id, entry);
+    entry.home = this.current;
+    if (entry.frame !== undefined) this.count(entry.frame.length);
+  }
+
+  /**
+   * Stores the answer of a request, remembering the entry if it is not yet (one whose
+   * generation was dropped meanwhile stays forgotten); drops the oldest answers past the budget.
+   */
   finish(entry: DedupEntry, frame: string): void {
     entry.frame = frame;
-    if (this.current.get(entry.id) === entry) this.currentBytes += frame.length;
-    else if (this.previous?.get(entry.id) === entry) this.previousBytes += frame.length;
-    else return;
+    if (entry.home === null) this.track(entry);
+    else if (entry.home === this.current) this.count(frame.length);
+    else if (entry.home === this.previous) {
+      this.previousBytes += frame.length;
+      this.count(0);
+    }
+  }
+
+  private count(bytes: number): void {
+    this.currentBytes += bytes;
     if (this.currentBytes + this.previousBytes <= this.maxBytes) return;
     this.previous = null;
     this.previousBytes = 0;
@@ -61,8 +90,23 @@ export class DedupCache {
   /** Forgets a request that was never answered, so that a retry runs the checks again. */
   forget(id: string): void {
     for (const generation of [this.current, this.previous]) {
-      if (generation?.get(id)?.frame === undefined) generation?.delete(id);
+      const entry = generation?.get(id);
+      if (entry === undefined || entry.frame !== undefined) continue;
+      generation?.delete(id);
+      entry.home = null;
     }
+  }
+
+  /** Forgets an entry (its answer is kept elsewhere now, or was confirmed). */
+  drop(entry: DedupEntry): void {
+    const home = entry.home;
+    if (home === null) return;
+    entry.home = null;
+    const bytes = entry.frame?.length ?? 0;
+    if (home === this.current) this.currentBytes -= bytes;
+    else if (home === this.previous) this.previousBytes -= bytes;
+    else return;
+    home.delete(entry.id);
   }
 
   private rotate(): void {
@@ -75,4 +119,151 @@ export class DedupCache {
   get size(): number {
     return this.current.size + (this.previous?.size ?? 0);
   }
+
+  /** Answered entries remembered (not the running ones); walks them, so not for the hot path. */
+  get answers(): number {
+    let count = 0;
+    for (const generation of [this.current, this.previous]) for (const entry of generation?.values() ?? []) if (entry.frame !== undefined) count++;
+    return count;
+  }
+}
+
+const encoder = new TextEncoder();
+const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_POSITIONS = new Float64Array(0);
+const EMPTY_OFFSETS = new Int32Array(0);
+const decoder = new TextDecoder();
+/** The reqId and type at the head of every frame `encodeResponse` builds. */
+const RESPONSE_HEAD = /^\{"kind":"resp","reqId":"([^"]*)","type":"([^"]*)"/;
+
+/**
+ * The answers written to one connection that its client has not confirmed yet, in the order
+ * sent, each with its position among the connection's responses. Kept as UTF-8 bytes in one
+ * growing buffer outside the JS heap, so that the round trip they wait costs the garbage
+ * collector nothing. Bounded by `maxRecords` and `maxBytes`: past either, the oldest answers
+ * go back to the session's `DedupCache` (`spill`), as do all of them when the connection ends.
+ */
+export class SendLog {
+  private bytes = EMPTY_BYTES;
+  private used = 0;
+  private positions = EMPTY_POSITIONS;
+  private offsets = EMPTY_OFFSETS;
+  private first = 0;
+  private last = 0;
+  /** Something was pushed since the last `trim`. */
+  private busy = false;
+
+  constructor(
+    private readonly maxRecords: number,
+    private readonly maxBytes: number,
+    /** Where answers go that leave unconfirmed. */
+    private readonly spill: (frame: string) => void,
+  ) {}
+
+  /** Keeps the answer sent at `position` until it is confirmed. */
+  push(position: number, frame: string): void {
+    this.busy = true;
+    if (this.last - this.first >= this.maxRecords) this.spillOldest();
+    if (this.last === this.positions.length) this.makeRecordRoom();
+    for (;;) {
+      const { read, written } = encoder.encodeInto(frame, this.bytes.subarray(this.used));
+      if (read === frame.length) {
+        this.positions[this.last] = position;
+        this.offsets[this.last++] = this.used;
+        this.used += written;
+        return;
+      }
+      if (!this.makeByteRoom(frame.length * 3)) {
+        // Larger than the whole budget: it cannot wait here.
+        this.spill(frame);
+        return;
+      }
+    }
+  }
+
+  /** The client received the first `count` responses: their answers are let go. */
+  confirm(count: number): void {
+    while (this.first < this.last && (this.positions[this.first] as number) <= count) this.first++;
+    if (this.first === this.last) this.first = this.last = this.used = 0;
+  }
+
+  /** The connection ended: every unconfirmed answer goes to the cache, for a retry after resume. */
+  close(): void {
+    while (this.first < this.last) this.spillOldest();
+    this.first = this.last = this.used = 0;
+  }
+
+  get size(): number {
+    return this.last - this.first;
+  }
+
+  /** Frees the buffers of a log that stayed empty since the last call (the sweep's): an idle connection holds none. */
+  trim(): void {
+    if (this.last === 0 && !this.busy) {
+      this.bytes = EMPTY_BYTES;
+      this.positions = EMPTY_POSITIONS;
+      this.offsets = EMPTY_OFFSETS;
+    }
+    this.busy = false;
+  }
+
+  private end(record: number): number {
+    return record + 1 < this.last ? (this.offsets[record + 1] as number) : this.used;
+  }
+
+  private spillOldest(): void {
+    const record = this.first++;
+    this.spill(decoder.decode(this.bytes.subarray(this.offsets[record], this.end(record))));
+    if (this.first === this.last) this.first = this.last = this.used = 0;
+  }
+
+  /** Moves the live records to the front of the arrays, growing them when more than half full. */
+  private makeRecordRoom(): void {
+    const live = this.last - this.first;
+    if (live * 2 >= this.positions.length) {
+      const positions = new Float64Array(Math.max(32, this.positions.length * 2));
+      const offsets = new Int32Array(positions.length);
+      positions.set(this.positions.subarray(this.first, this.last));
+      offsets.set(this.offsets.subarray(this.first, this.last));
+      this.positions = positions;
+      this.offsets = offsets;
+    } else {
+      this.positions.copyWithin(0, this.first, this.last);
+      this.offsets.copyWithin(0, this.first, this.last);
+    }
+    this.first = 0;
+    this.last = live;
+  }
+
+  /** Makes room for `need` more bytes (compacting, growing, then spilling); false when it cannot. */
+  private makeByteRoom(need: number): boolean {
+    if (need > this.maxBytes) return false;
+    for (;;) {
+      const start = this.first < this.last ? (this.offsets[this.first] as number) : this.used;
+      const live = this.used - start;
+      if (live + need <= this.bytes.length) {
+        if (start > 0) {
+          this.bytes.copyWithin(0, start, this.used);
+          for (let i = this.first; i < this.last; i++) this.offsets[i] = (this.offsets[i] as number) - start;
+          this.used = live;
+        }
+        return true;
+      }
+      if (this.bytes.length < this.maxBytes) {
+        const bytes = new Uint8Array(Math.min(this.maxBytes, Math.max(4096, this.bytes.length * 2, live + need)));
+        bytes.set(this.bytes.subarray(start, this.used));
+        for (let i = this.first; i < this.last; i++) this.offsets[i] = (this.offsets[i] as number) - start;
+        this.bytes = bytes;
+        this.used = live;
+        return true;
+      }
+      this.spillOldest();
+    }
+  }
+}
+
+/** The reqId and type of a response frame, or undefined for a frame of another shape. */
+export function responseHead(frame: string): { readonly id: string; readonly type: string } | undefined {
+  const match = RESPONSE_HEAD.exec(frame);
+  return match === null ? undefined : { id: match[1] as string, type: match[2] as string };
 }

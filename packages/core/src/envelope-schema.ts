@@ -38,7 +38,7 @@ export const envelopeJsonSchema: JsonSchema = {
   required: ['kind'],
   properties: { kind: { enum: ['req', 'resp', 'notification', 'ack', 'ping', 'pong'] } },
   oneOf: [
-    object({ kind: { const: 'req' }, id, type, body: true }, ['kind', 'id', 'type']),
+    object({ kind: { const: 'req' }, id, type, body: true, resp: count(0) }, ['kind', 'id', 'type']),
     object({ kind: { const: 'resp' }, reqId: id, type, code: { type: 'integer', minimum: 100, maximum: 599 }, body: true }, [
       'kind',
       'reqId',
@@ -50,7 +50,7 @@ export const envelopeJsonSchema: JsonSchema = {
       dependentRequired: { topic: ['offset'], offset: ['topic'] },
       not: { required: ['topic', 'seq'] },
     },
-    object({ kind: { const: 'ack' }, seq: count(0) }, ['kind', 'seq']),
+    object({ kind: { const: 'ack' }, seq: count(0), resp: count(0) }, ['kind', 'seq']),
     object({ kind: { const: 'ping' } }, ['kind']),
     object({ kind: { const: 'pong' } }, ['kind']),
   ],

@@ -10,6 +10,8 @@ export interface RequestMessage<Type extends string = string, Body = unknown> {
   readonly id: string;
   readonly type: Type;
   readonly body?: Body;
+  /** Responses the client had received on this connection when it sent this (see `AckMessage.resp`). */
+  readonly resp?: number;
 }
 
 /** The server's answer to one request, correlated by `reqId`. */
@@ -35,10 +37,14 @@ export interface NotificationMessage<Type extends string = string, Body = unknow
   readonly seq?: number;
 }
 
-/** Cumulative acknowledgement: the client holds every private notification up to `seq`. */
+/**
+ * Cumulative acknowledgement: the client holds every private notification up to `seq`, and
+ * (when `resp` is given) has received the first `resp` responses sent on this connection.
+ */
 export interface AckMessage {
   readonly kind: 'ack';
   readonly seq: number;
+  readonly resp?: number;
 }
 
 /** Keep-alive probe; either side may send it and the other answers `pong`. */

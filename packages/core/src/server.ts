@@ -11,6 +11,7 @@ import {
   assertName,
   encodeBody,
   encodePrivateNotification,
+  encodeErrorResponse,
   encodeResponse,
   encodeSystemNotification,
   utf8Length,
@@ -36,7 +37,7 @@ import {
   type Validation,
   validate,
 } from './contract.ts';
-import { DedupCache, type DedupEntry } from './dedup-cache.ts';
+import type { DedupEntry } from './dedup-cache.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { HeraldError, INTERNAL_ERROR_BODY } from './errors.ts';
 import { MemoryBroker } from './memory-broker.ts';
@@ -202,6 +203,8 @@ export interface HeraldStats {
   readonly bufferedBytes: number;
   /** Private notifications held for replay, over all sessions. */
   readonly replayFrames: number;
+  /** Answers held for retries, over all sessions: in retry caches, and waiting for confirmation (`resp`). */
+  readonly retryAnswers: number;
 }
 
 const ANONYMOUS: Principal = { userId: 'anonymous' };
@@ -294,13 +297,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     let connections = 0;
     let bufferedBytes = 0;
     let replayFrames = 0;
+    let retryAnswers = 0;
     for (const session of this.sessions.values()) {
       replayFrames += session.replay?.size ?? 0;
+      retryAnswers += session.dedup?.answers ?? 0;
       if (session.connection === null) continue;
       connections++;
       bufferedBytes += session.connection.socket.bufferedAmount;
+      retryAnswers += session.connection.sendLog?.size ?? 0;
     }
-    return { sessions: this.sessions.size, connections, topics: this.topics.size, bufferedBytes, replayFrames };
+    return { sessions: this.sessions.size, connections, topics: this.topics.size, bufferedBytes, replayFrames, retryAnswers };
   }
 
   /** Decides an upgrade: subprotocol, Origin, and the principal from `Authorization`. */
@@ -435,7 +441,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       });
       return;
     }
-    const dedup = (session.dedup ??= new DedupCache(this.limits.dedupWindow));
+    const dedup = session.retryCache();
     const seen = dedup.get(request.id);
     if (seen !== undefined) {
       if (seen.type !== request.type) {
@@ -443,11 +449,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
           error: ErrorReason.IdConflict,
           message: `id ${request.id} was used for ${seen.type}`,
         });
-      } else if (seen.frame !== undefined) session.sendFrame(seen.frame);
+      } else if (seen.frame !== undefined) session.answer(seen, seen.frame);
       return;
     }
-    const entry = dedup.begin(request.id, request.type);
+    // Remembered only once it runs past this call, so that a retry meanwhile waits for it.
+    const entry = dedup.entry(request.id, request.type);
     if (this.sessionStore !== undefined) {
+      dedup.track(entry);
       void this.beginShared(this.sessionStore, session, request, entry);
       return;
     }
@@ -475,8 +483,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
           this.dispatch(session, request, entry);
           return;
         case 'done':
-          session.dedup?.finish(entry, claim.frame);
-          session.sendFrame(claim.frame);
+          session.answer(entry, claim.frame);
           return;
         case 'conflict':
           this.answerError(session, request, entry, Status.Conflict, { error: ErrorReason.IdConflict, message: `id ${request.id} was used for ${claim.type}` });
@@ -506,6 +513,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     const validation = validate(definition.request, request.body);
     if (validation instanceof Promise) {
+      session.dedup?.track(entry);
       validation.then(
         (result) => this.run(session, request, entry, result),
         (error: unknown) => this.settle(session, request, entry, Promise.reject(error)),
@@ -551,6 +559,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** Answers with a handler's result, synchronously when it is not a promise. */
   private settle(session: Session, request: RequestMessage, entry: DedupEntry, result: unknown): void {
     if (result instanceof Promise) {
+      session.dedup?.track(entry);
       result.then(
         (value: unknown) => this.settle(session, request, entry, value),
         (error: unknown) => this.answerError(session, request, entry, ...this.describe(error, session, request)),
@@ -564,8 +573,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       this.answerError(session, request, entry, ...this.describe(error, session, request));
       return;
     }
-    session.dedup?.finish(entry, frame);
-    session.sendFrame(frame);
+    session.answer(entry, frame);
     if (this.sessionStore !== undefined) this.storeAnswer(this.sessionStore, session, request, frame);
   }
 
@@ -580,8 +588,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private answerError(session: Session, request: RequestMessage, entry: DedupEntry, status: number, body: ErrorBody): void {
-    const frame = session.sendError(request.id, request.type, status, body);
-    session.dedup?.finish(entry, frame);
+    const frame = encodeErrorResponse(request.id, request.type, status, body);
+    session.answer(entry, frame);
     if (this.sessionStore !== undefined) this.storeAnswer(this.sessionStore, session, request, frame);
   }
 
@@ -613,13 +621,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
           return;
         }
         await this.join(session, body.topic, body.since, (subscribed) =>
-          session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed))),
+          session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed))),
         );
         return;
       }
       case SystemType.Unsubscribe:
         if (session.topics?.delete(body.topic) === true) this.topics.unsubscribe(session, body.topic);
-        session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify({ topic: body.topic })));
+        session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify({ topic: body.topic })));
         return;
       case SystemType.Resume:
         return this.resume(session, request, body);
@@ -644,7 +652,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const first = session.state === SessionState.Authenticating;
     session.principal = principal;
     const body = principal.expiresAt === undefined ? { userId: principal.userId } : { userId: principal.userId, expiresAt: principal.expiresAt };
-    session.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(body)));
+    session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(body)));
     if (first) this.authenticated(session, principal);
   }
 
@@ -741,7 +749,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     target.settle();
     const all = recovered && [...topics.values()].every((t) => t.recovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics: Object.fromEntries(topics) };
-    target.sendFrame(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
+    target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
   }
 
   /**

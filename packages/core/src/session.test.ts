@@ -688,3 +688,81 @@ describe('private stream under drops, acks and resumes (property)', () => {
     );
   });
 });
+
+describe('answers confirmed by the client (resp)', () => {
+  const options = { limits: QUIET };
+  const confirming = (id: string, resp: number, text = 'hi') => ({ ...echo(id, text), resp });
+
+  it('lets a confirmed answer go at once; the unconfirmed ones survive a drop and answer the retry after resume', async () => {
+    const { herald, echoes } = setup(options);
+    const first = await connect(herald, 'alice');
+    await answer(first, confirming('r1', 0));
+    await answer(first, confirming('r2', 1)); // confirms r1's answer (response 1)
+    await answer(first, confirming('r3', 1)); // r2 and r3 unconfirmed
+    expect(herald.stats.retryAnswers).toBe(2);
+    first.drop();
+    expect(herald.stats.retryAnswers).toBe(2);
+    const { socket } = await resume(herald, 'alice', sessionIdOf(first), 0);
+    expect(await answer(socket, confirming('r2', 1))).toEqual([echoed('r2')]);
+    expect(await answer(socket, confirming('r3', 2))).toEqual([echoed('r3')]);
+    expect(echoes()).toBe(3);
+  });
+
+  it('keeps nothing once every answer is confirmed, by the next request or by an ack', async () => {
+    const { herald } = setup(options);
+    const socket = await connect(herald, 'alice');
+    for (let i = 0; i < 100; i++) await answer(socket, confirming(`r${i}`, i));
+    expect(herald.stats.retryAnswers).toBe(1);
+    socket.deliver({ kind: 'ack', seq: 0, resp: 100 });
+    expect(herald.stats.retryAnswers).toBe(0);
+  });
+
+  it('counts every resp on the connection, errors and system answers included', async () => {
+    const { herald, echoes } = setup(options);
+    const first = await connect(herald, 'alice');
+    await answer(first, confirming('r1', 0)); // response 1
+    await answer(first, { kind: 'req', id: 'x', type: 'test.Nope', resp: 1 }); // 404: response 2
+    await answer(first, { kind: 'req', id: 's', type: 'herald.Subscribe', body: { topic: 't' }, resp: 2 }); // response 3
+    await answer(first, confirming('r2', 3)); // response 4, unconfirmed
+    first.deliver({ kind: 'ack', seq: 0, resp: 3 }); // r2 is response 4: still kept
+    first.drop();
+    const { socket } = await resume(herald, 'alice', sessionIdOf(first), 0);
+    expect(await answer(socket, confirming('r2', 1))).toEqual([echoed('r2')]);
+    expect(echoes()).toBe(2);
+  });
+
+  it('treats a count above the responses sent as all of them, and ignores a lower one', async () => {
+    const { herald } = setup(options);
+    const socket = await connect(herald, 'alice');
+    await answer(socket, confirming('r1', 0));
+    await answer(socket, confirming('r2', 0));
+    socket.deliver({ kind: 'ack', seq: 0, resp: 1 });
+    socket.deliver({ kind: 'ack', seq: 0, resp: 0 });
+    expect(herald.stats.retryAnswers).toBe(1);
+    await answer(socket, confirming('r3', 1_000_000)); // more than sent: r2 (and nothing else) goes
+    expect(herald.stats.retryAnswers).toBe(1);
+  });
+
+  it('holds a slow request in the cache while it runs, so a retry after resume waits for its one answer', async () => {
+    const { herald, finishSlow } = setup(options);
+    const first = await connect(herald, 'alice');
+    first.deliver({ kind: 'req', id: 'slow', type: 'test.Slow', body: {}, resp: 0 });
+    await flush();
+    first.drop();
+    const { socket } = await resume(herald, 'alice', sessionIdOf(first), 0);
+    expect(await answer(socket, { kind: 'req', id: 'slow', type: 'test.Slow', body: {}, resp: 1 })).toEqual([]);
+    finishSlow();
+    await flush();
+    expect(responseTo(socket, 'slow')).toEqual([{ kind: 'resp', reqId: 'slow', type: 'test.Slow', code: 200, body: { done: true } }]);
+  });
+
+  it('answers a malformed resp: 400 invalid_envelope on a req (with its id), herald.Error on an ack', async () => {
+    const { herald } = setup(options);
+    const socket = await connect(herald, 'alice');
+    expect(await answer(socket, { ...echo('r1'), resp: -1 } as never)).toEqual([
+      { kind: 'resp', reqId: 'r1', type: 'herald.Error', code: 400, body: { error: 'invalid_envelope', message: 'req.resp must be an integer >= 0' } },
+    ]);
+    const [error] = await answer(socket, { kind: 'ack', seq: 0, resp: 'all' } as never);
+    expect(error).toMatchObject({ kind: 'notification', type: 'herald.Error', body: { code: 400, error: 'invalid_envelope', message: 'ack.resp must be an integer >= 0' } });
+  });
+});

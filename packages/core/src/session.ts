@@ -4,7 +4,7 @@
  * single sweep drives every deadline through `tick`; nothing here owns a timer.
  */
 import type { Clock } from './clock.ts';
-import type { DedupCache } from './dedup-cache.ts';
+import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, responseHead, type DedupEntry } from './dedup-cache.ts';
 import {
   PING_FRAME,
   PONG_FRAME,
@@ -67,6 +67,10 @@ export interface SessionHost {
 export class Connection {
   /** @internal The session this connection carries; changes when a resume adopts another. */
   session: Session;
+  /** @internal `resp` frames written to this connection: what the client's `resp` counts. */
+  responses = 0;
+  /** @internal Answers written here and not confirmed yet; from the client's first `resp` on. */
+  sendLog: SendLog | null = null;
 
   constructor(
     readonly socket: HeraldSocket,
@@ -159,10 +163,49 @@ export class Session implements TopicSubscriber {
     this.sendFrame(encodeSystemNotification(type, body));
   }
 
-  sendError(reqId: string, type: string, status: number, body: ErrorBody): string {
-    const frame = encodeErrorResponse(reqId, type, status, body);
-    this.sendFrame(frame);
-    return frame;
+  /** Sends a `resp` frame, counted per connection: the client confirms responses by that count. */
+  sendResponse(frame: string): void {
+    const connection = this.connection;
+    if (connection === null) return;
+    connection.socket.send(frame);
+    this.lastOutboundAt = this.host.now;
+    connection.responses++;
+  }
+
+  sendError(reqId: string, type: string, status: number, body: ErrorBody): void {
+    this.sendResponse(encodeErrorResponse(reqId, type, status, body));
+  }
+
+  /** The retry cache, made on the first application request. */
+  retryCache(): DedupCache {
+    return (this.dedup ??= new DedupCache(this.host.limits.dedupWindow));
+  }
+
+  /**
+   * Sends the answer of an application request and keeps it for a retry: in the connection's
+   * send log until its client confirms it, or in the retry cache when the client does not
+   * confirm answers (or no connection is attached).
+   */
+  answer(entry: DedupEntry, frame: string): void {
+    const connection = this.connection;
+    const log = connection === null ? null : connection.sendLog;
+    if (connection === null || log === null) {
+      this.retryCache().finish(entry, frame);
+      this.sendResponse(frame);
+      return;
+    }
+    entry.frame = frame;
+    this.dedup?.drop(entry);
+    this.sendResponse(frame);
+    log.push(connection.responses, frame);
+  }
+
+  /** @internal An unconfirmed answer leaving its connection's send log: kept for a retry after resume. */
+  spilled(frame: string): void {
+    const head = responseHead(frame);
+    if (head === undefined) return;
+    const cache = this.retryCache();
+    if (cache.get(head.id) === undefined) cache.finish(cache.entry(head.id, head.type), frame);
   }
 
   /** @internal TopicSubscriber: false when the frame was held back by a full send buffer. */
@@ -278,9 +321,11 @@ export class Session implements TopicSubscriber {
     const message = result.message;
     switch (message.kind) {
       case Kind.Request:
+        if (message.resp !== undefined) this.confirmResponses(connection, message.resp);
         this.host.handleRequest(this, message);
         return;
       case Kind.Ack:
+        if (message.resp !== undefined) this.confirmResponses(connection, message.resp);
         if (this.state === SessionState.Open) this.ack(message.seq);
         return;
       case Kind.Ping:
@@ -299,6 +344,15 @@ export class Session implements TopicSubscriber {
         // A lost ack only keeps a few notifications in the mailbox longer; the next one covers it.
       });
     }
+  }
+
+  /**
+   * The client received the first `count` responses of this connection: their answers are let
+   * go. From its first confirmation on, a connection keeps its answers in a send log.
+   */
+  private confirmResponses(connection: Connection, count: number): void {
+    const log = (connection.sendLog ??= new SendLog(2 * this.host.limits.dedupWindow, DEFAULT_DEDUP_BYTES, (frame) => connection.session.spilled(frame)));
+    log.confirm(Math.min(count, connection.responses));
   }
 
   /** How long until the bucket holds a token again. */
@@ -359,6 +413,7 @@ export class Session implements TopicSubscriber {
         return;
     }
     if (this.heldBack && !this.backpressured) this.drained();
+    this.connection?.sendLog?.trim();
     if (this.holding && this.state === SessionState.Open && now - this.openedAt >= SETTLE_AFTER_MS) this.settle();
     if (this.pingSentAt !== 0) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
@@ -422,6 +477,8 @@ export class Session implements TopicSubscriber {
   /** Drops the connection but keeps what a resume needs. */
   detach(): void {
     if (this.state === SessionState.Closed) return;
+    // Answers the client may not have received wait in the retry cache for its resume.
+    this.connection?.sendLog?.close();
     this.connection = null;
     this.state = SessionState.Detached;
     this.detachedAt = this.host.now;

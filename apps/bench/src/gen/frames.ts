@@ -35,56 +35,66 @@ export const CLOSE_FRAME = maskedFrame(Buffer.from([0x03, 0xe8]), 8);
 const ZERO = 0x30;
 const SPACE = 0x20;
 
+/** A fixed-width numeric field of a template: `mark` × `width` in the payload. */
+interface Field {
+  readonly at: number;
+  readonly width: number;
+  readonly pad: 'zero' | 'space';
+  readonly masks: number[];
+}
+
 /**
- * A masked frame with one numeric field of `width` characters at the placeholder (`#` × width).
- * `pad: 'zero'` writes `00000042` (for string ids); `pad: 'space'` writes `42      ` (a JSON
- * number followed by whitespace, valid JSON).
+ * A masked frame with fixed-width numeric fields at placeholders: `#` × width (the first field)
+ * and optionally `@` × width (the second). `pad: 'zero'` writes `00000042` (for string ids);
+ * `pad: 'space'` writes `42      ` (a JSON number followed by whitespace, valid JSON).
  */
 export class FrameTemplate {
   readonly frame: Buffer;
   readonly length: number;
-  private readonly at: number;
-  private readonly masks: number[];
+  private readonly fields: Field[];
 
-  constructor(
-    payload: string,
-    private readonly width = 8,
-    private readonly pad: 'zero' | 'space' = 'zero',
-  ) {
-    const placeholder = '#'.repeat(width);
-    const index = payload.indexOf(placeholder);
-    if (index < 0) throw new Error(`no placeholder in ${payload}`);
-    // The placeholder is ASCII, so its byte offset equals the count of bytes before it.
-    const byteIndex = Buffer.byteLength(payload.slice(0, index));
+  constructor(payload: string, width = 8, pad: 'zero' | 'space' = 'zero', second?: { readonly width: number; readonly pad: 'zero' | 'space' }) {
     this.frame = maskedFrame(payload);
     this.length = this.frame.length;
-    this.at = this.length - Buffer.byteLength(payload) + byteIndex;
-    this.masks = Array.from({ length: width }, (_, j) => MASK_KEY[(byteIndex + j) & 3] as number);
+    const start = this.length - Buffer.byteLength(payload);
+    const field = (mark: string, width: number, pad: 'zero' | 'space'): Field => {
+      const index = payload.indexOf(mark.repeat(width));
+      if (index < 0) throw new Error(`no placeholder ${mark.repeat(width)} in ${payload}`);
+      // The placeholder is ASCII, so its byte offset equals the count of bytes before it.
+      const byteIndex = Buffer.byteLength(payload.slice(0, index));
+      return { at: start + byteIndex, width, pad, masks: Array.from({ length: width }, (_, j) => MASK_KEY[(byteIndex + j) & 3] as number) };
+    };
+    this.fields = [field('#', width, pad), ...(second === undefined ? [] : [field('@', second.width, second.pad)])];
   }
 
-  /** Writes the frame with field value `n` at `offset` of `out`; returns the offset after it. */
-  write(out: Buffer, offset: number, n: number): number {
+  /** Writes the frame with field values `n` (and `m`) at `offset` of `out`; returns the offset after it. */
+  write(out: Buffer, offset: number, n: number, m = 0): number {
     this.frame.copy(out, offset);
-    const at = offset + this.at;
-    const masks = this.masks;
-    const width = this.width;
-    if (this.pad === 'zero') {
-      for (let j = width - 1; j >= 0; j--) {
-        out[at + j] = (ZERO + (n % 10)) ^ (masks[j] as number);
-        n = Math.floor(n / 10);
-      }
-    } else {
-      const digits = String(n);
-      for (let j = 0; j < width; j++) out[at + j] = (j < digits.length ? digits.charCodeAt(j) : SPACE) ^ (masks[j] as number);
-    }
+    const fields = this.fields;
+    writeField(out, offset, fields[0] as Field, n);
+    if (fields.length > 1) writeField(out, offset, fields[1] as Field, m);
     return offset + this.length;
   }
 
-  /** `count` frames with values `first`, `first + 1`, … in one buffer (one write). */
-  batch(first: number, count: number): Buffer {
+  /** `count` frames with values `first`, `first + 1`, … (and `m` in each) in one buffer (one write). */
+  batch(first: number, count: number, m = 0): Buffer {
     const out = Buffer.allocUnsafe(this.length * count);
     let offset = 0;
-    for (let i = 0; i < count; i++) offset = this.write(out, offset, first + i);
+    for (let i = 0; i < count; i++) offset = this.write(out, offset, first + i, m);
     return out;
+  }
+}
+
+function writeField(out: Buffer, offset: number, field: Field, n: number): void {
+  const at = offset + field.at;
+  const { masks, width } = field;
+  if (field.pad === 'zero') {
+    for (let j = width - 1; j >= 0; j--) {
+      out[at + j] = (ZERO + (n % 10)) ^ (masks[j] as number);
+      n = Math.floor(n / 10);
+    }
+  } else {
+    const digits = String(n);
+    for (let j = 0; j < width; j++) out[at + j] = (j < digits.length ? digits.charCodeAt(j) : SPACE) ^ (masks[j] as number);
   }
 }

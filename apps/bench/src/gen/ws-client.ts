@@ -42,6 +42,8 @@ export class RawWs {
   queued = 0;
   /** Private notifications received (the ack cursor). */
   seq = 0;
+  /** Herald responses received on this connection (what its requests confirm with `resp`). */
+  responses = 0;
   private pending: Buffer | null = null;
   private readonly opened: Promise<void>;
 

@@ -221,6 +221,21 @@ export function describeConformance(target: ConformanceTarget): void {
         expect((await tester.request('conf.Count', { key: 'k' })).body).toEqual({ key: 'k', runs: 2 });
       });
 
+      it('keeps an answer the client has not confirmed (resp) across a drop: the retry after resume is answered, not run', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        ann.send({ kind: 'req', id: 'c1', type: 'conf.Count', body: { key: 'a' }, resp: 0 });
+        await ann.waitFor(withProperty('reqId', 'c1'));
+        // Confirms c1's answer; c2's stays unconfirmed.
+        ann.send({ kind: 'req', id: 'c2', type: 'conf.Count', body: { key: 'b' }, resp: 1 });
+        await ann.waitFor(withProperty('reqId', 'c2'));
+        await ann.drop();
+        const again = await client({ token: 'user:ann' });
+        expect(await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 })).toMatchObject({ code: 200, body: { recovered: true } });
+        again.send({ kind: 'req', id: 'c2', type: 'conf.Count', body: { key: 'b' }, resp: 1 });
+        expect(await again.waitFor(withProperty('reqId', 'c2'))).toMatchObject({ code: 200, body: { key: 'b', runs: 1 } });
+      });
+
       it('answers a flood with 429 rate_limited, then closes with 4429', async () => {
         await boot();
         const tester = await client({ token: 'user:ann' });
