@@ -217,7 +217,7 @@ export function renderMarkdown(results: Results): string {
 
   out.push(`## 1. Request/response`);
   out.push('');
-  out.push(`${p.rr.inFlight} requests in flight per connection (closed loop), ~100-byte JSON bodies (\`{"kind":"req","id":…,"type":"bench.Echo","body":{…}}\`); Herald servers answer through the full core (decode, rate limit, dedup cache, pass-through schema, encode). Ratio: against the codec ceiling (bare JSON.parse + JSON.stringify with reqId on raw uWS.js) at the same connection count.`);
+  out.push(`${p.rr.inFlight} requests in flight per connection (closed loop), ~100-byte JSON bodies (\`{"kind":"req","id":…,"type":"bench.Echo","body":{…}}\`); Herald servers answer through the full core (decode, rate limit, retry cache, pass-through schema, encode), and Herald requests carry \`"resp":N\`, the count of responses received, as every \`@herald/client\` request does (PROTOCOL.md, Confirming responses). Ratio: against the codec ceiling (bare JSON.parse + JSON.stringify with reqId on raw uWS.js) at the same connection count.`);
   out.push('');
   const levels = [...new Set(results.requestResponse.map((r) => r.connections))].sort((a, b) => a - b);
   const rrRows: string[][] = [];

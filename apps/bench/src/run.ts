@@ -12,7 +12,8 @@
  *   --servers=herald-uws,uws-json      only these servers (development aid)
  *   --render                           re-render latest.md and latest.svg from latest.json
  *
- * HERALD_BENCH_SMOKE=1 is the same as --smoke.
+ * HERALD_BENCH_SMOKE=1 is the same as --smoke. BENCH_NO_CONFIRM=1 sends Herald requests without
+ * `resp` (a client that does not confirm the responses it received), for before/after figures.
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';

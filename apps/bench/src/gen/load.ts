@@ -514,7 +514,8 @@ const LP_HEADERS = { 'content-type': 'application/json' };
  * as it is.
  */
 const [FRAME_HEAD, FRAME_TAIL] = requestJson('########').split('########') as [string, string];
-const [QUOTED_HEAD, QUOTED_TAIL] = JSON.stringify(requestJson('########')).split('########') as [string, string];
+/** Herald's request also confirms the responses received so far (`resp`), as @herald/client's do. */
+const [QUOTED_HEAD, QUOTED_MIDDLE, QUOTED_TAIL] = JSON.stringify(requestJson('########').replace('{"kind":"req",', '{"kind":"req","resp":@,')).split(/@|########/) as [string, string, string];
 const QUOTED_PONG = JSON.stringify('{"kind":"pong"}');
 const requestId = (n: number) => String(n).padStart(8, '0');
 
@@ -525,6 +526,8 @@ class HeraldPollClient extends PollClient {
   private sendHeaders = '';
   private pollHeaders = '';
   private cursor = 0;
+  /** Responses received on this long-poll connection. */
+  private responses = 0;
 
   async open(i: number): Promise<void> {
     const response = await this.sends.request('POST', '/lp', { 'herald-protocol': 'herald.v1', authorization: `Bearer u${i}` });
@@ -538,7 +541,7 @@ class HeraldPollClient extends PollClient {
   protected nextSend() {
     // JSON.stringify of the array of frames, built from pieces quoted once.
     let body = '[';
-    for (let i = 0; i < this.batch; i++) body += (i === 0 ? '' : ',') + QUOTED_HEAD + requestId(this.nextId++) + QUOTED_TAIL;
+    for (let i = 0; i < this.batch; i++) body += (i === 0 ? '' : ',') + QUOTED_HEAD + this.responses + QUOTED_MIDDLE + requestId(this.nextId++) + QUOTED_TAIL;
     for (; this.pongs > 0; this.pongs--) body += ',' + QUOTED_PONG;
     body += ']';
     this.outstanding += this.batch;
@@ -556,16 +559,18 @@ class HeraldPollClient extends PollClient {
     const from = Number(text.slice(8, text.indexOf(',', 8)));
     let messages = 0;
     for (let at = text.indexOf(KIND); at !== -1; at = text.indexOf(KIND, at + KIND.length)) {
-      messages++;
+      // A frame at or below the cursor was received before (a poll answer sent again).
+      if (from + messages++ <= this.cursor) continue;
       const kind = at + KIND.length;
       if (text.startsWith('resp"', kind)) {
+        this.responses++;
         this.outstanding--;
         this.load.count++;
         const code = text.indexOf('"code":', kind);
         if (!text.startsWith('200', code + 7)) this.load.errors++;
       } else if (text.startsWith('ping"', kind)) this.pongs++;
     }
-    if (messages > 0) this.cursor = from + messages - 1;
+    if (messages > 0) this.cursor = Math.max(this.cursor, from + messages - 1);
     return true;
   }
 }
