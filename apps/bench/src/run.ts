@@ -282,6 +282,14 @@ async function scenarioFanout(results: Results): Promise<void> {
   }
 }
 
+/**
+ * The memory scenario runs every (Node) server with a young generation of fixed size, V8's
+ * default maximum: otherwise V8 grows it when opening thousands of long-lived sessions makes
+ * most young objects survive (unless the warm-up already had), and that fixed cost of some MB
+ * lands in the per-session delta. The same flags for every server.
+ */
+const FIXED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+
 async function scenarioMemory(results: Results): Promise<void> {
   const servers = [{ ...SERVERS.heraldUws }, { ...SERVERS.uwsJson, key: 'uws-raw', label: 'raw uWS.js' }, { ...SERVERS.socketio, label: 'Socket.IO 4' }].filter((s) => wanted(s.key));
   const { warm, sessions, settleMs } = plan.memory;
@@ -290,7 +298,8 @@ async function scenarioMemory(results: Results): Promise<void> {
   for (let run = 1; run <= plan.memory.runs; run++) {
     for (const server of servers) {
       try {
-        const row = await withServer(server.spec(), async (process) => {
+        const spec = server.spec();
+        const row = await withServer({ ...spec, args: [...FIXED_YOUNG_GENERATION, ...spec.args] }, async (process) => {
           const first = await openSessions(server.dialect, process.port, warm, { total: warm + sessions });
           // Traffic first, so the baseline is a working server's (V8 keeps a grown young generation committed).
           await exercise(server.dialect, server.answer, first, plan.rr.inFlight, plan.memory.warmLoadMs);

@@ -193,10 +193,10 @@ describe('SendLog memory', () => {
     const bytes = (l: SendLog) => (l as unknown as { bytes: Uint8Array }).bytes.length;
     expect(bytes(log)).toBe(0);
     log.push(1, '{"kind":"resp","reqId":"a","type":"t","code":200}');
-    expect(bytes(log)).toBe(4096);
+    expect(bytes(log)).toBe(1024);
     log.confirm(1);
     log.trim(); // busy since the last sweep: kept
-    expect(bytes(log)).toBe(4096);
+    expect(bytes(log)).toBe(1024);
     log.trim(); // empty for a whole sweep: freed
     expect(bytes(log)).toBe(0);
     log.push(2, '{"kind":"resp","reqId":"b","type":"t","code":200}');

@@ -250,7 +250,7 @@ export class SendLog {
         return true;
       }
       if (this.bytes.length < this.maxBytes) {
-        const bytes = new Uint8Array(Math.min(this.maxBytes, Math.max(4096, this.bytes.length * 2, live + need)));
+        const bytes = new Uint8Array(Math.min(this.maxBytes, Math.max(1024, this.bytes.length * 2, live + need)));
         bytes.set(this.bytes.subarray(start, this.used));
         for (let i = this.first; i < this.last; i++) this.offsets[i] = (this.offsets[i] as number) - start;
         this.bytes = bytes;
