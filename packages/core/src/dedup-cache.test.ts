@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DedupCache, SendLog, responseHead } from './dedup-cache.ts';
+import { DedupCache, SendLog, dedupEntry, responseHead } from './dedup-cache.ts';
 
 const remembered = (cache: DedupCache, ids: string[]): boolean[] => ids.map((id) => cache.get(id) !== undefined);
 
@@ -162,11 +162,11 @@ describe('SendLog (answers waiting for their confirmation)', () => {
 describe('DedupCache entries remembered late', () => {
   it('an entry tracked only when it runs long is found by a retry; finish remembers an untracked one', () => {
     const cache = new DedupCache(4);
-    const running = cache.entry('slow', 't');
+    const running = dedupEntry('slow', 't');
     expect(cache.get('slow')).toBeUndefined();
     cache.track(running);
     expect(cache.get('slow')).toBe(running);
-    const quick = cache.entry('quick', 't');
+    const quick = dedupEntry('quick', 't');
     cache.finish(quick, 'answer');
     expect(cache.get('quick')?.frame).toBe('answer');
     cache.drop(quick);
@@ -176,12 +176,12 @@ describe('DedupCache entries remembered late', () => {
   it('dropping an answer gives its bytes back to the budget', () => {
     const cache = new DedupCache(100, 100);
     for (let i = 0; i < 50; i++) {
-      const entry = cache.entry(`r${i}`, 't');
+      const entry = dedupEntry(`r${i}`, 't');
       cache.finish(entry, 'x'.repeat(10));
       cache.drop(entry);
     }
     const kept = Array.from({ length: 10 }, (_, k) => `k${k}`);
-    for (const id of kept) cache.finish(cache.entry(id, 't'), 'x'.repeat(9));
+    for (const id of kept) cache.finish(dedupEntry(id, 't'), 'x'.repeat(9));
     expect(remembered(cache, kept).every(Boolean)).toBe(true);
   });
 });

@@ -25,6 +25,11 @@ export interface DedupEntry {
   home: Map<string, DedupEntry> | null;
 }
 
+/** An entry for a request, not yet remembered by any cache. */
+export function dedupEntry(id: string, type: string): DedupEntry {
+  return { id, type, frame: undefined, home: null };
+}
+
 /** Bytes of cached answers per session when nothing else is configured. */
 export const DEFAULT_DEDUP_BYTES: number = 1024 * 1024;
 
@@ -43,16 +48,11 @@ export class DedupCache {
     return this.current.get(id) ?? this.previous?.get(id);
   }
 
-  /** Records a request as running (`begin` = `entry` + `track`). */
+  /** Records a request as running (`dedupEntry` + `track`). */
   begin(id: string, type: string): DedupEntry {
-    const entry = this.entry(id, type);
+    const entry = dedupEntry(id, type);
     this.track(entry);
     return entry;
-  }
-
-  /** An entry for a request, not yet remembered. */
-  entry(id: string, type: string): DedupEntry {
-    return { id, type, frame: undefined, home: null };
   }
 
   /** Remembers an entry (running, or answered); starts a new generation when the current one is full. */

@@ -37,7 +37,7 @@ import {
   type Validation,
   validate,
 } from './contract.ts';
-import type { DedupEntry } from './dedup-cache.ts';
+import { dedupEntry, type DedupEntry } from './dedup-cache.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { HeraldError, INTERNAL_ERROR_BODY } from './errors.ts';
 import { MemoryBroker } from './memory-broker.ts';
@@ -441,8 +441,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       });
       return;
     }
-    const dedup = session.retryCache();
-    const seen = dedup.get(request.id);
+    session.hasClientState = true;
+    const seen = session.dedup?.get(request.id);
     if (seen !== undefined) {
       if (seen.type !== request.type) {
         session.sendError(request.id, request.type, Status.Conflict, {
@@ -453,9 +453,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       return;
     }
     // Remembered only once it runs past this call, so that a retry meanwhile waits for it.
-    const entry = dedup.entry(request.id, request.type);
+    const entry = dedupEntry(request.id, request.type);
     if (this.sessionStore !== undefined) {
-      dedup.track(entry);
+      session.retryCache().track(entry);
       void this.beginShared(this.sessionStore, session, request, entry);
       return;
     }
@@ -513,7 +513,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     const validation = validate(definition.request, request.body);
     if (validation instanceof Promise) {
-      session.dedup?.track(entry);
+      session.retryCache().track(entry);
       validation.then(
         (result) => this.run(session, request, entry, result),
         (error: unknown) => this.settle(session, request, entry, Promise.reject(error)),
@@ -559,7 +559,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** Answers with a handler's result, synchronously when it is not a promise. */
   private settle(session: Session, request: RequestMessage, entry: DedupEntry, result: unknown): void {
     if (result instanceof Promise) {
-      session.dedup?.track(entry);
+      session.retryCache().track(entry);
       result.then(
         (value: unknown) => this.settle(session, request, entry, value),
         (error: unknown) => this.answerError(session, request, entry, ...this.describe(error, session, request)),
@@ -703,7 +703,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
-    if (session.sentSeq > 0 || session.dedup !== null || session.hasClientState) {
+    if (session.sentSeq > 0 || session.hasClientState) {
       session.sendError(request.id, request.type, Status.Conflict, {
         error: ErrorReason.Conflict,
         message: `${SystemType.Resume} must come before any other request`,

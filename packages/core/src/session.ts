@@ -4,7 +4,7 @@
  * single sweep drives every deadline through `tick`; nothing here owns a timer.
  */
 import type { Clock } from './clock.ts';
-import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, responseHead, type DedupEntry } from './dedup-cache.ts';
+import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry } from './dedup-cache.ts';
 import {
   PING_FRAME,
   PONG_FRAME,
@@ -111,7 +111,7 @@ export class Session implements TopicSubscriber {
   replay: ReplayBuffer | null = null;
   dedup: DedupCache | null = null;
   topics: Set<string> | null = null;
-  /** The client subscribed or resumed on this connection: it has state of its own and cannot resume another session. */
+  /** The client subscribed, resumed or made a request: it has state of its own and cannot resume another session. */
   hasClientState = false;
   /** Private notifications wait unsent until the session settles (see `settle`). */
   holding = true;
@@ -176,7 +176,7 @@ export class Session implements TopicSubscriber {
     this.sendResponse(encodeErrorResponse(reqId, type, status, body));
   }
 
-  /** The retry cache, made on the first application request. */
+  /** The retry cache, made when the first answer or long-running request needs it. */
   retryCache(): DedupCache {
     return (this.dedup ??= new DedupCache(this.host.limits.dedupWindow));
   }
@@ -205,7 +205,7 @@ export class Session implements TopicSubscriber {
     const head = responseHead(frame);
     if (head === undefined) return;
     const cache = this.retryCache();
-    if (cache.get(head.id) === undefined) cache.finish(cache.entry(head.id, head.type), frame);
+    if (cache.get(head.id) === undefined) cache.finish(dedupEntry(head.id, head.type), frame);
   }
 
   /** @internal TopicSubscriber: false when the frame was held back by a full send buffer. */
