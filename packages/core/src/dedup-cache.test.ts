@@ -18,7 +18,7 @@ describe('DedupCache', () => {
     const capacity = 3;
     const cache = new DedupCache(capacity);
     for (let i = 0; i < 100; i++) {
-      cache.begin(`r${i}`, 't');
+      cache.finish(cache.begin(`r${i}`, 't'), 'answer');
       const last = Array.from({ length: Math.min(capacity, i + 1) }, (_, k) => `r${i - k}`);
       expect(remembered(cache, last).every(Boolean)).toBe(true);
       expect(cache.size).toBeLessThanOrEqual(2 * capacity);
@@ -29,10 +29,10 @@ describe('DedupCache', () => {
   it('forgets by age of first use, not by last lookup', () => {
     const cache = new DedupCache(2);
     for (const id of ['a', 'b', 'c', 'd']) {
-      cache.begin(id, 't');
+      cache.finish(cache.begin(id, 't'), 'answer');
       cache.get('a');
     }
-    cache.begin('e', 't');
+    cache.finish(cache.begin('e', 't'), 'answer');
     expect(remembered(cache, ['a', 'b', 'c', 'd', 'e'])).toEqual([false, false, true, true, true]);
   });
 
@@ -202,5 +202,59 @@ describe('SendLog memory', () => {
     log.push(2, '{"kind":"resp","reqId":"b","type":"t","code":200}');
     log.close();
     expect(spilled).toEqual(['{"kind":"resp","reqId":"b","type":"t","code":200}']);
+  });
+});
+
+describe('DedupCache keeps what a retry must find', () => {
+  it('carries a request still running into the new generation, so later answers cannot push it out', () => {
+    const cache = new DedupCache(4);
+    const running = cache.begin('slow', 't');
+    // Answers handed back by a closed connection arrive after it, more than two generations of them.
+    for (let i = 0; i < 20; i++) cache.finish(dedupEntry(`old${i}`, 't'), 'answer');
+    expect(cache.get('slow')).toBe(running);
+    cache.finish(running, 'done');
+    expect(cache.get('slow')?.frame).toBe('done');
+  });
+
+  it('carries at most half a generation of running requests (a flood of them cannot stall the cache)', () => {
+    const cache = new DedupCache(4);
+    for (let i = 0; i < 100; i++) cache.begin(`r${i}`, 't');
+    expect(cache.size).toBeLessThanOrEqual(8);
+  });
+
+  it('counts an answer sent again (a retry answered from the cache) once', () => {
+    const cache = new DedupCache(100, 100);
+    const kept = cache.begin('kept', 't');
+    cache.finish(kept, 'x'.repeat(40));
+    // Without the fix every resend added 40 bytes and pushed earlier answers out.
+    for (let i = 0; i < 10; i++) cache.finish(kept, kept.frame as string);
+    const other = dedupEntry('other', 't');
+    cache.finish(other, 'y'.repeat(40));
+    expect(remembered(cache, ['kept', 'other'])).toEqual([true, true]);
+  });
+
+  it('drops a running entry answered elsewhere without disturbing the byte count', () => {
+    const cache = new DedupCache(100, 100);
+    for (let i = 0; i < 30; i++) {
+      const entry = cache.begin(`r${i}`, 't');
+      cache.drop(entry); // as Session.answer does before a confirming connection keeps the answer
+      entry.frame = 'z'.repeat(50);
+    }
+    // The budget still bites: ten answers of 20 bytes do not all fit in 100.
+    const later = Array.from({ length: 10 }, (_, k) => `k${k}`);
+    for (const id of later) cache.finish(dedupEntry(id, 't'), 'x'.repeat(20));
+    expect(cache.get('k0')).toBeUndefined();
+    expect(cache.get('k9')).toBeDefined();
+  });
+});
+
+describe('SendLog with no retry window', () => {
+  it('keeps nothing and hands every answer straight back', () => {
+    const spilled: string[] = [];
+    const log = new SendLog(0, 4096, (f) => spilled.push(f));
+    log.push(1, 'a');
+    log.push(2, 'b');
+    expect(log.size).toBe(0);
+    expect(spilled).toEqual(['a', 'b']);
   });
 });

@@ -1,3 +1,5 @@
+import { utf8Length } from './codec.ts';
+
 /**
  * Recent request ids of a session with the frame that answered each, so that a retried
  * request is answered from here instead of running its handler twice.
@@ -69,11 +71,13 @@ export class DedupCache {
    * generation was dropped meanwhile stays forgotten); drops the oldest answers past the budget.
    */
   finish(entry: DedupEntry, frame: string): void {
+    // An answer sent again (a retry) replaces itself: only the difference counts.
+    const added = frame.length - (entry.frame?.length ?? 0);
     entry.frame = frame;
     if (entry.home === null) this.track(entry);
-    else if (entry.home === this.current) this.count(frame.length);
+    else if (entry.home === this.current) this.count(added);
     else if (entry.home === this.previous) {
-      this.previousBytes += frame.length;
+      this.previousBytes += added;
       this.count(0);
     }
   }
@@ -81,8 +85,7 @@ export class DedupCache {
   private count(bytes: number): void {
     this.currentBytes += bytes;
     if (this.currentBytes + this.previousBytes <= this.maxBytes) return;
-    this.previous = null;
-    this.previousBytes = 0;
+    this.dropPrevious();
     // The current generation alone is over budget: it becomes the previous one, and goes next time.
     if (this.currentBytes > this.maxBytes / 2 && this.current.size > 1) this.rotate();
   }
@@ -110,10 +113,35 @@ export class DedupCache {
   }
 
   private rotate(): void {
+    const dropped = this.previous;
     this.previous = this.current;
     this.previousBytes = this.currentBytes;
     this.current = new Map();
     this.currentBytes = 0;
+    if (dropped !== null) this.carryRunning(dropped);
+  }
+
+  private dropPrevious(): void {
+    const dropped = this.previous;
+    this.previous = null;
+    this.previousBytes = 0;
+    if (dropped !== null) this.carryRunning(dropped);
+  }
+
+  /**
+   * Requests still running in a generation being dropped move to the current one, up to half
+   * of it (so rotations stay rare): answers added after them, such as those a closed
+   * connection hands back, must not make a retry miss them and run them twice.
+   */
+  private carryRunning(dropped: Map<string, DedupEntry>): void {
+    let room = this.capacity >> 1;
+    for (const entry of dropped.values()) {
+      if (room === 0) return;
+      if (entry.frame !== undefined || entry.home !== dropped) continue;
+      this.current.set(entry.id, entry);
+      entry.home = this.current;
+      room--;
+    }
   }
 
   get size(): number {
@@ -130,6 +158,8 @@ export class DedupCache {
 
 const encoder = new TextEncoder();
 const EMPTY_BYTES = new Uint8Array(0);
+/** A send log's byte buffer above this is freed at the sweep whenever the log is empty. */
+const LARGE_BYTES = 64 * 1024;
 const EMPTY_POSITIONS = new Float64Array(0);
 const EMPTY_OFFSETS = new Int32Array(0);
 const decoder = new TextDecoder();
@@ -162,6 +192,7 @@ export class SendLog {
 
   /** Keeps the answer sent at `position` until it is confirmed. */
   push(position: number, frame: string): void {
+    if (this.maxRecords === 0) return this.spill(frame);
     this.busy = true;
     if (this.last - this.first >= this.maxRecords) this.spillOldest();
     if (this.last === this.positions.length) this.makeRecordRoom();
@@ -173,7 +204,7 @@ export class SendLog {
         this.used += written;
         return;
       }
-      if (!this.makeByteRoom(frame.length * 3)) {
+      if (!this.makeByteRoom(utf8Length(frame))) {
         // Larger than the whole budget: it cannot wait here.
         this.spill(frame);
         return;
@@ -197,13 +228,16 @@ export class SendLog {
     return this.last - this.first;
   }
 
-  /** Frees the buffers of a log that stayed empty since the last call (the sweep's): an idle connection holds none. */
+  /**
+   * Run by the sweep: frees the buffers of a log that stayed empty since the last call, so an
+   * idle connection holds none, and a large byte buffer whenever the log is empty.
+   */
   trim(): void {
     if (this.last === 0 && !this.busy) {
       this.bytes = EMPTY_BYTES;
       this.positions = EMPTY_POSITIONS;
       this.offsets = EMPTY_OFFSETS;
-    }
+    } else if (this.last === 0 && this.bytes.length > LARGE_BYTES) this.bytes = EMPTY_BYTES;
     this.busy = false;
   }
 

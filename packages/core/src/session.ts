@@ -194,8 +194,8 @@ export class Session implements TopicSubscriber {
       this.sendResponse(frame);
       return;
     }
-    entry.frame = frame;
     this.dedup?.drop(entry);
+    entry.frame = frame;
     this.sendResponse(frame);
     log.push(connection.responses, frame);
   }
@@ -338,8 +338,11 @@ export class Session implements TopicSubscriber {
 
   private ack(seq: number): void {
     const acked = Math.min(seq, this.sentSeq);
-    this.replay?.ack(acked);
-    if (this.host.sessionStore !== undefined && acked > 0) {
+    const replay = this.replay;
+    // Acks that only confirm responses repeat the last seq: the store is told only of progress.
+    const advanced = replay !== null && acked >= replay.oldestSeq;
+    replay?.ack(acked);
+    if (this.host.sessionStore !== undefined && acked > 0 && advanced) {
       this.host.sessionStore.ack(this.id, acked).catch(() => {
         // A lost ack only keeps a few notifications in the mailbox longer; the next one covers it.
       });
@@ -351,6 +354,8 @@ export class Session implements TopicSubscriber {
    * go. From its first confirmation on, a connection keeps its answers in a send log.
    */
   private confirmResponses(connection: Connection, count: number): void {
+    // With no retry cache there is nothing to keep: answers are not held either way.
+    if (this.host.limits.dedupWindow === 0) return;
     const log = (connection.sendLog ??= new SendLog(2 * this.host.limits.dedupWindow, DEFAULT_DEDUP_BYTES, (frame) => connection.session.spilled(frame)));
     log.confirm(Math.min(count, connection.responses));
   }
