@@ -11,6 +11,7 @@ import {
   PROTOCOL_NAME,
   SystemType,
   closeCodeRetry,
+  utf8Length,
   type AuthenticatedBody,
   type ContractDefinition,
   type GoodbyeBody,
@@ -204,7 +205,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     const rest = JSON.stringify(body === undefined ? { id, type } : { id, type, body }).slice(1);
     const max = this.limits?.maxMessageBytes;
     // `{"kind":"req","resp":N,` in front: 40 bytes at most.
-    if (max !== undefined && rest.length * 3 + 40 > max && new TextEncoder().encode(rest).length + 40 > max) {
+    if (max !== undefined && rest.length * 3 + 40 > max && utf8Length(rest) + 40 > max) {
       return Promise.reject(new HeraldRequestError(413, { error: ClientErrorReason.TooLarge, message: `request exceeds maxMessageBytes (${max})` }));
     }
     if (!system && !this.ready && this.queued() >= (this.options.maxQueued ?? 100)) {

@@ -50,13 +50,6 @@ export class DedupCache {
     return this.current.get(id) ?? this.previous?.get(id);
   }
 
-  /** Records a request as running (`dedupEntry` + `track`). */
-  begin(id: string, type: string): DedupEntry {
-    const entry = dedupEntry(id, type);
-    this.track(entry);
-    return entry;
-  }
-
   /** Remembers an entry (running, or answered); starts a new generation when the current one is full. */
   track(entry: DedupEntry): void {
     if (entry.home !== null || this.capacity === 0) return;
@@ -157,12 +150,12 @@ export class DedupCache {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const EMPTY_BYTES = new Uint8Array(0);
-/** A send log's byte buffer above this is freed at the sweep whenever the log is empty. */
-const LARGE_BYTES = 64 * 1024;
 const EMPTY_POSITIONS = new Float64Array(0);
 const EMPTY_OFFSETS = new Int32Array(0);
-const decoder = new TextDecoder();
+/** A send log's byte buffer above this is freed at the sweep whenever the log is empty. */
+const LARGE_BYTES = 64 * 1024;
 /** The reqId and type at the head of every frame `encodeResponse` builds. */
 const RESPONSE_HEAD = /^\{"kind":"resp","reqId":"([^"]*)","type":"([^"]*)"/;
 
@@ -221,7 +214,6 @@ export class SendLog {
   /** The connection ended: every unconfirmed answer goes to the cache, for a retry after resume. */
   close(): void {
     while (this.first < this.last) this.spillOldest();
-    this.first = this.last = this.used = 0;
   }
 
   get size(): number {
@@ -276,22 +268,19 @@ export class SendLog {
       const start = this.first < this.last ? (this.offsets[this.first] as number) : this.used;
       const live = this.used - start;
       if (live + need <= this.bytes.length) {
-        if (start > 0) {
-          this.bytes.copyWithin(0, start, this.used);
-          for (let i = this.first; i < this.last; i++) this.offsets[i] = (this.offsets[i] as number) - start;
-          this.used = live;
-        }
-        return true;
-      }
-      if (this.bytes.length < this.maxBytes) {
+        if (start > 0) this.bytes.copyWithin(0, start, this.used);
+      } else if (this.bytes.length < this.maxBytes) {
         const bytes = new Uint8Array(Math.min(this.maxBytes, Math.max(1024, this.bytes.length * 2, live + need)));
         bytes.set(this.bytes.subarray(start, this.used));
-        for (let i = this.first; i < this.last; i++) this.offsets[i] = (this.offsets[i] as number) - start;
         this.bytes = bytes;
-        this.used = live;
-        return true;
+      } else {
+        this.spillOldest();
+        continue;
       }
-      this.spillOldest();
+      // The live bytes now start at 0.
+      for (let i = this.first; i < this.last; i++) this.offsets[i] = (this.offsets[i] as number) - start;
+      this.used = live;
+      return true;
     }
   }
 }

@@ -188,8 +188,7 @@ export class Session implements TopicSubscriber {
    */
   answer(entry: DedupEntry, frame: string): void {
     const connection = this.connection;
-    const log = connection === null ? null : connection.sendLog;
-    if (connection === null || log === null) {
+    if (connection?.sendLog == null) {
       this.retryCache().finish(entry, frame);
       this.sendResponse(frame);
       return;
@@ -197,7 +196,7 @@ export class Session implements TopicSubscriber {
     this.dedup?.drop(entry);
     entry.frame = frame;
     this.sendResponse(frame);
-    log.push(connection.responses, frame);
+    connection.sendLog.push(connection.responses, frame);
   }
 
   /** @internal An unconfirmed answer leaving its connection's send log: kept for a retry after resume. */
