@@ -10,7 +10,6 @@ import {
   TYPE_PATTERN,
   assertName,
   encodeBody,
-  encodePrivateNotification,
   encodeErrorResponse,
   encodeResponse,
   encodeSystemNotification,
@@ -42,9 +41,9 @@ import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, Su
 import { HeraldError, INTERNAL_ERROR_BODY } from './errors.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
-import { ReplayBuffer } from './replay-buffer.ts';
 import { Connection, Session, SessionState, type SessionHost } from './session.ts';
-import type { RequestClaim, SessionStore, StoredNotification } from './session-store.ts';
+import type { RequestClaim, SessionStore } from './session-store.ts';
+import { StoredDelivery } from './stored-delivery.ts';
 import type { HeraldSocket } from './socket.ts';
 import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
@@ -235,12 +234,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly topics: TopicRegistry;
   private readonly broker: Broker;
   readonly sessionStore: SessionStore | undefined;
-  /** Resumes claiming a session from the store: notifications for it that arrive meanwhile wait here. */
-  private readonly claiming = new Map<string, StoredNotification[]>();
-  /** Stored notifications that reached this node ahead of an earlier `seq`, per session. */
-  private readonly early = new Map<Session, Map<number, StoredNotification>>();
-  /** Sessions whose missing notifications are being read from the store. */
-  private readonly filling = new Set<Session>();
+  /** Private delivery through the session store, when there is one. */
+  private readonly stored: StoredDelivery | undefined;
   readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private readonly upgradeLimiter: UpgradeLimiter | undefined;
@@ -254,17 +249,20 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.broker = options.broker ?? new MemoryBroker();
     this.topics = new TopicRegistry(this.broker);
-    this.sessionStore = options.sessionStore;
-    this.sessionStore?.attach(
+    const store = (this.sessionStore = options.sessionStore);
+    const stored = (this.stored =
+      store === undefined
+        ? undefined
+        : new StoredDelivery(store, {
+            session: (sessionId) => this.sessions.get(sessionId),
+            rename: (session, sessionId) => this.rename(store, session, sessionId),
+            lose: (session) => this.lose(session),
+            reportError: (error, session) => this.reportError(error, session),
+          }));
+    store?.attach(
       {
-        notification: (sessionId, notification) => {
-          const waiting = this.claiming.get(sessionId);
-          if (waiting !== undefined) waiting.push(notification);
-          else {
-            const session = this.sessions.get(sessionId);
-            if (session !== undefined) this.receiveStored(session, notification);
-          }
-        },
+        notification: (sessionId, notification) => stored?.heard(sessionId, notification),
+        head: (sessionId, seq) => stored?.head(sessionId, seq),
         takenOver: (sessionId) => {
           const session = this.sessions.get(sessionId);
           if (session === undefined) return;
@@ -732,9 +730,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       if (this.options.subscribeToBroadcast !== false && body.topics?.[BROADCAST_TOPIC] === undefined) {
         void this.subscribe(target, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, target));
       }
-      if (this.sessionStore !== undefined) await this.reclaim(this.sessionStore, target);
-    } else if (previous === undefined && this.sessionStore !== undefined && session.userId !== undefined) {
-      recovered = await this.claimShared(this.sessionStore, session, body.sessionId, body.seq);
+      if (this.stored !== undefined) await this.stored.reclaim(target);
+    } else if (previous === undefined && this.stored !== undefined && session.userId !== undefined) {
+      recovered = await this.stored.claim(session, body.sessionId, body.seq);
     }
     const topics = new Map<string, ResumedBody['topics'][string]>();
     for (const [topic, since] of Object.entries(body.topics ?? {})) {
@@ -752,57 +750,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
   }
 
-  /**
-   * Resumes a session another node held: the new connection's session takes its id, its `seq`
-   * and the mailbox after the client's `seq`. True when nothing after that `seq` is missing.
-   */
-  private async claimShared(store: SessionStore, session: Session, sessionId: string, seq: number): Promise<boolean> {
-    const connection = session.connection;
-    const early: StoredNotification[] = [];
-    this.claiming.set(sessionId, early);
-    let claimed;
-    try {
-      claimed = await store.claim(sessionId, session.userId as string, seq);
-    } finally {
-      this.claiming.delete(sessionId);
-    }
-    if (claimed === undefined) return false;
-    if (session.connection !== connection || session.state === SessionState.Closed) {
-      store.forget(sessionId);
-      return false;
-    }
-    const own = session.id;
-    this.sessions.delete(own);
-    store.release(own).catch((error: unknown) => this.reportError(error, session));
+  /** A session resumed here takes the id of the one it resumes (`StoredDelivery.claim`); its own id is let go. */
+  private rename(store: SessionStore, session: Session, sessionId: string): void {
+    this.sessions.delete(session.id);
+    store.release(session.id).catch((error: unknown) => this.reportError(error, session));
     session.id = sessionId;
     this.sessions.set(sessionId, session);
-    const replay = (session.replay = new ReplayBuffer());
-    for (const n of claimed.notifications) replay.push(n.seq, encodePrivateNotification(n.type, n.seq, n.body));
-    session.seq = claimed.seq;
-    session.sentSeq = Math.min(seq, claimed.seq);
-    this.early.delete(session);
-    for (const notification of early) this.receiveStored(session, notification);
-    return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
-  }
-
-  /**
-   * Claims a session resumed here from this node's memory: should another node have claimed it
-   * meanwhile unheard (a dropped channel), that node lets go, and what it stored since arrives.
-   */
-  private async reclaim(store: SessionStore, session: Session): Promise<void> {
-    const claimed = await store.claim(session.id, session.userId as string, session.seq);
-    for (const notification of claimed?.notifications ?? []) this.receiveStored(session, notification);
   }
 
   notifyStored(session: Session, type: string, bodyJson: string | undefined): void {
-    const store = this.sessionStore as SessionStore;
-    store.notify(session.id, type, bodyJson).then(
-      (seq) => {
-        if (seq !== undefined) this.receiveStored(session, { seq, type, body: bodyJson });
-        else if (this.sessions.get(session.id) === session) this.lose(session);
-      },
-      (error: unknown) => this.reportError(error, session),
-    );
+    this.stored?.notify(session, type, bodyJson);
   }
 
   /**
@@ -812,46 +769,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private lose(session: Session): void {
     if (session.connection !== null) session.close(CloseCode.InternalError, 'session state lost: resume');
     this.destroy(session);
-  }
-
-  /**
-   * A private notification the store numbered: queued in `seq` order however it arrived (this
-   * node's own write, or the store on behalf of another node), once each. One that arrives
-   * ahead of a missing `seq` waits while the gap is read from the store.
-   */
-  private receiveStored(session: Session, notification: StoredNotification): void {
-    if (session.state === SessionState.Closed || notification.seq <= session.seq) return;
-    let early = this.early.get(session);
-    if (notification.seq > session.seq + 1) {
-      if (early === undefined) this.early.set(session, (early = new Map()));
-      early.set(notification.seq, notification);
-      this.fillGap(session);
-      return;
-    }
-    let next: StoredNotification | undefined = notification;
-    while (next !== undefined) {
-      session.seq = next.seq;
-      session.queuePrivate(next.seq, encodePrivateNotification(next.type, next.seq, next.body));
-      next = early?.get(session.seq + 1);
-      if (next !== undefined) early?.delete(next.seq);
-    }
-    if (early?.size === 0) this.early.delete(session);
-  }
-
-  private fillGap(session: Session): void {
-    if (this.filling.has(session)) return;
-    this.filling.add(session);
-    const store = this.sessionStore as SessionStore;
-    store.read(session.id, session.seq).then(
-      (notifications) => {
-        this.filling.delete(session);
-        for (const notification of notifications) this.receiveStored(session, notification);
-      },
-      (error: unknown) => {
-        this.filling.delete(session);
-        this.reportError(error, session);
-      },
-    );
   }
 
   catchUpLagging(session: Session): void {
@@ -880,7 +797,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.connection = null;
     this.sessions.delete(session.id);
     this.removeFromUser(session);
-    this.early.delete(session);
+    this.stored?.forget(session);
     const store = this.sessionStore;
     if (store === undefined || session.principal === null) return;
     if (ended) store.release(session.id).catch((error: unknown) => this.reportError(error, session));

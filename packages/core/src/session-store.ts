@@ -42,6 +42,12 @@ export type RequestClaim =
 export interface SessionStoreListener {
   /** A private notification was stored for a session this node owns. */
   notification(sessionId: string, notification: StoredNotification): void;
+  /**
+   * The last `seq` the store assigned to a session this node owns, reported periodically (at
+   * least every 5 s while the session lives here). A head above what reached the node means the
+   * live path dropped something: the server reads it from the mailbox.
+   */
+  head?(sessionId: string, seq: number): void;
   /** Another node claimed a session this node held. */
   takenOver(sessionId: string): void;
   /** The store no longer holds a session this node owns (Redis lost its data): its client must be told. */

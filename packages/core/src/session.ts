@@ -417,6 +417,8 @@ export class Session implements TopicSubscriber {
         return;
     }
     if (this.heldBack && !this.backpressured) this.drained();
+    // Whatever was numbered and not written yet (a race on the way in) goes out now: never a silent gap.
+    else if (this.sentSeq < this.seq && !this.holding) this.flushReplay();
     this.connection?.sendLog?.trim();
     if (this.holding && this.state === SessionState.Open && now - this.openedAt >= SETTLE_AFTER_MS) this.settle();
     if (this.pingSentAt !== 0) {

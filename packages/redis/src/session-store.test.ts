@@ -1,4 +1,4 @@
-import { createHerald, defineContract, type Envelope, type Herald, type NotificationMessage, type ResponseMessage } from '@herald/core';
+import { createHerald, defineContract, type Envelope, type Herald, type StoredNotification, type NotificationMessage, type ResponseMessage } from '@herald/core';
 import { connectMemory, type MemorySocket } from '@herald/core/testing';
 import { eventually } from '@herald/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -29,8 +29,19 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function node(options: { nodeTimeoutMs?: number } = {}): Promise<{ herald: Herald<typeof contract>; store: RedisSessionStore }> {
+interface NodeOptions {
+  readonly nodeTimeoutMs?: number;
+  /** Drops live notifications from the store's channel for which it returns true (a lossy pub/sub). */
+  readonly drop?: (notification: StoredNotification) => boolean;
+}
+
+async function node({ drop, ...options }: NodeOptions = {}): Promise<{ herald: Herald<typeof contract>; store: RedisSessionStore }> {
   const store = new RedisSessionStore({ redis: redis.url, ...options });
+  if (drop !== undefined) {
+    const attach = store.attach.bind(store);
+    store.attach = (listener, limits) =>
+      attach({ ...listener, notification: (sessionId, notification) => drop(notification) || listener.notification(sessionId, notification) }, limits);
+  }
   const broker = new RedisBroker({ redis: redis.url });
   await store.ready;
   const herald = createHerald({
@@ -162,5 +173,51 @@ describe('RedisSessionStore', () => {
     expect(runs.get('dee-q3')).toBeUndefined();
     second.deliver({ kind: 'req', id: 'q1', type: 'test.Notify', body: { n: 1 } });
     await eventually(() => expect(answer(second, 'q1')).toMatchObject({ code: 409, body: { error: 'id_conflict' } }));
+  });
+});
+
+describe('resume under a slow store', () => {
+  it('delivers the claimed mailbox and what follows when the claim returns after the new session settled', async () => {
+    const a = await node();
+    const b = await node();
+    const first = await open(a.herald, 'fay');
+    const sessionId = welcome(first);
+    await a.herald.sendToUser('fay', 'test.Note', { n: 1 });
+    await eventually(() => expect(notes(first)).toEqual([[1, 1]]));
+    first.deliver({ kind: 'ack', seq: 1 });
+    first.drop();
+    await a.herald.sendToUser('fay', 'test.Note', { n: 2 });
+    await a.herald.sendToUser('fay', 'test.Note', { n: 3 });
+
+    // A busy node: its claim comes back after the new session settled on its own (1 s after it opened).
+    const claim = b.store.claim.bind(b.store);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    b.store.claim = async (...args) => {
+      const claimed = await claim(...args);
+      await released;
+      return claimed;
+    };
+    const second = await connectMemory(b.herald, { authorization: 'Bearer fay' });
+    second.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 1 } });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    release();
+    await eventually(() => expect(answer(second, 'r')?.body).toMatchObject({ sessionId, recovered: true }));
+    await eventually(() => expect(notes(second)).toEqual([[2, 2], [3, 3]]));
+    // The replay comes before the answer, as for a resume that did not wait (PROTOCOL.md §5).
+    const order = second.received.map((m) => (m.kind === 'resp' ? 'answer' : m.kind === 'notification' && m.seq !== undefined ? m.seq : undefined));
+    expect(order.filter((x) => x !== undefined)).toEqual([2, 3, 'answer']);
+    await a.herald.sendToUser('fay', 'test.Note', { n: 4 });
+    await eventually(() => expect(notes(second)).toEqual([[2, 2], [3, 3], [4, 4]]));
+  });
+});
+
+describe('a lossy live path', () => {
+  it('delivers, in order and within the refresh period, notifications the channel dropped, also when nothing follows them', async () => {
+    const a = await node({ drop: (notification) => notification.seq % 3 === 2 || notification.seq === 6 });
+    const b = await node();
+    const socket = await open(a.herald, 'gus');
+    for (let n = 1; n <= 6; n++) await b.herald.sendToUser('gus', 'test.Note', { n });
+    await eventually(() => expect(notes(socket)).toEqual([1, 2, 3, 4, 5, 6].map((n) => [n, n])), 15_000);
   });
 });

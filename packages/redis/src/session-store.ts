@@ -123,6 +123,9 @@ redis.call('SET', KEYS[1], 'd' .. t .. '\\n' .. ARGV[1], 'PX', ARGV[2])
 return 1
 `;
 
+/** The longest period between two refreshes of the owned sessions (keys and heads). */
+const REFRESH_MS = 5000;
+
 type StreamEntry = [id: string, fields: string[]];
 
 interface StoreRedis extends Redis {
@@ -231,8 +234,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * Keeps the keys of owned sessions from expiring, in one pipeline per period, and reports the
-   * sessions Redis no longer has (it restarted, or was flushed).
+   * Keeps the keys of owned sessions from expiring, in one pipeline per period; reports the
+   * sessions Redis no longer has (it restarted, or was flushed), and every session's head
+   * `seq`, so the server sees what a dropped channel message did not bring.
    */
   private refresh(): void {
     if (this.owned.size === 0 || this.client.status !== 'ready') return;
@@ -241,15 +245,20 @@ export class RedisSessionStore implements SessionStore {
     const sessions = [...this.owned];
     for (const [sessionId, userId] of sessions) {
       const key = this.sessionKey(sessionId);
-      pipeline.pexpire(key, ttl).pexpire(key + ':m', ttl).pexpire(this.userKey(userId), ttl);
+      pipeline.pexpire(key, ttl).pexpire(key + ':m', ttl).pexpire(this.userKey(userId), ttl).hget(key, 'q');
     }
     pipeline.exec().then(
       (results) => {
         sessions.forEach(([sessionId], index) => {
-          const [error, found] = results?.[index * 3] ?? [null, 1];
-          if (error !== null || found !== 0 || !this.owned.has(sessionId)) return;
-          this.owned.delete(sessionId);
-          this.listener?.lost(sessionId);
+          const [error, found] = results?.[index * 4] ?? [null, 1];
+          if (error !== null || !this.owned.has(sessionId)) return;
+          if (found === 0) {
+            this.owned.delete(sessionId);
+            this.listener?.lost(sessionId);
+            return;
+          }
+          const [headError, head] = results?.[index * 4 + 3] ?? [null, null];
+          if (headError === null && head !== null) this.listener?.head?.(sessionId, Number(head));
         });
       },
       () => {
@@ -261,7 +270,7 @@ export class RedisSessionStore implements SessionStore {
   private own(sessionId: string, userId: string): void {
     this.owned.set(sessionId, userId);
     if (this.refresher === undefined) {
-      this.refresher = setInterval(() => this.refresh(), Math.max(50, Math.min(5000, Math.floor(this.limits.resumeWindowMs / 4))));
+      this.refresher = setInterval(() => this.refresh(), Math.max(50, Math.min(REFRESH_MS, Math.floor(this.limits.resumeWindowMs / 4))));
       this.refresher.unref?.();
     }
   }
