@@ -464,3 +464,46 @@ describe('graceful shutdown', () => {
     expect(herald.stats).toMatchObject({ sessions: 0, connections: 0, topics: 0 });
   });
 });
+
+describe('resume with several topics', () => {
+  it('answers, per topic, the offset its stream reached: live frames sent while a later topic replayed are not undone', async () => {
+    const broker = new MemoryBroker();
+    const herald = server({ broker, canSubscribe: () => true });
+    const first = await connect(herald, 'alice');
+    const sessionId = (first.received[0] as Envelope & { body: { sessionId: string } }).body.sessionId;
+    for (let n = 1; n <= 3; n++) for (const topic of ['room/a', 'room/b']) await herald.publish(topic, 'test.Note', { n });
+    const [a, b] = await Promise.all([broker.position('room/a'), broker.position('room/b')]);
+    first.drop();
+
+    // room/b's history is slow: room/a is live meanwhile and gets offsets 4 and 5.
+    const history = broker.history.bind(broker);
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    broker.history = async (topic, since) => {
+      if (topic === 'room/b') await slow;
+      return history(topic, since);
+    };
+    const second = await connect(herald, 'alice', false);
+    second.deliver({
+      kind: 'req',
+      id: 'r',
+      type: 'herald.Resume',
+      body: { sessionId, seq: 0, topics: { 'room/a': { epoch: a.epoch, offset: 2 }, 'room/b': { epoch: b.epoch, offset: 2 } } },
+    });
+    await flush();
+    await herald.publish('room/a', 'test.Note', { n: 4 });
+    await herald.publish('room/a', 'test.Note', { n: 5 });
+    release();
+    await flush();
+    await herald.publish('room/a', 'test.Note', { n: 6 });
+    await flush();
+
+    const answerAt = second.received.findIndex((m) => m.kind === 'resp' && m.reqId === 'r');
+    const answer = second.received[answerAt] as ResponseMessage;
+    expect(answer.body).toMatchObject({ recovered: true, topics: { 'room/a': { offset: 5, recovered: true }, 'room/b': { offset: 3, recovered: true } } });
+    const offsets = (from: number, to: number) =>
+      second.received.slice(from, to).filter((m): m is NotificationMessage => m.kind === 'notification' && m.topic === 'room/a').map((m) => m.offset);
+    expect(offsets(0, answerAt)).toEqual([3, 4, 5]);
+    expect(offsets(answerAt, undefined)).toEqual([6]);
+  });
+});

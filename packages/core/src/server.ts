@@ -734,17 +734,23 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     } else if (previous === undefined && this.stored !== undefined && session.userId !== undefined) {
       recovered = await this.stored.claim(session, body.sessionId, body.seq);
     }
-    const topics = new Map<string, ResumedBody['topics'][string]>();
+    const joined: SubscribedBody[] = [];
     for (const [topic, since] of Object.entries(body.topics ?? {})) {
       const refusal = (await this.refuseSubscription(target, topic)) ?? this.overLimit(target, topic);
       if (refusal !== undefined) {
         target.sendSystem(SystemType.Unsubscribed, { topic, reason: refusal[1].error });
         continue;
       }
-      const subscribed = await this.join(target, topic, since, ignore);
-      topics.set(topic, { epoch: subscribed.epoch, offset: subscribed.offset, recovered: subscribed.recovered === true });
+      joined.push(await this.join(target, topic, since, ignore));
     }
     target.settle();
+    // A topic joined early went live while later ones replayed: the answer gives the offset each
+    // stream has reached now, so that every frame after it follows it and none before is undone.
+    const topics = new Map<string, ResumedBody['topics'][string]>();
+    for (const subscribed of joined) {
+      const { epoch, offset } = this.topics.positionOf(target, subscribed.topic) ?? subscribed;
+      topics.set(subscribed.topic, { epoch, offset, recovered: subscribed.recovered === true });
+    }
     const all = recovered && [...topics.values()].every((t) => t.recovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics: Object.fromEntries(topics) };
     target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));

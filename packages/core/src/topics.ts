@@ -231,6 +231,14 @@ export class TopicRegistry {
     }
   }
 
+  /** The last position sent to a subscriber that is live or lagging on a topic; undefined while it joins. */
+  positionOf(subscriber: TopicSubscriber, topic: string): StreamPosition | undefined {
+    const state = this.topics.get(topic);
+    if (state === undefined) return undefined;
+    if (state.live.has(subscriber) || state.native.has(subscriber)) return { epoch: state.epoch, offset: state.offset };
+    return state.lagging.get(subscriber);
+  }
+
   /** Topics on which this subscriber fell behind, with where it stopped. */
   lagOf(subscriber: TopicSubscriber, topics: Iterable<string>): Array<[string, StreamPosition]> {
     const lag: Array<[string, StreamPosition]> = [];
