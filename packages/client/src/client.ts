@@ -315,6 +315,11 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       }
     } else if (message.seq !== undefined) {
       if (message.seq <= this.lastSeq) return;
+      if (message.seq > this.lastSeq + 1 && this.ready) {
+        // A gap outside a resume is never skipped: resuming re-sends it or says recovered: false.
+        this.connection?.close(4000, 'private stream gap');
+        return;
+      }
       this.lastSeq = message.seq;
       if (this.lastSeq - this.ackedSeq >= ACK_EVERY) this.ack();
       else this.scheduleAck(ACK_DELAY_MS);

@@ -194,6 +194,47 @@ describe('reconnect and resume', () => {
   });
 });
 
+describe('a gap in the private stream', () => {
+  it('is never skipped: the client closes with 4000, resumes from the last seq it delivered, and gets the missing one', async () => {
+    // A server that skips seq 2 on its first connection and replays from the resumed seq on the next.
+    const faulty = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'herald.v1' });
+    const limits = { maxMessageBytes: 65536, maxDepth: 32, pingIntervalMs: 25000, pingTimeoutMs: 10000, authDeadlineMs: 10000, replayWindow: 100, resumeWindowMs: 60000, dedupWindow: 10, maxSubscriptions: 10, rateLimit: { messagesPerSecond: 100, burst: 100 } };
+    const note = (seq: number) => JSON.stringify({ kind: 'notification', type: 'test.Private', seq, body: { n: seq } });
+    const closes: number[] = [];
+    const resumes: unknown[] = [];
+    let connections = 0;
+    faulty.on('connection', (ws) => {
+      const first = ++connections === 1;
+      ws.on('close', (code) => closes.push(code));
+      ws.send(JSON.stringify({ kind: 'notification', type: 'herald.Welcome', body: { sessionId: 'gapgapgapgapgapgapgapg', protocol: 'herald.v1', authenticated: true, userId: 'ann', limits } }));
+      if (first) {
+        setTimeout(() => {
+          ws.send(note(1));
+          ws.send(note(3));
+        }, 50);
+        return;
+      }
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { kind: string; id?: string; type?: string; body?: { seq: number } };
+        if (message.type !== 'herald.Resume') return;
+        resumes.push(message.body);
+        for (let seq = (message.body?.seq ?? 0) + 1; seq <= 3; seq++) ws.send(note(seq));
+        ws.send(JSON.stringify({ kind: 'resp', reqId: message.id, type: 'herald.Resume', code: 200, body: { sessionId: 'gapgapgapgapgapgapgapg', recovered: true, topics: {} } }));
+      });
+    });
+    await new Promise((resolve) => faulty.once('listening', resolve));
+    const ann = client(`ws://127.0.0.1:${(faulty.address() as { port: number }).port}/ws`);
+    const seen: number[] = [];
+    ann.on('test.Private', ({ n }) => seen.push(n));
+    await until(() => seen.length === 3, 10_000);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(closes[0]).toBe(4000);
+    expect(resumes).toEqual([{ sessionId: 'gapgapgapgapgapgapgapg', seq: 1, topics: {} }]);
+    ann.close();
+    faulty.close();
+  });
+});
+
 describe('authentication and keep-alive', () => {
   it('refreshes an expiring token in session without reconnecting', async () => {
     const test = await server();

@@ -743,7 +743,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       }
       joined.push(await this.join(target, topic, since, ignore));
     }
-    target.settle();
+    // A fresh session's own notifications follow the answer, which tells the client to count
+    // from seq 0 again; a resumed session's replay precedes it (step 7 of herald.Resume).
+    const fresh = target.id !== body.sessionId;
+    if (!fresh) target.settle();
     // A topic joined early went live while later ones replayed: the answer gives the offset each
     // stream has reached now, so that every frame after it follows it and none before is undone.
     const topics = new Map<string, ResumedBody['topics'][string]>();
@@ -754,6 +757,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const all = recovered && [...topics.values()].every((t) => t.recovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics: Object.fromEntries(topics) };
     target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
+    if (fresh) target.settle();
   }
 
   /** A session resumed here takes the id of the one it resumes (`StoredDelivery.claim`); its own id is let go. */

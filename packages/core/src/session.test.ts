@@ -414,6 +414,21 @@ describe('resume', () => {
     expect(newId).not.toBe(sessionIdOf(first));
   });
 
+  it('sends a fresh session its held notifications after the answer that tells the client to count from 0', async () => {
+    const { clock, herald } = setup(options);
+    const first = await connect(herald, 'alice');
+    first.drop();
+    clock.advance(120_000);
+    const socket = await connect(herald, 'alice', false);
+    // Sent to the new session before its client's resume arrives: held, then numbered from 1.
+    await herald.sendToUser('alice', 'test.Note', { n: 1 });
+    const frames = await answer(socket, { kind: 'req', id: 'resume', type: 'herald.Resume', body: { sessionId: sessionIdOf(first), seq: 7 } });
+    expect(frames).toEqual([
+      { kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: sessionIdOf(socket), recovered: false, topics: {} } },
+      note(1, 1),
+    ]);
+  });
+
   it("does not give another user's session away, nor disturb it", async () => {
     const { herald } = setup(options);
     const alice = await connect(herald, 'alice');
