@@ -337,15 +337,27 @@ describe('rate limit', () => {
     expect(echoes()).toBe(5);
   });
 
-  it('forgives the refusals once tokens are back', async () => {
+  it('forgives the refusals once the bucket is full again', async () => {
     const { clock, herald } = setup(options);
     const socket = await connect(herald, 'alice');
     for (let i = 0; i < 6; i++) socket.deliver({ kind: 'pong' });
-    clock.advance(500);
-    clock.advance(500);
-    for (let i = 0; i < 5; i++) socket.deliver({ kind: 'pong' });
+    clock.advance(1500);
+    for (let i = 0; i < 6; i++) socket.deliver({ kind: 'pong' });
     await flush();
     expect(socket.closedWith).toBeUndefined();
+  });
+
+  it('closes a sustained flood that stays below burst refusals between two refills', async () => {
+    const { clock, herald } = setup(options);
+    const socket = await connect(herald, 'alice');
+    for (let i = 0; i < 3; i++) socket.deliver({ kind: 'pong' });
+    // Three frames per refilled token: one passes, two are refused, every half second.
+    for (let round = 0; round < 4 && socket.closedWith === undefined; round++) {
+      clock.advance(500);
+      for (let i = 0; i < 3; i++) if (socket.closedWith === undefined) socket.deliver({ kind: 'pong' });
+    }
+    await flush();
+    expect(socket.closedWith).toEqual({ code: 4429, reason: 'too many messages' });
   });
 });
 

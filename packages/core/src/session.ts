@@ -371,10 +371,12 @@ export class Session implements TopicSubscriber {
     if (now !== this.refilledAt) {
       this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) * messagesPerSecond) / 1000);
       this.refilledAt = now;
+      // Over the limit until the bucket is whole again: the tokens a sustained flood wins back
+      // one by one do not forgive what it was refused.
+      if (this.tokens === burst) this.refused = 0;
     }
     if (this.tokens >= 1) {
       this.tokens--;
-      this.refused = 0;
       return true;
     }
     if (++this.refused > burst) {
