@@ -12,13 +12,14 @@
  * The long-poll session id travels in the `Herald-Session` header, never in a URL.
  */
 import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
+import type { LongPollHandler } from './long-poll-handler.ts';
 import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
+import { readBody } from './read-body.ts';
 import { sharedHandler } from './shared-handler.ts';
 import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore } from './store.ts';
+import { JSON_HEADERS, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
 
-export const SESSION_HEADER = 'herald-session';
-export const PROTOCOL_HEADER = 'herald-protocol';
-
+/** Options of `createLongPollHandler`. */
 export interface LongPollOptions {
   /** Where the endpoints live (default `/lp`). */
   readonly path?: string;
@@ -36,41 +37,11 @@ export interface LongPollOptions {
   readonly store?: LongPollStore | SharedLongPollStore;
 }
 
-/** A mounted long-poll endpoint. */
-export interface LongPollHandler {
-  /** Answers a request under `path` (others get 404). */
-  fetch(request: Request): Promise<Response>;
-  /**
-   * The same, for servers that give their own request objects rather than fetch ones (uWS:
-   * `attachHttp` of `@herald/uws`), so no `Request`/`Response` is built per request.
-   */
-  handle(exchange: HttpExchange): void;
-  /** Stops the sweeps and answers held polls. */
-  close(): void;
-  readonly path: string;
-  /** Open long-poll connections. */
-  readonly size: number;
-}
-
-const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 const NO_STORE: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
 
 function refuse(exchange: HttpExchange, status: number, error: ErrorReason, message: string, extra?: Pick<ErrorBody, 'issues'>): void {
   const body: ErrorBody = extra === undefined ? { error, message } : { error, message, ...extra };
   exchange.respond(status, JSON_HEADERS, JSON.stringify(body));
-}
-
-/**
- * `{"from":N,"messages":[…]}`: server frames are JSON already, so they are joined, not re-encoded.
- * Concatenated rather than `join`ed: the server flattens the text once as it writes it.
- */
-export function pollBody(result: PollResult): string {
-  const { frames } = result;
-  let body = '{"from":' + result.from + ',"messages":[';
-  for (let i = 0; i < frames.length; i++) body += i === 0 ? frames[i] : ',' + frames[i];
-  body += ']';
-  if (result.closed !== undefined) body += ',"closed":' + JSON.stringify(result.closed);
-  return body + '}';
 }
 
 /** The value of `name` in a query string (`null` when absent), without splitting it. */
@@ -100,32 +71,6 @@ function nonStrings(batch: readonly unknown[]): Array<{ path: [number]; message:
     if (typeof batch[i] !== 'string') (issues ??= []).push({ path: [i], message: 'a frame is a string holding one envelope' });
   }
   return issues;
-}
-
-export async function readBody(request: Request, limit: number): Promise<string | undefined> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) return undefined;
-  const reader = request.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 /** A fetch `Request` as an exchange; `respond` settles the `Response`. */

@@ -3,10 +3,13 @@
  * `handler.ts`, but connections live in the store, so any node answers any request.
  */
 import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
-import { pollBody, PROTOCOL_HEADER, readBody, SESSION_HEADER, type LongPollHandler } from './handler.ts';
+import type { LongPollHandler } from './long-poll-handler.ts';
+import { readBody } from './read-body.ts';
 import type { SharedLongPollStore, SharedRefusal } from './store.ts';
+import { JSON_HEADERS, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
 
-const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+/** The request headers the endpoints and `herald.upgrade` read. */
+const FORWARDED_HEADERS = ['authorization', 'host', 'origin', 'user-agent', 'content-type', PROTOCOL_HEADER, SESSION_HEADER];
 
 function json(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers: { ...JSON_HEADERS, ...headers } });
@@ -24,9 +27,7 @@ function refuse(status: number, error: ErrorReason, message: string, extra?: Pic
  */
 function handleWithFetch(exchange: HttpExchange, fetch: (request: Request) => Promise<Response>, maxBodyBytes: number): void {
   const headers = new Headers();
-  // The request headers the endpoints and `herald.upgrade` read (a list here, not at module
-  // level: this module and handler.ts import each other).
-  for (const name of ['authorization', 'host', 'origin', 'user-agent', 'content-type', PROTOCOL_HEADER, SESSION_HEADER]) {
+  for (const name of FORWARDED_HEADERS) {
     const value = exchange.header(name);
     if (value !== null) headers.set(name, value);
   }

@@ -1,0 +1,18 @@
+/** What a mounted long-poll endpoint offers its server, whichever store keeps its connections. */
+import type { HttpExchange } from '@herald/core';
+
+/** A mounted long-poll endpoint. */
+export interface LongPollHandler {
+  /** Answers a request under `path` (others get 404). */
+  fetch(request: Request): Promise<Response>;
+  /**
+   * The same, for servers that give their own request objects rather than fetch ones (uWS:
+   * `attachHttp` of `@herald/uws`), so no `Request`/`Response` is built per request.
+   */
+  handle(exchange: HttpExchange): void;
+  /** Stops the sweeps and answers held polls. */
+  close(): void;
+  readonly path: string;
+  /** Open long-poll connections. */
+  readonly size: number;
+}
