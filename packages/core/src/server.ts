@@ -709,6 +709,17 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       return;
     }
     session.hasClientState = true;
+    // Private notifications stay held until the resume completes, however long the store
+    // takes: settling on the way would send this connection's fresh stream, then swap it.
+    session.resuming = true;
+    try {
+      await this.resumeHeld(session, request, body);
+    } finally {
+      session.resuming = false;
+    }
+  }
+
+  private async resumeHeld(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
     const previous = this.sessions.get(body.sessionId);
     const adoptable =
       previous !== undefined && previous !== session && previous.state !== SessionState.Closed && previous.userId === session.userId;
@@ -746,6 +757,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     // A fresh session's own notifications follow the answer, which tells the client to count
     // from seq 0 again; a resumed session's replay precedes it (step 7 of herald.Resume).
     const fresh = target.id !== body.sessionId;
+    session.resuming = false;
     if (!fresh) target.settle();
     // A topic joined early went live while later ones replayed: the answer gives the offset each
     // stream has reached now, so that every frame after it follows it and none before is undone.

@@ -115,6 +115,8 @@ export class Session implements TopicSubscriber {
   hasClientState = false;
   /** Private notifications wait unsent until the session settles (see `settle`). */
   holding = true;
+  /** A `herald.Resume` is in progress: the session does not settle before it completes. */
+  resuming = false;
   private readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
@@ -265,10 +267,11 @@ export class Session implements TopicSubscriber {
    * A new session keeps its private notifications unsent until it settles: its client may be
    * about to resume another session, whose own copies of them are then the ones delivered
    * (PROTOCOL.md, herald.Resume). It settles on its first request other than Authenticate and
-   * Resume, when a Resume completes, or `SETTLE_AFTER_MS` after it opened.
+   * Resume, when a Resume completes, or `SETTLE_AFTER_MS` after it opened if no Resume is
+   * in progress then.
    */
   settle(): void {
-    if (!this.holding) return;
+    if (!this.holding || this.resuming) return;
     this.holding = false;
     this.flushReplay();
   }

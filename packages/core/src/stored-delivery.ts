@@ -93,9 +93,6 @@ export class StoredDelivery {
     session.sentSeq = Math.min(seq, claimed.seq);
     this.early.delete(session);
     for (const notification of early) this.receive(session, notification);
-    // A session that settled while the claim ran (a slow store, a busy node) sends them now;
-    // one still holding sends them when the resume completes.
-    session.flushReplay();
     return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
   }
 
