@@ -3,8 +3,9 @@
  * connection holds its core session and appends what the session sends to a Redis list; a
  * poll on any node reads (and acknowledges) that list, waiting on a per-connection wake-up
  * channel when it is empty; a send on any node is published to the holder's channel. The
- * holder is alive while its session store's heartbeat is; once it is gone, requests are
- * answered "unknown session" and the client opens a new connection and resumes.
+ * holder is alive while its session store's heartbeat is and it listens on its channel; once
+ * it is gone, requests are answered "unknown session" at once, polls held for its connections
+ * on other nodes too, and the client opens a new connection and resumes.
  */
 import { CloseCode, type Connection } from '@herald/core';
 import type { PollResult, SharedLongPollSocket, SharedLongPollStore, SharedRefusal } from '@herald/long-poll';
@@ -20,19 +21,41 @@ export interface RedisLongPollStoreOptions {
   readonly sessionStore: RedisSessionStore;
 }
 
+/**
+ * How often a node asks whether the holders of the connections it holds polls for are alive: a
+ * holder that died is seen within this of its death (a frozen one, of its heartbeat expiring).
+ */
+const HOLDER_CHECK_MS = 500;
+
+// Whether a connection's holder is alive: its heartbeat key exists and it listens on its inbox.
+// A process that dies stops listening at once (Redis drops its connection), long before its
+// heartbeat expires; a frozen one keeps its connection, and is dead once its heartbeat expires.
+const ALIVE = `
+local function alive(prefix, owner)
+  if redis.call('EXISTS', prefix .. 'n:' .. owner) == 0 then return false end
+  return redis.call('PUBSUB', 'NUMSUB', prefix .. 'lpin:' .. owner)[2] > 0
+end
+`;
+
 // The checks every request makes. KEYS: hash. ARGV[1]: '1' .. credential, or '0'; ARGV[2]: prefix.
-const CHECK = `
+const CHECK = `${ALIVE}
 local function check()
   if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
   local credential = redis.call('HGET', KEYS[1], 'c') or ''
   if string.sub(ARGV[1], 1, 1) == '1' and string.sub(ARGV[1], 2) ~= credential then return 'forbidden' end
-  local owner = redis.call('HGET', KEYS[1], 'o')
-  if redis.call('EXISTS', ARGV[2] .. 'n:' .. owner) == 0 then
+  if not alive(ARGV[2], redis.call('HGET', KEYS[1], 'o')) then
     redis.call('DEL', KEYS[1], KEYS[2])
     return 'unknown'
   end
   return nil
 end
+`;
+
+// ARGV: prefix, then holders. Returns 1 (alive) or 0 per holder.
+const ALIVE_SCRIPT = `${ALIVE}
+local up = {}
+for i = 2, #ARGV do up[i - 1] = alive(ARGV[1], ARGV[i]) and 1 or 0 end
+return up
 `;
 
 // KEYS: hash, frames. ARGV: owner, credential ('' for none), ttl
@@ -75,7 +98,7 @@ if drop > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {'ok', from, redis.call('HGET', KEYS[1], 'x') or '', redis.call('LRANGE', KEYS[2], 0, -1)}
+return {'ok', from, redis.call('HGET', KEYS[1], 'x') or '', redis.call('LRANGE', KEYS[2], 0, -1), redis.call('HGET', KEYS[1], 'o')}
 `;
 
 // KEYS: hash, frames. ARGV: credential, prefix, ttl, payload (without the owner), delete ('1' or '0')
@@ -95,8 +118,20 @@ interface LongPollRedis extends Redis {
   heraldLpOpen(hash: string, frames: string, owner: string, credential: string, ttl: string): Promise<number>;
   heraldLpAppend(hash: string, frames: string, frame: string): Promise<number>;
   heraldLpClose(hash: string, closed: string): Promise<number>;
-  heraldLpPoll(hash: string, frames: string, credential: string, prefix: string, ack: string, ttl: string): Promise<[string, number?, string?, string[]?]>;
+  heraldLpPoll(hash: string, frames: string, credential: string, prefix: string, ack: string, ttl: string): Promise<[string, number?, string?, string[]?, string?]>;
   heraldLpSend(hash: string, frames: string, credential: string, prefix: string, ttl: string, payload: string, remove: string): Promise<string>;
+  heraldLpAlive(prefix: string, ...holders: string[]): Promise<number[]>;
+}
+
+/** What a poll read, and which node holds the connection. */
+interface HolderRead extends PollResult {
+  readonly holder: string;
+}
+
+/** The polls waiting on one connection, and the node that holds it. */
+interface Waiting {
+  readonly holder: string;
+  readonly wakes: Set<() => void>;
 }
 
 /**
@@ -164,18 +199,21 @@ class RedisLongPollSocket implements SharedLongPollSocket {
  */
 export class RedisLongPollStore implements SharedLongPollStore {
   readonly shared = true;
-  /** Settles once this node hears sends addressed to it. */
+  /** Settles once this node hears sends addressed to it: await it before serving, as until then every node (this one too) counts the connections it holds as gone. */
   readonly ready: Promise<void>;
   private readonly client: LongPollRedis;
   private readonly subscriber: Redis;
   private readonly prefix: string;
   private readonly nodeId: string;
   private readonly sockets = new Map<string, RedisLongPollSocket>();
-  /** Polls waiting per connection, woken by its channel. */
-  private readonly waiting = new Map<string, Set<() => void>>();
+  /** Polls waiting per connection, woken by its channel or by its holder's death. */
+  private readonly waiting = new Map<string, Waiting>();
   /** Polls being answered: `close` lets them finish before it closes the connection. */
   private readonly polling = new Set<Promise<unknown>>();
   private sweep: ReturnType<typeof setInterval> | undefined;
+  /** Runs while polls wait on connections other nodes hold. */
+  private holderCheck: ReturnType<typeof setInterval> | undefined;
+  private checkingHolders = false;
   private idleTimeoutMs = 60_000;
 
   constructor(options: RedisLongPollStoreOptions) {
@@ -188,6 +226,7 @@ export class RedisLongPollStore implements SharedLongPollStore {
     this.client.defineCommand('heraldLpClose', { numberOfKeys: 1, lua: CLOSE_SCRIPT });
     this.client.defineCommand('heraldLpPoll', { numberOfKeys: 2, lua: POLL_SCRIPT });
     this.client.defineCommand('heraldLpSend', { numberOfKeys: 2, lua: SEND_SCRIPT });
+    this.client.defineCommand('heraldLpAlive', { numberOfKeys: 0, lua: ALIVE_SCRIPT });
     this.client.on('error', () => {});
     this.subscriber = new Redis(redisOptions);
     this.subscriber.on('error', () => {});
@@ -275,12 +314,31 @@ export class RedisLongPollStore implements SharedLongPollStore {
       return;
     }
     const sid = channel.slice(this.prefix.length + 4);
-    for (const wake of this.waiting.get(sid) ?? []) wake();
+    for (const wake of this.waiting.get(sid)?.wakes ?? []) wake();
   }
 
-  private async read(sid: string, credential: string | null, ack: number): Promise<PollResult | SharedRefusal> {
+  /** Wakes the polls waiting on connections whose holder is dead: their next read refuses them. */
+  private async checkHolders(): Promise<void> {
+    const holders = new Set<string>();
+    for (const { holder } of this.waiting.values()) if (holder !== this.nodeId) holders.add(holder);
+    if (holders.size === 0) {
+      clearInterval(this.holderCheck);
+      this.holderCheck = undefined;
+      return;
+    }
+    if (this.checkingHolders || this.client.status !== 'ready') return;
+    this.checkingHolders = true;
+    const asked = [...holders];
+    const alive = await this.client.heraldLpAlive(this.prefix, ...asked).catch(() => undefined);
+    this.checkingHolders = false;
+    const dead = new Set(asked.filter((_, index) => alive?.[index] === 0));
+    if (dead.size === 0) return;
+    for (const { holder, wakes } of this.waiting.values()) if (dead.has(holder)) for (const wake of wakes) wake();
+  }
+
+  private async read(sid: string, credential: string | null, ack: number): Promise<HolderRead | SharedRefusal> {
     const key = this.hashKey(sid);
-    const [state, from, closed, frames] = await this.client.heraldLpPoll(
+    const [state, from, closed, frames, holder] = await this.client.heraldLpPoll(
       key,
       key + ':f',
       credential === null ? '0' : '1' + credential,
@@ -293,6 +351,7 @@ export class RedisLongPollStore implements SharedLongPollStore {
       from: Number(from),
       frames: frames ?? [],
       closed: closed === undefined || closed === '' ? undefined : (JSON.parse(closed) as { code: number; reason: string }),
+      holder: holder ?? '',
     };
   }
 
@@ -309,12 +368,13 @@ export class RedisLongPollStore implements SharedLongPollStore {
     if (typeof first === 'string' || first.frames.length > 0 || first.closed !== undefined || holdMs <= 0) return first;
     let wake = (): void => {};
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    let set = this.waiting.get(sid);
-    if (set === undefined) {
-      this.waiting.set(sid, (set = new Set()));
+    let waiting = this.waiting.get(sid);
+    if (waiting === undefined) {
+      this.waiting.set(sid, (waiting = { holder: first.holder, wakes: new Set() }));
       await this.subscriber.subscribe(this.wakeChannel(sid));
     }
-    set.add(wake);
+    waiting.wakes.add(wake);
+    if (first.holder !== this.nodeId) this.holderCheck ??= setInterval(() => void this.checkHolders(), HOLDER_CHECK_MS);
     const timer = setTimeout(wake, holdMs);
     signal?.addEventListener('abort', wake, { once: true });
     try {
@@ -326,8 +386,8 @@ export class RedisLongPollStore implements SharedLongPollStore {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', wake);
-      set.delete(wake);
-      if (set.size === 0 && this.waiting.get(sid) === set) {
+      waiting.wakes.delete(wake);
+      if (waiting.wakes.size === 0 && this.waiting.get(sid) === waiting) {
         this.waiting.delete(sid);
         this.subscriber.unsubscribe(this.wakeChannel(sid)).catch(() => {});
       }
@@ -365,7 +425,7 @@ export class RedisLongPollStore implements SharedLongPollStore {
   close(): void {
     clearInterval(this.sweep);
     this.sweep = undefined;
-    for (const [sid, wakes] of this.waiting) if (this.sockets.has(sid)) for (const wake of wakes) wake();
+    for (const [sid, { wakes }] of this.waiting) if (this.sockets.has(sid)) for (const wake of wakes) wake();
     this.sockets.clear();
   }
 
