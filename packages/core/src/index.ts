@@ -59,16 +59,5 @@ export {
   type UpgradeRejected,
   type UpgradeRequest,
 } from './upgrade.ts';
-export {
-  DEFAULT_LIMITS,
-  Herald,
-  RequestContext,
-  createHerald,
-  type AuthenticateInfo,
-  type Handler,
-  type Handlers,
-  type HeraldOptions,
-  type HeraldStats,
-  type Middleware,
-  type SessionHandle,
-} from './server.ts';
+export { DEFAULT_LIMITS, Herald, createHerald, type AuthenticateInfo, type HeraldOptions, type HeraldStats } from './server.ts';
+export { RequestContext, type Handler, type Handlers, type Middleware, type SessionHandle } from './request-context.ts';

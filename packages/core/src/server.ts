@@ -1,7 +1,9 @@
 /**
- * `createHerald`: the server an adapter drives. It owns the sessions, routes requests to the
- * contract's handlers, answers the `herald.*` system requests, and runs the one sweep that
- * every session's deadlines hang off.
+ * `createHerald`: the server an adapter drives. It owns the sessions, decides upgrades, hands
+ * application requests to the request pipeline (`request-pipeline.ts`), answers the `herald.*`
+ * system requests (authentication, subscriptions, resume), and runs the one sweep that every
+ * session's deadlines hang off. Private delivery through a session store lives in
+ * `stored-delivery.ts`, the sessions of each user in `user-index.ts`.
  */
 import type { Broker } from './broker.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -10,7 +12,6 @@ import {
   TYPE_PATTERN,
   assertName,
   encodeBody,
-  encodeErrorResponse,
   encodeResponse,
   encodeSystemNotification,
   utf8Length,
@@ -25,29 +26,20 @@ import {
   SystemType,
   closeCodeForStatus,
 } from './constants.ts';
-import {
-  type Contract,
-  type ContractDefinition,
-  type NotificationBody,
-  type NotificationType,
-  type RequestBody,
-  type RequestType,
-  type ResponseInput,
-  type Validation,
-  validate,
-} from './contract.ts';
-import { dedupEntry, type DedupEntry } from './dedup-cache.ts';
+import type { Contract, ContractDefinition, NotificationBody, NotificationType } from './contract.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
-import { HeraldError, INTERNAL_ERROR_BODY } from './errors.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
 import { Connection, Session, SessionState, type SessionHost } from './session.ts';
-import type { RequestClaim, SessionStore } from './session-store.ts';
-import { StoredDelivery } from './stored-delivery.ts';
+import type { Handlers, Middleware, SessionHandle } from './request-context.ts';
+import { RequestPipeline } from './request-pipeline.ts';
+import type { SessionStore } from './session-store.ts';
 import type { HeraldSocket } from './socket.ts';
+import { StoredDelivery } from './stored-delivery.ts';
 import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
+import { UserIndex } from './user-index.ts';
 import {
   type ClientClass,
   type Principal,
@@ -77,76 +69,7 @@ export const DEFAULT_LIMITS: Limits = {
 
 const DEFAULT_UPGRADE_RATE_LIMIT: UpgradeRateLimit = { perSecond: 20, burst: 100 };
 const SESSION_ID_LENGTH = 22;
-/** Issues listed in a `validation_failed` answer: enough to fix a request, never a large reply. */
-const MAX_ISSUES = 10;
 const MAX_REASON_BYTES = 123;
-
-/** What user code sees of a session. */
-export interface SessionHandle {
-  readonly id: string;
-  readonly userId: string | undefined;
-  readonly principal: Principal | null;
-}
-
-/** Everything a handler may use besides its body. */
-export class RequestContext<C extends ContractDefinition = ContractDefinition> {
-  constructor(
-    /** The server, to publish, broadcast or send to users. */
-    readonly herald: Herald<C>,
-    /** @internal */
-    readonly sessionRef: Session,
-    /** The request id (unique per session; a retry reuses it). */
-    readonly id: string,
-    readonly type: RequestType<C>,
-  ) {}
-
-  get session(): SessionHandle {
-    return this.sessionRef;
-  }
-
-  /** The authenticated user (handlers only run for authenticated sessions). */
-  get userId(): string {
-    return this.sessionRef.userId as string;
-  }
-
-  get principal(): Principal {
-    return this.sessionRef.principal as Principal;
-  }
-
-  /**
-   * Subscribes this session to a topic from the server side (the client is told with
-   * `herald.Subscribed`), as the seed's SubscribeExConversations does.
-   */
-  subscribe(topic: string): Promise<StreamPosition> {
-    return this.herald.subscribe(this.sessionRef, topic);
-  }
-
-  unsubscribe(topic: string): void {
-    this.herald.unsubscribe(this.sessionRef, topic);
-  }
-
-  /** A private notification to this session only, delivered with confirmation. */
-  notify<T extends NotificationType<C>>(type: T, body: NotificationBody<C, T>): void {
-    assertName(TYPE_PATTERN, type, 'notification type');
-    this.sessionRef.notifyEncoded(type, encodeBody(body));
-  }
-}
-
-/** A request handler: gets the validated body, returns the response body (or throws `HeraldError`). */
-export type Handler<C extends ContractDefinition, T extends RequestType<C>> = (
-  body: RequestBody<C, T>,
-  context: RequestContext<C>,
-) => ResponseInput<C, T> | Promise<ResponseInput<C, T>>;
-
-/** One handler per request type of the contract. */
-export type Handlers<C extends ContractDefinition> = { readonly [T in RequestType<C>]: Handler<C, T> };
-
-/** Runs around every application request; `next()` resolves to the response body. */
-export type Middleware<C extends ContractDefinition = ContractDefinition> = (
-  context: RequestContext<C>,
-  body: unknown,
-  next: () => Promise<unknown>,
-) => Promise<unknown>;
 
 /** What the `authenticate` hook is told besides the token. */
 export interface AuthenticateInfo {
@@ -229,8 +152,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly highWaterMark: number;
   now: number;
   private readonly sessions = new Map<string, Session>();
-  /** A user's one session (the usual case), or the set of them. */
-  private readonly users = new Map<string, Session | Set<Session>>();
+  private readonly users: UserIndex;
+  private readonly requests: RequestPipeline<C>;
   private readonly topics: TopicRegistry;
   private readonly broker: Broker;
   readonly sessionStore: SessionStore | undefined;
@@ -250,6 +173,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.broker = options.broker ?? new MemoryBroker();
     this.topics = new TopicRegistry(this.broker);
     const store = (this.sessionStore = options.sessionStore);
+    this.requests = new RequestPipeline(this, options, store, this.clock, (error, session) => this.reportError(error, session));
+    this.users = new UserIndex(this.broker, store === undefined, (error, session) => this.reportError(error, session));
     const stored = (this.stored =
       store === undefined
         ? undefined
@@ -389,7 +314,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   sendToUser<T extends NotificationType<C>>(userId: string, type: T, body: NotificationBody<C, T>): Promise<void> {
     assertName(TYPE_PATTERN, type, 'notification type');
     if (this.sessionStore !== undefined) return this.sessionStore.notifyUser(userId, type, encodeBody(body));
-    return this.broker.sendDirect(userChannel(userId), encodeUserPayload(userId, type, encodeBody(body)));
+    return this.users.sendToUser(userId, type, encodeBody(body));
   }
 
   /** Subscribes a session from the server side; the client is told with `herald.Subscribed`. */
@@ -439,160 +364,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       });
       return;
     }
-    session.hasClientState = true;
-    const seen = session.dedup?.get(request.id);
-    if (seen !== undefined) {
-      if (seen.type !== request.type) {
-        session.sendError(request.id, request.type, Status.Conflict, {
-          error: ErrorReason.IdConflict,
-          message: `id ${request.id} was used for ${seen.type}`,
-        });
-      } else if (seen.frame !== undefined) session.answer(seen, seen.frame);
-      return;
-    }
-    // Remembered only once it runs past this call, so that a retry meanwhile waits for it.
-    const entry = dedupEntry(request.id, request.type);
-    if (this.sessionStore !== undefined) {
-      session.retryCache().track(entry);
-      void this.beginShared(this.sessionStore, session, request, entry);
-      return;
-    }
-    this.dispatch(session, request, entry);
-  }
-
-  /**
-   * Asks the store whether a request id was seen on any node before running it, so a retry
-   * that reaches another node is answered from the stored frame and never runs twice.
-   */
-  private async beginShared(store: SessionStore, session: Session, request: RequestMessage, entry: DedupEntry): Promise<void> {
-    const deadline = this.clock.now() + SHARED_REQUEST_WAIT_MS;
-    for (;;) {
-      let claim: RequestClaim;
-      try {
-        claim = await store.beginRequest(session.id, request.id, request.type);
-      } catch (error) {
-        // Not recorded as answered: a retry asks the store again.
-        session.dedup?.forget(request.id);
-        this.fail(session, request, error);
-        return;
-      }
-      switch (claim.state) {
-        case 'new':
-          this.dispatch(session, request, entry);
-          return;
-        case 'done':
-          session.answer(entry, claim.frame);
-          return;
-        case 'conflict':
-          this.answerError(session, request, entry, Status.Conflict, { error: ErrorReason.IdConflict, message: `id ${request.id} was used for ${claim.type}` });
-          return;
-        case 'lost':
-          this.answerError(session, request, entry, Status.Conflict, {
-            error: ErrorReason.OutcomeUnknown,
-            message: `request ${request.id} was running on a node that stopped before answering; it is not run again`,
-          });
-          return;
-        case 'running':
-          if (this.clock.now() >= deadline || session.state === SessionState.Closed) {
-            session.dedup?.forget(request.id);
-            return;
-          }
-          await new Promise((resolve) => setTimeout(resolve, SHARED_REQUEST_POLL_MS));
-      }
-    }
-  }
-
-  private dispatch(session: Session, request: RequestMessage, entry: DedupEntry): void {
-    const type = request.type as RequestType<C>;
-    const definition = Object.hasOwn(this.options.contract.requests, type) ? this.options.contract.requests[type] : undefined;
-    if (definition === undefined) {
-      this.answerError(session, request, entry, Status.NotFound, { error: ErrorReason.UnknownType, message: `unknown type ${type}` });
-      return;
-    }
-    const validation = validate(definition.request, request.body);
-    if (validation instanceof Promise) {
-      session.retryCache().track(entry);
-      validation.then(
-        (result) => this.run(session, request, entry, result),
-        (error: unknown) => this.settle(session, request, entry, Promise.reject(error)),
-      );
-    } else this.run(session, request, entry, validation);
-  }
-
-  private run(session: Session, request: RequestMessage, entry: DedupEntry, validation: Validation): void {
-    if (!validation.ok) {
-      this.answerError(session, request, entry, Status.BadRequest, {
-        error: ErrorReason.ValidationFailed,
-        message:
-          validation.issues.length > MAX_ISSUES
-            ? `body does not match ${request.type} (first ${MAX_ISSUES} of ${validation.issues.length} issues)`
-            : `body does not match ${request.type}`,
-        issues: validation.issues.slice(0, MAX_ISSUES).map((issue) => ({ path: ['body', ...issue.path], message: issue.message })),
-      });
-      return;
-    }
-    const type = request.type as RequestType<C>;
-    const context = new RequestContext<C>(this, session, request.id, type);
-    let result: unknown;
-    try {
-      result = this.invoke(context, validation.value);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    this.settle(session, request, entry, result);
-  }
-
-  private invoke(context: RequestContext<C>, body: unknown): unknown {
-    const handler = this.options.handlers[context.type] as (body: unknown, context: RequestContext<C>) => unknown;
-    const middleware = this.options.middleware;
-    if (middleware === undefined || middleware.length === 0) return handler(body, context);
-    const dispatch = (index: number): Promise<unknown> => {
-      const layer = middleware[index];
-      if (layer === undefined) return Promise.resolve().then(() => handler(body, context));
-      return layer(context, body, () => dispatch(index + 1));
-    };
-    return dispatch(0);
-  }
-
-  /** Answers with a handler's result, synchronously when it is not a promise. */
-  private settle(session: Session, request: RequestMessage, entry: DedupEntry, result: unknown): void {
-    if (result instanceof Promise) {
-      session.retryCache().track(entry);
-      result.then(
-        (value: unknown) => this.settle(session, request, entry, value),
-        (error: unknown) => this.answerError(session, request, entry, ...this.describe(error, session, request)),
-      );
-      return;
-    }
-    let frame: string;
-    try {
-      frame = encodeResponse(request.id, request.type, Status.OK, encodeBody(result));
-    } catch (error) {
-      this.answerError(session, request, entry, ...this.describe(error, session, request));
-      return;
-    }
-    session.answer(entry, frame);
-    if (this.sessionStore !== undefined) this.storeAnswer(this.sessionStore, session, request, frame);
-  }
-
-  private storeAnswer(store: SessionStore, session: Session, request: RequestMessage, frame: string): void {
-    store.finishRequest(session.id, request.id, frame).catch((error: unknown) => this.reportError(error, session));
-  }
-
-  private describe(error: unknown, session: Session, request: RequestMessage): [number, ErrorBody] {
-    if (error instanceof HeraldError) return [error.status, error.toBody()];
-    (this.options.onError ?? ((e: unknown) => console.error('herald: handler failed', e)))(error, { type: request.type, sessionId: session.id });
-    return [Status.InternalError, INTERNAL_ERROR_BODY];
-  }
-
-  private answerError(session: Session, request: RequestMessage, entry: DedupEntry, status: number, body: ErrorBody): void {
-    const frame = encodeErrorResponse(request.id, request.type, status, body);
-    session.answer(entry, frame);
-    if (this.sessionStore !== undefined) this.storeAnswer(this.sessionStore, session, request, frame);
+    this.requests.run(session, request);
   }
 
   private fail(session: Session, request: RequestMessage, error: unknown): void {
-    session.sendError(request.id, request.type, ...this.describe(error, session, request));
+    session.sendError(request.id, request.type, ...this.requests.describe(error, session, request));
   }
 
   private async handleSystem(session: Session, request: RequestMessage): Promise<void> {
@@ -657,7 +433,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private authenticated(session: Session, principal: Principal): void {
     session.principal = principal;
     session.state = SessionState.Open;
-    this.addToUser(session);
+    this.users.add(session);
     this.sessionStore?.create(session.id, principal.userId).catch((error: unknown) => this.reportError(error, session));
     if (this.options.subscribeToBroadcast !== false) {
       void this.subscribe(session, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, session));
@@ -818,7 +594,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.state = SessionState.Closed;
     session.connection = null;
     this.sessions.delete(session.id);
-    this.removeFromUser(session);
+    this.users.remove(session);
     this.stored?.forget(session);
     const store = this.sessionStore;
     if (store === undefined || session.principal === null) return;
@@ -826,38 +602,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     else store.forget(session.id);
   }
 
-  // ---- users, sweep -------------------------------------------------------------------------
-
-  private addToUser(session: Session): void {
-    const userId = session.userId as string;
-    const sessions = this.users.get(userId);
-    if (sessions === undefined) {
-      this.users.set(userId, session);
-      if (this.sessionStore !== undefined) return;
-      this.broker.listenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
-    } else if (sessions instanceof Set) sessions.add(session);
-    else if (sessions !== session) this.users.set(userId, new Set([sessions, session]));
-  }
-
-  private removeFromUser(session: Session): void {
-    const userId = session.userId;
-    if (userId === undefined) return;
-    const sessions = this.users.get(userId);
-    if (sessions instanceof Set) {
-      if (!sessions.delete(session) || sessions.size > 0) return;
-    } else if (sessions !== session) return;
-    this.users.delete(userId);
-    if (this.sessionStore !== undefined) return;
-    this.broker.unlistenDirect(userChannel(userId), this.deliverToUser).catch((error: unknown) => this.reportError(error, session));
-  }
-
-  /** One listener for every user channel; the payload names the user (`encodeUserPayload`). */
-  private readonly deliverToUser = (payload: string): void => {
-    const { userId, type, body } = decodeUserPayload(payload);
-    const sessions = this.users.get(userId);
-    if (sessions instanceof Set) for (const session of sessions) session.notifyEncoded(type, body);
-    else sessions?.notifyEncoded(type, body);
-  };
+  // ---- sweep -------------------------------------------------------------------------------
 
   private startSweep(): void {
     if (this.sweepHandle !== undefined) return;
@@ -880,33 +625,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
 const ignore = (): void => {};
 
-/** How long a retry waits for the answer of a request still running on another node, and how often it asks. */
-const SHARED_REQUEST_WAIT_MS = 30_000;
-const SHARED_REQUEST_POLL_MS = 100;
-
-/**
- * A send-to-user message on a direct channel: `<length of userId>:<userId><type> <body>`.
- * User ids are any string, so the id is length-prefixed; types never contain a space.
- */
-function encodeUserPayload(userId: string, type: string, body: string | undefined): string {
-  return `${userId.length}:${userId}${type} ${body ?? ''}`;
-}
-
-function decodeUserPayload(payload: string): { userId: string; type: string; body: string | undefined } {
-  const colon = payload.indexOf(':');
-  const start = colon + 1;
-  const end = start + Number(payload.slice(0, colon));
-  const space = payload.indexOf(' ', end);
-  return {
-    userId: payload.slice(start, end),
-    type: payload.slice(end, space),
-    body: space + 1 < payload.length ? payload.slice(space + 1) : undefined,
-  };
-}
-
-function userChannel(userId: string): string {
-  return 'user:' + userId;
-}
 
 /**
  * Creates a Herald server for a contract. Hand it to an adapter (`@herald/uws`,

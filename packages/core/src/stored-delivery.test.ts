@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from './contract.ts';
-import type { Envelope, NotificationMessage, WelcomeBody } from './envelope.ts';
+import type { NotificationMessage, WelcomeBody } from './envelope.ts';
 import { createHerald, type Herald } from './server.ts';
 import type { ClaimedSession, RequestClaim, SessionStore, SessionStoreListener, StoredNotification } from './session-store.ts';
 import { connectMemory, ManualClock, type MemorySocket } from './testing/index.ts';
@@ -105,7 +105,7 @@ async function open(herald: Herald<typeof contract>, user: string): Promise<Memo
 }
 
 const seqs = (socket: MemorySocket) => socket.received.filter((m): m is NotificationMessage => m.kind === 'notification' && m.seq !== undefined).map((m) => m.seq);
-const sessionIdOf = (socket: MemorySocket) => ((socket.received[0] as Envelope).body as WelcomeBody).sessionId;
+const sessionIdOf = (socket: MemorySocket) => ((socket.received[0] as NotificationMessage).body as WelcomeBody).sessionId;
 
 describe('StoredDelivery', () => {
   it('queues notifications once and in seq order, however the channel reorders, repeats or drops them', async () => {

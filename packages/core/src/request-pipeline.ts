@@ -1,0 +1,191 @@
+/**
+ * The path of an application request, from a session to its answer: answered from the retry
+ * cache when its id was seen (on this node, or on any node through the session store), else
+ * validated against the contract, run through the middleware and its handler, and answered
+ * once; the answer is kept for retries.
+ */
+import type { Clock } from './clock.ts';
+import { encodeBody, encodeErrorResponse, encodeResponse } from './codec.ts';
+import { ErrorReason, Status } from './constants.ts';
+import { type ContractDefinition, type RequestType, type Validation, validate } from './contract.ts';
+import { dedupEntry, type DedupEntry } from './dedup-cache.ts';
+import type { ErrorBody, RequestMessage } from './envelope.ts';
+import { HeraldError, INTERNAL_ERROR_BODY } from './errors.ts';
+import { RequestContext } from './request-context.ts';
+import type { Herald, HeraldOptions } from './server.ts';
+import { type Session, SessionState } from './session.ts';
+import type { RequestClaim, SessionStore } from './session-store.ts';
+
+/** Issues listed in a `validation_failed` answer: enough to fix a request, never a large reply. */
+const MAX_ISSUES = 10;
+/** How long a retry waits for the answer of a request still running on another node, and how often it asks. */
+const SHARED_REQUEST_WAIT_MS = 30_000;
+const SHARED_REQUEST_POLL_MS = 100;
+
+export class RequestPipeline<C extends ContractDefinition> {
+  constructor(
+    private readonly herald: Herald<C>,
+    private readonly options: HeraldOptions<C>,
+    private readonly store: SessionStore | undefined,
+    private readonly clock: Clock,
+    private readonly reportError: (error: unknown, session: Session) => void,
+  ) {}
+
+  /** Answers an application request of an authenticated session. */
+  run(session: Session, request: RequestMessage): void {
+    session.hasClientState = true;
+    const seen = session.dedup?.get(request.id);
+    if (seen !== undefined) {
+      if (seen.type !== request.type) {
+        session.sendError(request.id, request.type, Status.Conflict, {
+          error: ErrorReason.IdConflict,
+          message: `id ${request.id} was used for ${seen.type}`,
+        });
+      } else if (seen.frame !== undefined) session.answer(seen, seen.frame);
+      return;
+    }
+    // Remembered only once it runs past this call, so that a retry meanwhile waits for it.
+    const entry = dedupEntry(request.id, request.type);
+    if (this.store !== undefined) {
+      session.retryCache().track(entry);
+      void this.beginShared(this.store, session, request, entry);
+      return;
+    }
+    this.dispatch(session, request, entry);
+  }
+
+  /**
+   * Asks the store whether a request id was seen on any node before running it, so a retry
+   * that reaches another node is answered from the stored frame and never runs twice.
+   */
+  private async beginShared(store: SessionStore, session: Session, request: RequestMessage, entry: DedupEntry): Promise<void> {
+    const deadline = this.clock.now() + SHARED_REQUEST_WAIT_MS;
+    for (;;) {
+      let claim: RequestClaim;
+      try {
+        claim = await store.beginRequest(session.id, request.id, request.type);
+      } catch (error) {
+        // Not recorded as answered: a retry asks the store again.
+        session.dedup?.forget(request.id);
+        this.fail(session, request, error);
+        return;
+      }
+      switch (claim.state) {
+        case 'new':
+          this.dispatch(session, request, entry);
+          return;
+        case 'done':
+          session.answer(entry, claim.frame);
+          return;
+        case 'conflict':
+          this.answerError(session, request, entry, Status.Conflict, { error: ErrorReason.IdConflict, message: `id ${request.id} was used for ${claim.type}` });
+          return;
+        case 'lost':
+          this.answerError(session, request, entry, Status.Conflict, {
+            error: ErrorReason.OutcomeUnknown,
+            message: `request ${request.id} was running on a node that stopped before answering; it is not run again`,
+          });
+          return;
+        case 'running':
+          if (this.clock.now() >= deadline || session.state === SessionState.Closed) {
+            session.dedup?.forget(request.id);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, SHARED_REQUEST_POLL_MS));
+      }
+    }
+  }
+
+  private dispatch(session: Session, request: RequestMessage, entry: DedupEntry): void {
+    const type = request.type as RequestType<C>;
+    const definition = Object.hasOwn(this.options.contract.requests, type) ? this.options.contract.requests[type] : undefined;
+    if (definition === undefined) {
+      this.answerError(session, request, entry, Status.NotFound, { error: ErrorReason.UnknownType, message: `unknown type ${type}` });
+      return;
+    }
+    const validation = validate(definition.request, request.body);
+    if (validation instanceof Promise) {
+      session.retryCache().track(entry);
+      validation.then(
+        (result) => this.runValidated(session, request, entry, result),
+        (error: unknown) => this.settle(session, request, entry, Promise.reject(error)),
+      );
+    } else this.runValidated(session, request, entry, validation);
+  }
+
+  private runValidated(session: Session, request: RequestMessage, entry: DedupEntry, validation: Validation): void {
+    if (!validation.ok) {
+      this.answerError(session, request, entry, Status.BadRequest, {
+        error: ErrorReason.ValidationFailed,
+        message:
+          validation.issues.length > MAX_ISSUES
+            ? `body does not match ${request.type} (first ${MAX_ISSUES} of ${validation.issues.length} issues)`
+            : `body does not match ${request.type}`,
+        issues: validation.issues.slice(0, MAX_ISSUES).map((issue) => ({ path: ['body', ...issue.path], message: issue.message })),
+      });
+      return;
+    }
+    const type = request.type as RequestType<C>;
+    const context = new RequestContext<C>(this.herald, session, request.id, type);
+    let result: unknown;
+    try {
+      result = this.invoke(context, validation.value);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    this.settle(session, request, entry, result);
+  }
+
+  private invoke(context: RequestContext<C>, body: unknown): unknown {
+    const handler = this.options.handlers[context.type] as (body: unknown, context: RequestContext<C>) => unknown;
+    const middleware = this.options.middleware;
+    if (middleware === undefined || middleware.length === 0) return handler(body, context);
+    const dispatch = (index: number): Promise<unknown> => {
+      const layer = middleware[index];
+      if (layer === undefined) return Promise.resolve().then(() => handler(body, context));
+      return layer(context, body, () => dispatch(index + 1));
+    };
+    return dispatch(0);
+  }
+
+  /** Answers with a handler's result, synchronously when it is not a promise. */
+  private settle(session: Session, request: RequestMessage, entry: DedupEntry, result: unknown): void {
+    if (result instanceof Promise) {
+      session.retryCache().track(entry);
+      result.then(
+        (value: unknown) => this.settle(session, request, entry, value),
+        (error: unknown) => this.answerError(session, request, entry, ...this.describe(error, session, request)),
+      );
+      return;
+    }
+    let frame: string;
+    try {
+      frame = encodeResponse(request.id, request.type, Status.OK, encodeBody(result));
+    } catch (error) {
+      this.answerError(session, request, entry, ...this.describe(error, session, request));
+      return;
+    }
+    session.answer(entry, frame);
+    if (this.store !== undefined) this.storeAnswer(this.store, session, request, frame);
+  }
+
+  private storeAnswer(store: SessionStore, session: Session, request: RequestMessage, frame: string): void {
+    store.finishRequest(session.id, request.id, frame).catch((error: unknown) => this.reportError(error, session));
+  }
+
+  describe(error: unknown, session: Session, request: RequestMessage): [number, ErrorBody] {
+    if (error instanceof HeraldError) return [error.status, error.toBody()];
+    (this.options.onError ?? ((e: unknown) => console.error('herald: handler failed', e)))(error, { type: request.type, sessionId: session.id });
+    return [Status.InternalError, INTERNAL_ERROR_BODY];
+  }
+
+  private answerError(session: Session, request: RequestMessage, entry: DedupEntry, status: number, body: ErrorBody): void {
+    const frame = encodeErrorResponse(request.id, request.type, status, body);
+    session.answer(entry, frame);
+    if (this.store !== undefined) this.storeAnswer(this.store, session, request, frame);
+  }
+
+  private fail(session: Session, request: RequestMessage, error: unknown): void {
+    session.sendError(request.id, request.type, ...this.describe(error, session, request));
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The sessions of each user on this node, and send-to-user without a session store: a user's
+ * notifications travel on a broker direct channel of that user, which this node listens on
+ * while it holds a session of the user. (With a store, the store appends to each session's
+ * mailbox and the index only tracks who is here.)
+ */
+import type { Broker } from './broker.ts';
+import type { Session } from './session.ts';
+
+export class UserIndex {
+  /** A user's one session (the usual case), or the set of them. */
+  private readonly users = new Map<string, Session | Set<Session>>();
+
+  constructor(
+    private readonly broker: Broker,
+    /** Whether send-to-user travels on the broker's direct channels (false when a session store carries it). */
+    private readonly direct: boolean,
+    private readonly reportError: (error: unknown, session: Session) => void,
+  ) {}
+
+  add(session: Session): void {
+    const userId = session.userId as string;
+    const sessions = this.users.get(userId);
+    if (sessions === undefined) {
+      this.users.set(userId, session);
+      if (this.direct) this.broker.listenDirect(userChannel(userId), this.deliver).catch((error: unknown) => this.reportError(error, session));
+    } else if (sessions instanceof Set) sessions.add(session);
+    else if (sessions !== session) this.users.set(userId, new Set([sessions, session]));
+  }
+
+  remove(session: Session): void {
+    const userId = session.userId;
+    if (userId === undefined) return;
+    const sessions = this.users.get(userId);
+    if (sessions instanceof Set) {
+      if (!sessions.delete(session) || sessions.size > 0) return;
+    } else if (sessions !== session) return;
+    this.users.delete(userId);
+    if (this.direct) this.broker.unlistenDirect(userChannel(userId), this.deliver).catch((error: unknown) => this.reportError(error, session));
+  }
+
+  /** A private notification to every session of a user, on every node listening on its channel. */
+  sendToUser(userId: string, type: string, bodyJson: string | undefined): Promise<void> {
+    return this.broker.sendDirect(userChannel(userId), encodeUserPayload(userId, type, bodyJson));
+  }
+
+  /** One listener for every user channel; the payload names the user (`encodeUserPayload`). */
+  private readonly deliver = (payload: string): void => {
+    const { userId, type, body } = decodeUserPayload(payload);
+    const sessions = this.users.get(userId);
+    if (sessions instanceof Set) for (const session of sessions) session.notifyEncoded(type, body);
+    else sessions?.notifyEncoded(type, body);
+  };
+}
+
+/**
+ * A send-to-user message on a direct channel: `<length of userId>:<userId><type> <body>`.
+ * User ids are any string, so the id is length-prefixed; types never contain a space.
+ */
+function encodeUserPayload(userId: string, type: string, body: string | undefined): string {
+  return `${userId.length}:${userId}${type} ${body ?? ''}`;
+}
+
+function decodeUserPayload(payload: string): { userId: string; type: string; body: string | undefined } {
+  const colon = payload.indexOf(':');
+  const start = colon + 1;
+  const end = start + Number(payload.slice(0, colon));
+  const space = payload.indexOf(' ', end);
+  return {
+    userId: payload.slice(start, end),
+    type: payload.slice(end, space),
+    body: space + 1 < payload.length ? payload.slice(space + 1) : undefined,
+  };
+}
+
+function userChannel(userId: string): string {
+  return 'user:' + userId;
+}
