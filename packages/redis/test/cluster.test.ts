@@ -95,6 +95,14 @@ interface Observed {
   requests: { sent: number; ok: number; outcomeUnknown: number; failed: number; ranTwice: number };
 }
 
+/** The first few of 1…expected not in a stream, with when they were published. */
+function missing(seen: readonly number[], expected: number): number[] {
+  const unique = new Set(seen);
+  const out: number[] = [];
+  for (let n = 1; n <= expected && out.length < 5; n++) if (!unique.has(n)) out.push(n);
+  return out;
+}
+
 /** Counts of one ordered stream against the 1…expected it should be. */
 function tally(seen: readonly number[], expected: number) {
   const unique = new Set(seen);
@@ -165,19 +173,25 @@ it(
             if (error instanceof HeraldRequestError && error.reason === 'outcome_unknown') {
               state.requests.outcomeUnknown++;
               unknown.push(key);
-            } else state.requests.failed++;
+            } else {
+              state.requests.failed++;
+              console.log('failed request:', state.userId, key, error instanceof Error ? error.message : error);
+            }
           },
         ),
       );
     };
 
     const started = Date.now();
+    const killedAt: number[] = [];
+    const roundAt: number[] = [];
     let firing = true;
     const chaos = (async () => {
       try {
         while (kills < KILLS) {
           await new Promise((resolve) => setTimeout(resolve, KILL_EVERY_MS - DOWN_FOR_MS));
           const node = nodes[kills++ % nodes.length] as Node;
+          killedAt.push(Date.now());
           await killNode(node);
           await new Promise((resolve) => setTimeout(resolve, DOWN_FOR_MS));
           await startNode(node);
@@ -188,6 +202,7 @@ it(
     })();
     while (firing || Date.now() - started < SECONDS * 1000) {
       const n = ++rounds;
+      roundAt.push(Date.now() - started);
       const sends: Promise<unknown>[] = [];
       for (let t = 0; t < TOPICS; t++) sends.push(publisher.publish(`room/${t}`, 'cluster.Tick', { n }));
       for (const state of observed) sends.push(publisher.sendToUser(state.userId, 'cluster.Private', { n }));
@@ -242,6 +257,11 @@ it(
         topic: tally(state.topic, rounds),
         privates: tally(state.privates, rounds),
         requests: state.requests,
+        // n@ms: what is missing, and when it was published (ms into the run, as are the kills).
+        missing: [state.topic, state.privates].map((stream) => missing(stream, rounds).map((n) => `${n}@${roundAt[n - 1]}`)),
+        kills: killedAt.map((at) => at - started),
+        rounds: roundAt.length,
+        lastTopic: state.topic.slice(-8),
       });
     }
 
