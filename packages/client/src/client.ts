@@ -70,6 +70,13 @@ export interface ClientOptions {
   readonly refreshBeforeMs?: number;
   readonly onStateChange?: (state: ClientState) => void;
   readonly onRecoveryFailed?: (failure: RecoveryFailure) => void;
+  /**
+   * A gap the client saw in a stream and is repairing, not skipping: a private `seq` or topic
+   * offset more than one above the last delivered, outside a resume. The client resumes or
+   * re-subscribes from its position, so nothing is lost; a gap means a defect somewhere between
+   * the publisher and this client, worth logging.
+   */
+  readonly onGap?: (gap: StreamGap) => void;
   /** Handler exceptions, refused subscriptions, `herald.Error` notices. */
   readonly onError?: (error: unknown) => void;
   /** Source of randomness for the backoff jitter (tests). */
@@ -84,6 +91,8 @@ interface Pending {
   readonly system: boolean;
   sent: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Applies a 200 answer the moment it arrives, before any frame after it (positions, seq). */
+  readonly apply: ((body: unknown) => void) | undefined;
   resolve(body: unknown): void;
   reject(error: Error): void;
 }
@@ -95,6 +104,17 @@ interface TopicState {
   readonly handlers: Set<Handler>;
   /** The client asked for it (as opposed to the server subscribing the session). */
   requested: boolean;
+  /** Answers in flight that will set its position (`herald.Subscribe`, `herald.Resume`): a gap meanwhile is theirs to fill or report. */
+  awaiting: number;
+}
+
+/** What `onGap` is told: where a stream jumped. */
+export interface StreamGap {
+  /** The topic, or undefined for the private stream. */
+  readonly topic: string | undefined;
+  /** The last offset (or seq) delivered, and the one that arrived. */
+  readonly last: number;
+  readonly received: number;
 }
 
 /** A topic subscription made with `client.subscribe`. */
@@ -136,6 +156,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private readonly transport: Transport;
   private connection: TransportConnection | null = null;
   private ready = false;
+  /** A `herald.Resume` is in flight: a jump in seq is expected when history was lost, and its answer reports it. */
+  private resuming = false;
   private stopped = false;
   private readonly pending = new Map<string, Pending>();
   private readonly topics = new Map<string, TopicState>();
@@ -199,7 +221,14 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     return this.enqueue(type, body, false, options.idempotent ?? false, options.timeoutMs) as Promise<ResponseBody<C, T>>;
   }
 
-  private enqueue(type: string, body: unknown, system: boolean, idempotent: boolean, timeoutMs = this.options.requestTimeoutMs ?? 10_000): Promise<unknown> {
+  private enqueue(
+    type: string,
+    body: unknown,
+    system: boolean,
+    idempotent: boolean,
+    timeoutMs = this.options.requestTimeoutMs ?? 10_000,
+    apply?: (body: unknown) => void,
+  ): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.failure(ClientErrorReason.Closed, 'the client is closed'));
     const id = String(++this.nextId);
     const rest = JSON.stringify(body === undefined ? { id, type } : { id, type, body }).slice(1);
@@ -212,7 +241,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       return Promise.reject(this.failure(ClientErrorReason.QueueFull, 'too many requests queued while offline'));
     }
     return new Promise((resolve, reject) => {
-      const pending: Pending = { type, rest, idempotent, system, sent: false, timer: undefined, resolve, reject };
+      const pending: Pending = { type, rest, idempotent, system, sent: false, timer: undefined, apply, resolve, reject };
       pending.timer = setTimeout(() => {
         this.pending.delete(id);
         reject(this.failure(ClientErrorReason.Timeout, `no response to ${type} within ${timeoutMs} ms`));
@@ -245,8 +274,10 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     if (pending === undefined) return;
     this.pending.delete(id);
     clearTimeout(pending.timer);
-    if (code === 200) pending.resolve(body);
-    else pending.reject(new HeraldRequestError(code, body as ErrorDetails));
+    if (code === 200) {
+      pending.apply?.(body);
+      pending.resolve(body);
+    } else pending.reject(new HeraldRequestError(code, body as ErrorDetails));
   }
 
   // ---- notifications -------------------------------------------------------------------------
@@ -266,7 +297,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   subscribe(topic: string, handler: Handler): Subscription {
     let state = this.topics.get(topic);
     const first = state === undefined || !state.requested;
-    if (state === undefined) this.topics.set(topic, (state = { position: undefined, handlers: new Set(), requested: true }));
+    if (state === undefined) this.topics.set(topic, (state = { position: undefined, handlers: new Set(), requested: true, awaiting: 0 }));
     state.requested = true;
     state.handlers.add(handler);
     const ready = first ? this.sendSubscribe(topic) : Promise.resolve({ topic, ...(state.position ?? { epoch: '', offset: 0 }) });
@@ -285,19 +316,51 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private sendSubscribe(topic: string): Promise<SubscribedBody> {
     const state = this.topics.get(topic);
     const since = state?.position;
-    const subscribed = this.enqueue(SystemType.Subscribe, since === undefined ? { topic } : { topic, since }, false, true) as Promise<SubscribedBody>;
-    return subscribed.then((body) => {
-      this.place(body);
-      if (body.recovered === false) this.options.onRecoveryFailed?.({ sessionReset: false, topics: [topic] });
-      return body;
-    });
+    const answered = this.awaitAnswer([topic]);
+    const subscribed = this.enqueue(SystemType.Subscribe, since === undefined ? { topic } : { topic, since }, false, true, undefined, (body) => {
+      this.place(body as SubscribedBody);
+      answered();
+    }) as Promise<SubscribedBody>;
+    return subscribed.then(
+      (body) => {
+        if (body.recovered === false) this.options.onRecoveryFailed?.({ sessionReset: false, topics: [topic] });
+        return body;
+      },
+      (error: unknown) => {
+        answered();
+        throw error;
+      },
+    );
+  }
+
+  /** Marks topics as awaiting an answer that sets their position; the returned function ends it, once. */
+  private awaitAnswer(topics: Iterable<string>): () => void {
+    const states = [...topics].map((topic) => this.topics.get(topic)).filter((state) => state !== undefined);
+    for (const state of states) state.awaiting++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const state of states) state.awaiting--;
+    };
+  }
+
+  /** Re-subscribes from the position to fill a gap; notifications that do not continue it wait for the replay. */
+  private resync(topic: string, last: number, received: number): void {
+    this.options.onGap?.({ topic, last, received });
+    this.sendSubscribe(topic).catch((error: unknown) => this.options.onError?.(error));
   }
 
   /** Records a topic position announced by the server (subscribe, resume, reset). */
   private place(position: StreamPosition & { readonly topic: string }): void {
     const state = this.topics.get(position.topic);
+    if (state?.position?.epoch === '') {
+      // Delivered as they came before the first answer (epoch unknown then): the answer names the epoch.
+      state.position = { epoch: position.epoch, offset: Math.max(state.position.offset, position.offset) };
+      return;
+    }
     if (state === undefined) {
-      this.topics.set(position.topic, { position: { epoch: position.epoch, offset: position.offset }, handlers: new Set(), requested: false });
+      this.topics.set(position.topic, { position: { epoch: position.epoch, offset: position.offset }, handlers: new Set(), requested: false, awaiting: 0 });
     } else if (state.position === undefined || state.position.epoch !== position.epoch || state.position.offset < position.offset) {
       state.position = { epoch: position.epoch, offset: position.offset };
     }
@@ -309,14 +372,20 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       const state = this.topics.get(message.topic);
       const position = state?.position;
       if (position !== undefined && message.offset <= position.offset) return;
+      if (state !== undefined && position !== undefined && message.offset > position.offset + 1) {
+        // Never skipped: a pending subscribe or resume re-sends it or reports it; else re-sync now.
+        if (state.awaiting === 0) this.resync(message.topic, position.offset, message.offset);
+        return;
+      }
       if (state !== undefined) {
         state.position = { epoch: position?.epoch ?? '', offset: message.offset };
         for (const handler of state.handlers) this.call(handler, message.body, meta);
       }
     } else if (message.seq !== undefined) {
       if (message.seq <= this.lastSeq) return;
-      if (message.seq > this.lastSeq + 1 && this.ready) {
+      if (message.seq > this.lastSeq + 1 && !this.resuming) {
         // A gap outside a resume is never skipped: resuming re-sends it or says recovered: false.
+        this.options.onGap?.({ topic: undefined, last: this.lastSeq, received: message.seq });
         this.connection?.close(4000, 'private stream gap');
         return;
       }
@@ -439,6 +508,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   /** After the Welcome: authenticate, resume or subscribe, then release queued requests. */
   private async handshake(welcome: WelcomeBody): Promise<void> {
     this.limits = welcome.limits;
+    this.resuming = this.sessionId !== undefined;
     if (!welcome.authenticated) {
       if (this.options.token === undefined) {
         throw new HeraldRequestError(401, { error: 'not_authenticated', message: `${PROTOCOL_NAME}: the server requires authentication and no token was given` });
@@ -471,11 +541,25 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private async resume(previous: string): Promise<void> {
     const topics: Record<string, StreamPosition> = {};
     for (const [topic, state] of this.topics) if (state.position !== undefined) topics[topic] = state.position;
-    const resumed = (await this.enqueue(SystemType.Resume, { sessionId: previous, seq: this.lastSeq, topics }, true, true)) as ResumedBody;
+    const answered = this.awaitAnswer(Object.keys(topics));
+    const apply = (body: unknown): void => {
+      const resumed = body as ResumedBody;
+      this.resuming = false;
+      // Before any frame after the answer: a fresh session's notifications count from seq 1.
+      if (resumed.sessionId !== previous) this.lastSeq = this.ackedSeq = 0;
+      for (const [topic, result] of Object.entries(resumed.topics)) this.place({ topic, ...result });
+      answered();
+    };
+    let resumed: ResumedBody;
+    try {
+      resumed = (await this.enqueue(SystemType.Resume, { sessionId: previous, seq: this.lastSeq, topics }, true, true, undefined, apply)) as ResumedBody;
+    } finally {
+      this.resuming = false;
+      answered();
+    }
     const sessionReset = resumed.sessionId !== previous;
     this.sessionId = resumed.sessionId;
     if (sessionReset) {
-      this.lastSeq = this.ackedSeq = 0;
       for (const [id, pending] of this.pending) {
         if (pending.system || !pending.sent || pending.idempotent) continue;
         this.pending.delete(id);
@@ -483,11 +567,9 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         pending.reject(this.failure(ClientErrorReason.UnknownOutcome, `the session was lost while ${pending.type} was in flight`));
       }
     }
-    const lost: string[] = [];
-    for (const [topic, result] of Object.entries(resumed.topics)) {
-      this.place({ topic, ...result });
-      if (!result.recovered) lost.push(topic);
-    }
+    const lost = Object.entries(resumed.topics)
+      .filter(([, result]) => !result.recovered)
+      .map(([topic]) => topic);
     if (!resumed.recovered) this.options.onRecoveryFailed?.({ sessionReset, topics: lost });
   }
 
@@ -531,6 +613,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private closed(code: number, reason: string): void {
     this.connection = null;
     this.ready = false;
+    this.resuming = false;
     this.probeDeadline = 0;
     clearInterval(this.ticker);
     clearTimeout(this.ackTimer);

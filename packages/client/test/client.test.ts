@@ -235,6 +235,86 @@ describe('a gap in the private stream', () => {
   });
 });
 
+describe('a resume answered with a new session', () => {
+  it('delivers the new session\'s notifications that follow the answer at once, counted from seq 1', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'herald.v1' });
+    const limits = { maxMessageBytes: 65536, maxDepth: 32, pingIntervalMs: 25000, pingTimeoutMs: 10000, authDeadlineMs: 10000, replayWindow: 100, resumeWindowMs: 60000, dedupWindow: 10, maxSubscriptions: 10, rateLimit: { messagesPerSecond: 100, burst: 100 } };
+    const note = (seq: number, n: number) => JSON.stringify({ kind: 'notification', type: 'test.Private', seq, body: { n } });
+    let connections = 0;
+    server.on('connection', (ws) => {
+      const sessionId = `session${++connections}`.padEnd(22, 'x');
+      ws.send(JSON.stringify({ kind: 'notification', type: 'herald.Welcome', body: { sessionId, protocol: 'herald.v1', authenticated: true, userId: 'ann', limits } }));
+      if (connections === 1) {
+        for (let seq = 1; seq <= 3; seq++) ws.send(note(seq, seq));
+        setTimeout(() => ws.terminate(), 100);
+        return;
+      }
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { id?: string; type?: string };
+        if (message.type !== 'herald.Resume') return;
+        // One write: the answer and the fresh session's first notifications reach the client together.
+        const answer = JSON.stringify({ kind: 'resp', reqId: message.id, type: 'herald.Resume', code: 200, body: { sessionId, recovered: false, topics: {} } });
+        (ws as unknown as { _socket: { write(data: Buffer): void } })._socket.write(Buffer.concat([answer, note(1, 4), note(2, 5)].map(frame)));
+      });
+    });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const ann = client(`ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`);
+    const seen: number[] = [];
+    ann.on('test.Private', ({ n }) => seen.push(n));
+    await until(() => seen.length === 5, 10_000);
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    ann.close();
+    server.close();
+  });
+});
+
+/** An unmasked WebSocket text frame, as a server writes it. */
+function frame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 255]);
+  return Buffer.concat([header, payload]);
+}
+
+describe('a gap in a topic stream', () => {
+  it('is never skipped: the client re-subscribes from its position and delivers the replay, in order, once', async () => {
+    const faulty = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'herald.v1' });
+    const limits = { maxMessageBytes: 65536, maxDepth: 32, pingIntervalMs: 25000, pingTimeoutMs: 10000, authDeadlineMs: 10000, replayWindow: 100, resumeWindowMs: 60000, dedupWindow: 10, maxSubscriptions: 10, rateLimit: { messagesPerSecond: 100, burst: 100 } };
+    const tick = (offset: number) => JSON.stringify({ kind: 'notification', type: 'test.Tick', topic: 't/a', offset, body: { n: offset } });
+    const subscribes: unknown[] = [];
+    faulty.on('connection', (ws) => {
+      ws.send(JSON.stringify({ kind: 'notification', type: 'herald.Welcome', body: { sessionId: 'topicgaptopicgaptopicg', protocol: 'herald.v1', authenticated: true, userId: 'ann', limits } }));
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { id?: string; type?: string; body?: { since?: { offset: number } } };
+        if (message.type !== 'herald.Subscribe') return;
+        subscribes.push(message.body);
+        const answer = (offset: number) => JSON.stringify({ kind: 'resp', reqId: message.id, type: 'herald.Subscribe', code: 200, body: { topic: 't/a', epoch: 'e', offset, recovered: true } });
+        if (message.body?.since === undefined) {
+          ws.send(answer(0));
+          // Offset 2 is lost on the way.
+          ws.send(tick(1));
+          ws.send(tick(3));
+          ws.send(tick(4));
+          return;
+        }
+        for (let offset = message.body.since.offset + 1; offset <= 4; offset++) ws.send(tick(offset));
+        ws.send(answer(4));
+        ws.send(tick(5));
+      });
+    });
+    await new Promise((resolve) => faulty.once('listening', resolve));
+    const gaps: unknown[] = [];
+    const ann = client(`ws://127.0.0.1:${(faulty.address() as { port: number }).port}/ws`, { onGap: (gap) => gaps.push(gap) });
+    const seen: number[] = [];
+    ann.subscribe('t/a', (body) => seen.push((body as { n: number }).n));
+    await until(() => seen.length === 5, 10_000);
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(subscribes).toEqual([{ topic: 't/a' }, { topic: 't/a', since: { epoch: 'e', offset: 1 } }]);
+    expect(gaps).toEqual([{ topic: 't/a', last: 1, received: 3 }]);
+    ann.close();
+    faulty.close();
+  });
+});
+
 describe('authentication and keep-alive', () => {
   it('refreshes an expiring token in session without reconnecting', async () => {
     const test = await server();
