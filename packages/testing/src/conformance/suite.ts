@@ -325,6 +325,37 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(resumed).toMatchObject({ code: 200, body: { sessionId: again.welcome.sessionId, recovered: false } });
       });
 
+      it('answers a resume with positions its topic streams agree with: nothing before the answer above it, nothing after at or below it', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        const bob = await client({ token: 'user:bob' });
+        const topics = ['conf/ra', 'conf/rb'];
+        const epochs: Record<string, string> = {};
+        for (const topic of topics) epochs[topic] = ((await ann.request('herald.Subscribe', { topic })).body as { epoch: string }).epoch;
+        for (const topic of topics) await bob.request('conf.Publish', { topic, count: 2 });
+        await ann.drop();
+        for (const topic of topics) await bob.request('conf.Publish', { topic, count: 3 });
+
+        const again = await client({ token: 'user:ann' });
+        // Publishing goes on while the resume replays.
+        const live = bob.request('conf.Publish', { topic: 'conf/ra', count: 20 });
+        const since = Object.fromEntries(topics.map((topic) => [topic, { epoch: epochs[topic], offset: 0 }]));
+        const resumed = await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0, topics: since });
+        await live;
+        await again.waitFor(withProperty('offset', 25));
+        const answerAt = again.log.indexOf(resumed);
+        const positions = (resumed.body as { topics: Record<string, { offset: number; recovered: boolean }> }).topics;
+        for (const topic of topics) {
+          const offsets = (from: number, to?: number) =>
+            again.log.slice(from, to).filter((m): m is NotificationMessage => m.kind === 'notification' && m.topic === topic).map((m) => m.offset as number);
+          const answered = positions[topic]?.offset as number;
+          expect(positions[topic]?.recovered).toBe(true);
+          expect(offsets(0, answerAt)).toEqual(Array.from({ length: answered }, (_, i) => i + 1));
+          expect(offsets(answerAt + 1).every((offset) => offset > answered)).toBe(true);
+          expect([...offsets(0, answerAt), ...offsets(answerAt + 1)]).toEqual(Array.from({ length: topic === 'conf/ra' ? 25 : 5 }, (_, i) => i + 1));
+        }
+      });
+
       it('closes the half-open connection of a resumed session with 4409', async () => {
         await boot();
         const ann = await client({ token: 'user:ann' });
