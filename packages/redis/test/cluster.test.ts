@@ -92,6 +92,8 @@ interface Observed {
   readonly topic: number[];
   readonly privates: number[];
   told: boolean;
+  /** Gaps the client saw and repaired (a defect upstream, though nothing is lost). */
+  gaps: number;
   requests: { sent: number; ok: number; outcomeUnknown: number; failed: number; ranTwice: number };
 }
 
@@ -137,6 +139,7 @@ it(
         topic: [],
         privates: [],
         told: false,
+        gaps: 0,
         requests: { sent: 0, ok: 0, outcomeUnknown: 0, failed: 0, ranTwice: 0 },
         client: createClient<ClusterContract>({
           url: `ws://${origin}/ws`,
@@ -148,6 +151,9 @@ it(
           requestTimeoutMs: 30_000,
           onRecoveryFailed: () => {
             state.told = true;
+          },
+          onGap: () => {
+            state.gaps++;
           },
         }),
       };
@@ -242,6 +248,7 @@ it(
       kills,
       ...totals,
       toldRecoveredFalse: told.length,
+      gapsRepaired: sum((s) => s.gaps),
       requests: {
         sent: sum((s) => s.requests.sent),
         ok: sum((s) => s.requests.ok),
