@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Herald, UpgradeDecision } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import { begin, drained } from './in-flight.ts';
 import { loadUws, type UwsModule } from './native.ts';
 import { drainedIn, flushPending, inCallback, receiveIn, UwsSocket, type UserData } from './uws-socket.ts';
 
@@ -20,12 +21,30 @@ export interface HeraldUwsOptions {
   readonly maxBackpressure?: number;
 }
 
+/** Options of `serveHerald`. */
+export interface HeraldUwsServeOptions extends HeraldUwsOptions {
+  /** Default 9090; 0 picks a free port. */
+  readonly port?: number;
+  /** Default `0.0.0.0`. */
+  readonly host?: string;
+  /** An app to serve on, with routes of your own (default: a new one). */
+  readonly app?: TemplatedApp;
+  /**
+   * The longest `close()` keeps listening after it has told every client to go (default
+   * 1000 ms): until every WebSocket has closed and every HTTP request on Herald's routes
+   * (`attachHttp`, `attachFetch`) is answered and written, such as held long-poll polls with
+   * their Goodbye. Meanwhile new WebSocket upgrades and long-poll opens get 503 `shutting_down`
+   * rather than a refused connection.
+   */
+  readonly drainMs?: number;
+}
+
 /** A running attachment. */
 export interface HeraldUwsHandle {
   /**
    * Graceful shutdown: new upgrades get 503, every client is told to reconnect elsewhere
    * (`herald.Goodbye` + 4503), queued frames are flushed, and the listen socket (if this
-   * handle owns one) is closed.
+   * handle owns one) is closed once the server has drained (`drainMs`).
    */
   close(): Promise<void>;
 }
@@ -121,6 +140,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
 
     open: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
+      data.ended = begin(app);
       const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove));
       inCallback(socket, () => {
         if (data.decision.ok) data.connection = herald.open(socket, data.decision);
@@ -148,6 +168,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
     close: (ws: WebSocket<UserData>, code: number) => {
       const data = ws.getUserData();
       if (data.socket !== undefined) data.socket.closed = true;
+      data.ended?.();
       data.connection?.closed(code);
     },
   });
@@ -166,10 +187,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
  * const server = await serveHerald(herald, { port: 9090 });
  * process.on('SIGTERM', () => server.close());
  */
-export async function serveHerald(
-  herald: Herald<any>,
-  options: HeraldUwsOptions & { readonly port?: number; readonly host?: string; readonly app?: TemplatedApp } = {},
-): Promise<HeraldUwsServer> {
+export async function serveHerald(herald: Herald<any>, options: HeraldUwsServeOptions = {}): Promise<HeraldUwsServer> {
   const uws = loadUws();
   const app = options.app ?? uws.App();
   const attached = attachHerald(app, herald, options, uws);
@@ -178,12 +196,20 @@ export async function serveHerald(
       socket === false ? reject(new Error(`@herald/uws: cannot listen on ${options.host ?? '0.0.0.0'}:${options.port ?? 9090}`)) : resolve(socket);
     app.listen(options.host ?? '0.0.0.0', options.port ?? 9090, done);
   });
+  const drainMs = options.drainMs ?? 1000;
+  let closed: Promise<void> | undefined;
   return {
     app,
     port: uws.us_socket_local_port(listenSocket),
-    async close() {
-      await attached.close();
-      uws.us_listen_socket_close(listenSocket);
+    close() {
+      closed ??= (async () => {
+        await attached.close();
+        // Still listening: what arrives now is refused with 503 by `herald.upgrade`, and answers
+        // given after the close (held long-poll polls woken by their Goodbye) are written.
+        await drained(app, drainMs);
+        uws.us_listen_socket_close(listenSocket);
+      })();
+      return closed;
     },
   };
 }

@@ -7,6 +7,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { begin } from './in-flight.ts';
 
 export interface FetchBridgeOptions {
   /** Largest request body accepted (default 4 MiB); larger ones are answered 413. */
@@ -20,9 +21,10 @@ function statusLine(status: number): string {
 }
 
 /** 413 in the shape of every Herald error body, then the connection is closed. */
-function tooLarge(res: HttpResponse, limit: number): void {
+function tooLarge(res: HttpResponse, limit: number, ended: () => void): void {
   const body = JSON.stringify({ error: 'too_large', message: `body exceeds ${limit} bytes` });
   res.cork(() => res.writeStatus(statusLine(413)).writeHeader('content-type', 'application/json').end(body, true));
+  ended();
 }
 
 /**
@@ -30,16 +32,17 @@ function tooLarge(res: HttpResponse, limit: number): void {
  * callback would find `cork` unavailable (that socket holds it) and leave in one syscall per
  * status line, header name and value.
  */
-function corkSoon(res: HttpResponse, aborted: () => boolean, write: () => void): void {
+function corkSoon(res: HttpResponse, aborted: () => boolean, ended: () => void, write: () => void): void {
   setImmediate(() => {
     if (!aborted()) res.cork(write);
+    ended();
   });
 }
 
-async function answer(res: HttpResponse, response: Response, aborted: () => boolean): Promise<void> {
+async function answer(res: HttpResponse, response: Response, aborted: () => boolean, ended: () => void): Promise<void> {
   const body = response.body === null ? undefined : new Uint8Array(await response.arrayBuffer());
   if (aborted()) return;
-  corkSoon(res, aborted, () => {
+  corkSoon(res, aborted, ended, () => {
     res.writeStatus(statusLine(response.status));
     response.headers.forEach((value, name) => {
       if (name !== 'content-length') res.writeHeader(name, value);
@@ -65,23 +68,25 @@ export function attachFetch(app: TemplatedApp, pattern: string, handler: (reques
     const query = req.getQuery();
     const url = `http://${headers.get('host') ?? 'localhost'}${req.getUrl()}${query ? `?${query}` : ''}`;
     const controller = new AbortController();
+    const ended = begin(app);
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
+      ended();
       controller.abort();
     });
     const respond = (body: Uint8Array<ArrayBuffer> | undefined): void => {
       const request = new Request(url, { method, headers, signal: controller.signal, ...(body === undefined ? {} : { body }) });
       handler(request).then(
-        (response) => answer(res, response, () => aborted),
+        (response) => answer(res, response, () => aborted, ended),
         () => {
-          if (!aborted) corkSoon(res, () => aborted, () => res.writeStatus(statusLine(500)).end());
+          if (!aborted) corkSoon(res, () => aborted, ended, () => res.writeStatus(statusLine(500)).end());
         },
       );
     };
     if (NO_BODY.has(method)) return respond(undefined);
     if (Number(headers.get('content-length') ?? '0') > maxBodyBytes) {
-      tooLarge(res, maxBodyBytes);
+      tooLarge(res, maxBodyBytes, ended);
       return;
     }
     const chunks: Uint8Array[] = [];
@@ -92,7 +97,7 @@ export function attachFetch(app: TemplatedApp, pattern: string, handler: (reques
       size += chunk.byteLength;
       if (size > maxBodyBytes) {
         refused = true;
-        tooLarge(res, maxBodyBytes);
+        tooLarge(res, maxBodyBytes, ended);
         return;
       }
       chunks.push(new Uint8Array(chunk.slice(0)));

@@ -8,6 +8,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpExchange } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { begin } from './in-flight.ts';
 
 const textDecoder = new TextDecoder();
 
@@ -80,6 +81,8 @@ class UwsExchange implements HttpExchange {
   constructor(
     private readonly res: HttpResponse,
     req: HttpRequest,
+    /** Ends this request's count in flight, once its answer is written or it is aborted. */
+    private readonly ended: () => void,
   ) {
     this.request = req;
     const method = req.getMethod();
@@ -87,6 +90,7 @@ class UwsExchange implements HttpExchange {
     this.path = req.getUrl();
     res.onAborted(() => {
       this.aborted = true;
+      ended();
       this.abortListener?.();
     });
   }
@@ -174,6 +178,7 @@ class UwsExchange implements HttpExchange {
 
   writeNow(): void {
     this.res.writeStatus(this.answer).end(this.body, this.refused);
+    this.ended();
   }
 
   /** A handler that threw: 500, unless it already answered. */
@@ -193,7 +198,7 @@ class UwsExchange implements HttpExchange {
  */
 export function attachHttp(app: TemplatedApp, pattern: string, handle: (exchange: HttpExchange) => void): void {
   app.any(pattern, (res: HttpResponse, req: HttpRequest) => {
-    const exchange = new UwsExchange(res, req);
+    const exchange = new UwsExchange(res, req, begin(app));
     try {
       handle(exchange);
     } catch {

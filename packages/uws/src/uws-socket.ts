@@ -13,6 +13,8 @@ export interface UserData {
   readonly decision: UpgradeDecision;
   socket?: UwsSocket;
   connection?: Connection;
+  /** Ends the socket's count in flight (`in-flight.ts`). */
+  ended?: () => void;
 }
 
 /** uWS `send` result when the frame was dropped for exceeding `maxBackpressure`. */
