@@ -273,6 +273,7 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
       holdSweep = undefined;
       holding.clear();
       for (const [, socket] of store.entries()) socket.release();
+      return Promise.resolve();
     },
   };
 }

@@ -10,8 +10,12 @@ export interface LongPollHandler {
    * `attachHttp` of `@herald/uws`), so no `Request`/`Response` is built per request.
    */
   handle(exchange: HttpExchange): void;
-  /** Stops the sweeps and answers held polls. */
-  close(): void;
+  /**
+   * Stops the sweeps and answers the polls still held, with what there is; resolves once every
+   * request it was answering has its answer. Call it after the server's own `close` (which
+   * tells each session with its Goodbye), and before closing a shared store's connections.
+   */
+  close(): Promise<void>;
   readonly path: string;
   /** Open long-poll connections. */
   readonly size: number;

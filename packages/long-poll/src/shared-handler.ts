@@ -23,9 +23,15 @@ function refuse(status: number, error: ErrorReason, message: string, extra?: Pic
 /**
  * Serves a server's own request objects (uWS's `attachHttp`) through the fetch path: the shared
  * store's answers wait on Redis anyway, so one `Request`/`Response` per request costs little here.
- * Headers and the body are read before this returns, as `HttpExchange` requires.
+ * Headers and the body are read before this returns, as `HttpExchange` requires. `track` is given
+ * each answer once the body is in, until the exchange has it.
  */
-function handleWithFetch(exchange: HttpExchange, fetch: (request: Request) => Promise<Response>, maxBodyBytes: number): void {
+function handleWithFetch(
+  exchange: HttpExchange,
+  fetch: (request: Request) => Promise<Response>,
+  maxBodyBytes: number,
+  track: (answer: Promise<void>) => void,
+): void {
   const headers = new Headers();
   for (const name of FORWARDED_HEADERS) {
     const value = exchange.header(name);
@@ -34,22 +40,20 @@ function handleWithFetch(exchange: HttpExchange, fetch: (request: Request) => Pr
   const url = 'http://' + (exchange.header('host') ?? 'localhost') + exchange.path + (exchange.query === '' ? '' : '?' + exchange.query);
   const aborted = new AbortController();
   exchange.onAbort(() => aborted.abort());
-  const answer = (request: Request): void => {
-    fetch(request)
-      .then(async (response) => {
-        const answerHeaders: Record<string, string> = {};
-        response.headers.forEach((value, name) => {
-          answerHeaders[name] = value;
-        });
-        exchange.respond(response.status, answerHeaders, await response.text());
-      })
-      .catch(() => exchange.respond(500, JSON_HEADERS, JSON.stringify({ error: ErrorReason.Internal, message: 'internal server error' })));
-  };
+  const answer = (request: Request): void =>
+    track(
+      fetch(request)
+        .then(async (response) => {
+          const answerHeaders: Record<string, string> = {};
+          response.headers.forEach((value, name) => {
+            answerHeaders[name] = value;
+          });
+          exchange.respond(response.status, answerHeaders, await response.text());
+        })
+        .catch(() => exchange.respond(500, JSON_HEADERS, JSON.stringify({ error: ErrorReason.Internal, message: 'internal server error' }))),
+    );
   const method = exchange.method;
-  if (method !== 'POST') {
-    answer(new Request(url, { method, headers, signal: aborted.signal }));
-    return;
-  }
+  if (method !== 'POST') return answer(new Request(url, { method, headers, signal: aborted.signal }));
   exchange.readBody(maxBodyBytes, (text) => {
     if (text === undefined) {
       exchange.respond(413, JSON_HEADERS, JSON.stringify({ error: ErrorReason.TooLarge, message: `body exceeds ${maxBodyBytes} bytes` }));
@@ -103,6 +107,14 @@ export interface SharedSettings {
 /** The same endpoints over a store every node shares: any node answers any request. */
 export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, settings: SharedSettings): LongPollHandler {
   const { path } = settings;
+  /** Requests being answered (those with a body, once it is in): `close` waits for their answers. */
+  const answering = new Set<Promise<unknown>>();
+  const track = <T>(answer: Promise<T>): Promise<T> => {
+    answering.add(answer);
+    const done = (): void => void answering.delete(answer);
+    answer.then(done, done);
+    return answer;
+  };
   async function open(request: Request): Promise<Response> {
     const offered = request.headers.get(PROTOCOL_HEADER);
     const headers = {
@@ -118,42 +130,47 @@ export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, s
     if (typeof result === 'string') return refusal(result);
     return json(200, '{"sid":"' + sid + '",' + pollBody(result).slice(1), { [SESSION_HEADER]: sid });
   }
+  async function serve(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    const endpoint = pathname === path ? '' : pathname.startsWith(path + '/') ? pathname.slice(path.length) : undefined;
+    if (endpoint === undefined) return refuse(Status.NotFound, ErrorReason.UnknownType, 'not a long-poll endpoint');
+    if (endpoint === '' && request.method === 'POST') return open(request);
+    const sid = request.headers.get(SESSION_HEADER);
+    if (sid === null) return refusal('unknown');
+    const credential = request.headers.get('authorization');
+    if (endpoint === '/send' && request.method === 'POST') {
+      const batch = await readBatch(request, settings.maxBodyBytes, settings.maxBatch);
+      if (batch instanceof Response) return batch;
+      const sent = await store.send(sid, credential, batch);
+      return sent === true ? NO_CONTENT() : refusal(sent);
+    }
+    if (endpoint === '/poll' && request.method === 'GET') {
+      const ack = readAck(request);
+      if (ack instanceof Response) return ack;
+      const result = await store.poll(sid, credential, ack, settings.pollTimeoutMs, request.signal);
+      return typeof result === 'string' ? refusal(result) : json(200, pollBody(result));
+    }
+    if (endpoint === '' && request.method === 'DELETE') {
+      const deleted = await store.delete(sid, credential);
+      return deleted === true ? new Response(null, { status: 204 }) : refusal(deleted);
+    }
+    return refuse(Status.NotFound, ErrorReason.UnknownType, `no ${request.method} ${pathname}`);
+  }
   const handler: LongPollHandler = {
     path,
     get size() {
       return store.size;
     },
     handle(exchange) {
-      handleWithFetch(exchange, handler.fetch, settings.maxBodyBytes);
+      handleWithFetch(exchange, serve, settings.maxBodyBytes, track);
     },
-    async fetch(request) {
-      const { pathname } = new URL(request.url);
-      const route = pathname === path ? '' : pathname.startsWith(path + '/') ? pathname.slice(path.length) : undefined;
-      if (route === undefined) return refuse(Status.NotFound, ErrorReason.UnknownType, 'not a long-poll endpoint');
-      if (route === '' && request.method === 'POST') return open(request);
-      const sid = request.headers.get(SESSION_HEADER);
-      if (sid === null) return refusal('unknown');
-      const credential = request.headers.get('authorization');
-      if (route === '/send' && request.method === 'POST') {
-        const batch = await readBatch(request, settings.maxBodyBytes, settings.maxBatch);
-        if (batch instanceof Response) return batch;
-        const sent = await store.send(sid, credential, batch);
-        return sent === true ? NO_CONTENT() : refusal(sent);
-      }
-      if (route === '/poll' && request.method === 'GET') {
-        const ack = readAck(request);
-        if (ack instanceof Response) return ack;
-        const result = await store.poll(sid, credential, ack, settings.pollTimeoutMs, request.signal);
-        return typeof result === 'string' ? refusal(result) : json(200, pollBody(result));
-      }
-      if (route === '' && request.method === 'DELETE') {
-        const deleted = await store.delete(sid, credential);
-        return deleted === true ? new Response(null, { status: 204 }) : refusal(deleted);
-      }
-      return refuse(Status.NotFound, ErrorReason.UnknownType, `no ${request.method} ${pathname}`);
+    fetch(request) {
+      // A body still arriving may never finish: such a request is not waited for.
+      return request.body === null ? track(serve(request)) : serve(request);
     },
-    close() {
+    async close() {
       store.close();
+      await Promise.allSettled([...answering]);
     },
   };
   return handler;

@@ -68,8 +68,9 @@ export interface SharedLongPollStore {
   readonly size: number;
   /**
    * The handler is closing (its server is shutting down, having written each session's Goodbye):
-   * stop background work and answer the held polls of connections held here. Requests that still
-   * arrive are served; closing the store's own resources is the application's call.
+   * stop background work and answer every poll held here, those of connections other nodes hold
+   * with what there is (their clients poll again, on another node). Requests that still arrive
+   * are served; closing the store's own resources is the application's call.
    */
   close(): void;
 }

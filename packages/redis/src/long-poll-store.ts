@@ -214,6 +214,8 @@ export class RedisLongPollStore implements SharedLongPollStore {
   /** Runs while polls wait on connections other nodes hold. */
   private holderCheck: ReturnType<typeof setInterval> | undefined;
   private checkingHolders = false;
+  /** Set by `close`: polls are answered at once from then on, not held. */
+  private closing = false;
   private idleTimeoutMs = 60_000;
 
   constructor(options: RedisLongPollStoreOptions) {
@@ -365,7 +367,7 @@ export class RedisLongPollStore implements SharedLongPollStore {
 
   private async pollNow(sid: string, credential: string | null, ack: number, holdMs: number, signal?: AbortSignal): Promise<PollResult | SharedRefusal> {
     const first = await this.read(sid, credential, ack);
-    if (typeof first === 'string' || first.frames.length > 0 || first.closed !== undefined || holdMs <= 0) return first;
+    if (typeof first === 'string' || first.frames.length > 0 || first.closed !== undefined || holdMs <= 0 || this.closing) return first;
     let wake = (): void => {};
     const woken = new Promise<void>((resolve) => (wake = resolve));
     let waiting = this.waiting.get(sid);
@@ -374,7 +376,9 @@ export class RedisLongPollStore implements SharedLongPollStore {
       await this.subscriber.subscribe(this.wakeChannel(sid));
     }
     waiting.wakes.add(wake);
-    if (first.holder !== this.nodeId) this.holderCheck ??= setInterval(() => void this.checkHolders(), HOLDER_CHECK_MS);
+    // `close` may have come while this subscribed: it woke the polls it found, not this one.
+    if (this.closing) wake();
+    else if (first.holder !== this.nodeId) this.holderCheck ??= setInterval(() => void this.checkHolders(), HOLDER_CHECK_MS);
     const timer = setTimeout(wake, holdMs);
     signal?.addEventListener('abort', wake, { once: true });
     try {
@@ -417,15 +421,19 @@ export class RedisLongPollStore implements SharedLongPollStore {
   }
 
   /**
-   * For the handler's `close`: answers the held polls of connections this node holds with what
-   * there is (a server shutting down has just written their Goodbyes, on this connection, so
-   * they are in it); polls of connections held elsewhere go on until their frames or their hold
-   * time come, and requests that still arrive are served until `disconnect`.
+   * For the handler's `close`: answers every poll held here with what there is. Those of
+   * connections this node holds carry their Goodbye (a server shutting down has just written it,
+   * on this connection, so it is in); those of connections held elsewhere come back as they are,
+   * and their clients poll again, on another node. Requests that still arrive are served until
+   * `disconnect`, polls without being held.
    */
   close(): void {
+    this.closing = true;
     clearInterval(this.sweep);
     this.sweep = undefined;
-    for (const [sid, { wakes }] of this.waiting) if (this.sockets.has(sid)) for (const wake of wakes) wake();
+    clearInterval(this.holderCheck);
+    this.holderCheck = undefined;
+    for (const { wakes } of this.waiting.values()) for (const wake of wakes) wake();
     this.sockets.clear();
   }
 
