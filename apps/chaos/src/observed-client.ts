@@ -1,0 +1,123 @@
+/**
+ * One client of the run and what it saw: its topic and its private notifications as stream
+ * logs, the resets it was told of, the node that last answered it, and how long it went
+ * without a message after its node was killed.
+ */
+import { createClient, longPollTransport, type HeraldClient } from '@herald/client';
+import WebSocket from 'ws';
+import type { ChaosContract } from './app.ts';
+import type { LatencyHistogram } from './latency-histogram.ts';
+import type { RequestTally } from './request-tally.ts';
+import { StreamLog } from './stream-log.ts';
+
+const SUBSCRIBE_ATTEMPTS = 3;
+
+export interface ObservedClientOptions {
+  readonly index: number;
+  /** `host:port` the clients connect to: the fault proxy. */
+  readonly origin: string;
+  readonly topics: number;
+  readonly requestTimeoutMs: number;
+  readonly latency: LatencyHistogram;
+  readonly requests: RequestTally;
+  /** Handler exceptions, refused subscriptions, `herald.Error` notices. */
+  readonly onError: (error: unknown) => void;
+}
+
+/** A kill's view of how long its clients went without a message. */
+export interface RecoveryWatch {
+  recovered(client: ObservedClient, ms: number): void;
+}
+
+export class ObservedClient {
+  readonly userId: string;
+  readonly longPoll: boolean;
+  readonly topicName: string;
+  readonly topicIndex: number;
+  readonly topic = new StreamLog();
+  readonly privates = new StreamLog();
+  /** Rounds whose `sendToUser` to this client succeeded, ascending. */
+  readonly privateExpected: number[] = [];
+  /** How often it was told `recovered: false` or `herald.TopicReset`. */
+  recoveryFailures = 0;
+  /** The node that answered its last request since it last (re)connected. */
+  node: string | undefined;
+  readonly client: HeraldClient<ChaosContract>;
+  /** Subscriptions that timed out during setup and were made again. */
+  subscribeRetries = 0;
+  private watch: { readonly since: number; readonly watch: RecoveryWatch } | undefined;
+  private readonly onTick = (body: { readonly n: number; readonly t: number }): void => this.received(this.topic, body);
+
+  constructor(private readonly options: ObservedClientOptions) {
+    this.userId = `user${options.index}`;
+    this.longPoll = options.index % 2 === 1;
+    this.topicIndex = options.index % options.topics;
+    this.topicName = `room/${this.topicIndex}`;
+    this.client = createClient<ChaosContract>({
+      url: `ws://${options.origin}/ws`,
+      WebSocket: WebSocket as never,
+      ...(this.longPoll ? { transport: longPollTransport({ url: `http://${options.origin}/lp` }) } : {}),
+      token: this.userId,
+      reconnectDelayMs: 100,
+      maxReconnectDelayMs: 1000,
+      requestTimeoutMs: options.requestTimeoutMs,
+      onStateChange: (state) => {
+        if (state !== 'open') this.node = undefined;
+      },
+      onRecoveryFailed: (failure) => {
+        const at = Date.now();
+        this.recoveryFailures++;
+        if (failure.sessionReset) this.privates.tell(at);
+        if (failure.topics.includes(this.topicName)) this.topic.tell(at);
+      },
+      onError: options.onError,
+    });
+    this.client.on('chaos.Private', (body) => this.received(this.privates, body));
+  }
+
+  /** Subscribes to its topic; resolves once the server confirmed, trying again (as a new subscription) after a timeout. */
+  async subscribe(attempts = SUBSCRIBE_ATTEMPTS): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const subscription = this.client.subscribe(this.topicName, this.onTick);
+      try {
+        await subscription.ready;
+        return;
+      } catch (error) {
+        subscription.unsubscribe();
+        if (attempt >= attempts) {
+          const where = `${this.longPoll ? 'long-poll' : 'websocket'}, ${this.client.state}, last close ${JSON.stringify(this.client.lastClose)}`;
+          throw new Error(`${this.userId} (${where}) could not subscribe to ${this.topicName} in ${attempts} attempts: ${String(error)}`);
+        }
+        this.subscribeRetries++;
+      }
+    }
+  }
+
+  request(key: string): void {
+    const request = this.client.request('chaos.Run', { key });
+    void request.then(
+      ({ node }) => (this.node = node),
+      () => {},
+    );
+    this.options.requests.track(key, request);
+  }
+
+  /** Its node was just killed: report the time to its next message. A client already waiting keeps its first kill. */
+  watchRecovery(since: number, watch: RecoveryWatch): void {
+    this.watch ??= { since, watch };
+  }
+
+  get awaitingRecovery(): boolean {
+    return this.watch !== undefined;
+  }
+
+  private received(stream: StreamLog, body: { readonly n: number; readonly t: number }): void {
+    const at = Date.now();
+    if (stream.receive(body.n, at)) this.options.latency.record(at - body.t);
+    const watching = this.watch;
+    if (watching !== undefined) {
+      this.watch = undefined;
+      watching.watch.recovered(this, at - watching.since);
+    }
+  }
+}
