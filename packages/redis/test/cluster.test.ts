@@ -92,6 +92,8 @@ interface Observed {
   readonly topic: number[];
   readonly privates: number[];
   told: boolean;
+  /** What happened to the client, for the report of an incomplete one. */
+  readonly events: string[];
   /** Gaps the client saw and repaired (a defect upstream, though nothing is lost). */
   gaps: number;
   requests: { sent: number; ok: number; outcomeUnknown: number; failed: number; ranTwice: number };
@@ -130,6 +132,7 @@ it(
     const origin = `127.0.0.1:${haproxy.port}`;
 
     const observed: Observed[] = [];
+    const t0 = Date.now();
     for (let i = 0; i < CLIENTS; i++) {
       const userId = `user${i}`;
       const longPoll = i % 2 === 1;
@@ -139,6 +142,7 @@ it(
         topic: [],
         privates: [],
         told: false,
+        events: [],
         gaps: 0,
         requests: { sent: 0, ok: 0, outcomeUnknown: 0, failed: 0, ranTwice: 0 },
         client: createClient<ClusterContract>({
@@ -152,15 +156,25 @@ it(
           onRecoveryFailed: () => {
             state.told = true;
           },
-          onGap: () => {
+          onGap: (gap) => {
             state.gaps++;
+            state.events.push(`${Date.now() - t0} gap ${JSON.stringify(gap)}`);
           },
+          onStateChange: (clientState) => state.events.push(`${Date.now() - t0} ${clientState}`),
         }),
       };
       state.client.on('cluster.Private', (body) => state.privates.push(body.n));
       observed.push(state);
     }
-    await Promise.all(observed.map((state, i) => state.client.subscribe(`room/${i % TOPICS}`, (body: { n: number }) => state.topic.push(body.n)).ready));
+    await Promise.all(
+      observed.map(
+        (state, i) =>
+          state.client.subscribe(`room/${i % TOPICS}`, (body: { n: number }, meta: { offset?: number }) => {
+            state.topic.push(body.n);
+            state.events.push(`${Date.now() - t0} n${body.n}@${meta.offset}`);
+          }).ready,
+      ),
+    );
 
     let rounds = 0;
     let kills = 0;
@@ -208,7 +222,7 @@ it(
     })();
     while (firing || Date.now() - started < SECONDS * 1000) {
       const n = ++rounds;
-      roundAt.push(Date.now() - started);
+      roundAt.push(Date.now() - t0);
       const sends: Promise<unknown>[] = [];
       for (let t = 0; t < TOPICS; t++) sends.push(publisher.publish(`room/${t}`, 'cluster.Tick', { n }));
       for (const state of observed) sends.push(publisher.sendToUser(state.userId, 'cluster.Private', { n }));
@@ -266,10 +280,15 @@ it(
         requests: state.requests,
         // n@ms: what is missing, and when it was published (ms into the run, as are the kills).
         missing: [state.topic, state.privates].map((stream) => missing(stream, rounds).map((n) => `${n}@${roundAt[n - 1]}`)),
-        kills: killedAt.map((at) => at - started),
+        kills: killedAt.map((at) => at - t0),
         rounds: roundAt.length,
         lastTopic: state.topic.slice(-8),
       });
+      const first = missing(state.topic, rounds)[0];
+      if (first !== undefined) {
+        const at = state.events.findIndex((event) => event.endsWith(` n${first + 1}`) || event.includes(` n${first + 1}@`));
+        console.log('around the first missing topic message:', state.events.slice(Math.max(0, at - 12), at + 4));
+      }
     }
 
     for (const state of observed) state.client.close();
