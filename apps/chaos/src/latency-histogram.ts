@@ -8,11 +8,18 @@ export class LatencyHistogram {
   count = 0;
   max = 0;
 
-  record(ms: number): void {
+  record(ms: number, times = 1): void {
     const bucket = Math.min(MAX_MS, Math.max(0, Math.round(ms)));
-    this.counts[bucket] = (this.counts[bucket] as number) + 1;
-    this.count++;
+    this.counts[bucket] = (this.counts[bucket] as number) + times;
+    this.count += times;
     this.max = Math.max(this.max, bucket);
+  }
+
+  /** The non-empty buckets as `[ms, count]`, to send to another process and `record` there. */
+  entries(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let ms = 0; ms <= this.max; ms++) if ((this.counts[ms] as number) > 0) out.push([ms, this.counts[ms] as number]);
+    return out;
   }
 
   /** The smallest latency that `fraction` of the deliveries did not exceed (0 when there were none). */

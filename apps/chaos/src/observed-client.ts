@@ -1,7 +1,6 @@
 /**
  * One client of the run and what it saw: its topic and its private notifications as stream
- * logs, the resets it was told of, the node that last answered it, and how long it went
- * without a message after its node was killed.
+ * logs, the resets it was told of, and the node that last answered it.
  */
 import { createClient, longPollTransport, type HeraldClient } from '@herald/client';
 import WebSocket from 'ws';
@@ -11,6 +10,9 @@ import type { RequestTally } from './request-tally.ts';
 import { StreamLog } from './stream-log.ts';
 
 const SUBSCRIBE_ATTEMPTS = 3;
+
+/** Client i's user (and token): the publisher sends to it by this name. */
+export const userIdOf = (index: number): string => `user${index}`;
 
 export interface ObservedClientOptions {
   readonly index: number;
@@ -24,20 +26,14 @@ export interface ObservedClientOptions {
   readonly onError: (error: unknown) => void;
 }
 
-/** A kill's view of how long its clients went without a message. */
-export interface RecoveryWatch {
-  recovered(client: ObservedClient, ms: number): void;
-}
-
 export class ObservedClient {
+  readonly index: number;
   readonly userId: string;
   readonly longPoll: boolean;
   readonly topicName: string;
   readonly topicIndex: number;
   readonly topic = new StreamLog();
   readonly privates = new StreamLog();
-  /** Rounds whose `sendToUser` to this client succeeded, ascending. */
-  readonly privateExpected: number[] = [];
   /** How often it was told `recovered: false` or `herald.TopicReset`. */
   recoveryFailures = 0;
   /** The node that answered its last request since it last (re)connected. */
@@ -45,11 +41,11 @@ export class ObservedClient {
   readonly client: HeraldClient<ChaosContract>;
   /** Subscriptions that timed out during setup and were made again. */
   subscribeRetries = 0;
-  private watch: { readonly since: number; readonly watch: RecoveryWatch } | undefined;
   private readonly onTick = (body: { readonly n: number; readonly t: number }): void => this.received(this.topic, body);
 
   constructor(private readonly options: ObservedClientOptions) {
-    this.userId = `user${options.index}`;
+    this.index = options.index;
+    this.userId = userIdOf(options.index);
     this.longPoll = options.index % 2 === 1;
     this.topicIndex = options.index % options.topics;
     this.topicName = `room/${this.topicIndex}`;
@@ -102,22 +98,14 @@ export class ObservedClient {
     this.options.requests.track(key, request);
   }
 
-  /** Its node was just killed: report the time to its next message. A client already waiting keeps its first kill. */
-  watchRecovery(since: number, watch: RecoveryWatch): void {
-    this.watch ??= { since, watch };
-  }
-
-  get awaitingRecovery(): boolean {
-    return this.watch !== undefined;
+  /** How long after `at` its next message came, of either stream (undefined: none came). */
+  nextMessageAfter(at: number): number | undefined {
+    const times = [this.topic.firstAfter(at), this.privates.firstAfter(at)].filter((time) => time !== undefined);
+    return times.length === 0 ? undefined : Math.min(...times) - at;
   }
 
   private received(stream: StreamLog, body: { readonly n: number; readonly t: number }): void {
     const at = Date.now();
     if (stream.receive(body.n, at)) this.options.latency.record(at - body.t);
-    const watching = this.watch;
-    if (watching !== undefined) {
-      this.watch = undefined;
-      watching.watch.recovered(this, at - watching.since);
-    }
   }
 }

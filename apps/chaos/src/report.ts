@@ -1,42 +1,128 @@
 /**
  * The run's report, printed last as `chaos: {json}`, and the verdict on it: nothing lost,
  * duplicated or reordered (outside the resets clients were told of), no request run twice,
- * every request accounted for.
+ * every request accounted for. Each client process checks its own clients (`tallyClients`);
+ * the run adds the parts up (`buildReport`).
  */
 import type { FaultProxyStats } from '@herald/testing/node';
 import type { ChaosConfig } from './config.ts';
-import type { LatencyHistogram } from './latency-histogram.ts';
-import type { ObservedClient, RecoveryWatch } from './observed-client.ts';
-import type { RequestFigures } from './request-tally.ts';
+import type { ObservedClient } from './observed-client.ts';
+import type { RequestFigures, RequestOutcomes } from './request-tally.ts';
 import type { StreamTally } from './stream-log.ts';
 
 /** A stream check's counts of what went wrong, and of what a reset explains. */
 export type StreamCounts = Pick<StreamTally, 'lost' | 'duplicated' | 'reordered' | 'missedAtReset' | 'acrossReset'>;
+type Counts = { -readonly [K in keyof StreamCounts]: number };
+type Transport = 'webSocket' | 'longPoll';
+type Breakdown = Record<Transport, Record<'topic' | 'private', Counts>>;
 
-/** One node kill, and how long the clients that were on that node waited for their next message. */
-export class KillRecord implements RecoveryWatch {
-  maxRecoveryMsWebSocket = 0;
-  maxRecoveryMsLongPoll = 0;
+const COUNTED = ['lost', 'duplicated', 'reordered', 'missedAtReset', 'acrossReset'] as const;
+const counts = (): Counts => ({ lost: 0, duplicated: 0, reordered: 0, missedAtReset: 0, acrossReset: 0 });
+const breakdown = (): Breakdown => ({ webSocket: { topic: counts(), private: counts() }, longPoll: { topic: counts(), private: counts() } });
 
-  constructor(
-    readonly node: string,
-    readonly at: number,
-    /** Clients whose last answer came from this node. */
-    readonly clientsOn: number,
-  ) {}
-
-  recovered(client: ObservedClient, ms: number): void {
-    if (client.longPoll) this.maxRecoveryMsLongPoll = Math.max(this.maxRecoveryMsLongPoll, ms);
-    else this.maxRecoveryMsWebSocket = Math.max(this.maxRecoveryMsWebSocket, ms);
-  }
+function add(into: Counts, from: StreamCounts): void {
+  for (const field of COUNTED) into[field] += from[field];
 }
 
-export interface ChaosReport extends RequestFigures {
+/** What should have arrived: sent by the run to each client process once the fire is over. */
+export interface Expectations {
+  readonly rounds: number;
+  /** When round n was published (index 0 unused). */
+  readonly roundAt: readonly number[];
+  /** Per topic, the rounds whose publish succeeded, ascending. */
+  readonly topicExpected: readonly (readonly number[])[];
+  /** Per client index, the rounds whose `sendToUser` failed (absent: none). */
+  readonly privateFailed: Readonly<Record<number, readonly number[]>>;
+}
+
+/** The rounds whose private send to client `index` succeeded. */
+export function privateExpected(expectations: Expectations, index: number): number[] {
+  const failed = new Set(expectations.privateFailed[index] ?? []);
+  const rounds: number[] = [];
+  for (let n = 1; n <= expectations.rounds; n++) if (!failed.has(n)) rounds.push(n);
+  return rounds;
+}
+
+/** What one client process found, over its clients. */
+export interface ClientsResult {
+  readonly clients: number;
+  readonly longPoll: number;
+  readonly published: number;
+  readonly delivered: number;
+  readonly counts: StreamCounts;
+  readonly breakdown: Breakdown;
+  readonly toldRecoveredFalse: number;
+  readonly recoveryFailures: number;
+  readonly behind: number;
+  /** A few of the clients behind, described. */
+  readonly behindSamples: readonly string[];
+  /** Per kill (in order), the longest wait of a client on the killed node for its next message. */
+  readonly recovery: readonly { readonly webSocket: number; readonly longPoll: number }[];
+  readonly unrecovered: number;
+  readonly latency: readonly [ms: number, count: number][];
+  readonly requests: RequestOutcomes;
+  readonly clientErrors: number;
+  readonly subscribeRetries: number;
+}
+
+/** The clients' side of the report; `onKilledNode[k]` are the clients that were on the node of kill k, killed at `killedAt[k]`. */
+export function tallyClients(
+  clients: readonly ObservedClient[],
+  expectations: Expectations,
+  killedAt: readonly number[],
+  onKilledNode: readonly (readonly ObservedClient[])[],
+): Omit<ClientsResult, 'latency' | 'requests' | 'clientErrors' | 'behindSamples' | 'behind'> {
+  const streams = counts();
+  const byTransport = breakdown();
+  let published = 0;
+  let delivered = 0;
+  const publishedAt = (n: number): number => expectations.roundAt[n] ?? 0;
+  for (const client of clients) {
+    const transport = byTransport[client.longPoll ? 'longPoll' : 'webSocket'];
+    for (const [stream, expected, into] of [
+      [client.topic, expectations.topicExpected[client.topicIndex] ?? [], transport.topic],
+      [client.privates, privateExpected(expectations, client.index), transport.private],
+    ] as const) {
+      const tally = stream.tally(expected, publishedAt);
+      published += expected.length;
+      delivered += tally.delivered;
+      add(streams, tally);
+      add(into, tally);
+    }
+  }
+  let unrecovered = 0;
+  const recovery = killedAt.map((at, kill) => {
+    const worst = { webSocket: 0, longPoll: 0 };
+    for (const client of onKilledNode[kill] ?? []) {
+      const wait = client.nextMessageAfter(at);
+      if (wait === undefined) unrecovered++;
+      else if (client.longPoll) worst.longPoll = Math.max(worst.longPoll, wait);
+      else worst.webSocket = Math.max(worst.webSocket, wait);
+    }
+    return worst;
+  });
+  return {
+    clients: clients.length,
+    longPoll: clients.filter((client) => client.longPoll).length,
+    published,
+    delivered,
+    counts: streams,
+    breakdown: byTransport,
+    toldRecoveredFalse: clients.filter((client) => client.recoveryFailures > 0).length,
+    recoveryFailures: clients.reduce((sum, client) => sum + client.recoveryFailures, 0),
+    recovery,
+    unrecovered,
+    subscribeRetries: clients.reduce((sum, client) => sum + client.subscribeRetries, 0),
+  };
+}
+
+export interface ChaosReport extends RequestFigures, StreamCounts {
   readonly clients: number;
   readonly webSocket: number;
   readonly longPoll: number;
   readonly seconds: number;
   readonly pressure: boolean;
+  readonly clientProcesses: number;
   readonly rounds: number;
   readonly kills: number;
   readonly redisRestarts: number;
@@ -45,17 +131,11 @@ export interface ChaosReport extends RequestFigures {
   /** Publishes and private sends that failed (Redis down): expected by nobody. */
   readonly publishFailed: number;
   readonly delivered: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly reordered: number;
-  /** Messages missed at a reset the client was told of, and received again or out of order across one (neither a failure). */
-  readonly missedAtReset: number;
-  readonly acrossReset: number;
-  /** The same five counts per transport and stream, to see where a failure is. */
-  readonly breakdown: Readonly<Record<'webSocket' | 'longPoll', Readonly<Record<'topic' | 'private', StreamCounts>>>>;
   /** Clients told `recovered: false` / `herald.TopicReset` at least once, and how often in all. */
   readonly toldRecoveredFalse: number;
   readonly recoveryFailures: number;
+  /** `lost`, `duplicated`, `reordered`, `missedAtReset` and `acrossReset` per transport and stream. */
+  readonly breakdown: Breakdown;
   /** Clients still behind the last round when the drain ended. */
   readonly behind: number;
   readonly p50DeliveryMs: number;
@@ -73,84 +153,69 @@ export interface ChaosReport extends RequestFigures {
   readonly faults: { readonly linksOpened: number; readonly resets: number; readonly freezes: number; readonly bytesUpstream: number; readonly bytesDownstream: number };
 }
 
-export interface ReportInput {
+/** What the run itself knows. */
+export interface RunFigures {
   readonly config: ChaosConfig;
-  readonly clients: readonly ObservedClient[];
-  /** Per topic, the rounds whose publish succeeded. */
-  readonly topicExpected: readonly (readonly number[])[];
-  /** When round n was published. */
-  readonly publishedAt: (n: number) => number;
+  readonly clientProcesses: number;
   readonly rounds: number;
   readonly publishFailed: number;
-  readonly kills: readonly KillRecord[];
+  readonly kills: number;
   readonly redisRestarts: number;
-  readonly latency: LatencyHistogram;
-  readonly requests: RequestFigures;
+  /** The clients' latencies, merged. */
+  readonly latency: { percentile(fraction: number): number; readonly max: number };
   readonly faults: FaultProxyStats;
-  readonly clientErrors: number;
-  readonly behind: number;
 }
 
-const COUNTED = ['lost', 'duplicated', 'reordered', 'missedAtReset', 'acrossReset'] as const;
-type Counts = { -readonly [K in keyof StreamCounts]: number };
-
-const counts = (): Counts => ({ lost: 0, duplicated: 0, reordered: 0, missedAtReset: 0, acrossReset: 0 });
-
-function add(into: Counts, tally: StreamTally): void {
-  for (const field of COUNTED) into[field] += tally[field];
-}
-
-export function buildReport(input: ReportInput): ChaosReport {
-  const streams = { published: 0, delivered: 0, ...counts() };
-  const breakdown = { webSocket: { topic: counts(), private: counts() }, longPoll: { topic: counts(), private: counts() } };
-  for (const client of input.clients) {
-    const transport = client.longPoll ? breakdown.longPoll : breakdown.webSocket;
-    for (const [stream, expected, into] of [
-      [client.topic, input.topicExpected[client.topicIndex] ?? [], transport.topic],
-      [client.privates, client.privateExpected, transport.private],
-    ] as const) {
-      const tally = stream.tally(expected, input.publishedAt);
-      streams.published += expected.length;
-      streams.delivered += tally.delivered;
-      add(streams, tally);
-      add(into, tally);
+export function buildReport(run: RunFigures, parts: readonly ClientsResult[], requests: RequestFigures): ChaosReport {
+  const sum = (pick: (part: ClientsResult) => number): number => parts.reduce((total, part) => total + pick(part), 0);
+  const streams = counts();
+  const byTransport = breakdown();
+  for (const part of parts) {
+    add(streams, part.counts);
+    for (const transport of ['webSocket', 'longPoll'] as const) {
+      add(byTransport[transport].topic, part.breakdown[transport].topic);
+      add(byTransport[transport].private, part.breakdown[transport].private);
     }
   }
-  const maxOf = (pick: (kill: KillRecord) => number): number => input.kills.reduce((max, kill) => Math.max(max, pick(kill)), 0);
-  const maxRecoveryMsWebSocket = maxOf((kill) => kill.maxRecoveryMsWebSocket);
-  const maxRecoveryMsLongPoll = maxOf((kill) => kill.maxRecoveryMsLongPoll);
-  const longPoll = input.clients.filter((client) => client.longPoll).length;
+  const worst = (transport: Transport): number => Math.max(0, ...parts.flatMap((part) => part.recovery.map((kill) => kill[transport])));
+  const maxRecoveryMsWebSocket = worst('webSocket');
+  const maxRecoveryMsLongPoll = worst('longPoll');
+  const clients = sum((part) => part.clients);
+  const longPoll = sum((part) => part.longPoll);
   return {
-    clients: input.clients.length,
-    webSocket: input.clients.length - longPoll,
+    clients,
+    webSocket: clients - longPoll,
     longPoll,
-    seconds: input.config.seconds,
-    pressure: input.config.pressure,
-    rounds: input.rounds,
-    kills: input.kills.length,
-    redisRestarts: input.redisRestarts,
+    seconds: run.config.seconds,
+    pressure: run.config.pressure,
+    clientProcesses: run.clientProcesses,
+    rounds: run.rounds,
+    kills: run.kills,
+    redisRestarts: run.redisRestarts,
+    published: sum((part) => part.published),
+    publishFailed: run.publishFailed,
+    delivered: sum((part) => part.delivered),
     ...streams,
-    breakdown,
-    publishFailed: input.publishFailed,
-    toldRecoveredFalse: input.clients.filter((client) => client.recoveryFailures > 0).length,
-    recoveryFailures: input.clients.reduce((sum, client) => sum + client.recoveryFailures, 0),
-    behind: input.behind,
-    ...input.requests,
-    p50DeliveryMs: input.latency.percentile(0.5),
-    p99DeliveryMs: input.latency.percentile(0.99),
-    maxDeliveryMs: input.latency.max,
+    toldRecoveredFalse: sum((part) => part.toldRecoveredFalse),
+    recoveryFailures: sum((part) => part.recoveryFailures),
+    breakdown: byTransport,
+    behind: sum((part) => part.behind),
+    ...requests,
+    p50DeliveryMs: run.latency.percentile(0.5),
+    p99DeliveryMs: run.latency.percentile(0.99),
+    maxDeliveryMs: run.latency.max,
     maxRecoveryMs: Math.max(maxRecoveryMsWebSocket, maxRecoveryMsLongPoll),
     maxRecoveryMsWebSocket,
     maxRecoveryMsLongPoll,
-    unrecovered: input.clients.filter((client) => client.awaitingRecovery).length,
-    clientErrors: input.clientErrors,
-    subscribeRetries: input.clients.reduce((sum, client) => sum + client.subscribeRetries, 0),
+    unrecovered: sum((part) => part.unrecovered),
+    clientErrors: sum((part) => part.clientErrors),
+    subscribeRetries: sum((part) => part.subscribeRetries),
     faults: {
-      linksOpened: input.faults.linksOpened,
-      resets: input.faults.resets,
-      freezes: input.faults.freezes,
-      bytesUpstream: input.faults.bytesUpstream,
-      bytesDownstream: input.faults.bytesDownstream,
+      linksOpened: run.faults.linksOpened,
+      resets: run.faults.resets,
+      freezes: run.faults.freezes,
+      bytesUpstream: run.faults.bytesUpstream,
+      bytesDownstream: run.faults.bytesDownstream,
     },
   };
 }

@@ -8,7 +8,8 @@ import { ErrorReason } from '@herald/core';
 import type { Redis } from 'ioredis';
 import { RUNS_PREFIX } from './app.ts';
 
-export interface RequestFigures {
+/** How one client process's requests ended. */
+export interface RequestOutcomes {
   readonly requests: number;
   readonly answered: number;
   readonly outcomeUnknown: number;
@@ -20,6 +21,12 @@ export interface RequestFigures {
   readonly failedReasons: Readonly<Record<string, number>>;
   /** Sent, and neither answered nor failed by the end: a request the client lost track of. */
   readonly unaccounted: number;
+  /** Keys answered with `runs` > 1. */
+  readonly answeredTwice: readonly string[];
+}
+
+/** All requests of the run. */
+export interface RequestFigures extends Omit<RequestOutcomes, 'answeredTwice'> {
   /** Requests the ledger counted more than once (or that were answered with `runs` > 1). */
   readonly ranTwice: number;
 }
@@ -63,38 +70,55 @@ export class RequestTally {
     clearTimeout(timer);
   }
 
-  /** The figures, with the ledger asked which requests ran and how often. */
-  async figures(ledger: Redis): Promise<RequestFigures> {
-    const counts = async (keys: readonly string[]): Promise<(number | null)[]> => {
-      const out: (number | null)[] = [];
+  /** How they ended, with the ledger asked which of those that did not succeed had run. */
+  async outcomes(ledger: Redis): Promise<RequestOutcomes> {
+    const ran = async (keys: readonly string[]): Promise<number> => {
+      let count = 0;
       for (let i = 0; i < keys.length; i += MGET_BATCH) {
         const values = await ledger.mget(keys.slice(i, i + MGET_BATCH).map((key) => RUNS_PREFIX + key));
-        for (const value of values) out.push(value === null ? null : Number(value));
+        count += values.filter((value) => value !== null).length;
       }
-      return out;
+      return count;
     };
-    const twice = new Set(this.answeredTwice);
-    let cursor = '0';
-    do {
-      const [next, keys] = await ledger.scan(cursor, 'MATCH', `${RUNS_PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      const values = keys.length === 0 ? [] : await ledger.mget(keys);
-      values.forEach((value, i) => {
-        if (Number(value) > 1) twice.add((keys[i] as string).slice(RUNS_PREFIX.length));
-      });
-    } while (cursor !== '0');
-    const ran = (values: (number | null)[]): number => values.filter((value) => value !== null).length;
     const failed = this.failedKeys.length;
     return {
       requests: this.sent,
       answered: this.answered,
       outcomeUnknown: this.unknownKeys.length,
-      outcomeUnknownThatRan: ran(await counts(this.unknownKeys)),
+      outcomeUnknownThatRan: await ran(this.unknownKeys),
       failed,
-      failedThatRan: ran(await counts(this.failedKeys)),
+      failedThatRan: await ran(this.failedKeys),
       failedReasons: { ...this.failedReasons },
       unaccounted: this.sent - this.answered - this.unknownKeys.length - failed,
-      ranTwice: twice.size,
+      answeredTwice: [...this.answeredTwice],
     };
   }
+}
+
+/** Every client process's outcomes together, with the ledger's count of keys that ran more than once. */
+export async function requestFigures(ledger: Redis, parts: readonly RequestOutcomes[]): Promise<RequestFigures> {
+  const twice = new Set(parts.flatMap((part) => part.answeredTwice));
+  let cursor = '0';
+  do {
+    const [next, keys] = await ledger.scan(cursor, 'MATCH', `${RUNS_PREFIX}*`, 'COUNT', 1000);
+    cursor = next;
+    const values = keys.length === 0 ? [] : await ledger.mget(keys);
+    values.forEach((value, i) => {
+      if (Number(value) > 1) twice.add((keys[i] as string).slice(RUNS_PREFIX.length));
+    });
+  } while (cursor !== '0');
+  const sum = (pick: (part: RequestOutcomes) => number): number => parts.reduce((total, part) => total + pick(part), 0);
+  const failedReasons: Record<string, number> = {};
+  for (const part of parts) for (const [reason, count] of Object.entries(part.failedReasons)) failedReasons[reason] = (failedReasons[reason] ?? 0) + count;
+  return {
+    requests: sum((part) => part.requests),
+    answered: sum((part) => part.answered),
+    outcomeUnknown: sum((part) => part.outcomeUnknown),
+    outcomeUnknownThatRan: sum((part) => part.outcomeUnknownThatRan),
+    failed: sum((part) => part.failed),
+    failedThatRan: sum((part) => part.failedThatRan),
+    failedReasons,
+    unaccounted: sum((part) => part.unaccounted),
+    ranTwice: twice.size,
+  };
 }

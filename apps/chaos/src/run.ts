@@ -1,22 +1,23 @@
 /**
- * The chaos run: the cluster, the clients behind the fault proxy, then `seconds` under fire —
- * a publishing round every `tickMs` (a message to every topic, a private notification to every
- * client, a request from every client every few rounds), a node SIGKILLed and restarted every
- * `killEveryMs`, Redis restarted once half-way, links frozen and reset at random — then a
- * drain, and the report.
+ * The chaos run: the cluster, the clients (in client processes of their own) behind the fault
+ * proxy, then `seconds` under fire — a publishing round every `tickMs` (a message to every
+ * topic, a private notification to every client, a request from every client every few
+ * rounds), a node SIGKILLed and restarted every `killEveryMs`, Redis restarted once half-way,
+ * links frozen and reset at random — then a drain, and the report.
  */
 import { RedisBroker, RedisSessionStore } from '@herald/redis';
 import { startFaultProxy, type ChaosOptions, type FaultProxy, type Faults } from '@herald/testing/node';
 import { Redis } from 'ioredis';
 import { createChaosHerald } from './app.ts';
+import { ClientProcesses } from './client-processes.ts';
 import { startCluster, type ClusterNode } from './cluster.ts';
 import type { ChaosConfig } from './config.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
-import { ObservedClient } from './observed-client.ts';
+import { userIdOf } from './observed-client.ts';
 import { startPressure } from './pressure.ts';
 import type { ProcessGroup } from './process-group.ts';
-import { buildReport, KillRecord, type ChaosReport } from './report.ts';
-import { RequestTally } from './request-tally.ts';
+import { buildReport, type ChaosReport } from './report.ts';
+import { requestFigures } from './request-tally.ts';
 
 const NODES = 3;
 /** Every link, both directions, all the time. */
@@ -30,75 +31,50 @@ const LINK_FAULTS: Faults = {
 const LINK_CHAOS: ChaosOptions = { everyMs: 1000, resetProbability: 0.001, freezeProbability: 0.002, freezeMs: { min: 1000, max: 12_000 } };
 const REQUEST_EVERY_ROUNDS = 4;
 const REQUEST_TIMEOUT_MS = 30_000;
-/** After the fire: time for every client to catch up. */
+/** After the fire: time for every client to catch up, and for every request to end (by its timeout at the latest). */
 const DRAIN_MS = 30_000;
+const SETTLE_MS = REQUEST_TIMEOUT_MS + 5000;
 const CONNECT_BATCH = 50;
-const SETUP_TIMEOUT_MS = 120_000;
 const REDIS_DOWN_MS = 1000;
 const PROGRESS_EVERY_MS = 10_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (line: string) => void): Promise<ChaosReport> {
   if (config.pressure) startPressure(group);
   const cluster = await startCluster(group, NODES);
   log(`cluster: ${NODES} nodes behind haproxy on 127.0.0.1:${cluster.haproxy.port}, Redis on ${cluster.redis.port}, ledger on ${cluster.ledger.port}`);
   const proxy: FaultProxy = await startFaultProxy({ upstream: { port: cluster.haproxy.port }, faults: LINK_FAULTS });
-  const ledger = new Redis(cluster.ledger.url);
+  // ioredis retries on its own; without a listener it prints every failed attempt.
+  const ledger = new Redis(cluster.ledger.url).on('error', () => {});
   const publisherStore = new RedisSessionStore({ redis: cluster.redis.url });
   const publisherBroker = new RedisBroker({ redis: cluster.redis.url });
-  const publisherLedger = new Redis(cluster.ledger.url);
+  const publisherLedger = new Redis(cluster.ledger.url).on('error', () => {});
   await publisherStore.ready;
   const publisher = createChaosHerald({ broker: publisherBroker, sessionStore: publisherStore, ledger: publisherLedger, nodeId: 'publisher' });
-
-  const latency = new LatencyHistogram();
-  const requests = new RequestTally();
-  let clientErrors = 0;
-  const clients: ObservedClient[] = [];
+  let clients: ClientProcesses | undefined;
   try {
-    // In batches, so that a thousand handshakes at once on a busy machine do not time out.
-    for (let index = 0; index < config.clients; index += CONNECT_BATCH) {
-      const batch: ObservedClient[] = [];
-      for (let i = index; i < Math.min(config.clients, index + CONNECT_BATCH); i++) {
-        batch.push(
-          new ObservedClient({
-            index: i,
-            origin: `127.0.0.1:${proxy.port}`,
-            topics: config.topics,
-            requestTimeoutMs: REQUEST_TIMEOUT_MS,
-            latency,
-            requests,
-            onError: () => clientErrors++,
-          }),
-        );
-      }
-      clients.push(...batch);
-      await withDeadline(Promise.all(batch.map((client) => client.subscribe())), SETUP_TIMEOUT_MS, `the subscriptions of clients ${index}…${index + batch.length - 1}`);
-    }
-    log(`${config.clients} clients subscribed through the fault proxy on 127.0.0.1:${proxy.port}; ${config.seconds} s under fire`);
+    clients = await ClientProcesses.start(
+      group,
+      { origin: `127.0.0.1:${proxy.port}`, topics: config.topics, requestTimeoutMs: REQUEST_TIMEOUT_MS, batch: CONNECT_BATCH, ledgerUrl: cluster.ledger.url },
+      config.clients,
+    );
+    const workers = clients;
+    log(`${config.clients} clients in ${workers.count} processes subscribed through the fault proxy on 127.0.0.1:${proxy.port}; ${config.seconds} s under fire`);
 
     const startedAt = Date.now();
     const endAt = startedAt + config.seconds * 1000;
     const chaos = proxy.chaos(LINK_CHAOS);
-    const kills: KillRecord[] = [];
+    const killedAt: number[] = [];
     let redisRestarts = 0;
     let rounds = 0;
     let publishFailed = 0;
     /** When each round was published, by its n (index 0 unused). */
     const roundAt: number[] = [0];
     const topicExpected: number[][] = Array.from({ length: config.topics }, () => []);
+    const privateFailed: Record<number, number[]> = {};
 
-    /** The first error of a background task (a node that would not start again, Redis that would not): it ends the run. */
+    /** The first error of a background task (a node that would not start again, a client process gone): it ends the run. */
     let failure: unknown;
     const background = (task: () => Promise<void>): Promise<void> =>
       task().catch((error: unknown) => {
@@ -108,14 +84,14 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
       for (let next = startedAt + config.killEveryMs; next < endAt; next += config.killEveryMs) {
         await sleep(next - Date.now());
         if (Date.now() >= endAt) break;
-        const node = cluster.nodes[kills.length % NODES] as ClusterNode;
-        const on = clients.filter((client) => client.node === node.id);
-        const kill = new KillRecord(node.id, Date.now(), on.length);
+        const node = cluster.nodes[killedAt.length % NODES] as ClusterNode;
+        const killed = node.id;
+        const on = await workers.snapshot(killed);
+        const at = Date.now();
         await cluster.kill(node);
-        kills.push(kill);
-        for (const client of on) client.watchRecovery(kill.at, kill);
+        killedAt.push(at);
         await cluster.start(node);
-        log(`kill ${kills.length}: ${kill.node} SIGKILLed with ${on.length} clients on it, back as ${node.id} after ${Date.now() - kill.at} ms`);
+        log(`kill ${killedAt.length}: ${killed} SIGKILLed with ${on} clients on it, back as ${node.id} after ${Date.now() - at} ms`);
       }
     });
     const redisRestart = background(async () => {
@@ -126,14 +102,18 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
       redisRestarts++;
       log(`Redis SIGKILLed and started again, empty, after ${REDIS_DOWN_MS} ms`);
     });
-    const progress = setInterval(() => {
-      const stats = proxy.stats();
-      const open = clients.filter((client) => client.client.state === 'open').length;
-      log(
-        `t+${Math.round((Date.now() - startedAt) / 1000)} s: round ${rounds}, ${open}/${clients.length} open, kills ${kills.length}, ` +
-          `links ${stats.links} (${stats.frozenLinks} frozen, ${stats.resets} reset so far), p99 ${latency.percentile(0.99)} ms`,
-      );
-    }, PROGRESS_EVERY_MS);
+    const progress = background(async () => {
+      for (let next = startedAt + PROGRESS_EVERY_MS; next < endAt; next += PROGRESS_EVERY_MS) {
+        await sleep(next - Date.now());
+        const parts = await workers.progress();
+        const stats = proxy.stats();
+        log(
+          `t+${Math.round((Date.now() - startedAt) / 1000)} s: round ${rounds}, ${parts.reduce((sum, part) => sum + part.open, 0)}/${config.clients} open, ` +
+            `kills ${killedAt.length}, links ${stats.links} (${stats.frozenLinks} frozen, ${stats.resets} reset so far), ` +
+            `p99 ${Math.max(...parts.map((part) => part.p99DeliveryMs))} ms, client event loop lag p99 ${Math.max(...parts.map((part) => part.loopLagMs))} ms`,
+        );
+      }
+    });
 
     try {
       while (Date.now() < endAt) {
@@ -150,63 +130,45 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
             ),
           ),
         );
-        for (const client of clients) {
+        for (let index = 0; index < config.clients; index++) {
           sends.push(
-            publisher.sendToUser(client.userId, 'chaos.Private', { n, t }).then(
-              () => client.privateExpected.push(n),
-              () => publishFailed++,
-            ),
+            publisher.sendToUser(userIdOf(index), 'chaos.Private', { n, t }).catch(() => {
+              publishFailed++;
+              (privateFailed[index] ??= []).push(n);
+            }),
           );
-          if (n % REQUEST_EVERY_ROUNDS === 0) client.request(`${client.userId}-${n}`);
         }
+        if (n % REQUEST_EVERY_ROUNDS === 0) sends.push(workers.request(n));
         await Promise.all(sends);
         await sleep(t + config.tickMs - Date.now());
       }
-      await Promise.all([killer, redisRestart]);
+      await Promise.all([killer, redisRestart, progress]);
       if (failure !== undefined) throw failure;
     } finally {
-      clearInterval(progress);
       chaos.stop();
     }
-    const firedMs = Date.now() - startedAt;
-    log(`fire over after ${Math.round(firedMs / 1000)} s (${rounds} rounds); draining`);
+    log(`fire over after ${Math.round((Date.now() - startedAt) / 1000)} s (${rounds} rounds); draining`);
 
-    const last = (rounds: readonly number[]): number => rounds[rounds.length - 1] ?? 0;
-    const caughtUp = (client: ObservedClient): boolean =>
-      client.topic.highest >= last(topicExpected[client.topicIndex] as number[]) && client.privates.highest >= last(client.privateExpected);
-    const drainUntil = Date.now() + DRAIN_MS;
-    await Promise.all([
-      (async () => {
-        while (Date.now() < drainUntil && !clients.every(caughtUp)) await sleep(200);
-      })(),
-      requests.settle(REQUEST_TIMEOUT_MS + 5000),
-    ]);
-    const behind = clients.filter((client) => !caughtUp(client));
-    for (const client of behind.slice(0, 10)) {
-      log(
-        `behind: ${client.userId} (${client.longPoll ? 'long-poll' : 'websocket'}) ${client.client.state}, ` +
-          `topic at ${client.topic.highest}/${last(topicExpected[client.topicIndex] as number[])}, private at ${client.privates.highest}/${last(client.privateExpected)}, ` +
-          `last close ${JSON.stringify(client.client.lastClose)}`,
-      );
-    }
-
-    return buildReport({
-      config,
-      clients,
-      topicExpected,
-      publishedAt: (n) => roundAt[n] ?? 0,
-      rounds,
-      publishFailed,
-      kills,
-      redisRestarts,
-      latency,
-      requests: await requests.figures(ledger),
-      faults: proxy.stats(),
-      clientErrors,
-      behind: behind.length,
+    const parts = await workers.finish({
+      expectations: { rounds, roundAt, topicExpected, privateFailed },
+      killedAt,
+      drainMs: DRAIN_MS,
+      settleMs: SETTLE_MS,
     });
+    for (const sample of parts.flatMap((part) => part.behindSamples)) log(`behind: ${sample}`);
+    const latency = new LatencyHistogram();
+    for (const part of parts) for (const [ms, count] of part.latency) latency.record(ms, count);
+    const requests = await requestFigures(
+      ledger,
+      parts.map((part) => part.requests),
+    );
+    return buildReport(
+      { config, clientProcesses: workers.count, rounds, publishFailed, kills: killedAt.length, redisRestarts, latency, faults: proxy.stats() },
+      parts,
+      requests,
+    );
   } finally {
-    for (const client of clients) client.client.close();
+    for (const error of (await clients?.close().catch((error: unknown) => [String(error)])) ?? []) log(`close() threw: ${error}`);
     await publisher.close().catch(() => {});
     await Promise.all([publisherStore.close(), publisherBroker.close()]).catch(() => {});
     publisherLedger.disconnect();

@@ -48,6 +48,18 @@ export class StreamLog {
     return true;
   }
 
+  /** When the first message after `at` arrived, if one did. */
+  firstAfter(at: number): number | undefined {
+    let low = 0;
+    let high = this.ats.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.ats[middle] as number) > at) high = middle;
+      else low = middle + 1;
+    }
+    return this.ats[low];
+  }
+
   /** The client was told this stream could not be recovered. */
   tell(at: number): void {
     this.tells.push(at);
