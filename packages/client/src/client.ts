@@ -346,9 +346,11 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   }
 
   /** Re-subscribes from the position to fill a gap; notifications that do not continue it wait for the replay. */
-  private resync(topic: string, last: number, received: number): void {
+  private resync(topic: string, state: TopicState, last: number, received: number): void {
     this.options.onGap?.({ topic, last, received });
-    this.sendSubscribe(topic).catch((error: unknown) => this.options.onError?.(error));
+    // A topic the server subscribed this session to may not be one the client can subscribe to itself: the resume lists it.
+    if (!state.requested) this.connection?.close(4000, 'topic stream gap');
+    else this.sendSubscribe(topic).catch((error: unknown) => this.options.onError?.(error));
   }
 
   /** Records a topic position announced by the server (subscribe, resume, reset). */
@@ -374,7 +376,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       if (position !== undefined && message.offset <= position.offset) return;
       if (state !== undefined && position !== undefined && message.offset > position.offset + 1) {
         // Never skipped: a pending subscribe or resume re-sends it or reports it; else re-sync now.
-        if (state.awaiting === 0) this.resync(message.topic, position.offset, message.offset);
+        if (state.awaiting === 0) this.resync(message.topic, state, position.offset, message.offset);
         return;
       }
       if (state !== undefined) {
@@ -482,9 +484,12 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
           this.connection?.close(refused ? 4401 : 4000, 'handshake failed');
         });
         return;
-      case SystemType.Subscribed:
-        this.place(body as SubscribedBody);
+      case SystemType.Subscribed: {
+        // While a subscribe or resume of the topic is pending, the client keeps its own position (PROTOCOL.md §5).
+        const subscribed = body as SubscribedBody;
+        if ((this.topics.get(subscribed.topic)?.awaiting ?? 0) === 0) this.place(subscribed);
         return;
+      }
       case SystemType.TopicReset: {
         const reset = body as TopicResetBody;
         const state = this.topics.get(reset.topic);

@@ -507,3 +507,58 @@ describe('resume with several topics', () => {
     expect(offsets(answerAt)).toEqual([6]);
   });
 });
+
+describe('resume while a history read runs ahead of the live path', () => {
+  it('answers the offset this session was sent, not one another session read from history', async () => {
+    const broker = new MemoryBroker();
+    // Live delivery can be held back, as a pub/sub message in flight is: history already has it.
+    let held: Array<() => void> | undefined;
+    const subscribe = broker.subscribe.bind(broker);
+    broker.subscribe = (topic, listener) =>
+      subscribe(topic, (message) => {
+        if (held === undefined) listener(message);
+        else held.push(() => listener(message));
+      });
+    const history = broker.history.bind(broker);
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    broker.history = async (topic, since) => {
+      if (topic === 'room/b') await slow;
+      return history(topic, since);
+    };
+    const herald = server({ broker, canSubscribe: () => true });
+    const carl = await connect(herald, 'carl');
+    const sessionId = (carl.received[0] as Envelope & { body: { sessionId: string } }).body.sessionId;
+    for (const topic of ['room/a', 'room/b']) await herald.publish(topic, 'test.Note', { n: 1 });
+    const [a, b] = await Promise.all([broker.position('room/a'), broker.position('room/b')]);
+    carl.drop();
+
+    const again = await connect(herald, 'carl', false);
+    again.deliver({
+      kind: 'req',
+      id: 'r',
+      type: 'herald.Resume',
+      body: { sessionId, seq: 0, topics: { 'room/a': { epoch: a.epoch, offset: 1 }, 'room/b': { epoch: b.epoch, offset: 1 } } },
+    });
+    await flush();
+    // room/a is live for carl; offset 2 reaches history, but not yet this node's live path.
+    held = [];
+    await herald.publish('room/a', 'test.Note', { n: 2 });
+    // Another session reads room/a's history, which has 2.
+    const dora = await connect(herald, 'dora');
+    dora.deliver({ kind: 'req', id: 's', type: 'herald.Subscribe', body: { topic: 'room/a', since: { epoch: a.epoch, offset: 1 } } });
+    await flush();
+    release();
+    await flush();
+    const pending = held;
+    held = undefined;
+    for (const deliver of pending) deliver();
+    await flush();
+
+    const answerAt = again.received.findIndex((m) => m.kind === 'resp' && m.reqId === 'r');
+    const answered = (again.received[answerAt] as ResponseMessage).body as { topics: Record<string, { offset: number }> };
+    const after = again.received.slice(answerAt + 1).filter((m): m is NotificationMessage => m.kind === 'notification' && m.topic === 'room/a');
+    expect(answered.topics['room/a']?.offset).toBe(1);
+    expect(after.map((m) => m.offset)).toEqual([2]);
+  });
+});

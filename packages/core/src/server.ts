@@ -512,7 +512,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       target.attach(connection);
       recovered = body.seq <= target.seq && (target.replay === null || body.seq + 1 >= target.replay.oldestSeq || target.replay.size === 0);
       target.replay?.ack(body.seq);
-      target.sentSeq = Math.min(body.seq, target.seq);
+      // Replayed from what the buffer still holds: when it lost the start, from its oldest (recovered: false).
+      target.sentSeq = Math.max(Math.min(body.seq, target.seq), (target.replay?.size ? target.replay.oldestSeq : target.seq + 1) - 1);
       target.flushReplay();
       if (this.options.subscribeToBroadcast !== false && body.topics?.[BROADCAST_TOPIC] === undefined) {
         void this.subscribe(target, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, target));
@@ -539,7 +540,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     // stream has reached now, so that every frame after it follows it and none before is undone.
     const topics = new Map<string, ResumedBody['topics'][string]>();
     for (const subscribed of joined) {
-      const { epoch, offset } = this.topics.positionOf(target, subscribed.topic) ?? subscribed;
+      const { epoch, offset } = this.topics.positionOf(target, subscribed);
       topics.set(subscribed.topic, { epoch, offset, recovered: subscribed.recovered === true });
     }
     const all = recovered && [...topics.values()].every((t) => t.recovered);

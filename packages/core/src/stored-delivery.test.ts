@@ -152,6 +152,25 @@ describe('StoredDelivery', () => {
     expect(socket.closedWith?.code).toBe(4500);
   });
 
+  it('answers recovered: false for a mailbox that lost the start, and sends what follows at once', async () => {
+    const { herald, store } = setup();
+    const first = await open(herald, 'ann');
+    const sessionId = sessionIdOf(first);
+    store.listener.takenOver(sessionId);
+    for (let i = 1; i <= 3; i++) await herald.sendToUser('ann', 'test.Note', { n: i });
+    store.channel = [];
+    const stored = store.sessions.get(sessionId);
+    if (stored !== undefined) stored.mailbox = [];
+    const second = await connectMemory(herald, { authorization: 'Bearer ann' });
+    second.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 1 } });
+    await flush();
+    expect(second.received.find((m) => m.kind === 'resp')?.body).toMatchObject({ sessionId, recovered: false });
+    await herald.sendToUser('ann', 'test.Note', { n: 4 });
+    store.deliver();
+    await flush();
+    expect(seqs(second)).toEqual([4]);
+  });
+
   it('sends a claimed mailbox before the answer when the session settled while the claim ran, and what arrived meanwhile once', async () => {
     const { herald, store, clock } = setup();
     const first = await open(herald, 'ann');

@@ -28,8 +28,8 @@ export class StoredDelivery {
   private readonly claiming = new Map<string, StoredNotification[]>();
   /** Stored notifications that reached this node ahead of an earlier `seq`, per session. */
   private readonly early = new Map<Session, Map<number, StoredNotification>>();
-  /** Sessions whose missing notifications are being read from the store. */
-  private readonly filling = new Set<Session>();
+  /** Ids of sessions whose missing notifications are being read from the store. */
+  private readonly filling = new Set<string>();
 
   constructor(
     private readonly store: SessionStore,
@@ -38,10 +38,11 @@ export class StoredDelivery {
 
   /** Stores a notification for a session; it comes back numbered and is queued from there. */
   notify(session: Session, type: string, bodyJson: string | undefined): void {
-    this.store.notify(session.id, type, bodyJson).then(
+    const sessionId = session.id;
+    this.store.notify(sessionId, type, bodyJson).then(
       (seq) => {
-        if (seq !== undefined) this.receive(session, { seq, type, body: bodyJson });
-        else if (this.host.session(session.id) === session) this.host.lose(session);
+        if (seq !== undefined) this.receive(session, sessionId, { seq, type, body: bodyJson });
+        else if (this.host.session(sessionId) === session) this.host.lose(session);
       },
       (error: unknown) => this.host.reportError(error, session),
     );
@@ -53,7 +54,7 @@ export class StoredDelivery {
     if (waiting !== undefined) waiting.push(notification);
     else {
       const session = this.host.session(sessionId);
-      if (session !== undefined) this.receive(session, notification);
+      if (session !== undefined) this.receive(session, sessionId, notification);
     }
   }
 
@@ -79,20 +80,22 @@ export class StoredDelivery {
     try {
       claimed = await this.store.claim(sessionId, session.userId as string, seq);
     } finally {
-      this.claiming.delete(sessionId);
+      // Another claim of the same session on this node (a reconnect during a slow claim) has its own.
+      if (this.claiming.get(sessionId) === early) this.claiming.delete(sessionId);
     }
     if (claimed === undefined) return false;
     if (session.connection !== connection || session.state === SessionState.Closed) {
-      this.store.forget(sessionId);
+      if (!this.claiming.has(sessionId) && this.host.session(sessionId) === undefined) this.store.forget(sessionId);
       return false;
     }
     this.host.rename(session, sessionId);
     const replay = (session.replay = new ReplayBuffer());
     for (const n of claimed.notifications) replay.push(n.seq, encodePrivateNotification(n.type, n.seq, n.body));
     session.seq = claimed.seq;
-    session.sentSeq = Math.min(seq, claimed.seq);
+    // Replayed from what the mailbox still holds: when it lost the start, from its oldest (the answer says `recovered: false`).
+    session.sentSeq = Math.max(Math.min(seq, claimed.seq), (claimed.notifications[0]?.seq ?? claimed.seq + 1) - 1);
     this.early.delete(session);
-    for (const notification of early) this.receive(session, notification);
+    for (const notification of early) this.receive(session, sessionId, notification);
     return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
   }
 
@@ -102,7 +105,7 @@ export class StoredDelivery {
    */
   async reclaim(session: Session): Promise<void> {
     const claimed = await this.store.claim(session.id, session.userId as string, session.seq);
-    for (const notification of claimed?.notifications ?? []) this.receive(session, notification);
+    for (const notification of claimed?.notifications ?? []) this.receive(session, session.id, notification);
   }
 
   /** The session ended here. */
@@ -113,10 +116,12 @@ export class StoredDelivery {
   /**
    * Queues a numbered notification in `seq` order however it arrived (this node's own write,
    * the store on behalf of another node, a gap read), once each. One that arrives ahead of a
-   * missing `seq` waits while the gap is read from the store.
+   * missing `seq` waits while the gap is read from the store. It counts only if it was stored
+   * under the id the session has now: a session that resumed another took that one's stream,
+   * and what was on its way for its own fresh id is not part of it.
    */
-  private receive(session: Session, notification: StoredNotification): void {
-    if (session.state === SessionState.Closed || notification.seq <= session.seq) return;
+  private receive(session: Session, sessionId: string, notification: StoredNotification): void {
+    if (session.state === SessionState.Closed || session.id !== sessionId || notification.seq <= session.seq) return;
     let early = this.early.get(session);
     if (notification.seq > session.seq + 1) {
       if (early === undefined) this.early.set(session, (early = new Map()));
@@ -136,21 +141,22 @@ export class StoredDelivery {
 
   /** Reads what the session misses from the mailbox. A gap the mailbox no longer holds ends the connection, so the resume says so. */
   private fill(session: Session): void {
-    if (this.filling.has(session)) return;
-    this.filling.add(session);
-    const after = session.seq;
-    this.store.read(session.id, after).then(
+    const { id, seq: after } = session;
+    if (this.filling.has(id)) return;
+    this.filling.add(id);
+    this.store.read(id, after).then(
       (notifications) => {
-        this.filling.delete(session);
+        this.filling.delete(id);
+        if (session.id !== id) return;
         const first = notifications[0];
         if (first !== undefined && first.seq > after + 1 && session.seq === after) {
           this.host.lose(session);
           return;
         }
-        for (const notification of notifications) this.receive(session, notification);
+        for (const notification of notifications) this.receive(session, id, notification);
       },
       (error: unknown) => {
-        this.filling.delete(session);
+        this.filling.delete(id);
         this.host.reportError(error, session);
       },
     );

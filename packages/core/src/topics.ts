@@ -35,9 +35,15 @@ class TopicState {
   readonly lagging = new Map<TopicSubscriber, StreamPosition>();
   /** The subscribe in progress per subscriber: later ones wait for it, so they never interleave. */
   readonly inflight = new Map<TopicSubscriber, Promise<SubscribedBody>>();
-  /** Where live subscribers stand: the last message delivered, or the last position announced. */
+  /** The newest position this node knows of: the last message delivered, or a later one a subscribe read (the baseline for gap checks). */
   epoch = '';
   offset = 0;
+  /**
+   * The last message that came through the live path. A history read may run ahead of it
+   * (`offset` then is ahead too), so only this says what live subscribers were sent.
+   */
+  deliveredEpoch = '';
+  delivered = 0;
   readonly ready: Promise<void>;
 
   constructor(
@@ -85,8 +91,8 @@ export class TopicRegistry {
   private deliver(state: TopicState, message: TopicMessage): void {
     // A new epoch, or offsets skipped by the broker: subscribers are told instead of silently skipping.
     const reset = state.epoch !== '' && (state.epoch !== message.epoch || message.offset > state.offset + 1);
-    state.epoch = message.epoch;
-    state.offset = message.offset;
+    state.epoch = state.deliveredEpoch = message.epoch;
+    state.offset = state.delivered = message.offset;
     for (const queue of state.pending.values()) queue.push(message);
     if (state.live.size === 0 && state.native.size === 0) return;
     if (reset) this.announceReset(state, message);
@@ -162,7 +168,8 @@ export class TopicRegistry {
   ): Promise<SubscribedBody> {
     // Already live and no history asked for: staying live loses nothing; say where it stands.
     if (since === undefined && (state.live.has(subscriber) || state.native.has(subscriber))) {
-      const subscribed = { topic, epoch: state.epoch, offset: state.offset };
+      // What live subscribers were sent; a history read may have taken `offset` further.
+      const subscribed = state.deliveredEpoch === '' ? { topic, epoch: state.epoch, offset: state.offset } : { topic, epoch: state.deliveredEpoch, offset: state.delivered };
       announce(subscribed);
       return subscribed;
     }
@@ -231,12 +238,18 @@ export class TopicRegistry {
     }
   }
 
-  /** The last position sent to a subscriber that is live or lagging on a topic; undefined while it joins. */
-  positionOf(subscriber: TopicSubscriber, topic: string): StreamPosition | undefined {
-    const state = this.topics.get(topic);
-    if (state === undefined) return undefined;
-    if (state.live.has(subscriber) || state.native.has(subscriber)) return { epoch: state.epoch, offset: state.offset };
-    return state.lagging.get(subscriber);
+  /**
+   * The last position sent to a subscriber that joined at `joined` (what its subscribe
+   * announced): live messages since then may have taken it further; a lagging one stopped where
+   * its send buffer filled.
+   */
+  positionOf(subscriber: TopicSubscriber, joined: SubscribedBody): StreamPosition {
+    const state = this.topics.get(joined.topic);
+    const lagging = state?.lagging.get(subscriber);
+    if (state === undefined || lagging !== undefined) return lagging ?? joined;
+    const live = state.live.has(subscriber) || state.native.has(subscriber);
+    if (live && state.deliveredEpoch === joined.epoch && state.delivered > joined.offset) return { epoch: joined.epoch, offset: state.delivered };
+    return joined;
   }
 
   /** Topics on which this subscriber fell behind, with where it stopped. */
