@@ -107,7 +107,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
     port: server.port,
     async close() {
       await server.close();
-      longPoll.close();
+      await longPoll.close();
       await cluster?.close();
     },
   };

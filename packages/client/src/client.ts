@@ -156,8 +156,13 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private readonly transport: Transport;
   private connection: TransportConnection | null = null;
   private ready = false;
-  /** A `herald.Resume` is in flight: a jump in seq is expected when history was lost, and its answer reports it. */
+  /**
+   * A resume is under way (from the Welcome to its answer). Private notifications wait in
+   * `heldPrivate` meanwhile: only the answer tells whose stream they are (the resumed session's
+   * replay, or the new connection's own session when the resume is refused).
+   */
   private resuming = false;
+  private heldPrivate: Array<ServerMessage & { kind: 'notification' }> = [];
   private stopped = false;
   private readonly pending = new Map<string, Pending>();
   private readonly topics = new Map<string, TopicState>();
@@ -384,8 +389,12 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         for (const handler of state.handlers) this.call(handler, message.body, meta);
       }
     } else if (message.seq !== undefined) {
+      if (this.resuming) {
+        this.heldPrivate.push(message);
+        return;
+      }
       if (message.seq <= this.lastSeq) return;
-      if (message.seq > this.lastSeq + 1 && !this.resuming) {
+      if (message.seq > this.lastSeq + 1) {
         // A gap outside a resume is never skipped: resuming re-sends it or says recovered: false.
         this.options.onGap?.({ topic: undefined, last: this.lastSeq, received: message.seq });
         this.connection?.close(4000, 'private stream gap');
@@ -420,7 +429,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private ack(): void {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
-    if ((this.lastSeq <= this.ackedSeq && this.responses <= this.confirmed) || this.connection === null) return;
+    if ((this.lastSeq <= this.ackedSeq && this.responses <= this.confirmed) || this.connection === null || !this.welcomed) return;
     this.ackedSeq = this.lastSeq;
     this.confirmed = this.responses;
     this.connection.send(`{"kind":"ack","seq":${this.lastSeq},"resp":${this.responses}}`);
@@ -554,12 +563,20 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       if (resumed.sessionId !== previous) this.lastSeq = this.ackedSeq = 0;
       for (const [topic, result] of Object.entries(resumed.topics)) this.place({ topic, ...result });
       answered();
+      const held = this.heldPrivate;
+      this.heldPrivate = [];
+      // The replay starts after the last seq held, or, when the answer says history was lost, at the oldest kept.
+      const first = held[0]?.seq;
+      if (!resumed.recovered && first !== undefined && first > this.lastSeq + 1) this.lastSeq = first - 1;
+      for (const message of held) this.deliver(message);
     };
     let resumed: ResumedBody;
     try {
       resumed = (await this.enqueue(SystemType.Resume, { sessionId: previous, seq: this.lastSeq, topics }, true, true, undefined, apply)) as ResumedBody;
     } finally {
+      // A resume that failed: what it held is sent again by the next one (or was not this session's).
       this.resuming = false;
+      this.heldPrivate = [];
       answered();
     }
     const sessionReset = resumed.sessionId !== previous;
@@ -619,6 +636,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     this.connection = null;
     this.ready = false;
     this.resuming = false;
+    this.heldPrivate = [];
     this.probeDeadline = 0;
     clearInterval(this.ticker);
     clearTimeout(this.ackTimer);

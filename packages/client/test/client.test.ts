@@ -268,6 +268,47 @@ describe('a resume answered with a new session', () => {
   });
 });
 
+describe('a resume refused with 409', () => {
+  it('never takes the new connection\'s own notifications, sent before the refusal, for the resumed stream', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'herald.v1' });
+    const limits = { maxMessageBytes: 65536, maxDepth: 32, pingIntervalMs: 25000, pingTimeoutMs: 10000, authDeadlineMs: 10000, replayWindow: 100, resumeWindowMs: 60000, dedupWindow: 10, maxSubscriptions: 10, rateLimit: { messagesPerSecond: 100, burst: 100 } };
+    const note = (seq: number, n: number) => JSON.stringify({ kind: 'notification', type: 'test.Private', seq, body: { n } });
+    const first = 'oldsessionoldsessionol';
+    let connections = 0;
+    server.on('connection', (ws) => {
+      const connection = ++connections;
+      const sessionId = connection === 1 ? first : `fresh${connection}`.padEnd(22, 'x');
+      ws.send(JSON.stringify({ kind: 'notification', type: 'herald.Welcome', body: { sessionId, protocol: 'herald.v1', authenticated: true, userId: 'ann', limits } }));
+      if (connection === 1) {
+        ws.send(note(1, 1));
+        setTimeout(() => ws.terminate(), 100);
+        return;
+      }
+      // A busy server: this connection's own session settled before the resume arrived.
+      if (connection === 2) for (let seq = 1; seq <= 3; seq++) ws.send(note(seq, 90 + seq));
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { id?: string; type?: string; body?: { seq: number } };
+        if (message.type !== 'herald.Resume') return;
+        if (connection === 2) {
+          ws.send(JSON.stringify({ kind: 'resp', reqId: message.id, type: 'herald.Resume', code: 409, body: { error: 'conflict', message: 'too late' } }));
+          return;
+        }
+        for (let seq = (message.body?.seq ?? 0) + 1; seq <= 3; seq++) ws.send(note(seq, seq));
+        ws.send(JSON.stringify({ kind: 'resp', reqId: message.id, type: 'herald.Resume', code: 200, body: { sessionId: first, recovered: true, topics: {} } }));
+      });
+    });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const ann = client(`ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`);
+    const seen: number[] = [];
+    ann.on('test.Private', ({ n }) => seen.push(n));
+    await until(() => seen.length >= 3, 10_000);
+    await sleep(100);
+    expect(seen).toEqual([1, 2, 3]);
+    ann.close();
+    server.close();
+  });
+});
+
 /** An unmasked WebSocket text frame, as a server writes it. */
 function frame(text: string): Buffer {
   const payload = Buffer.from(text);

@@ -433,6 +433,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private authenticated(session: Session, principal: Principal): void {
     session.principal = principal;
     session.state = SessionState.Open;
+    session.authenticatedAt = this.clock.now();
     this.users.add(session);
     this.sessionStore?.create(session.id, principal.userId).catch((error: unknown) => this.reportError(error, session));
     if (this.options.subscribeToBroadcast !== false) {

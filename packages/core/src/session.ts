@@ -117,6 +117,8 @@ export class Session implements TopicSubscriber {
   holding = true;
   /** A `herald.Resume` is in progress: the session does not settle before it completes. */
   resuming = false;
+  /** When the session was authenticated: a client resumes right after, so the settle time counts from here. */
+  authenticatedAt = 0;
   private readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
@@ -267,8 +269,8 @@ export class Session implements TopicSubscriber {
    * A new session keeps its private notifications unsent until it settles: its client may be
    * about to resume another session, whose own copies of them are then the ones delivered
    * (PROTOCOL.md, herald.Resume). It settles on its first request other than Authenticate and
-   * Resume, when a Resume completes, or `SETTLE_AFTER_MS` after it opened if no Resume is
-   * in progress then.
+   * Resume, when a Resume completes, or `SETTLE_AFTER_MS` after it was authenticated if no
+   * Resume is in progress then.
    */
   settle(): void {
     if (!this.holding || this.resuming) return;
@@ -425,7 +427,7 @@ export class Session implements TopicSubscriber {
     // Whatever was numbered and not written yet (a race on the way in) goes out now: never a silent gap.
     else if (this.sentSeq < this.seq && !this.holding) this.flushReplay();
     this.connection?.sendLog?.trim();
-    if (this.holding && this.state === SessionState.Open && now - this.openedAt >= SETTLE_AFTER_MS) this.settle();
+    if (this.holding && this.state === SessionState.Open && now - this.authenticatedAt >= SETTLE_AFTER_MS) this.settle();
     if (this.pingSentAt !== 0) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
     } else if (now - this.lastOutboundAt >= limits.pingIntervalMs) {
