@@ -81,9 +81,8 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
         failure ??= error;
       });
     const killer = background(async () => {
-      for (let next = startedAt + config.killEveryMs; next < endAt; next += config.killEveryMs) {
+      for (let next = startedAt + config.killEveryMs; killedAt.length < config.kills; next += config.killEveryMs) {
         await sleep(next - Date.now());
-        if (Date.now() >= endAt) break;
         const node = cluster.nodes[killedAt.length % NODES] as ClusterNode;
         const killed = node.id;
         const on = await workers.snapshot(killed);
@@ -116,7 +115,7 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
     });
 
     try {
-      while (Date.now() < endAt) {
+      while (Date.now() < endAt || killedAt.length < config.kills) {
         if (failure !== undefined) throw failure;
         const n = ++rounds;
         const t = Date.now();
