@@ -350,9 +350,11 @@ export function describeConformance(target: ConformanceTarget): void {
             again.log.slice(from, to).filter((m): m is NotificationMessage => m.kind === 'notification' && m.topic === topic).map((m) => m.offset as number);
           const answered = positions[topic]?.offset as number;
           expect(positions[topic]?.recovered).toBe(true);
-          expect(offsets(0, answerAt)).toEqual(Array.from({ length: answered }, (_, i) => i + 1));
-          expect(offsets(answerAt + 1).every((offset) => offset > answered)).toBe(true);
-          expect([...offsets(0, answerAt), ...offsets(answerAt + 1)]).toEqual(Array.from({ length: topic === 'conf/ra' ? 25 : 5 }, (_, i) => i + 1));
+          // Before the answer a transport's native fan-out may repeat a frame (a duplicate, which
+          // clients drop by its offset); nothing may be missing, and nothing may be above the answer.
+          const before = offsets(0, answerAt);
+          expect([...new Set(before)]).toEqual(Array.from({ length: answered }, (_, i) => i + 1));
+          expect(offsets(answerAt + 1)).toEqual(Array.from({ length: (topic === 'conf/ra' ? 25 : 5) - answered }, (_, i) => answered + i + 1));
         }
       });
 
