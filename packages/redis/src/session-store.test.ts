@@ -2,6 +2,7 @@ import { createHerald, defineContract, type Envelope, type Herald, type StoredNo
 import { connectMemory, type MemorySocket } from '@herald/core/testing';
 import { eventually } from '@herald/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { startRedis, type RedisServer } from './testing/redis-server.ts';
 import { RedisBroker } from './broker.ts';
@@ -81,6 +82,10 @@ async function open(herald: Herald<typeof contract>, user: string): Promise<Memo
   const socket = await connectMemory(herald, { authorization: `Bearer ${user}` });
   socket.deliver({ kind: 'req', id: 'hello', type: 'herald.Unsubscribe', body: { topic: 'none' } });
   await eventually(() => expect(answer(socket, 'hello')).toBeDefined());
+  // Send-to-user reaches the sessions Redis knows of: wait until this one is recorded there.
+  const check = new Redis(redis.url);
+  await eventually(async () => expect(await check.sismember(`herald:u:${user}`, welcome(socket))).toBe(1), 20_000);
+  check.disconnect();
   return socket;
 }
 
