@@ -513,8 +513,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       target.attach(connection);
       recovered = body.seq <= target.seq && (target.replay === null || body.seq + 1 >= target.replay.oldestSeq || target.replay.size === 0);
       target.replay?.ack(body.seq);
-      // Replayed from what the buffer still holds: when it lost the start, from its oldest (recovered: false).
-      target.sentSeq = Math.max(Math.min(body.seq, target.seq), (target.replay?.size ? target.replay.oldestSeq : target.seq + 1) - 1);
+      target.resumeAt(body.seq);
       target.flushReplay();
       if (this.options.subscribeToBroadcast !== false && body.topics?.[BROADCAST_TOPIC] === undefined) {
         void this.subscribe(target, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, target));

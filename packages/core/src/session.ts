@@ -278,6 +278,16 @@ export class Session implements TopicSubscriber {
     this.flushReplay();
   }
 
+  /**
+   * A resume from the client's `seq`: what follows it is sent again, from the replay buffer.
+   * When the buffer lost the start (the answer says `recovered: false`), from its oldest.
+   */
+  resumeAt(clientSeq: number): void {
+    const replay = this.replay;
+    const firstHeld = replay !== null && replay.size > 0 ? replay.oldestSeq : this.seq + 1;
+    this.sentSeq = Math.max(Math.min(clientSeq, this.seq), firstHeld - 1);
+  }
+
   /** Sends private notifications after `sentSeq` until the send buffer fills. */
   flushReplay(): void {
     const replay = this.replay;

@@ -92,8 +92,7 @@ export class StoredDelivery {
     const replay = (session.replay = new ReplayBuffer());
     for (const n of claimed.notifications) replay.push(n.seq, encodePrivateNotification(n.type, n.seq, n.body));
     session.seq = claimed.seq;
-    // Replayed from what the mailbox still holds: when it lost the start, from its oldest (the answer says `recovered: false`).
-    session.sentSeq = Math.max(Math.min(seq, claimed.seq), (claimed.notifications[0]?.seq ?? claimed.seq + 1) - 1);
+    session.resumeAt(seq);
     this.early.delete(session);
     for (const notification of early) this.receive(session, sessionId, notification);
     return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
