@@ -84,6 +84,8 @@ export const ErrorReason = {
   InvalidBatch: 'invalid_batch',
   /** A retried request was running on a node that stopped before answering; it is not run again. */
   OutcomeUnknown: 'outcome_unknown',
+  /** A retried request is still running on another node after the retry waited for it; ask again later. */
+  StillRunning: 'still_running',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

@@ -21,6 +21,8 @@ const MAX_ISSUES = 10;
 /** How long a retry waits for the answer of a request still running on another node, and how often it asks. */
 const SHARED_REQUEST_WAIT_MS = 30_000;
 const SHARED_REQUEST_POLL_MS = 100;
+/** What a `still_running` answer advises a client to wait before retrying. */
+const STILL_RUNNING_RETRY_MS = 1_000;
 
 export class RequestPipeline<C extends ContractDefinition> {
   constructor(
@@ -87,8 +89,18 @@ export class RequestPipeline<C extends ContractDefinition> {
           });
           return;
         case 'running':
-          if (this.clock.now() >= deadline || session.state === SessionState.Closed) {
+          if (session.state === SessionState.Closed) {
             session.dedup?.forget(request.id);
+            return;
+          }
+          if (this.clock.now() >= deadline) {
+            // Not remembered here: a later retry asks the store again and gets the answer.
+            session.dedup?.forget(request.id);
+            session.sendError(request.id, request.type, Status.Unavailable, {
+              error: ErrorReason.StillRunning,
+              message: `request ${request.id} is still running on another node; retry later with the same id`,
+              retryAfterMs: STILL_RUNNING_RETRY_MS,
+            });
             return;
           }
           await new Promise((resolve) => setTimeout(resolve, SHARED_REQUEST_POLL_MS));

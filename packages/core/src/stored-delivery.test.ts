@@ -57,8 +57,10 @@ class ScriptedStore implements SessionStore {
     this.sessions.delete(sessionId);
   }
   forget(): void {}
+  /** What the store answers when a node asks about a request id. */
+  requestClaim: RequestClaim = { state: 'new' };
   async beginRequest(): Promise<RequestClaim> {
-    return { state: 'new' };
+    return this.requestClaim;
   }
   async finishRequest(): Promise<void> {}
 
@@ -198,5 +200,27 @@ describe('StoredDelivery', () => {
     await flush();
     const frames = second.received.map((m) => (m.kind === 'resp' ? 'answer' : m.kind === 'notification' && m.seq !== undefined ? m.seq : undefined));
     expect(frames.filter((x) => x !== undefined)).toEqual([2, 3, 4, 'answer']);
+  });
+});
+
+describe('a request shared through the store', () => {
+  it('answers 503 still_running when the request still runs on another node after the wait, and asks the store again on the next retry', async () => {
+    const { herald, store, clock } = setup();
+    const socket = await open(herald, 'ann');
+    store.requestClaim = { state: 'running' };
+    socket.deliver({ kind: 'req', id: 'q', type: 'test.Echo', body: {} });
+    await flush();
+    expect(socket.received.filter((m) => m.kind === 'resp' && m.reqId === 'q')).toEqual([]);
+    clock.advance(30_000);
+    await expect.poll(() => socket.received.find((m) => m.kind === 'resp' && m.reqId === 'q'), { timeout: 10_000 }).toMatchObject({
+      type: 'test.Echo',
+      code: 503,
+      body: { error: 'still_running', retryAfterMs: 1000 },
+    });
+    store.requestClaim = { state: 'done', frame: '{"kind":"resp","reqId":"q","type":"test.Echo","code":200,"body":{"from":"store"}}' };
+    socket.deliver({ kind: 'req', id: 'q', type: 'test.Echo', body: {} });
+    await expect.poll(() => socket.received.filter((m) => m.kind === 'resp' && m.reqId === 'q').length, { timeout: 10_000 }).toBe(2);
+    expect(socket.received.filter((m) => m.kind === 'resp' && m.reqId === 'q').at(-1)).toMatchObject({ code: 200, body: { from: 'store' } });
+    await herald.close();
   });
 });
