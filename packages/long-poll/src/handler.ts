@@ -17,7 +17,7 @@ import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
 import { readBody } from './read-body.ts';
 import { sharedHandler } from './shared-handler.ts';
 import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore } from './store.ts';
-import { JSON_HEADERS, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
+import { ACK_RULE, JSON_HEADERS, parseAck, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
 
 /** Options of `createLongPollHandler`. */
 export interface LongPollOptions {
@@ -223,8 +223,8 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
   }
 
   function poll(exchange: HttpExchange, socket: LongPollSocket, sid: string, now: number): void {
-    const ack = Number(queryParam(exchange.query, 'ack') ?? '0');
-    if (!Number.isSafeInteger(ack) || ack < 0) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0');
+    const ack = parseAck(queryParam(exchange.query, 'ack'));
+    if (ack === undefined) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, ACK_RULE);
     socket.connection?.alive();
     socket.ack(ack, herald.highWaterMark);
     const answer = (result: PollResult): void => {

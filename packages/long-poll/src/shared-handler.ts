@@ -6,7 +6,7 @@ import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpEx
 import type { LongPollHandler } from './long-poll-handler.ts';
 import { readBody } from './read-body.ts';
 import type { SharedLongPollStore, SharedRefusal } from './store.ts';
-import { JSON_HEADERS, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
+import { ACK_RULE, JSON_HEADERS, parseAck, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
 
 /** The request headers the endpoints and `herald.upgrade` read. */
 const FORWARDED_HEADERS = ['authorization', 'host', 'origin', 'user-agent', 'content-type', PROTOCOL_HEADER, SESSION_HEADER];
@@ -84,9 +84,8 @@ async function readBatch(request: Request, maxBodyBytes: number, maxBatch: numbe
 }
 
 function readAck(request: Request): number | Response {
-  const ack = Number(new URL(request.url).searchParams.get('ack') ?? '0');
-  if (!Number.isSafeInteger(ack) || ack < 0) return refuse(Status.BadRequest, ErrorReason.InvalidBatch, 'ack must be an integer >= 0');
-  return ack;
+  const ack = parseAck(new URL(request.url).searchParams.get('ack'));
+  return ack ?? refuse(Status.BadRequest, ErrorReason.InvalidBatch, ACK_RULE);
 }
 
 function refusal(reason: SharedRefusal): Response {

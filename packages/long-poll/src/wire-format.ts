@@ -9,6 +9,15 @@ export const SESSION_HEADER = 'herald-session';
 /** The request header of an open offering the subprotocol, as `Sec-WebSocket-Protocol` does for a WebSocket. */
 export const PROTOCOL_HEADER = 'herald-protocol';
 
+/** Why a poll's `ack` is refused (`400 invalid_batch`). */
+export const ACK_RULE = 'ack must be an integer >= 0';
+
+/** A poll's `?ack=` as its cursor: decimal digits only, so a missing, empty or `1e3`-style value is refused. */
+export function parseAck(raw: string | null | undefined): number | undefined {
+  if (raw === null || raw === undefined || !/^[0-9]{1,15}$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
 /** The headers of every JSON answer. */
 export const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 

@@ -65,6 +65,8 @@ describe.each(['attachHttp', 'attachFetch'] as const)('long-poll endpoints (%s)'
       [send(origin, 'unknown-session-id-xxxx', '["{}"]'), 404, 'unknown_session'],
       [poll(origin, 'unknown-session-id-xxxx', 0), 404, 'unknown_session'],
       [poll(origin, sid, 'x'), 400, 'invalid_batch'],
+      ...['', '-1', '1.5', '1e3', ' 1', '0x10'].map((ack): [Promise<Response>, number, string] => [poll(origin, sid, ack), 400, 'invalid_batch']),
+      [fetch(`${origin}/lp/poll`, { headers: { 'herald-session': sid } }), 400, 'invalid_batch'],
       [send(origin, sid, '["{}"]', { authorization: 'Bearer user:eve' }), 403, 'forbidden'],
     ];
     for (const [request, status, error] of cases) {
