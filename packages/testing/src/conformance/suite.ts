@@ -34,7 +34,7 @@ export interface ConformanceTarget {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const { pingIntervalMs, pingTimeoutMs, authDeadlineMs, resumeWindowMs, maxMessageBytes } = conformanceLimits;
+const { pingIntervalMs, pingTimeoutMs, authDeadlineMs, resumeWindowMs, maxMessageBytes, maxSubscriptions } = conformanceLimits;
 const SLACK_MS = 400;
 
 /**
@@ -198,6 +198,14 @@ export function describeConformance(target: ConformanceTarget): void {
         expect((await tester.request('conf.Echo', { text: 'still here' })).code).toBe(200);
       });
 
+      it('answers two envelopes in one frame with 400 invalid_json (§2: one envelope per frame)', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        tester.send('{"kind":"ping"}{"kind":"ping"}');
+        expect(await tester.waitFor(withType('herald.Error'))).toMatchObject({ body: { code: 400, error: 'invalid_json' } });
+        expect((await tester.request('conf.Echo', { text: 'still here' })).code).toBe(200);
+      });
+
       it('answers a frame over maxMessageBytes with 413, or ends the connection as a hard-limit transport may', async () => {
         await boot();
         const tester = await client({ token: 'user:ann' });
@@ -266,6 +274,14 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(await reader.request('herald.Unsubscribe', { topic: 'conf/room' })).toMatchObject({ code: 200 });
         await writer.request('conf.Publish', { topic: 'conf/room', count: 1 });
         await reader.expectNothing(100, withType('conf.Published'));
+      });
+
+      it('counts $all toward maxSubscriptions (§4.9)', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        // The server subscribed the session to $all: 9 more topics reach the limit of 10.
+        for (let i = 0; i < maxSubscriptions - 1; i++) expect((await tester.request('herald.Subscribe', { topic: `conf/limit/${i}` })).code).toBe(200);
+        expect(await tester.request('herald.Subscribe', { topic: 'conf/limit/last' })).toMatchObject({ code: 429, body: { error: 'subscription_limit' } });
       });
 
       it('refuses topics the server does not allow with 403', async () => {
