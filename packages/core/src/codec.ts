@@ -28,6 +28,8 @@ export interface DecodeFailure {
   readonly message: string;
   /** Set when the frame is a request whose id could be read, so the answer can be a response. */
   readonly reqId?: string;
+  /** The request's `type`, when it was read and is valid: the response echoes it. */
+  readonly reqType?: string;
 }
 
 /** A valid client frame. */
@@ -54,8 +56,9 @@ export function unparsedRequestType(text: string): string | undefined {
   return UNPARSED_TYPE.exec(text.slice(0, UNPARSED_ID_SCAN_CHARS))?.[1];
 }
 
-function failure(status: number, error: ErrorReason, message: string, reqId?: string): DecodeFailure {
-  return reqId === undefined ? { ok: false, status, error, message } : { ok: false, status, error, message, reqId };
+function failure(status: number, error: ErrorReason, message: string, reqId?: string, reqType?: string): DecodeFailure {
+  if (reqId === undefined) return { ok: false, status, error, message };
+  return reqType === undefined ? { ok: false, status, error, message, reqId } : { ok: false, status, error, message, reqId, reqType };
 }
 
 function isLowSurrogate(c: number): boolean {
@@ -158,7 +161,7 @@ export function validateClientMessage(value: unknown): DecodeResult {
       }
       const resp = value['resp'];
       if (resp === undefined) return { ok: true, message: { kind, id, type, body: value['body'] } };
-      if (!isCount(resp, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.resp must be an integer >= 0', id);
+      if (!isCount(resp, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.resp must be an integer >= 0', id, type);
       return { ok: true, message: { kind, id, type, body: value['body'], resp } };
     }
     case Kind.Ack: {

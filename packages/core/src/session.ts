@@ -326,7 +326,7 @@ export class Session implements TopicSubscriber {
     if (!result.ok) {
       const body: ErrorBody = { error: result.error, message: result.message };
       if (result.reqId !== undefined) {
-        this.sendError(result.reqId, UNKNOWN_TYPE, result.status, body);
+        this.sendError(result.reqId, result.reqType ?? UNKNOWN_TYPE, result.status, body);
         this.strike();
       } else this.protocolError(result.status, result.error, result.message);
       return;

@@ -198,6 +198,15 @@ export function describeConformance(target: ConformanceTarget): void {
         expect((await tester.request('conf.Echo', { text: 'still here' })).code).toBe(200);
       });
 
+      it('answers a req with an invalid resp with 400 invalid_envelope, echoing its valid type (§2)', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        for (const [i, resp] of [-1, '3', 1.5].entries()) {
+          tester.send({ kind: 'req', id: `bad-resp-${i}`, type: 'conf.Echo', body: { text: 'x' }, resp });
+          expect(await tester.waitFor(withProperty('reqId', `bad-resp-${i}`))).toMatchObject({ type: 'conf.Echo', code: 400, body: { error: 'invalid_envelope' } });
+        }
+      });
+
       it('answers two envelopes in one frame with 400 invalid_json (§2: one envelope per frame)', async () => {
         await boot();
         const tester = await client({ token: 'user:ann' });
