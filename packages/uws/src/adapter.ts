@@ -92,6 +92,9 @@ function refuseOverHttp(res: HttpResponse, decision: Extract<UpgradeDecision, { 
  * const handle = attachHerald(app, herald, { path: '/ws' });
  * app.listen(9090, () => {});
  */
+/** uWS's own frame limit, as a multiple of `maxMessageBytes` (PROTOCOL.md §2). */
+const HARD_LIMIT_FACTOR = 2;
+
 export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: HeraldUwsOptions = {}, uws: UwsModule = loadUws()): HeraldUwsHandle {
   const limits = herald.limits;
   const maxBackpressure = options.maxBackpressure ?? herald.highWaterMark * 4;
@@ -103,7 +106,9 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   });
   app.ws<UserData>(options.path ?? '/ws', {
     compression: uws.DISABLED,
-    maxPayloadLength: limits.maxMessageBytes,
+    // Above the advertised limit, so a frame somewhat too large reaches the core and is answered
+    // 413 too_large; only one beyond twice the limit ends the connection (uWS: abruptly, 1006).
+    maxPayloadLength: limits.maxMessageBytes * HARD_LIMIT_FACTOR,
     maxBackpressure,
     closeOnBackpressureLimit: 1,
     // The core's sweep drives keep-alive (RFC pings for native clients, app pings for

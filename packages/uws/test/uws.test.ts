@@ -120,11 +120,13 @@ describe('bad input over uWS', () => {
     expect((await bystander.request('chat.Join', { room: 'after' })).code).toBe(200);
   });
 
-  it('closes the connection on a frame over maxMessageBytes (the uWS hard limit), leaving others alone', async () => {
+  it('closes the connection on a frame over twice maxMessageBytes (the uWS hard limit), leaving others alone', async () => {
     running = await start({ limits: { maxMessageBytes: 1024 } });
     const victim = await open({ token: 'user:victim' });
     const bystander = await open({ token: 'user:bystander' });
-    victim.send(JSON.stringify({ kind: 'req', id: 'big', type: 'chat.Send', body: { room: 'r', text: 'x'.repeat(2000) } }));
+    victim.send(JSON.stringify({ kind: 'req', id: 'big', type: 'chat.Send', body: { room: 'r', text: 'x'.repeat(1500) } }));
+    expect(await victim.waitFor(withProperty('reqId', 'big'))).toMatchObject({ code: 413, body: { error: 'too_large' } });
+    victim.send(JSON.stringify({ kind: 'req', id: 'huge', type: 'chat.Send', body: { room: 'r', text: 'x'.repeat(2100) } }));
     expect((await victim.closed).code).toBe(1006);
     expect((await bystander.request('chat.Join', { room: 'r' })).code).toBe(200);
   });
