@@ -22,6 +22,7 @@ import {
   type RequestType,
   type ResponseBody,
   type ResumedBody,
+  type RetryAdvice,
   type ServerMessage,
   type StreamPosition,
   type SubscribedBody,
@@ -177,6 +178,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private ackDueAt = 0;
   private attempt = 0;
   private goodbye: GoodbyeBody | undefined;
+  /** Why the server refused this connection's handshake (a `401 invalid_token` answer), for the errors of a stop that follows. */
+  private refusal: HeraldRequestError | undefined;
   private lastReceivedAt = 0;
   private lastTickAt = 0;
   private probeDeadline = 0;
@@ -198,7 +201,11 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         ...(options.headers === undefined ? {} : { headers: options.headers }),
       });
     (globalThis as { document?: EventTarget }).document?.addEventListener('visibilitychange', this.onVisible);
-    this.open();
+    // Opened once the constructor has returned, so that callbacks (a transport that fails at
+    // once calls `onStateChange` and `onError`) can already use the client.
+    queueMicrotask(() => {
+      if (!this.stopped) this.open();
+    });
   }
 
   get state(): ClientState {
@@ -490,6 +497,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
           this.options.onError?.(error);
           // A refused credential follows the 4401 rule: retry with a fresh token, or stop.
           const refused = error instanceof HeraldRequestError && (error.code === 401 || error.code === 403);
+          if (refused) this.refusal = error;
           this.connection?.close(refused ? 4401 : 4000, 'handshake failed');
         });
         return;
@@ -651,23 +659,30 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       pending.reject(this.failure(ClientErrorReason.Closed, 'connection closed'));
     }
     if (this.stopped) return;
-    const advice = (closeCodeRetry as Record<number, string>)[effective] ?? 'resume';
-    if (advice === 'fatal' || (advice === 'reauthenticate' && typeof this.options.token !== 'function')) return this.stop(effective);
+    const advice = (closeCodeRetry as Record<number, RetryAdvice>)[effective] ?? 'resume';
+    if (advice === 'fatal' || (advice === 'reauthenticate' && typeof this.options.token !== 'function')) return this.stop(effective, advice, this.lastClose.reason);
+    this.refusal = undefined;
     const cap = Math.min(this.options.maxReconnectDelayMs ?? 30_000, (this.options.reconnectDelayMs ?? 500) * 2 ** this.attempt++);
     const delay = Math.max(goodbye?.retryAfterMs ?? 0, (this.options.random ?? Math.random)() * cap);
     this.setState('reconnecting');
     this.reconnectTimer = setTimeout(() => this.open(), delay);
   }
 
-  private stop(code: number): void {
+  private stop(code: number, retry: RetryAdvice, why?: string): void {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.refreshTimer);
     clearInterval(this.ticker);
     (globalThis as { document?: EventTarget }).document?.removeEventListener('visibilitychange', this.onVisible);
+    const refusal = this.refusal;
+    const message = `closed (${code})${refusal !== undefined ? `: ${refusal.reason}: ${refusal.message}` : why ? `: ${why}` : ''}`;
+    const error = (): HeraldRequestError =>
+      refusal === undefined
+        ? new HeraldRequestError(code, { error: ClientErrorReason.Closed, message }, { code, retry })
+        : new HeraldRequestError(refusal.code, { error: refusal.reason, message }, { code, retry });
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
-      pending.reject(new HeraldRequestError(code, { error: ClientErrorReason.Closed, message: `closed (${code})` }));
+      pending.reject(error());
     }
     this.pending.clear();
     this.setState('closed');
@@ -678,7 +693,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     if (this.stopped) return;
     this.ack();
     const connection = this.connection;
-    this.stop(1000);
+    this.refusal = undefined;
+    this.stop(1000, 'fatal');
     connection?.close(1000, 'client closed');
   }
 }

@@ -1,4 +1,4 @@
-import type { Issue } from '@herald/core';
+import type { Issue, RetryAdvice } from '@herald/core';
 
 /** An error body as the server sends it (its `error` may be an application's own reason). */
 export interface ErrorDetails {
@@ -35,13 +35,19 @@ export class HeraldRequestError extends Error {
   readonly reason: string;
   readonly issues: readonly Issue[] | undefined;
   readonly retryAfterMs: number | undefined;
+  /** When the request failed because the connection closed: its close code. */
+  readonly closeCode: number | undefined;
+  /** What PROTOCOL.md's close-code table advises for `closeCode` (`fatal`: the client gave up). */
+  readonly retry: RetryAdvice | undefined;
 
-  constructor(code: number, body: ErrorDetails) {
+  constructor(code: number, body: ErrorDetails, close?: { readonly code: number; readonly retry: RetryAdvice }) {
     super(body.message);
     this.name = 'HeraldRequestError';
     this.code = code;
     this.reason = body.error;
     this.issues = body.issues;
     this.retryAfterMs = body.retryAfterMs;
+    this.closeCode = close?.code;
+    this.retry = close?.retry;
   }
 }

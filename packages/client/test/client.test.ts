@@ -180,6 +180,33 @@ describe('reconnect and resume', () => {
     expect(test.upgrades).toBe(1);
   });
 
+  it('rejects requests after a refused static token with the reason, the close code and the table\'s advice', async () => {
+    const test = await server();
+    const bad = client(test.url, { token: 'nope' });
+    const error = await bad.request('test.Echo', { text: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HeraldRequestError);
+    expect(error).toMatchObject({ code: 401, reason: 'invalid_token', closeCode: 4401, retry: 'reauthenticate' });
+    expect((error as Error).message).toBe('closed (4401): invalid_token: invalid token');
+  });
+
+  it('calls onStateChange only once createClient has returned, even when the transport fails at once', async () => {
+    const seen: string[] = [];
+    const errors: unknown[] = [];
+    const created: HeraldClient<TestContract> = createClient<TestContract>({
+      url: 'not a url',
+      WebSocket: WebSocket as never,
+      token: 'user:ann',
+      reconnectDelayMs: 20,
+      onStateChange: (state) => seen.push(`${state}:${created.state}`),
+      onError: (error) => errors.push(error),
+    });
+    clients.push(created);
+    expect(seen).toEqual([]);
+    await until(() => seen.length > 0);
+    expect(seen[0]).toBe('reconnecting:reconnecting');
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
   it('honours the retry hint of a Goodbye', async () => {
     const test = await server({ limits: { rateLimit: { messagesPerSecond: 10, burst: 10 } } });
     const flooder = client(test.url, { random: () => 0 });
