@@ -51,7 +51,7 @@ export class ObservedClient {
     this.topicName = `room/${this.topicIndex}`;
     this.client = createClient<ChaosContract>({
       url: `ws://${options.origin}/ws`,
-      WebSocket: WebSocket as never,
+      WebSocket,
       ...(this.longPoll ? { transport: longPollTransport({ url: `http://${options.origin}/lp` }) } : {}),
       token: this.userId,
       reconnectDelayMs: 100,

@@ -68,7 +68,7 @@ function connectThrough(proxy: Nginx, name: string, states: ClientState[] = [], 
   client = createClient({
     transport: autoTransport({
       url: `ws://127.0.0.1:${proxy.port}/ws`,
-      WebSocket: WebSocket as never,
+      WebSocket,
       probeEveryMs: 60_000,
       onTransport: (kind) => transports.push(kind),
     }),

@@ -21,14 +21,18 @@ export interface TransportConnection {
 /** Opens a connection; called again for every reconnect. */
 export type Transport = (events: TransportEvents) => TransportConnection;
 
-/** The WebSocket API the transport needs: the WHATWG one, or `ws` on Node 20. */
+/**
+ * The WebSocket API the transport needs: the WHATWG one (browsers, Bun, Deno, Node 22+) or
+ * `ws` on Node 20. The handlers' event parameters are `never` so that every implementation's
+ * own event types fit; the transport reads only `data`, `code` and `reason`.
+ */
 export interface WebSocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
 }
 
 export type WebSocketConstructor = new (url: string, protocols: string | string[], options?: { headers?: Record<string, string> }) => WebSocketLike;
@@ -55,11 +59,11 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
     const socket = options.headers === undefined ? new Impl(options.url, PROTOCOL_NAME) : new Impl(options.url, PROTOCOL_NAME, { headers: options.headers });
     let closed = false;
     socket.onopen = () => events.onOpen();
-    socket.onmessage = (event) => {
+    socket.onmessage = (event: { data: unknown }) => {
       // A socket this side closed may still deliver what was in flight: the client has moved on.
       if (!closed && typeof event.data === 'string') events.onMessage(event.data);
     };
-    socket.onclose = (event) => {
+    socket.onclose = (event: { code: number; reason: string }) => {
       if (closed) return;
       closed = true;
       events.onClose(event.code, event.reason);

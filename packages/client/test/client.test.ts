@@ -23,7 +23,7 @@ async function server(options: Parameters<typeof startServer>[0] = {}): Promise<
 }
 
 function client(url: string, options: Partial<ClientOptions> = {}): HeraldClient<TestContract> {
-  const created = createClient<TestContract>({ url, WebSocket: WebSocket as never, token: 'user:ann', reconnectDelayMs: 20, ...options });
+  const created = createClient<TestContract>({ url, WebSocket, token: 'user:ann', reconnectDelayMs: 20, ...options });
   clients.push(created);
   return created;
 }
@@ -194,7 +194,7 @@ describe('reconnect and resume', () => {
     const errors: unknown[] = [];
     const created: HeraldClient<TestContract> = createClient<TestContract>({
       url: 'not a url',
-      WebSocket: WebSocket as never,
+      WebSocket,
       token: 'user:ann',
       reconnectDelayMs: 20,
       onStateChange: (state) => seen.push(`${state}:${created.state}`),

@@ -8,10 +8,10 @@ import { webSocketTransport, type WebSocketLike } from '../src/index.ts';
 
 class ScriptedWebSocket implements WebSocketLike {
   static last: ScriptedWebSocket | undefined;
-  onopen: WebSocketLike['onopen'] = null;
-  onmessage: WebSocketLike['onmessage'] = null;
-  onclose: WebSocketLike['onclose'] = null;
-  onerror: WebSocketLike['onerror'] = null;
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
   readonly sent: string[] = [];
   constructor() {
     ScriptedWebSocket.last = this;

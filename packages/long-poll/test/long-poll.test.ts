@@ -170,7 +170,7 @@ describe('automatic fallback', () => {
     const transports: string[] = [];
     const url = running.origin.replace('http', 'ws') + '/ws';
     const client = createClient({
-      transport: autoTransport({ url, WebSocket: WebSocket as never, probeEveryMs: 300, onTransport: (kind) => transports.push(kind) }),
+      transport: autoTransport({ url, WebSocket, probeEveryMs: 300, onTransport: (kind) => transports.push(kind) }),
       token: 'user:ann',
       reconnectDelayMs: 10,
     });

@@ -147,7 +147,7 @@ it(
         requests: { sent: 0, ok: 0, outcomeUnknown: 0, failed: 0, ranTwice: 0 },
         client: createClient<ClusterContract>({
           url: `ws://${origin}/ws`,
-          WebSocket: WebSocket as never,
+          WebSocket,
           ...(longPoll ? { transport: longPollTransport({ url: `http://${origin}/lp` }) } : {}),
           token: userId,
           reconnectDelayMs: 50,
