@@ -783,11 +783,11 @@ describe('answers confirmed by the client (resp)', () => {
     expect(responseTo(socket, 'slow')).toEqual([{ kind: 'resp', reqId: 'slow', type: 'test.Slow', code: 200, body: { done: true } }]);
   });
 
-  it('answers a malformed resp: 400 invalid_envelope on a req (with its id), herald.Error on an ack', async () => {
+  it('answers a malformed resp: 400 invalid_envelope on a req (with its id and type), herald.Error on an ack', async () => {
     const { herald } = setup(options);
     const socket = await connect(herald, 'alice');
     expect(await answer(socket, { ...echo('r1'), resp: -1 } as never)).toEqual([
-      { kind: 'resp', reqId: 'r1', type: 'herald.Error', code: 400, body: { error: 'invalid_envelope', message: 'req.resp must be an integer >= 0' } },
+      { kind: 'resp', reqId: 'r1', type: 'test.Echo', code: 400, body: { error: 'invalid_envelope', message: 'req.resp must be an integer >= 0' } },
     ]);
     const [error] = await answer(socket, { kind: 'ack', seq: 0, resp: 'all' } as never);
     expect(error).toMatchObject({ kind: 'notification', type: 'herald.Error', body: { code: 400, error: 'invalid_envelope', message: 'ack.resp must be an integer >= 0' } });
