@@ -11,6 +11,10 @@ const demo = await startDemo({
   port: Number(process.env['PORT'] ?? 9090),
   ...(host === undefined ? {} : { host }),
   ...(redisUrl === undefined ? {} : { redisUrl }),
+}).catch((error: unknown) => {
+  // A port in use, say: one line that says what to do, not a stack trace.
+  console.error(`Herald demo: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
 });
 const base = `http://localhost:${demo.port}`;
 console.log(`Herald demo on ${base}${redisUrl === undefined ? '' : `, a cluster node on ${redisUrl}`}`);

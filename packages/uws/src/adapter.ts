@@ -4,6 +4,7 @@
  * go out through uWS's native publish.
  */
 import { STATUS_CODES } from 'node:http';
+import { createServer } from 'node:net';
 import type { Herald, UpgradeDecision } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { begin, drained } from './in-flight.ts';
@@ -37,6 +38,12 @@ export interface HeraldUwsServeOptions extends HeraldUwsOptions {
    * rather than a refused connection.
    */
   readonly drainMs?: number;
+  /**
+   * Let other processes listen on the same port (uWS's default, SO_REUSEPORT: the kernel
+   * splits connections between them). Off by default: a second server on a port in use fails
+   * with `EADDRINUSE` instead of silently taking half the connections.
+   */
+  readonly sharePort?: boolean;
 }
 
 /** A running attachment. */
@@ -185,6 +192,25 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   };
 }
 
+/** Listens on `host:port` with Node and closes again: the error (`EADDRINUSE`, `EACCES`, …), or undefined when the port is free. */
+function probeListen(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', resolve);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+}
+
+function listenError(host: string, port: number, cause: NodeJS.ErrnoException | undefined): Error {
+  const error: NodeJS.ErrnoException = new Error(
+    cause?.code === 'EADDRINUSE'
+      ? `@herald/uws: port ${port} on ${host} is already in use (EADDRINUSE); stop the other server or choose another port`
+      : `@herald/uws: cannot listen on ${host}:${port}${cause === undefined ? '' : ` (${cause.code ?? cause.message})`}`,
+  );
+  if (cause?.code !== undefined) error.code = cause.code;
+  return error;
+}
+
 /**
  * Starts a uWS server with Herald on `path` and resolves once it listens.
  *
@@ -196,11 +222,17 @@ export async function serveHerald(herald: Herald<any>, options: HeraldUwsServeOp
   const uws = loadUws();
   const app = options.app ?? uws.App();
   const attached = attachHerald(app, herald, options, uws);
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    const done = (socket: us_listen_socket | false) =>
-      socket === false ? reject(new Error(`@herald/uws: cannot listen on ${options.host ?? '0.0.0.0'}:${options.port ?? 9090}`)) : resolve(socket);
-    app.listen(options.host ?? '0.0.0.0', options.port ?? 9090, done);
-  });
+  const host = options.host ?? '0.0.0.0';
+  const port = options.port ?? 9090;
+  // uWS listens with SO_REUSEPORT, so a second server on a port in use would silently share it;
+  // its exclusive flag drops SO_REUSEADDR too, and a restart then fails while old connections
+  // linger in TIME_WAIT. So Node, which sets only SO_REUSEADDR, checks the port first.
+  if (options.sharePort !== true && port !== 0) {
+    const inUse = await probeListen(host, port);
+    if (inUse !== undefined) throw listenError(host, port, inUse);
+  }
+  const listenSocket = await new Promise<us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
+  if (listenSocket === false) throw listenError(host, port, await probeListen(host, port));
   const drainMs = options.drainMs ?? 1000;
   let closed: Promise<void> | undefined;
   return {
