@@ -31,12 +31,23 @@ export function assertNative(uws: UwsModule): UwsModule {
   return uws;
 }
 
-/** The native uWebSockets.js module, or a clear error. */
-export function loadUws(): UwsModule {
-  const require = createRequire(import.meta.url);
+/** The native uWebSockets.js module, or a clear error. `load` resolves the module (a test seam). */
+export function loadUws(load: () => unknown = () => createRequire(import.meta.url)('uWebSockets.js')): UwsModule {
   const previous = process.env['UWS_USE_FALLBACK'];
   if (previous !== undefined && /^(1|true)$/i.test(previous)) {
     throw new Error('@herald/uws: UWS_USE_FALLBACK is set; Herald refuses to run on the JavaScript fallback of uWebSockets.js.');
   }
-  return assertNative(require('uWebSockets.js') as UwsModule);
+  let uws: UwsModule;
+  try {
+    uws = load() as UwsModule;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      '@herald/uws: uWebSockets.js is not installed. It is not on the npm registry under that name: install a build ' +
+        'for your Node.js, e.g. `npm install uWebSockets.js@github:uNetworking/uWebSockets.js#v20.52.0`, or an npm alias ' +
+        'such as `npm install uWebSockets.js@npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0` (Node 20).',
+      { cause: error },
+    );
+  }
+  return assertNative(uws);
 }

@@ -26,6 +26,13 @@ describe('native binary', () => {
     expect(isNative(loadUws())).toBe(true);
   });
 
+  it('says how to install uWebSockets.js when it is missing', () => {
+    const missing = () => {
+      throw Object.assign(new Error("Cannot find module 'uWebSockets.js'"), { code: 'MODULE_NOT_FOUND' });
+    };
+    expect(() => loadUws(missing)).toThrow(/uWebSockets.js is not installed.*npm install uWebSockets.js@github:uNetworking/);
+  });
+
   it('recognises the JavaScript fallback and refuses it', () => {
     const require = createRequire(import.meta.url);
     const fallback = require('uWebSockets.js/dist/index.js') as UwsModule;
