@@ -7,6 +7,7 @@
 import type { Herald, HeraldOptions, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKind, withProperty, withType } from '../matchers.ts';
+import { parseAnswers, RawConnection } from '../node/raw-http.ts';
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
 import { connect, type ConnectOptions, type Tester, type WebSocketConstructor } from '../tester.ts';
 import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
@@ -391,6 +392,26 @@ export function describeConformance(target: ConformanceTarget): void {
         await sleep(pingIntervalMs + pingTimeoutMs + SLACK_MS);
         tcp.resume();
         expect((await native.closed).code).toBe(4408);
+      });
+    });
+
+    describe('malformed HTTP', () => {
+      itLongPoll('answers HEAD without a body, so the next answer on a keep-alive connection is read as sent', async () => {
+        const { url } = await boot();
+        const { host, pathname } = new URL(url);
+        const head = `HEAD ${pathname}/poll HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+        const get = `GET ${pathname}/poll HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+        const afterHead = new Set([0]);
+        // The GET follows once the HEAD's answer has begun, as a keep-alive client sends it.
+        const connection = new RawConnection(Number(new URL(url).port)).write(head);
+        await connection.wait({ until: (data) => data.includes('\r\n\r\n') });
+        connection.write(get);
+        const { received } = await connection.wait({ until: (data) => parseAnswers(data.toString('latin1'), afterHead).answers.length === 2 });
+        connection.close();
+        const { answers, stray } = parseAnswers(received.toString('latin1'), afterHead);
+        expect(stray).toBe('');
+        expect(answers.map((answer) => answer.status)).toEqual([404, 404]);
+        expect(JSON.parse(answers[1]?.body ?? '')).toMatchObject({ error: 'unknown_session' });
       });
     });
 
