@@ -105,6 +105,32 @@ export function bearerToken(request: UpgradeRequest): string | null | undefined 
   return match?.[1] ?? null;
 }
 
+const WEBSOCKET_VERSION = '13';
+
+/**
+ * The refusal of a request that is not a WebSocket handshake RFC 6455 (§4.2.1) lets a server
+ * complete, or undefined for one that is: `Sec-WebSocket-Key` must be 16 bytes in base64 (else
+ * 400) and `Sec-WebSocket-Version` 13 (absent: 400; another version: 426). Adapters ask this
+ * before `upgrade`, as WebSocket libraries differ here (`ws` also accepts version 8, uWS serves
+ * a request without a key as plain HTTP). Always answered over HTTP: there is no upgrade to follow.
+ */
+export function handshakeRefusal(headers: UpgradeRequest['headers']): UpgradeRejected | undefined {
+  const refuse = (status: number, message: string): UpgradeRejected => ({
+    ok: false,
+    status,
+    body: { error: ErrorReason.ValidationFailed, message },
+    client: 'native',
+    protocol: undefined,
+    headers: { 'sec-websocket-version': WEBSOCKET_VERSION },
+  });
+  const key = headers.get('sec-websocket-key')?.trim();
+  if (key === undefined || !/^[A-Za-z0-9+/]{22}==$/.test(key)) return refuse(Status.BadRequest, 'Sec-WebSocket-Key must be 16 bytes in base64');
+  const version = headers.get('sec-websocket-version')?.trim();
+  if (version === undefined || !/^\d+$/.test(version)) return refuse(Status.BadRequest, `send Sec-WebSocket-Version: ${WEBSOCKET_VERSION}`);
+  if (version !== WEBSOCKET_VERSION) return refuse(Status.UpgradeRequired, `this server speaks WebSocket version ${WEBSOCKET_VERSION}`);
+  return undefined;
+}
+
 /** The checks that need no I/O: subprotocol and Origin. */
 export function checkUpgrade(request: UpgradeRequest, policy: UpgradePolicy): UpgradeRejected | { client: ClientClass } {
   const client = classifyClient(request, policy);

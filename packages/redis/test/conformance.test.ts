@@ -50,6 +50,7 @@ const fresh = () => {
 
 describeConformance({
   name: 'uWebSockets.js on Redis',
+  forbiddenFrames: { unmasked: 'unread', invalidUtf8: 'drop-connection' },
   engine: fresh,
   start: async (herald) => {
     const parts = engine as { broker: RedisBroker; sessionStore: RedisSessionStore };

@@ -7,7 +7,7 @@
 import type { Herald, HeraldOptions, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKind, withProperty, withType } from '../matchers.ts';
-import { parseAnswers, RawConnection } from '../node/raw-http.ts';
+import { clientFrame, closeCode, parseAnswers, RawConnection, rawExchange, serverFrames, upgradeRequest, type RawFrame } from '../node/raw-http.ts';
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
 import { connect, type ConnectOptions, type Tester, type WebSocketConstructor } from '../tester.ts';
 import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
@@ -30,6 +30,17 @@ export interface ConformanceTarget {
    */
   readonly transport?: 'websocket' | 'long-poll';
   readonly WebSocket?: WebSocketConstructor;
+  /**
+   * What the WebSocket implementation does, before any Herald code runs, with frames RFC 6455
+   * says to fail the connection on (PROTOCOL.md, "Frames RFC 6455 forbids"). Default: what the
+   * RFC asks, close `1002` for an unmasked client frame and `1007` for text that is not UTF-8.
+   */
+  readonly forbiddenFrames?: {
+    /** `read-as-masked`: handled like any frame (Deno); `unread`: never read, nor answered (uWS). */
+    readonly unmasked?: 'close-1002' | 'read-as-masked' | 'unread';
+    /** `drop-connection`: the TCP connection ends without a close frame (uWS). */
+    readonly invalidUtf8?: 'close-1007' | 'drop-connection';
+  };
   /** The engine for each test's server (default: the in-memory broker, sessions in memory); `start`'s `stop` releases it. */
   readonly engine?: () => Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore'>;
 }
@@ -396,6 +407,80 @@ export function describeConformance(target: ConformanceTarget): void {
     });
 
     describe('malformed HTTP', () => {
+      /** The first complete answer to `bytes`, written on a raw connection to the server. */
+      async function rawAnswer(url: string, bytes: string) {
+        const { received } = await rawExchange(Number(new URL(url).port), bytes, { until: (data) => parseAnswers(data.toString('latin1')).answers.length > 0 });
+        return parseAnswers(received.toString('latin1')).answers[0];
+      }
+
+      itWebSocket('refuses a handshake of another Sec-WebSocket-Version with 426, naming version 13', async () => {
+        const { url } = await boot();
+        const { host, pathname } = new URL(url);
+        for (const version of ['8', '14']) {
+          const answer = await rawAnswer(url, upgradeRequest(pathname, host, { 'sec-websocket-version': version }));
+          expect(answer).toMatchObject({ status: 426, headers: { 'sec-websocket-version': '13' } });
+          expect(JSON.parse(answer?.body ?? '')).toMatchObject({ error: 'validation_failed' });
+        }
+      });
+
+      itWebSocket('refuses a handshake without Sec-WebSocket-Version or Sec-WebSocket-Key with 400', async () => {
+        const { url } = await boot();
+        const { host, pathname } = new URL(url);
+        for (const missing of ['sec-websocket-version', 'sec-websocket-key']) {
+          const answer = await rawAnswer(url, upgradeRequest(pathname, host, { [missing]: null }));
+          expect(answer?.status).toBe(400);
+          expect(JSON.parse(answer?.body ?? '')).toMatchObject({ error: 'validation_failed' });
+        }
+      });
+
+      /** Opens a raw WebSocket, writes `frame` after the 101, and returns what the server sent until `until` held or it closed. */
+      async function afterFrame(url: string, frame: Buffer, until: (frames: RawFrame[]) => boolean): Promise<{ frames: RawFrame[]; closed: boolean }> {
+        const { host, pathname } = new URL(url);
+        const connection = new RawConnection(Number(new URL(url).port)).write(upgradeRequest(pathname, host));
+        const frames = () => serverFrames(connection.received, connection.received.indexOf('\r\n\r\n') + 4);
+        await connection.wait({ until: (data) => data.includes('\r\n\r\n') });
+        expect(connection.text).toMatch(/^HTTP\/1\.1 101 /);
+        connection.write(frame);
+        await connection.wait({ until: () => until(frames()) });
+        connection.close();
+        return { frames: frames(), closed: connection.closed };
+      }
+
+      /** The text of every text frame after the Welcome, but the server's own pings. */
+      const texts = (frames: readonly RawFrame[]) =>
+        frames
+          .filter((frame) => frame.opcode === 0x1)
+          .slice(1)
+          .map((frame) => frame.payload.toString())
+          .filter((text) => text !== '{"kind":"ping"}');
+      const closes = (frames: RawFrame[]) => closeCode(frames) !== undefined;
+      const { unmasked = 'close-1002', invalidUtf8 = 'close-1007' } = target.forbiddenFrames ?? {};
+
+      itWebSocket(`ends the connection on a text frame that is not UTF-8 (${invalidUtf8})`, async () => {
+        const { url } = await boot();
+        const { frames, closed } = await afterFrame(url, clientFrame(0x1, Uint8Array.of(0x7b, 0xc3, 0x28, 0x7d)), closes);
+        if (invalidUtf8 === 'close-1007') expect(closeCode(frames)).toBe(1007);
+        else expect({ closed, code: closeCode(frames) }).toEqual({ closed: true, code: undefined });
+        expect(texts(frames)).toEqual([]);
+      });
+
+      itWebSocket(`treats an unmasked client frame as RFC 6455 forbids, or as documented (${unmasked})`, async () => {
+        const { url } = await boot();
+        const ping = clientFrame(0x1, new TextEncoder().encode('{"kind":"ping"}'), false);
+        const answered = (frames: RawFrame[]) => closes(frames) || texts(frames).includes('{"kind":"pong"}');
+        const { frames } = await afterFrame(url, ping, answered);
+        if (unmasked === 'close-1002') {
+          expect(closeCode(frames)).toBe(1002);
+          expect(texts(frames)).toEqual([]);
+        } else if (unmasked === 'read-as-masked') {
+          expect(texts(frames)).toEqual(['{"kind":"pong"}']);
+        } else {
+          // Never read: nothing answers it, and the session's own deadline (authentication, here) ends the connection.
+          expect(closeCode(frames)).toBe(4401);
+          expect(texts(frames)).toMatchObject([expect.stringContaining('"herald.Goodbye"')]);
+        }
+      });
+
       itLongPoll('answers HEAD without a body, so the next answer on a keep-alive connection is read as sent', async () => {
         const { url } = await boot();
         const { host, pathname } = new URL(url);

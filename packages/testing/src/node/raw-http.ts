@@ -169,3 +169,37 @@ export function parseAnswers(text: string, headOnly: ReadonlySet<number> = new S
   }
   return { answers, stray };
 }
+
+export interface RawFrame {
+  readonly opcode: number;
+  readonly payload: Buffer;
+}
+
+/** The complete server frames (unmasked, as servers send them) in `data` from `start`. */
+export function serverFrames(data: Buffer, start = 0): RawFrame[] {
+  const frames: RawFrame[] = [];
+  let at = start;
+  while (at + 2 <= data.length) {
+    let length = (data[at + 1] as number) & 0x7f;
+    let head = 2;
+    if (length === 126) {
+      if (at + 4 > data.length) break;
+      length = data.readUInt16BE(at + 2);
+      head = 4;
+    } else if (length === 127) {
+      if (at + 10 > data.length) break;
+      length = Number(data.readBigUInt64BE(at + 2));
+      head = 10;
+    }
+    if (at + head + length > data.length) break;
+    frames.push({ opcode: (data[at] as number) & 0x0f, payload: data.subarray(at + head, at + head + length) });
+    at += head + length;
+  }
+  return frames;
+}
+
+/** The close code of the first close frame in `frames`, if there is one. */
+export function closeCode(frames: readonly RawFrame[]): number | undefined {
+  const close = frames.find((frame) => frame.opcode === 0x8);
+  return close === undefined || close.payload.length < 2 ? undefined : close.payload.readUInt16BE(0);
+}
