@@ -50,8 +50,19 @@ export type UpgradeDecision = UpgradeAccepted | UpgradeRejected;
 
 /** The upgrade policy, from the server options. */
 export interface UpgradePolicy {
-  /** Allowed browser origins, or a predicate; default: the server's own origin only. */
+  /**
+   * Allowed browser origins (`'*'` for any), or a predicate. Without it, only same-origin
+   * browsers on a loopback host (`localhost`, `127.0.0.1`, `[::1]`) are allowed: a same-origin
+   * check on any other host is passed by a page whose DNS points at this server (DNS
+   * rebinding). With `NODE_ENV=production` the server refuses to start without `origins`,
+   * unless `development` is set.
+   *
+   * @example
+   * createHerald({ contract, handlers, origins: ['https://app.example', 'https://admin.example'] });
+   */
   readonly origins?: readonly string[] | ((origin: string, request: UpgradeRequest) => boolean);
+  /** Start without `origins` even with `NODE_ENV=production` (same-origin browsers on loopback hosts only). */
+  readonly development?: boolean;
   /** How a client is classified; default: a request with an `Origin` header is a browser. */
   readonly classifyClient?: (request: UpgradeRequest) => ClientClass;
 }
@@ -61,19 +72,46 @@ export function offeredProtocols(header: string | null): string[] {
   return header === null ? [] : header.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-function sameOrigin(origin: string, request: UpgradeRequest): boolean {
+/** `localhost`, a name under `.localhost`, `127.0.0.0/8` or `[::1]`: names no other site can point at this server. */
+function loopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]';
+}
+
+/** The default rule: the origin of the `Host` header, on a loopback host only (see `UpgradePolicy.origins`). */
+function sameLoopbackOrigin(origin: string, request: UpgradeRequest): boolean {
   const host = request.headers.get('host');
   if (host === null) return false;
   try {
-    return new URL(origin).host === host;
+    const url = new URL(origin);
+    return url.host === host && loopback(url.hostname);
   } catch {
     return false;
   }
 }
 
+/** True with `NODE_ENV=production`, where the runtime has `process.env` (Node, Bun; Deno when allowed to read it). */
+function inProduction(): boolean {
+  try {
+    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['NODE_ENV'] === 'production';
+  } catch {
+    return false;
+  }
+}
+
+/** Throws, at server start, when a production server has no Origin allow-list. */
+export function assertOriginPolicy(policy: UpgradePolicy): void {
+  if (policy.origins !== undefined || policy.development === true || !inProduction()) return;
+  throw new Error(
+    '@herald/core: NODE_ENV is production and no `origins` are set. Without an allow-list only same-origin ' +
+      'browsers on loopback hosts are allowed, as a same-origin check elsewhere is passed by any page whose DNS ' +
+      "points at this server (DNS rebinding). Set `origins` to your pages' origins, e.g. " +
+      "origins: ['https://app.example'], or `development: true` to start anyway.",
+  );
+}
+
 export function originAllowed(origin: string, request: UpgradeRequest, policy: UpgradePolicy): boolean {
   const rule = policy.origins;
-  if (rule === undefined) return sameOrigin(origin, request);
+  if (rule === undefined) return sameLoopbackOrigin(origin, request);
   if (typeof rule === 'function') return rule(origin, request);
   return rule.includes(origin) || rule.includes('*');
 }

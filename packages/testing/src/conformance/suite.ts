@@ -102,6 +102,21 @@ export function describeConformance(target: ConformanceTarget): void {
       return { status: response.status, headers: responseHeaders, body: await response.json() };
     }
 
+    /** The first complete answer to `bytes`, written on a raw connection to the server. */
+    async function rawAnswer(url: string, bytes: string) {
+      const { received } = await rawExchange(Number(new URL(url).port), bytes, { until: (data) => parseAnswers(data.toString('latin1')).answers.length > 0 });
+      return parseAnswers(received.toString('latin1')).answers[0];
+    }
+
+    /** A raw WebSocket handshake (`headers` added to a valid one), once the answer's head is in. */
+    async function rawUpgrade(url: string, headers: Record<string, string> = {}, host = new URL(url).host): Promise<RawConnection> {
+      const connection = new RawConnection(Number(new URL(url).port)).write(upgradeRequest(new URL(url).pathname, host, headers));
+      return connection.wait({ until: (data) => data.includes('\r\n\r\n') });
+    }
+
+    /** The server frames received after the handshake's answer. */
+    const framesOf = (connection: RawConnection) => serverFrames(connection.received, connection.received.indexOf('\r\n\r\n') + 4);
+
     /** The server's own origin, which browsers from the same site send. */
     const originOf = (url: string) => {
       const parsed = new URL(url);
@@ -139,6 +154,24 @@ export function describeConformance(target: ConformanceTarget): void {
       itLongPoll('refuses a foreign Origin with 403 over HTTP', async () => {
         const { url } = await boot();
         expect(await refusal(url, { headers: { origin: 'https://evil.example' } })).toMatchObject({ status: 403, body: { error: 'origin_not_allowed' } });
+      });
+
+      itWebSocket('refuses a browser whose Host and Origin are both another name (DNS rebinding) with 4403', async () => {
+        const { url } = await boot();
+        const rebound = `rebound.example:${new URL(url).port}`;
+        const connection = await rawUpgrade(url, { origin: `http://${rebound}` }, rebound);
+        await connection.wait({ until: () => closeCode(framesOf(connection)) !== undefined });
+        connection.close();
+        expect(closeCode(framesOf(connection))).toBe(4403);
+      });
+
+      itLongPoll('refuses an open whose Host and Origin are both another name (DNS rebinding) with 403', async () => {
+        const { url } = await boot();
+        const rebound = `rebound.example:${new URL(url).port}`;
+        const open = `POST ${new URL(url).pathname} HTTP/1.1\r\nHost: ${rebound}\r\nOrigin: http://${rebound}\r\nHerald-Protocol: herald.v1\r\nContent-Length: 0\r\n\r\n`;
+        const answer = await rawAnswer(url, open);
+        expect(answer?.status).toBe(403);
+        expect(JSON.parse(answer?.body ?? '')).toMatchObject({ error: 'origin_not_allowed' });
       });
 
       it('refuses a bad bearer token with HTTP 401 and a JSON body', async () => {
@@ -407,12 +440,6 @@ export function describeConformance(target: ConformanceTarget): void {
     });
 
     describe('malformed HTTP', () => {
-      /** The first complete answer to `bytes`, written on a raw connection to the server. */
-      async function rawAnswer(url: string, bytes: string) {
-        const { received } = await rawExchange(Number(new URL(url).port), bytes, { until: (data) => parseAnswers(data.toString('latin1')).answers.length > 0 });
-        return parseAnswers(received.toString('latin1')).answers[0];
-      }
-
       itWebSocket('refuses a handshake of another Sec-WebSocket-Version with 426, naming version 13', async () => {
         const { url } = await boot();
         const { host, pathname } = new URL(url);
@@ -435,15 +462,12 @@ export function describeConformance(target: ConformanceTarget): void {
 
       /** Opens a raw WebSocket, writes `frame` after the 101, and returns what the server sent until `until` held or it closed. */
       async function afterFrame(url: string, frame: Buffer, until: (frames: RawFrame[]) => boolean): Promise<{ frames: RawFrame[]; closed: boolean }> {
-        const { host, pathname } = new URL(url);
-        const connection = new RawConnection(Number(new URL(url).port)).write(upgradeRequest(pathname, host));
-        const frames = () => serverFrames(connection.received, connection.received.indexOf('\r\n\r\n') + 4);
-        await connection.wait({ until: (data) => data.includes('\r\n\r\n') });
+        const connection = await rawUpgrade(url);
         expect(connection.text).toMatch(/^HTTP\/1\.1 101 /);
         connection.write(frame);
-        await connection.wait({ until: () => until(frames()) });
+        await connection.wait({ until: () => until(framesOf(connection)) });
         connection.close();
-        return { frames: frames(), closed: connection.closed };
+        return { frames: framesOf(connection), closed: connection.closed };
       }
 
       /** The text of every text frame after the Welcome, but the server's own pings. */
