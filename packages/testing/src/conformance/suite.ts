@@ -41,6 +41,11 @@ export interface ConformanceTarget {
     /** `drop-connection`: the TCP connection ends without a close frame (uWS). */
     readonly invalidUtf8?: 'close-1007' | 'drop-connection';
   };
+  /**
+   * Long-poll: whether the HTTP server answers an HTTP/1.0 request without `Host` (default
+   * `answered`); uWS's parser leaves it unanswered until its idle timeout (PROTOCOL.md, "HTTP versions").
+   */
+  readonly http10?: 'answered' | 'unanswered';
   /** The engine for each test's server (default: the in-memory broker, sessions in memory); `start`'s `stop` releases it. */
   readonly engine?: () => Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore'>;
 }
@@ -504,6 +509,19 @@ export function describeConformance(target: ConformanceTarget): void {
           expect(texts(frames)).toMatchObject([expect.stringContaining('"herald.Goodbye"')]);
         }
       });
+
+      const http10 = target.http10 ?? 'answered';
+
+      itLongPoll(`HTTP/1.0 without Host, as haproxy's default health check sends it: ${http10}`, async () => {
+        const { url } = await boot();
+        const request = `GET ${new URL(url).pathname}/poll HTTP/1.0\r\n\r\n`;
+        const until = (data: Buffer) => parseAnswers(data.toString('latin1')).answers.length > 0;
+        // Unanswered, the connection ends at the server's HTTP idle timeout (uWS: 10 s).
+        const { text, closed } = await rawExchange(Number(new URL(url).port), request, http10 === 'answered' ? { until } : { timeoutMs: 30_000 });
+        if (http10 === 'unanswered') return expect({ text, closed }).toEqual({ text: '', closed: true });
+        // 404 either way: no session, or (Bun, which routes by Host) no route.
+        expect(parseAnswers(text).answers[0]?.status).toBe(404);
+      }, 40_000);
 
       itLongPoll('answers HEAD without a body, so the next answer on a keep-alive connection is read as sent', async () => {
         const { url } = await boot();
