@@ -55,7 +55,7 @@ export interface UpgradePolicy {
    * browsers on a loopback host (`localhost`, `127.0.0.1`, `[::1]`) are allowed: a same-origin
    * check on any other host is passed by a page whose DNS points at this server (DNS
    * rebinding). With `NODE_ENV=production` the server refuses to start without `origins`,
-   * unless `development` is set.
+   * unless `development` is set (on Deno, where it is allowed to read `NODE_ENV`).
    *
    * @example
    * createHerald({ contract, handlers, origins: ['https://app.example', 'https://admin.example'] });
@@ -89,10 +89,19 @@ function sameLoopbackOrigin(origin: string, request: UpgradeRequest): boolean {
   }
 }
 
-/** True with `NODE_ENV=production`, where the runtime has `process.env` (Node, Bun; Deno when allowed to read it). */
+interface RuntimeGlobals {
+  readonly process?: { readonly env?: Record<string, string | undefined> };
+  readonly Deno?: { readonly permissions?: { querySync?(descriptor: { name: 'env'; variable: string }): { readonly state: string } } };
+}
+
+/** True with `NODE_ENV=production`, where the runtime has `process.env` (Node, Bun, Deno). */
 function inProduction(): boolean {
+  const runtime = globalThis as RuntimeGlobals;
+  // Deno would prompt for env access, or throw without it: read only what is granted already.
+  const deno = runtime.Deno?.permissions?.querySync?.({ name: 'env', variable: 'NODE_ENV' });
+  if (deno !== undefined && deno.state !== 'granted') return false;
   try {
-    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['NODE_ENV'] === 'production';
+    return runtime.process?.env?.['NODE_ENV'] === 'production';
   } catch {
     return false;
   }
