@@ -65,8 +65,6 @@ function writeCorked(): void {
 class UwsExchange implements HttpExchange {
   readonly method: string;
   readonly path: string;
-  /** A HEAD answer is the head only: a body would be read as the next answer on the connection. */
-  private readonly headOnly: boolean;
   /** Only valid while the route handler runs; uWS reuses it afterwards. */
   request: HttpRequest | undefined;
   /** True while uWS runs this exchange's own callback (route or body), with its socket corked. */
@@ -89,7 +87,6 @@ class UwsExchange implements HttpExchange {
     this.request = req;
     const method = req.getMethod();
     this.method = METHODS.get(method) ?? method.toUpperCase();
-    this.headOnly = this.method === 'HEAD';
     this.path = req.getUrl();
     res.onAborted(() => {
       this.aborted = true;
@@ -181,9 +178,10 @@ class UwsExchange implements HttpExchange {
 
   writeNow(): void {
     const res = this.res.writeStatus(this.answer);
-    // This uWS build's `endWithoutBody` takes no arguments (with any it never answers), so a HEAD
-    // answer goes without `Content-Length`; a HEAD has no body to refuse, so never `refused`.
-    if (this.headOnly) res.endWithoutBody();
+    // A HEAD answer is the head only: a body would be read as the next answer on the connection.
+    // This uWS build's `endWithoutBody` takes no arguments (with any it never answers), so it goes
+    // without `Content-Length`; and a HEAD has no body to refuse, so it is never `refused`.
+    if (this.method === 'HEAD') res.endWithoutBody();
     else res.end(this.body, this.refused);
     this.ended();
   }
