@@ -222,9 +222,9 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
   },
   [ErrorReason.StillRunning]: {
     status: Status.Unavailable,
-    when: 'A retry waited 30 s for a request still running on another node (nodes sharing sessions).',
+    when: 'A retry waited 30 s for a request still running on another node (nodes sharing sessions); carries retryAfterMs.',
     answeredWith: 'resp',
-    retry: 'Yes: after retryAfterMs, with the same id; the request runs once.',
+    retry: 'Yes, after retryAfterMs, with the same id.',
   },
 };
 

@@ -51,6 +51,7 @@ export const Status = {
   NotAcceptable: 406,
   Conflict: 409,
   PayloadTooLarge: 413,
+  UpgradeRequired: 426,
   TooManyRequests: 429,
   InternalError: 500,
   Unavailable: 503,

@@ -50,6 +50,7 @@ export type { NativePublish } from './topics.ts';
 export type { UpgradeRateLimit } from './upgrade-limiter.ts';
 export { Connection, type SessionState } from './session.ts';
 export {
+  handshakeRefusal,
   offeredProtocols,
   type ClientClass,
   type Principal,

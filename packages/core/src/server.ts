@@ -48,6 +48,7 @@ import {
   type UpgradePolicy,
   type UpgradeRejected,
   type UpgradeRequest,
+  assertOriginPolicy,
   bearerToken,
   checkUpgrade,
   rejection,
@@ -166,6 +167,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private closing = false;
 
   constructor(private readonly options: HeraldOptions<C>) {
+    assertOriginPolicy(options);
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.clock = options.clock ?? systemClock;

@@ -70,10 +70,12 @@ describe('subprotocol', () => {
 });
 
 describe('Origin allow-list', () => {
-  it('by default allows the origin of the Host header only, and native clients without Origin', async () => {
+  it('by default allows the origin of a loopback Host header only, and native clients without Origin', async () => {
     const herald = server();
     expect(await herald.upgrade(upgradeRequest({ origin: 'http://localhost' }))).toMatchObject({ ok: true, client: 'browser' });
-    expect(await herald.upgrade(upgradeRequest({ host: 'app.example:8443', origin: 'https://app.example:8443' }))).toMatchObject({ ok: true });
+    for (const host of ['127.0.0.1:9090', '[::1]:9090', 'app.localhost']) {
+      expect(await herald.upgrade(upgradeRequest({ host, origin: `http://${host}` }))).toMatchObject({ ok: true });
+    }
     expect(await herald.upgrade(upgradeRequest())).toMatchObject({ ok: true, client: 'native' });
     for (const origin of ['https://evil.example', 'http://localhost:8080', 'null', 'localhost']) {
       expect(await herald.upgrade(upgradeRequest({ origin }))).toEqual({
@@ -84,6 +86,25 @@ describe('Origin allow-list', () => {
         headers: {},
         body: { error: 'origin_not_allowed', message: `origin ${origin} is not allowed` },
       });
+    }
+  });
+
+  it('refuses by default a page whose Host and Origin are both another name (DNS rebinding)', async () => {
+    const herald = server();
+    for (const host of ['evil.example', 'app.example:8443', '127.0.0.1.evil.example', '192.168.1.5:9090']) {
+      expect(await herald.upgrade(upgradeRequest({ host, origin: `https://${host}` }))).toMatchObject({ ok: false, status: 403 });
+    }
+  });
+
+  it('refuses to start with NODE_ENV=production and no origins, unless told it is development', () => {
+    const previous = process.env['NODE_ENV'];
+    process.env['NODE_ENV'] = 'production';
+    try {
+      expect(() => server()).toThrow(/NODE_ENV is production and no `origins` are set[^]*DNS rebinding/);
+      expect(() => server({ origins: ['https://app.example'] })).not.toThrow();
+      expect(() => server({ development: true })).not.toThrow();
+    } finally {
+      process.env['NODE_ENV'] = previous;
     }
   });
 

@@ -50,8 +50,19 @@ export type UpgradeDecision = UpgradeAccepted | UpgradeRejected;
 
 /** The upgrade policy, from the server options. */
 export interface UpgradePolicy {
-  /** Allowed browser origins, or a predicate; default: the server's own origin only. */
+  /**
+   * Allowed browser origins (`'*'` for any), or a predicate. Without it, only same-origin
+   * browsers on a loopback host (`localhost`, `127.0.0.1`, `[::1]`) are allowed: a same-origin
+   * check on any other host is passed by a page whose DNS points at this server (DNS
+   * rebinding). With `NODE_ENV=production` the server refuses to start without `origins`,
+   * unless `development` is set (on Deno, where it is allowed to read `NODE_ENV`).
+   *
+   * @example
+   * createHerald({ contract, handlers, origins: ['https://app.example', 'https://admin.example'] });
+   */
   readonly origins?: readonly string[] | ((origin: string, request: UpgradeRequest) => boolean);
+  /** Start without `origins` even with `NODE_ENV=production` (same-origin browsers on loopback hosts only). */
+  readonly development?: boolean;
   /** How a client is classified; default: a request with an `Origin` header is a browser. */
   readonly classifyClient?: (request: UpgradeRequest) => ClientClass;
 }
@@ -61,19 +72,55 @@ export function offeredProtocols(header: string | null): string[] {
   return header === null ? [] : header.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-function sameOrigin(origin: string, request: UpgradeRequest): boolean {
+/** `localhost`, a name under `.localhost`, `127.0.0.0/8` or `[::1]`: names no other site can point at this server. */
+function loopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]';
+}
+
+/** The default rule: the origin of the `Host` header, on a loopback host only (see `UpgradePolicy.origins`). */
+function sameLoopbackOrigin(origin: string, request: UpgradeRequest): boolean {
   const host = request.headers.get('host');
   if (host === null) return false;
   try {
-    return new URL(origin).host === host;
+    const url = new URL(origin);
+    return url.host === host && loopback(url.hostname);
   } catch {
     return false;
   }
 }
 
+interface RuntimeGlobals {
+  readonly process?: { readonly env?: Record<string, string | undefined> };
+  readonly Deno?: { readonly permissions?: { querySync?(descriptor: { name: 'env'; variable: string }): { readonly state: string } } };
+}
+
+/** True with `NODE_ENV=production`, where the runtime has `process.env` (Node, Bun, Deno). */
+function inProduction(): boolean {
+  const runtime = globalThis as RuntimeGlobals;
+  // Deno would prompt for env access, or throw without it: read only what is granted already.
+  const deno = runtime.Deno?.permissions?.querySync?.({ name: 'env', variable: 'NODE_ENV' });
+  if (deno !== undefined && deno.state !== 'granted') return false;
+  try {
+    return runtime.process?.env?.['NODE_ENV'] === 'production';
+  } catch {
+    return false;
+  }
+}
+
+/** Throws, at server start, when a production server has no Origin allow-list. */
+export function assertOriginPolicy(policy: UpgradePolicy): void {
+  if (policy.origins !== undefined || policy.development === true || !inProduction()) return;
+  throw new Error(
+    '@herald/core: NODE_ENV is production and no `origins` are set. Without an allow-list only same-origin ' +
+      'browsers on loopback hosts are allowed, as a same-origin check elsewhere is passed by any page whose DNS ' +
+      "points at this server (DNS rebinding). Set `origins` to your pages' origins, e.g. " +
+      "origins: ['https://app.example'], or `development: true` to start anyway.",
+  );
+}
+
 export function originAllowed(origin: string, request: UpgradeRequest, policy: UpgradePolicy): boolean {
   const rule = policy.origins;
-  if (rule === undefined) return sameOrigin(origin, request);
+  if (rule === undefined) return sameLoopbackOrigin(origin, request);
   if (typeof rule === 'function') return rule(origin, request);
   return rule.includes(origin) || rule.includes('*');
 }
@@ -103,6 +150,32 @@ export function bearerToken(request: UpgradeRequest): string | null | undefined 
   if (header === null) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1] ?? null;
+}
+
+const WEBSOCKET_VERSION = '13';
+
+/**
+ * The refusal of a request that is not a WebSocket handshake RFC 6455 (§4.2.1) lets a server
+ * complete, or undefined for one that is: `Sec-WebSocket-Key` must be 16 bytes in base64 (else
+ * 400) and `Sec-WebSocket-Version` 13 (absent: 400; another version: 426). Adapters ask this
+ * before `upgrade`, as WebSocket libraries differ here (`ws` also accepts version 8, uWS serves
+ * a request without a key as plain HTTP). Always answered over HTTP: there is no upgrade to follow.
+ */
+export function handshakeRefusal(headers: UpgradeRequest['headers']): UpgradeRejected | undefined {
+  const refuse = (status: number, message: string): UpgradeRejected => ({
+    ok: false,
+    status,
+    body: { error: ErrorReason.ValidationFailed, message },
+    client: 'native',
+    protocol: undefined,
+    headers: { 'sec-websocket-version': WEBSOCKET_VERSION },
+  });
+  const key = headers.get('sec-websocket-key')?.trim();
+  if (key === undefined || !/^[A-Za-z0-9+/]{22}==$/.test(key)) return refuse(Status.BadRequest, 'Sec-WebSocket-Key must be 16 bytes in base64');
+  const version = headers.get('sec-websocket-version')?.trim();
+  if (version === undefined || !/^\d+$/.test(version)) return refuse(Status.BadRequest, `send Sec-WebSocket-Version: ${WEBSOCKET_VERSION}`);
+  if (version !== WEBSOCKET_VERSION) return refuse(Status.UpgradeRequired, `this server speaks WebSocket version ${WEBSOCKET_VERSION}`);
+  return undefined;
 }
 
 /** The checks that need no I/O: subprotocol and Origin. */

@@ -3,7 +3,7 @@
  * runtime-specific `upgradeWebSocket` runs, native refusals as HTTP, browsers refused after the
  * upgrade with a close code, and the socket events wired to the core's connection.
  */
-import type { Connection, Herald, UpgradeDecision } from '@herald/core';
+import { handshakeRefusal, type Connection, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket, WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
 import { HonoSocket, isBunServer } from './hono-socket.ts';
@@ -22,6 +22,7 @@ const REASONS: Readonly<Record<number, string>> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   406: 'Not Acceptable',
+  426: 'Upgrade Required',
   429: 'Too Many Requests',
   503: 'Service Unavailable',
 };
@@ -39,6 +40,15 @@ function refuseOnNodeSocket(env: unknown, status: number, headers: Record<string
     .join('');
   socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n${lines}\r\n${body}`);
   return true;
+}
+
+/** A refusal as the HTTP answer to the upgrade request. */
+function refuseOverHttp(env: unknown, refused: UpgradeRejected): Response {
+  const body = JSON.stringify(refused.body);
+  const headers = { ...refused.headers, 'content-type': 'application/json' };
+  // Node's adapter answers a refused upgrade with an empty body; write it on the socket instead.
+  if (refuseOnNodeSocket(env, refused.status, headers, body)) return new Response(null, { status: refused.status });
+  return new Response(body, { status: refused.status, headers });
 }
 
 /**
@@ -61,14 +71,11 @@ export function heraldWebSocket(herald: Herald<any>, upgradeWebSocket: AnyUpgrad
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       return c.json({ error: 'upgrade_required', message: 'this endpoint speaks WebSocket (herald.v1)' }, 426);
     }
+    // Checked here, not left to the runtime: Node's `ws` also completes version 8 handshakes.
+    const invalid = handshakeRefusal(c.req.raw.headers);
+    if (invalid !== undefined) return refuseOverHttp(c.env, invalid);
     const decision: UpgradeDecision = await herald.upgrade({ url: c.req.url, headers: c.req.raw.headers });
-    if (!decision.ok && decision.client === 'native') {
-      const body = JSON.stringify(decision.body);
-      const headers = { ...decision.headers, 'content-type': 'application/json' };
-      // Node's adapter answers a refused upgrade with an empty body; write it on the socket instead.
-      if (refuseOnNodeSocket(c.env, decision.status, headers, body)) return new Response(null, { status: decision.status });
-      return new Response(body, { status: decision.status, headers });
-    }
+    if (!decision.ok && decision.client === 'native') return refuseOverHttp(c.env, decision);
     const upgrade = upgradeWebSocket((): WSEvents => {
       let connection: Connection | undefined;
       return {

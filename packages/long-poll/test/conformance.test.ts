@@ -13,6 +13,7 @@ for (const mount of ['attachHttp', 'attachFetch'] as const) {
     name: `long-poll on uWS (${mount})`,
     transport: 'long-poll',
     WebSocket: LongPollWebSocket,
+    http10: 'unanswered',
     start: async (herald) => {
       const uws = loadUws();
       const app = uws.App();

@@ -50,6 +50,7 @@ const fresh = () => {
 
 describeConformance({
   name: 'uWebSockets.js on Redis',
+  forbiddenFrames: { unmasked: 'unread', invalidUtf8: 'drop-connection' },
   engine: fresh,
   start: async (herald) => {
     const parts = engine as { broker: RedisBroker; sessionStore: RedisSessionStore };
@@ -69,6 +70,7 @@ describeConformance({
   name: 'long-poll on Redis, through two nodes in turn',
   transport: 'long-poll',
   WebSocket: LongPollWebSocket,
+  http10: 'unanswered',
   engine: fresh,
   start: async (herald) => {
     const parts = engine as { broker: RedisBroker; sessionStore: RedisSessionStore };

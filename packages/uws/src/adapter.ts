@@ -5,7 +5,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { createServer } from 'node:net';
-import type { Herald, UpgradeDecision } from '@herald/core';
+import { ErrorReason, handshakeRefusal, type Herald, type UpgradeRejected } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { begin, drained } from './in-flight.ts';
 import { loadUws, type UwsModule } from './native.ts';
@@ -83,7 +83,17 @@ function readUpgrade(res: HttpResponse, req: HttpRequest) {
   };
 }
 
-function refuseOverHttp(res: HttpResponse, decision: Extract<UpgradeDecision, { ok: false }>): void {
+/** A handshake with every header right but another method than GET. */
+const NOT_GET: UpgradeRejected = {
+  ok: false,
+  status: 405,
+  body: { error: ErrorReason.ValidationFailed, message: 'a WebSocket handshake is a GET request' },
+  client: 'native',
+  protocol: undefined,
+  headers: { allow: 'GET' },
+};
+
+function refuseOverHttp(res: HttpResponse, decision: UpgradeRejected): void {
   res.writeStatus(statusLine(decision.status));
   for (const [name, value] of Object.entries(decision.headers)) res.writeHeader(name, value);
   res.writeHeader('content-type', 'application/json');
@@ -132,6 +142,8 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
         return;
       }
       const upgrade = readUpgrade(res, req);
+      const invalid = handshakeRefusal(upgrade.headers);
+      if (invalid !== undefined) return refuseOverHttp(res, invalid);
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
@@ -183,6 +195,13 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
       data.ended?.();
       data.connection?.closed(code);
     },
+  });
+  // uWS serves a request on the WebSocket route without `Sec-WebSocket-Key` as plain HTTP, and
+  // with no route for it would close the connection unanswered: answer it as the bad handshake it is.
+  app.any(options.path ?? '/ws', (res: HttpResponse, req: HttpRequest) => {
+    const headers = new Map<string, string>();
+    req.forEach((name, value) => headers.set(name, value));
+    refuseOverHttp(res, handshakeRefusal({ get: (name) => headers.get(name) ?? null }) ?? NOT_GET);
   });
   return {
     async close() {

@@ -39,7 +39,8 @@ function corkSoon(res: HttpResponse, aborted: () => boolean, ended: () => void, 
   });
 }
 
-async function answer(res: HttpResponse, response: Response, aborted: () => boolean, ended: () => void): Promise<void> {
+/** `headOnly` for HEAD: a body would be read as the next answer on the connection. */
+async function answer(res: HttpResponse, response: Response, headOnly: boolean, aborted: () => boolean, ended: () => void): Promise<void> {
   const body = response.body === null ? undefined : new Uint8Array(await response.arrayBuffer());
   if (aborted()) return;
   corkSoon(res, aborted, ended, () => {
@@ -47,7 +48,9 @@ async function answer(res: HttpResponse, response: Response, aborted: () => bool
     response.headers.forEach((value, name) => {
       if (name !== 'content-length') res.writeHeader(name, value);
     });
-    res.end(body ?? '');
+    // This uWS build's `endWithoutBody` takes no arguments, so a HEAD answer goes without `Content-Length`.
+    if (headOnly) res.endWithoutBody();
+    else res.end(body ?? '');
   });
 }
 
@@ -78,7 +81,7 @@ export function attachFetch(app: TemplatedApp, pattern: string, handler: (reques
     const respond = (body: Uint8Array<ArrayBuffer> | undefined): void => {
       const request = new Request(url, { method, headers, signal: controller.signal, ...(body === undefined ? {} : { body }) });
       handler(request).then(
-        (response) => answer(res, response, () => aborted, ended),
+        (response) => answer(res, response, method === 'HEAD', () => aborted, ended),
         () => {
           if (!aborted) corkSoon(res, () => aborted, ended, () => res.writeStatus(statusLine(500)).end());
         },

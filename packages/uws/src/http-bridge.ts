@@ -177,7 +177,12 @@ class UwsExchange implements HttpExchange {
   }
 
   writeNow(): void {
-    this.res.writeStatus(this.answer).end(this.body, this.refused);
+    const res = this.res.writeStatus(this.answer);
+    // A HEAD answer is the head only: a body would be read as the next answer on the connection.
+    // This uWS build's `endWithoutBody` takes no arguments (with any it never answers), so it goes
+    // without `Content-Length`; and a HEAD has no body to refuse, so it is never `refused`.
+    if (this.method === 'HEAD') res.endWithoutBody();
+    else res.end(this.body, this.refused);
     this.ended();
   }
 

@@ -53,6 +53,7 @@ export async function startHaproxy(backends: readonly number[], options: Haproxy
       '  default_backend nodes',
       'backend nodes',
       '  balance roundrobin',
+      // haproxy's default check is `OPTIONS / HTTP/1.0`, which uWS leaves unanswered (PROTOCOL.md, "HTTP versions").
       '  option httpchk',
       '  http-check send meth GET uri /health ver HTTP/1.1 hdr Host localhost',
       '  default-server inter 250ms fall 1 rise 2',

@@ -7,6 +7,7 @@
 import type { Herald, HeraldOptions, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKind, withProperty, withType } from '../matchers.ts';
+import { clientFrame, closeCode, parseAnswers, RawConnection, rawExchange, serverFrames, upgradeRequest, type RawFrame } from '../node/raw-http.ts';
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
 import { connect, type ConnectOptions, type Tester, type WebSocketConstructor } from '../tester.ts';
 import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
@@ -29,6 +30,22 @@ export interface ConformanceTarget {
    */
   readonly transport?: 'websocket' | 'long-poll';
   readonly WebSocket?: WebSocketConstructor;
+  /**
+   * What the WebSocket implementation does, before any Herald code runs, with frames RFC 6455
+   * says to fail the connection on (PROTOCOL.md, "Frames RFC 6455 forbids"). Default: what the
+   * RFC asks, close `1002` for an unmasked client frame and `1007` for text that is not UTF-8.
+   */
+  readonly forbiddenFrames?: {
+    /** `read-as-masked`: handled like any frame (Deno); `unread`: never read, nor answered (uWS). */
+    readonly unmasked?: 'close-1002' | 'read-as-masked' | 'unread';
+    /** `drop-connection`: the TCP connection ends without a close frame (uWS). */
+    readonly invalidUtf8?: 'close-1007' | 'drop-connection';
+  };
+  /**
+   * Long-poll: whether the HTTP server answers an HTTP/1.0 request without `Host` (default
+   * `answered`); uWS's parser leaves it unanswered until its idle timeout (PROTOCOL.md, "HTTP versions").
+   */
+  readonly http10?: 'answered' | 'unanswered';
   /** The engine for each test's server (default: the in-memory broker, sessions in memory); `start`'s `stop` releases it. */
   readonly engine?: () => Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore'>;
 }
@@ -90,6 +107,21 @@ export function describeConformance(target: ConformanceTarget): void {
       return { status: response.status, headers: responseHeaders, body: await response.json() };
     }
 
+    /** The first complete answer to `bytes`, written on a raw connection to the server. */
+    async function rawAnswer(url: string, bytes: string) {
+      const { received } = await rawExchange(Number(new URL(url).port), bytes, { until: (data) => parseAnswers(data.toString('latin1')).answers.length > 0 });
+      return parseAnswers(received.toString('latin1')).answers[0];
+    }
+
+    /** A raw WebSocket handshake (`headers` added to a valid one), once the answer's head is in. */
+    async function rawUpgrade(url: string, headers: Record<string, string> = {}, host = new URL(url).host): Promise<RawConnection> {
+      const connection = new RawConnection(Number(new URL(url).port)).write(upgradeRequest(new URL(url).pathname, host, headers));
+      return connection.wait({ until: (data) => data.includes('\r\n\r\n') });
+    }
+
+    /** The server frames received after the handshake's answer. */
+    const framesOf = (connection: RawConnection) => serverFrames(connection.received, connection.received.indexOf('\r\n\r\n') + 4);
+
     /** The server's own origin, which browsers from the same site send. */
     const originOf = (url: string) => {
       const parsed = new URL(url);
@@ -127,6 +159,24 @@ export function describeConformance(target: ConformanceTarget): void {
       itLongPoll('refuses a foreign Origin with 403 over HTTP', async () => {
         const { url } = await boot();
         expect(await refusal(url, { headers: { origin: 'https://evil.example' } })).toMatchObject({ status: 403, body: { error: 'origin_not_allowed' } });
+      });
+
+      itWebSocket('refuses a browser whose Host and Origin are both another name (DNS rebinding) with 4403', async () => {
+        const { url } = await boot();
+        const rebound = `rebound.example:${new URL(url).port}`;
+        const connection = await rawUpgrade(url, { origin: `http://${rebound}` }, rebound);
+        await connection.wait({ until: () => closeCode(framesOf(connection)) !== undefined });
+        connection.close();
+        expect(closeCode(framesOf(connection))).toBe(4403);
+      });
+
+      itLongPoll('refuses an open whose Host and Origin are both another name (DNS rebinding) with 403', async () => {
+        const { url } = await boot();
+        const rebound = `rebound.example:${new URL(url).port}`;
+        const open = `POST ${new URL(url).pathname} HTTP/1.1\r\nHost: ${rebound}\r\nOrigin: http://${rebound}\r\nHerald-Protocol: herald.v1\r\nContent-Length: 0\r\n\r\n`;
+        const answer = await rawAnswer(url, open);
+        expect(answer?.status).toBe(403);
+        expect(JSON.parse(answer?.body ?? '')).toMatchObject({ error: 'origin_not_allowed' });
       });
 
       it('refuses a bad bearer token with HTTP 401 and a JSON body', async () => {
@@ -415,6 +465,104 @@ export function describeConformance(target: ConformanceTarget): void {
         await sleep(pingIntervalMs + pingTimeoutMs + SLACK_MS);
         tcp.resume();
         expect((await native.closed).code).toBe(4408);
+      });
+    });
+
+    describe('malformed HTTP', () => {
+      itWebSocket('refuses a handshake of another Sec-WebSocket-Version with 426, naming version 13', async () => {
+        const { url } = await boot();
+        const { host, pathname } = new URL(url);
+        for (const version of ['8', '14']) {
+          const answer = await rawAnswer(url, upgradeRequest(pathname, host, { 'sec-websocket-version': version }));
+          expect(answer).toMatchObject({ status: 426, headers: { 'sec-websocket-version': '13' } });
+          expect(JSON.parse(answer?.body ?? '')).toMatchObject({ error: 'validation_failed' });
+        }
+      });
+
+      itWebSocket('refuses a handshake without Sec-WebSocket-Version or Sec-WebSocket-Key with 400', async () => {
+        const { url } = await boot();
+        const { host, pathname } = new URL(url);
+        for (const missing of ['sec-websocket-version', 'sec-websocket-key']) {
+          const answer = await rawAnswer(url, upgradeRequest(pathname, host, { [missing]: null }));
+          expect(answer?.status).toBe(400);
+          expect(JSON.parse(answer?.body ?? '')).toMatchObject({ error: 'validation_failed' });
+        }
+      });
+
+      /** Opens a raw WebSocket, writes `frame` after the 101, and returns what the server sent until `until` held or it closed. */
+      async function afterFrame(url: string, frame: Buffer, until: (frames: RawFrame[]) => boolean): Promise<{ frames: RawFrame[]; closed: boolean }> {
+        const connection = await rawUpgrade(url);
+        expect(connection.text).toMatch(/^HTTP\/1\.1 101 /);
+        connection.write(frame);
+        await connection.wait({ until: () => until(framesOf(connection)) });
+        connection.close();
+        return { frames: framesOf(connection), closed: connection.closed };
+      }
+
+      /** The text of every text frame after the Welcome, but the server's own pings. */
+      const texts = (frames: readonly RawFrame[]) =>
+        frames
+          .filter((frame) => frame.opcode === 0x1)
+          .slice(1)
+          .map((frame) => frame.payload.toString())
+          .filter((text) => text !== '{"kind":"ping"}');
+      const closes = (frames: RawFrame[]) => closeCode(frames) !== undefined;
+      const { unmasked = 'close-1002', invalidUtf8 = 'close-1007' } = target.forbiddenFrames ?? {};
+
+      itWebSocket(`ends the connection on a text frame that is not UTF-8 (${invalidUtf8})`, async () => {
+        const { url } = await boot();
+        const { frames, closed } = await afterFrame(url, clientFrame(0x1, Uint8Array.of(0x7b, 0xc3, 0x28, 0x7d)), closes);
+        if (invalidUtf8 === 'close-1007') expect(closeCode(frames)).toBe(1007);
+        else expect({ closed, code: closeCode(frames) }).toEqual({ closed: true, code: undefined });
+        expect(texts(frames)).toEqual([]);
+      });
+
+      itWebSocket(`treats an unmasked client frame as RFC 6455 forbids, or as documented (${unmasked})`, async () => {
+        const { url } = await boot();
+        const ping = clientFrame(0x1, new TextEncoder().encode('{"kind":"ping"}'), false);
+        const answered = (frames: RawFrame[]) => closes(frames) || texts(frames).includes('{"kind":"pong"}');
+        const { frames } = await afterFrame(url, ping, answered);
+        if (unmasked === 'close-1002') {
+          expect(closeCode(frames)).toBe(1002);
+          expect(texts(frames)).toEqual([]);
+        } else if (unmasked === 'read-as-masked') {
+          expect(texts(frames)).toEqual(['{"kind":"pong"}']);
+        } else {
+          // Never read: nothing answers it, and the session's own deadline (authentication, here) ends the connection.
+          expect(closeCode(frames)).toBe(4401);
+          expect(texts(frames)).toMatchObject([expect.stringContaining('"herald.Goodbye"')]);
+        }
+      });
+
+      const http10 = target.http10 ?? 'answered';
+
+      itLongPoll(`HTTP/1.0 without Host, as haproxy's default health check sends it: ${http10}`, async () => {
+        const { url } = await boot();
+        const request = `GET ${new URL(url).pathname}/poll HTTP/1.0\r\n\r\n`;
+        const until = (data: Buffer) => parseAnswers(data.toString('latin1')).answers.length > 0;
+        // Unanswered, the connection ends at the server's HTTP idle timeout (uWS: 10 s).
+        const { text, closed } = await rawExchange(Number(new URL(url).port), request, http10 === 'answered' ? { until } : { timeoutMs: 30_000 });
+        if (http10 === 'unanswered') return expect({ text, closed }).toEqual({ text: '', closed: true });
+        // 404 either way: no session, or (Bun, which routes by Host) no route.
+        expect(parseAnswers(text).answers[0]?.status).toBe(404);
+      }, 40_000);
+
+      itLongPoll('answers HEAD without a body, so the next answer on a keep-alive connection is read as sent', async () => {
+        const { url } = await boot();
+        const { host, pathname } = new URL(url);
+        const head = `HEAD ${pathname}/poll HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+        const get = `GET ${pathname}/poll HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+        const afterHead = new Set([0]);
+        // The GET follows once the HEAD's answer has begun, as a keep-alive client sends it.
+        const connection = new RawConnection(Number(new URL(url).port)).write(head);
+        await connection.wait({ until: (data) => data.includes('\r\n\r\n') });
+        connection.write(get);
+        const { received } = await connection.wait({ until: (data) => parseAnswers(data.toString('latin1'), afterHead).answers.length === 2 });
+        connection.close();
+        const { answers, stray } = parseAnswers(received.toString('latin1'), afterHead);
+        expect(stray).toBe('');
+        expect(answers.map((answer) => answer.status)).toEqual([404, 404]);
+        expect(JSON.parse(answers[1]?.body ?? '')).toMatchObject({ error: 'unknown_session' });
       });
     });
 
