@@ -165,7 +165,7 @@ describe('reconnect and resume', () => {
     const evil = client(test.url, { headers: { origin: 'https://evil.example' }, onStateChange: (state) => states.push(state) });
     await until(() => evil.state === 'closed');
     await sleep(200);
-    expect(evil.lastClose).toEqual({ code: 4403, reason: 'origin https://evil.example is not allowed' });
+    expect(evil.lastClose).toEqual({ code: 4403, reason: "this page's origin is not allowed" });
     expect(test.upgrades).toBe(1);
     expect(states).toEqual(['closed']);
     await expect(evil.request('test.Echo', { text: 'x' })).rejects.toMatchObject({ reason: 'closed' });

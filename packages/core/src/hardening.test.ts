@@ -134,10 +134,14 @@ describe('hardening', () => {
     expect(Object.keys(body.topics)).toEqual(['__proto__']);
   });
 
-  it('refuses a malformed Authorization header instead of ignoring it', async () => {
-    const herald = server();
-    const decision = await herald.upgrade(upgradeRequest({ authorization: 'Basic dXNlcjpwdw==' }));
-    expect(decision).toMatchObject({ ok: false, status: 401, body: { error: 'invalid_token' } });
+  it('refuses a malformed Authorization header with 400 validation_failed, a rejected token with 401 (PROTOCOL.md §10)', async () => {
+    const herald = server({ authenticate: (token) => (token === 'good' ? { userId: 'alice' } : null) });
+    for (const authorization of ['Bearer', 'garbage', 'Basic dXNlcjpwdw==', 'Bearer a b', 'Bearer ' + 'x'.repeat(5000), 'Bearer tok\u00e9n']) {
+      const decision = await herald.upgrade(upgradeRequest({ authorization }));
+      expect(decision, authorization.slice(0, 20)).toMatchObject({ ok: false, status: 400, body: { error: 'validation_failed' } });
+    }
+    expect(await herald.upgrade(upgradeRequest({ authorization: 'Bearer nope' }))).toMatchObject({ ok: false, status: 401, body: { error: 'invalid_token' } });
+    expect(await herald.upgrade(upgradeRequest({ authorization: 'Bearer good' }))).toMatchObject({ ok: true });
   });
 
   it('tells a rate-limited client the real wait, and refills between sweeps', async () => {

@@ -50,6 +50,7 @@ import {
   type UpgradeRequest,
   assertOriginPolicy,
   bearerToken,
+  MAX_TOKEN_LENGTH,
   checkUpgrade,
   rejection,
 } from './upgrade.ts';
@@ -246,9 +247,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       this.startSweep();
     }
     const token = bearerToken(request);
+    if (token === null) {
+      const message = `Authorization must be "Bearer <token>" with one token of at most ${MAX_TOKEN_LENGTH} characters`;
+      return rejection(Status.BadRequest, ErrorReason.ValidationFailed, message, client, PROTOCOL_NAME);
+    }
     let principal: Principal | null = null;
     if (token !== undefined && this.options.authenticate !== undefined) {
-      principal = token === null ? null : await this.checkToken(token, { sessionId: undefined, client });
+      principal = await this.checkToken(token, { sessionId: undefined, client });
       if (principal === null) return rejection(Status.Unauthorized, ErrorReason.InvalidToken, 'invalid token', client, PROTOCOL_NAME);
     }
     return { ok: true, protocol: PROTOCOL_NAME, client, principal };

@@ -94,7 +94,7 @@ interface RuntimeGlobals {
   readonly Deno?: { readonly permissions?: { querySync?(descriptor: { name: 'env'; variable: string }): { readonly state: string } } };
 }
 
-/** True with `NODE_ENV=production`, where the runtime has `process.env` (Node, Bun, Deno). */
+/** True with `NODE_ENV=production`, read from the environment of Node, Bun or Deno. */
 function inProduction(): boolean {
   const runtime = globalThis as RuntimeGlobals;
   // Deno would prompt for env access, or throw without it: read only what is granted already.
@@ -144,12 +144,21 @@ export function rejection(
   return { ok: false, status, body: { error, message, retryAfterMs }, client, protocol, headers };
 }
 
-/** The bearer token of an `Authorization` header: undefined without one, null when malformed. */
+/** The longest bearer token an `Authorization` header may carry (PROTOCOL.md §8). */
+export const MAX_TOKEN_LENGTH = 4096;
+
+/**
+ * The bearer token of an `Authorization` header: undefined without one, null when malformed,
+ * that is anything but `Bearer <token>` with one token of visible ASCII characters (no spaces;
+ * RFC 6750's token characters and more, since applications mint their own) of at most
+ * `MAX_TOKEN_LENGTH`: no other scheme, no missing or second token.
+ */
 export function bearerToken(request: UpgradeRequest): string | null | undefined {
   const header = request.headers.get('authorization');
   if (header === null) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1] ?? null;
+  const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+  const token = match?.[1];
+  return token === undefined || token.length > MAX_TOKEN_LENGTH ? null : token;
 }
 
 const WEBSOCKET_VERSION = '13';
@@ -189,7 +198,7 @@ export function checkUpgrade(request: UpgradeRequest, policy: UpgradePolicy): Up
   }
   const origin = request.headers.get('origin');
   if (origin !== null && !originAllowed(origin, request, policy)) {
-    return rejection(Status.Forbidden, ErrorReason.OriginNotAllowed, `origin ${origin} is not allowed`, client, protocol);
+    return rejection(Status.Forbidden, ErrorReason.OriginNotAllowed, "this page's origin is not allowed", client, protocol);
   }
   return { client };
 }
