@@ -353,15 +353,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   handleRequest(session: Session, request: RequestMessage): void {
     // Anything but authenticating or resuming tells that the client is not resuming another session.
     if (request.type !== SystemType.Authenticate && request.type !== SystemType.Resume) session.settle();
-    if (request.type.startsWith(SYSTEM_TYPE_PREFIX)) {
-      void this.handleSystem(session, request).catch((error: unknown) => this.fail(session, request, error));
-      return;
-    }
-    if (session.state !== SessionState.Open) {
+    // Before authentication nothing but herald.Authenticate is read, system types included (§8).
+    if (session.state !== SessionState.Open && request.type !== SystemType.Authenticate) {
       session.sendError(request.id, request.type, Status.Unauthorized, {
         error: ErrorReason.NotAuthenticated,
         message: `send ${SystemType.Authenticate} first`,
       });
+      return;
+    }
+    if (request.type.startsWith(SYSTEM_TYPE_PREFIX)) {
+      void this.handleSystem(session, request).catch((error: unknown) => this.fail(session, request, error));
       return;
     }
     this.requests.run(session, request);
@@ -379,10 +380,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     const { type, body } = parsed;
     if (type === SystemType.Authenticate) return this.authenticate(session, request, body.token);
-    if (session.state !== SessionState.Open) {
-      session.sendError(request.id, request.type, Status.Unauthorized, { error: ErrorReason.NotAuthenticated, message: 'authenticate first' });
-      return;
-    }
     switch (type) {
       case SystemType.Subscribe: {
         session.hasClientState = true;

@@ -157,6 +157,21 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(await tester.request('conf.Echo', { text: 'x' })).toMatchObject({ code: 200 });
       });
 
+      it('answers every request but herald.Authenticate with 401 before authentication, whatever its body or type', async () => {
+        await boot();
+        const tester = await client();
+        for (const [type, body] of [
+          ['herald.Subscribe', { topic: 5 }],
+          ['herald.Resume', {}],
+          ['herald.Nope', {}],
+          ['conf.Nope', {}],
+        ] as const) {
+          expect(await tester.request(type, body)).toMatchObject({ code: 401, body: { error: 'not_authenticated' } });
+        }
+        expect(await tester.request('herald.Authenticate', { token: 'user:ann' })).toMatchObject({ code: 200 });
+        expect(await tester.request('herald.Nope', {})).toMatchObject({ code: 404, body: { error: 'unknown_type' } });
+      });
+
       it('closes an unauthenticated session after authDeadlineMs with Goodbye and 4401', async () => {
         await boot();
         const tester = await client();
