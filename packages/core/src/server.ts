@@ -27,6 +27,7 @@ import {
   closeCodeForStatus,
 } from './constants.ts';
 import type { Contract, ContractDefinition, NotificationBody, NotificationType } from './contract.ts';
+import { HeraldError } from './errors.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
@@ -317,11 +318,17 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     return this.users.sendToUser(userId, type, encodeBody(body));
   }
 
-  /** Subscribes a session from the server side; the client is told with `herald.Subscribed`. */
+  /**
+   * Subscribes a session from the server side; the client is told with `herald.Subscribed`.
+   * Past `maxSubscriptions` it rejects with a `HeraldError` (429 `subscription_limit`), which
+   * answers the request of a handler that lets it through.
+   */
   async subscribe(session: SessionHandle, topic: string): Promise<StreamPosition> {
     assertName(TOPIC_PATTERN, topic, 'topic');
     const target = this.sessions.get(session.id);
     if (target === undefined || target.state !== SessionState.Open) throw new Error(`session ${session.id} is not open`);
+    const refusal = this.overLimit(target, topic);
+    if (refusal !== undefined) throw new HeraldError(refusal[0], refusal[1].error, refusal[1].message);
     const subscribed = await this.join(target, topic, undefined, (body) => target.sendSystem(SystemType.Subscribed, body));
     return { epoch: subscribed.epoch, offset: subscribed.offset };
   }
