@@ -266,6 +266,23 @@ export function describeConformance(target: ConformanceTarget): void {
         expect((await tester.effectiveClose()).code).toBe(4429);
         await flooding;
       });
+
+      it('closes a paced flood with 4429: frames spread out at a few times the rate, never a burst', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        const { messagesPerSecond, burst } = conformanceLimits.rateLimit;
+        // One frame every 4 ms is at most 5× the rate (fewer on a busy machine, still above it): each
+        // refilled token lets one frame through between a few refusals, and the flood never pauses.
+        const cap = 15 * (burst + messagesPerSecond);
+        let sent = 0;
+        while (tester.closeInfo === undefined && sent < cap) {
+          tester.send({ kind: 'req', id: `p${sent++}`, type: 'conf.Echo', body: { text: '' } });
+          await sleep(4);
+        }
+        expect(tester.log.find(withProperty('code', 429))).toMatchObject({ body: { error: 'rate_limited' } });
+        expect(tester.closeInfo, `still open after ${sent} paced frames`).toBeDefined();
+        expect((await tester.effectiveClose()).code).toBe(4429);
+      });
     });
 
     describe('subscribe and notify', () => {
