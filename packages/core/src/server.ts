@@ -31,7 +31,7 @@ import { HeraldError } from './errors.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
-import { Connection, Session, SessionState, type SessionHost } from './session.ts';
+import { Connection, type ProcessingBudget, Session, SessionState, type SessionHost } from './session.ts';
 import type { Handlers, Middleware, SessionHandle } from './request-context.ts';
 import { RequestPipeline } from './request-pipeline.ts';
 import type { SessionStore } from './session-store.ts';
@@ -69,6 +69,8 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 const DEFAULT_UPGRADE_RATE_LIMIT: UpgradeRateLimit = { perSecond: 20, burst: 100 };
+/** A tenth of a core per session, after a quarter of a second at once. */
+const DEFAULT_PROCESSING_BUDGET: ProcessingBudget = { msPerSecond: 100, burstMs: 250 };
 const SESSION_ID_LENGTH = 22;
 const MAX_REASON_BYTES = 123;
 
@@ -105,6 +107,15 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
   readonly limits?: Partial<Limits>;
   /** Send-buffer bytes above which a session's notifications wait (default 1 MiB). */
   readonly highWaterMark?: number;
+  /**
+   * Processing time one session may take from the event loop: the synchronous work of its
+   * requests (validation, middleware, handler up to its first await), measured per request.
+   * `msPerSecond` sustained after `burstMs` at once (default 100 ms/s after 250 ms). A session
+   * that overdraws it is throttled (its frames answered `429 rate_limited` until the debt is paid
+   * back), and closed with 4429 if it overdraws it again before the budget is full. `false`
+   * turns it off.
+   */
+  readonly processingBudget?: ProcessingBudget | false;
   /**
    * Upgrades allowed per remote address: `perSecond` after a `burst` (default 20/s after 100);
    * `false` disables the limit (load tests). Refusals are 429 with `Retry-After`.
@@ -151,6 +162,7 @@ function truncateReason(reason: string): string {
 export class Herald<C extends ContractDefinition = ContractDefinition> implements SessionHost {
   readonly limits: Limits;
   readonly highWaterMark: number;
+  readonly processingBudget: ProcessingBudget | undefined;
   now: number;
   private readonly sessions = new Map<string, Session>();
   private readonly users: UserIndex;
@@ -169,6 +181,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   constructor(private readonly options: HeraldOptions<C>) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    this.processingBudget = options.processingBudget === false ? undefined : (options.processingBudget ?? DEFAULT_PROCESSING_BUDGET);
     this.clock = options.clock ?? systemClock;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.broker = options.broker ?? new MemoryBroker();

@@ -285,6 +285,30 @@ export function describeConformance(target: ConformanceTarget): void {
       });
     });
 
+    describe('hostile sessions', () => {
+      it('closes a session that keeps taking too much processing time with 4429, and answers another session throughout', async () => {
+        await boot();
+        const attacker = await client({ token: 'user:mallory' });
+        const honest = await client({ token: 'user:ann' });
+        // 60 ms of blocked event loop every 50 ms, far above the default budget of 100 ms/s.
+        const attacking = (async () => {
+          for (let i = 0; attacker.closeInfo === undefined && i < 100; i++) {
+            attacker.send({ kind: 'req', id: `s${i}`, type: 'conf.Spin', body: { ms: 60 } });
+            await sleep(50);
+          }
+        })();
+        const codes: number[] = [];
+        while (attacker.closeInfo === undefined && codes.length < 100) {
+          codes.push((await honest.request('conf.Echo', { text: 'still here' }, { timeoutMs: 10_000 })).code);
+          await sleep(50);
+        }
+        await attacking;
+        expect(await attacker.effectiveClose()).toMatchObject({ code: 4429, reason: 'too much processing time' });
+        codes.push((await honest.request('conf.Echo', { text: 'after' })).code);
+        expect(codes.filter((code) => code !== 200)).toEqual([]);
+      });
+    });
+
     describe('subscribe and notify', () => {
       it('subscribes, delivers every offset in order, and stops after unsubscribe', async () => {
         await boot();
