@@ -418,7 +418,8 @@ export class Session implements TopicSubscriber {
   spend(ms: number): void {
     const budget = this.host.processingBudget;
     if (budget === undefined) return;
-    this.budget = this.budgetLeft(budget, this.host.clock.now()) - ms;
+    // Refilled as of the request's frame (read for the rate limit): no second clock read per request.
+    this.budget = this.budgetLeft(budget, this.refilledAt) - ms;
     if (this.budget >= 0) return;
     if (!this.overdrawn) this.overdrawn = true;
     else if (this.connection !== null) this.close(CloseCode.TooManyRequests, 'too much processing time', this.retryAfterMs());
