@@ -220,6 +220,12 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
     answeredWith: 'resp',
     retry: 'No: it may have taken effect; check the state, or send a new request with a new id.',
   },
+  [ErrorReason.StillRunning]: {
+    status: Status.Unavailable,
+    when: 'A retry waited 30 s for a request still running on another node (nodes sharing sessions); carries retryAfterMs.',
+    answeredWith: 'resp',
+    retry: 'Yes: wait retryAfterMs, retry with the same id.',
+  },
 };
 
 /**
