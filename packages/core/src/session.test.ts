@@ -382,7 +382,7 @@ describe('processing budget', () => {
     // 40 ms spent of 30: throttled until the debt is paid back at 10 ms/s.
     const [throttled] = await answer(alice, echo('3'));
     expect(throttled).toMatchObject({ reqId: '3', code: 429, body: { error: 'rate_limited' } });
-    expect((throttled as ResponseMessage<string, { retryAfterMs: number }>).body.retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect((throttled as ResponseMessage<string, { retryAfterMs: number }>).body?.retryAfterMs).toBeGreaterThanOrEqual(1000);
     expect(await answer(bob, echo('b1'))).toEqual([echoed('b1')]);
     clock.advance(1500);
     expect(await answer(alice, spin('4'))).toEqual([spun('4'), goodbye(4429, 'too much processing time', expect.any(Number))]);
