@@ -2,6 +2,7 @@
  * The results of one run and their three renderings: `latest.json` (everything, per window),
  * `latest.md` (the tables and the targets) and `latest.svg` (a hand-written bar chart).
  */
+import type { HostileRow } from './gen/hostile.ts';
 
 /** Below this server CPU (fraction of its core) a throughput figure says more about the generator. */
 export const SATURATED = 0.9;
@@ -85,6 +86,7 @@ export interface Results {
   readonly longPoll: ThroughputRow[];
   readonly delivery: ThroughputRow[];
   readonly growth: ThroughputRow[];
+  readonly hostile: HostileRow[];
   targets: Target[];
   profiles: Array<{ readonly server: string; readonly file: string; readonly busyPercent: number; readonly top: ReadonlyArray<{ name: string; selfPercent: number }> }>;
 }
@@ -144,6 +146,7 @@ export const SCENARIOS = [
   [4, 'Long-poll'],
   [5, 'Delivery confirmation'],
   [6, 'Growth'],
+  [7, 'A hostile session'],
 ] as const;
 
 /** One line per scenario: the headline figure of the run. */
@@ -164,6 +167,7 @@ function summaryRows(results: Results): string[][] {
   const growth = results.growth.filter((r) => r.error === undefined);
   const g0 = growth[0];
   const gN = growth[growth.length - 1];
+  const hostile = results.hostile.filter((r) => r.error === undefined);
   return [
     ['1. Request/response', `Herald on uWS ${int(herald?.perSecond ?? NaN)} msg/s at ${int(top)} connections`, `${ratio((herald?.perSecond ?? NaN) / (codec?.perSecond ?? NaN))} the codec ceiling`],
     [
@@ -179,6 +183,11 @@ function summaryRows(results: Results): string[][] {
     ['4. Long-poll', `Herald ${int(lp.get('herald-lp')?.perSecond ?? NaN)} msg/s`, `${ratio((lp.get('herald-lp')?.perSecond ?? NaN) / (lp.get('engineio')?.perSecond ?? NaN))} engine.io polling`],
     ['5. Delivery confirmation', `acked ${int(dl.get('acked')?.perSecond ?? NaN)} notifications/s`, `${ratio((dl.get('acked')?.perSecond ?? NaN) / (dl.get('plain')?.perSecond ?? NaN))} fire-and-forget`],
     ['6. Growth', `Herald ${int(g0?.perSecond ?? NaN)} → ${int(gN?.perSecond ?? NaN)} msg/s (${int(g0?.connections ?? NaN)} → ${int(gN?.connections ?? NaN)} connections)`, `${pct(1 - (gN?.perSecond ?? NaN) / (g0?.perSecond ?? NaN))} loss`],
+    [
+      '7. A hostile session',
+      `well-behaved p99 ${ms(median(hostile.map((r) => r.quiet.p99Ms)))} ms quiet, ${ms(median(hostile.map((r) => r.attacked.p99Ms)))} ms beside the attacker`,
+      `${ratio(median(hostile.map((r) => r.attacked.p99Ms / r.quiet.p99Ms)))} a quiet run (p99)`,
+    ],
   ];
 }
 
@@ -190,6 +199,7 @@ export function renderMarkdown(results: Results): string {
     memory: { warm: number; sessions: number; runs: number };
     longPoll: { clients: number; batch: number; runs: number };
     delivery: { connections: number; inFlight: number; perTrigger: number; runs: number };
+    hostile: { sessions: number; intervalMs: number; quietMs: number; attackMs: number; attackPerSecond: number; runs: number };
   };
   const out: string[] = [];
   out.push(`# Herald benchmark${results.smoke ? ' (smoke run: tiny counts, figures mean nothing)' : ''}`);
@@ -299,6 +309,35 @@ export function renderMarkdown(results: Results): string {
   const g0 = results.growth.find((r) => r.error === undefined);
   out.push(table(['connections', 'msg/s', `× at ${int(g0?.connections ?? NaN)}`, 'server CPU', 'generator CPU', 'note'], results.growth.map((r) => [int(r.connections), int(r.perSecond), ratio(r.perSecond / (g0?.perSecond ?? NaN)), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)])));
   out.push('');
+
+  if (results.hostile.length > 0) {
+    const h = p.hostile;
+    out.push('## 7. A hostile session');
+    out.push('');
+    out.push(
+      `The demo application (its own zod schemas) on Herald on uWS. ${h.sessions} well-behaved sessions each send a \`chat.Send\` every ${h.intervalMs} ms (open loop) for ${h.quietMs / 1000} s on a quiet server, ` +
+        `then for ${h.attackMs / 1000} s while one more session sends ${h.attackPerSecond} requests a second of 64 KB \`ams.aam.SubscribeExConversations\` bodies whose \`convState\` holds ~32,000 invalid items (a tenth of its rate limit); it does not reconnect once closed. ` +
+        'Latency: from the send to the answer, as the generator reads it. One fresh server per run.',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['run', 'quiet p50 / p99 ms', 'attacked p50 / p99 ms', 'attacked max ms', 'p99 × quiet', 'well-behaved failed', 'attacker sent', 'attacker answers', 'attacker closed'],
+        results.hostile.map((r, i) => [
+          String(i + 1),
+          `${ms(r.quiet.p50Ms)} / ${ms(r.quiet.p99Ms)}`,
+          `${ms(r.attacked.p50Ms)} / ${ms(r.attacked.p99Ms)}`,
+          ms(r.attacked.maxMs),
+          ratio(r.attacked.p99Ms / r.quiet.p99Ms),
+          int(r.attacked.failed),
+          int(r.attacker.sent),
+          Object.entries(r.attacker.answers).map(([code, n]) => `${code}: ${n}`).join(', ') || '—',
+          r.error ?? (r.attacker.closeCode === null ? 'never' : `${r.attacker.closeCode} after ${ms(r.attacker.closedAfterMs ?? NaN)} ms`),
+        ]),
+      ),
+    );
+    out.push('');
+  }
 
   if (results.profiles.length > 0) {
     out.push('## CPU profiles');

@@ -18,6 +18,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { failedHostileRow, hostile } from './gen/hostile.ts';
 import { closeAll, delivery, exercise, fanout, longPoll, openSessions, requestResponse, type Answer, type Dialect, type Window } from './gen/load.ts';
 import { bundleForProfile, summarizeProfiles } from './profile.ts';
 import { APP_DIR, HAS_TASKSET, pinSelf, runtimeBinary, runtimeVersion, ServerProcess, type ServerSpec } from './proc.ts';
@@ -27,7 +28,7 @@ const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -45,6 +46,7 @@ const FULL = {
   memory: { warm: 100, warmLoadMs: 1500, sessions: 10_000, settleMs: 1000, runs: 5 },
   longPoll: { clients: 1000, batch: 4, warmupMs: 1500, windowMs: 2000, runs: 3 },
   delivery: { connections: 100, inFlight: 2, perTrigger: 100, warmupMs: 1000, windowMs: 2000, runs: 5 },
+  hostile: { sessions: 20, intervalMs: 20, warmupMs: 1000, quietMs: 5000, attackMs: 10_000, attackPerSecond: 10, runs: 3 },
 };
 const SMOKE: typeof FULL = {
   rr: { levels: [4, 16], heraldLevels: [4, 16, 32], inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1 },
@@ -52,6 +54,7 @@ const SMOKE: typeof FULL = {
   memory: { warm: 5, warmLoadMs: 100, sessions: 40, settleMs: 100, runs: 1 },
   longPoll: { clients: 8, batch: 2, warmupMs: 100, windowMs: 300, runs: 1 },
   delivery: { connections: 4, inFlight: 2, perTrigger: 10, warmupMs: 100, windowMs: 300, runs: 1 },
+  hostile: { sessions: 2, intervalMs: 20, warmupMs: 100, quietMs: 300, attackMs: 600, attackPerSecond: 10, runs: 1 },
 };
 const plan = smoke ? SMOKE : FULL;
 
@@ -83,6 +86,7 @@ const nodeServer = (key: string, label: string, dialect: Dialect, answer: Answer
 
 const SERVERS = {
   heraldUws: nodeServer('herald-uws', 'Herald on uWS', 'herald', 'herald', 'src/servers/herald-uws.ts'),
+  heraldDemo: nodeServer('herald-demo', 'the demo on Herald on uWS', 'herald', 'herald', 'src/servers/herald-demo.ts'),
   uwsEcho: nodeServer('uws-echo', 'raw uWS.js echo (transport ceiling)', 'raw', 'any', 'src/servers/uws-raw.ts', 'echo'),
   uwsJson: nodeServer('uws-json', 'bare JSON on uWS.js (codec ceiling)', 'raw', 'any', 'src/servers/uws-raw.ts', 'json'),
   wsJson: nodeServer('ws-json', 'bare JSON on ws', 'raw', 'any', 'src/servers/ws-json.ts'),
@@ -400,6 +404,25 @@ async function scenarioDelivery(results: Results): Promise<void> {
   }
 }
 
+async function scenarioHostile(results: Results): Promise<void> {
+  const { runs, ...hostilePlan } = plan.hostile;
+  for (let run = 1; run <= runs; run++) {
+    try {
+      await withServer(SERVERS.heraldDemo.spec(), async (process) => {
+        const row = await hostile(`ws://127.0.0.1:${process.port}/ws`, hostilePlan);
+        results.hostile.push(row);
+        log(
+          `hostile run ${run}: well-behaved p99 ${row.quiet.p99Ms.toFixed(1)} ms quiet, ${row.attacked.p99Ms.toFixed(1)} ms attacked; ` +
+            `attacker closed ${row.attacker.closeCode ?? 'never'} after ${row.attacker.closedAfterMs?.toFixed(0) ?? '—'} ms`,
+        );
+      });
+    } catch (error) {
+      log(`hostile run ${run} failed: ${errorText(error)}`);
+      results.hostile.push(failedHostileRow(errorText(error)));
+    }
+  }
+}
+
 // ---- targets -----------------------------------------------------------------------------------
 
 /**
@@ -468,6 +491,19 @@ function targets(results: Results): Target[] {
     holds: judge(1 - kept.ratio, (loss) => loss <= 0.2),
     ...(bound(g0) || bound(gN) ? { caveat: 'a level is generator-bound' } : {}),
   });
+  const hr = results.hostile.filter((r) => r.error === undefined);
+  const h99 = median(hr.map((r) => r.attacked.p99Ms / r.quiet.p99Ms));
+  // Closing the attacker is the processing budget's last resort, not the target: bad input that is
+  // cheap to reject (the demo's bounded schemas) costs nobody else anything and is only answered 400.
+  const closed = hr.filter((r) => r.attacker.closeCode === 4429).length;
+  out.push({
+    scenario: 7,
+    target: 'well-behaved p99 with a hostile session ≤ 2× a quiet run, none of their requests failed',
+    measured:
+      `${h99.toFixed(2)}× (per run ${hr.map((r) => (r.attacked.p99Ms / r.quiet.p99Ms).toFixed(2)).join(', ')}); ` +
+      `${hr.reduce((n, r) => n + r.attacked.failed, 0)} well-behaved requests failed; the hostile session was closed 4429 in ${closed} of ${hr.length} runs`,
+    holds: hr.length === 0 ? null : h99 <= 2 && hr.every((r) => r.attacked.failed === 0),
+  });
   return out;
 }
 
@@ -476,7 +512,9 @@ function targets(results: Results): Target[] {
 if (flag('render') !== undefined) {
   // Re-renders latest.md and latest.svg from latest.json (after a change to the report's layout).
   const { readFileSync } = await import('node:fs');
-  const stored = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Results;
+  const parsed = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Omit<Results, 'hostile'> & Partial<Pick<Results, 'hostile'>>;
+  // Runs from before scenario 7 have no hostile rows.
+  const stored: Results = { ...parsed, hostile: parsed.hostile ?? [] };
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(stored));
   writeFileSync(join(outDir, 'latest.svg'), renderSvg(stored));
   log(`re-rendered ${join(outDir, 'latest.md')} and latest.svg from latest.json`);
@@ -525,6 +563,7 @@ const results: Results = {
   longPoll: [],
   delivery: [],
   growth: [],
+  hostile: [],
   targets: [],
   profiles: [],
 };
@@ -535,6 +574,7 @@ if (only.has(2)) await scenarioFanout(results);
 if (only.has(3)) await scenarioMemory(results);
 if (only.has(4)) await scenarioLongPoll(results);
 if (only.has(5)) await scenarioDelivery(results);
+if (only.has(7)) await scenarioHostile(results);
 results.targets = targets(results);
 results.durationSeconds = (performance.now() - t0) / 1000;
 

@@ -49,9 +49,10 @@ it('runs every scenario in smoke mode and writes a table row for each', async ()
     longPoll: results.longPoll,
     delivery: results.delivery,
     growth: results.growth,
+    hostile: results.hostile.map((row) => ({ ...row, label: 'a hostile session' })),
   };
   const counts = Object.fromEntries(Object.entries(sections).map(([name, rows]) => [name, rows.length]));
-  expect(counts).toEqual({ requestResponse: 16, fanout: 6, memory: 3, longPoll: 2, delivery: 2, growth: 3 });
+  expect(counts).toEqual({ requestResponse: 16, fanout: 6, memory: 3, longPoll: 2, delivery: 2, growth: 3, hostile: 1 });
   const failures = Object.values(sections)
     .flat()
     .filter((row) => row.error !== undefined)

@@ -22,7 +22,7 @@ export const chat = defineContract({
     },
     'chat.Whisper': {
       description: 'Send a private message to every device of one user.',
-      request: z.object({ to: z.string().min(1).meta({ examples: ['bob'] }), text: text.meta({ examples: ['psst'] }) }),
+      request: z.object({ to: z.string().min(1).max(32).meta({ examples: ['bob'] }), text: text.meta({ examples: ['psst'] }) }),
       response: z.object({ delivered: z.literal(true) }),
     },
   },
@@ -50,7 +50,8 @@ export const contactCenter = defineContract({
       description:
         'An agent subscribes to the conversations of its skills: the session is subscribed to cc/skill/{skill}/{convState} for each pair, ' +
         'and the rings already waiting are sent to it privately.',
-      request: z.object({ skills: z.array(skill).min(1).max(20), convState: z.array(z.enum(convStates)).min(1) }),
+      // Every array is bounded: a body of thousands of invalid items would cost one issue each to reject.
+      request: z.object({ skills: z.array(skill).min(1).max(20), convState: z.array(z.enum(convStates)).min(1).max(convStates.length) }),
       response: z.object({ subscriptionId: z.string() }),
     },
     'cc.AcceptRing': {

@@ -33,6 +33,13 @@ async function agent(name: string, skills = ['45']): Promise<Tester> {
 const ring = (state: string) => and(withType('ams.routing.RingUpdated'), withProperty('body.ringState', state));
 
 describe('contact center', () => {
+  it('rejects a subscribe request with thousands of invalid items with one issue, not one per item', async () => {
+    const a1 = await user('a1');
+    const answer = await a1.request('ams.aam.SubscribeExConversations', { skills: ['45'], convState: Array.from({ length: 5000 }, () => 0) });
+    expect(answer).toMatchObject({ code: 400, body: { error: 'validation_failed', message: 'body does not match ams.aam.SubscribeExConversations' } });
+    expect((answer.body as { issues: unknown[] }).issues).toHaveLength(1);
+  });
+
   it('rings every agent of the skill, gives the conversation to the first accept and 409 to the next', async () => {
     const a1 = await agent('a1');
     const a2 = await agent('a2');

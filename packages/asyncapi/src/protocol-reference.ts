@@ -58,7 +58,7 @@ const closeCodeText: Readonly<Record<CloseCode, Pick<CloseCodeInfo, 'when' | 'ac
     action: 'Do not reconnect from this connection; the session lives on elsewhere.',
   },
   [CloseCode.TooManyRequests]: {
-    when: 'Flood: burst more frames while over the rate limit; upgrade rate limit for browsers.',
+    when: 'Flood: burst more frames while over the rate limit; a second overdraft of the processing budget; upgrade rate limit for browsers.',
     action: 'Wait at least retryAfterMs, then reconnect and resume.',
   },
   [CloseCode.InternalError]: {
@@ -132,7 +132,7 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
   },
   [ErrorReason.NotAuthenticated]: {
     status: Status.Unauthorized,
-    when: 'A request other than herald.Authenticate before the session is authenticated.',
+    when: 'A request other than herald.Authenticate before the session is authenticated, whatever its body or type.',
     answeredWith: 'resp',
     retry: 'Yes: authenticate, then retry with the same id.',
   },
@@ -168,13 +168,13 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
   },
   [ErrorReason.SubscriptionLimit]: {
     status: Status.TooManyRequests,
-    when: 'A subscription beyond maxSubscriptions.',
+    when: 'A subscription beyond maxSubscriptions: a herald.Subscribe, or a request whose handler subscribes the session past it.',
     answeredWith: 'resp',
     retry: 'After unsubscribing from another topic.',
   },
   [ErrorReason.RateLimited]: {
     status: Status.TooManyRequests,
-    when: 'The session is over its rate limit (carries retryAfterMs); also per-IP upgrade limits.',
+    when: 'The session is over its rate limit, or throttled for overdrawing its processing budget (carries retryAfterMs); also per-IP upgrade limits.',
     answeredWith: 'resp or upgrade refusal',
     retry: 'Yes: wait retryAfterMs, retry with the same id.',
   },
@@ -224,7 +224,7 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
     status: Status.Unavailable,
     when: 'A retry waited 30 s for a request still running on another node (nodes sharing sessions); carries retryAfterMs.',
     answeredWith: 'resp',
-    retry: 'Yes, after retryAfterMs, with the same id.',
+    retry: 'Yes: wait retryAfterMs, retry with the same id.',
   },
 };
 

@@ -48,7 +48,7 @@ export type { HeraldSocket } from './socket.ts';
 export type { HttpExchange } from './http-exchange.ts';
 export type { NativePublish } from './topics.ts';
 export type { UpgradeRateLimit } from './upgrade-limiter.ts';
-export { Connection, type SessionState } from './session.ts';
+export { Connection, type ProcessingBudget, type SessionState } from './session.ts';
 export {
   handshakeRefusal,
   offeredProtocols,

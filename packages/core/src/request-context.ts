@@ -43,7 +43,12 @@ export class RequestContext<C extends ContractDefinition = ContractDefinition> {
 
   /**
    * Subscribes this session to a topic from the server side (the client is told with
-   * `herald.Subscribed`), as the seed's SubscribeExConversations does.
+   * `herald.Subscribed`), as the seed's SubscribeExConversations does. Server-side
+   * subscriptions count against `maxSubscriptions`: past it this rejects with a `HeraldError`
+   * (429 `subscription_limit`), which answers the request if the handler lets it through.
+   *
+   * @example
+   * 'room.Join': async ({ room }, ctx) => ({ offset: (await ctx.subscribe(`room/${room}`)).offset }),
    */
   subscribe(topic: string): Promise<StreamPosition> {
     return this.herald.subscribe(this.sessionRef, topic);

@@ -115,6 +115,8 @@ export class RequestPipeline<C extends ContractDefinition> {
       this.answerError(session, request, entry, Status.NotFound, { error: ErrorReason.UnknownType, message: `unknown type ${type}` });
       return;
     }
+    // What blocks every other session: the request's synchronous work, charged to its session.
+    const started = performance.now();
     const validation = validate(definition.request, request.body);
     if (validation instanceof Promise) {
       session.retryCache().track(entry);
@@ -123,6 +125,7 @@ export class RequestPipeline<C extends ContractDefinition> {
         (error: unknown) => this.settle(session, request, entry, Promise.reject(error)),
       );
     } else this.runValidated(session, request, entry, validation);
+    session.spend(performance.now() - started);
   }
 
   private runValidated(session: Session, request: RequestMessage, entry: DedupEntry, validation: Validation): void {

@@ -27,10 +27,11 @@ import {
   closeCodeForStatus,
 } from './constants.ts';
 import type { Contract, ContractDefinition, NotificationBody, NotificationType } from './contract.ts';
+import { HeraldError } from './errors.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
-import { Connection, Session, SessionState, type SessionHost } from './session.ts';
+import { Connection, type ProcessingBudget, Session, SessionState, type SessionHost } from './session.ts';
 import type { Handlers, Middleware, SessionHandle } from './request-context.ts';
 import { RequestPipeline } from './request-pipeline.ts';
 import type { SessionStore } from './session-store.ts';
@@ -70,6 +71,8 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 const DEFAULT_UPGRADE_RATE_LIMIT: UpgradeRateLimit = { perSecond: 20, burst: 100 };
+/** A tenth of a core per session, after a quarter of a second at once. */
+const DEFAULT_PROCESSING_BUDGET: ProcessingBudget = { msPerSecond: 100, burstMs: 250 };
 const SESSION_ID_LENGTH = 22;
 const MAX_REASON_BYTES = 123;
 
@@ -106,6 +109,15 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
   readonly limits?: Partial<Limits>;
   /** Send-buffer bytes above which a session's notifications wait (default 1 MiB). */
   readonly highWaterMark?: number;
+  /**
+   * Processing time one session may take from the event loop: the synchronous work of its
+   * requests (validation, middleware, handler up to its first await), measured per request.
+   * `msPerSecond` sustained after `burstMs` at once (default 100 ms/s after 250 ms). A session
+   * that overdraws it is throttled (its frames answered `429 rate_limited` until the debt is paid
+   * back), and closed with 4429 if it overdraws it again before the budget is full. `false`
+   * turns it off.
+   */
+  readonly processingBudget?: ProcessingBudget | false;
   /**
    * Upgrades allowed per remote address: `perSecond` after a `burst` (default 20/s after 100);
    * `false` disables the limit (load tests). Refusals are 429 with `Retry-After`.
@@ -152,6 +164,7 @@ function truncateReason(reason: string): string {
 export class Herald<C extends ContractDefinition = ContractDefinition> implements SessionHost {
   readonly limits: Limits;
   readonly highWaterMark: number;
+  readonly processingBudget: ProcessingBudget | undefined;
   now: number;
   private readonly sessions = new Map<string, Session>();
   private readonly users: UserIndex;
@@ -171,6 +184,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     assertOriginPolicy(options);
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    this.processingBudget = options.processingBudget === false ? undefined : (options.processingBudget ?? DEFAULT_PROCESSING_BUDGET);
     this.clock = options.clock ?? systemClock;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.broker = options.broker ?? new MemoryBroker();
@@ -324,11 +338,17 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     return this.users.sendToUser(userId, type, encodeBody(body));
   }
 
-  /** Subscribes a session from the server side; the client is told with `herald.Subscribed`. */
+  /**
+   * Subscribes a session from the server side; the client is told with `herald.Subscribed`.
+   * Past `maxSubscriptions` it rejects with a `HeraldError` (429 `subscription_limit`), which
+   * answers the request of a handler that lets it through.
+   */
   async subscribe(session: SessionHandle, topic: string): Promise<StreamPosition> {
     assertName(TOPIC_PATTERN, topic, 'topic');
     const target = this.sessions.get(session.id);
     if (target === undefined || target.state !== SessionState.Open) throw new Error(`session ${session.id} is not open`);
+    const refusal = this.overLimit(target, topic);
+    if (refusal !== undefined) throw new HeraldError(refusal[0], refusal[1].error, refusal[1].message);
     const subscribed = await this.join(target, topic, undefined, (body) => target.sendSystem(SystemType.Subscribed, body));
     return { epoch: subscribed.epoch, offset: subscribed.offset };
   }
@@ -360,15 +380,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   handleRequest(session: Session, request: RequestMessage): void {
     // Anything but authenticating or resuming tells that the client is not resuming another session.
     if (request.type !== SystemType.Authenticate && request.type !== SystemType.Resume) session.settle();
-    if (request.type.startsWith(SYSTEM_TYPE_PREFIX)) {
-      void this.handleSystem(session, request).catch((error: unknown) => this.fail(session, request, error));
-      return;
-    }
-    if (session.state !== SessionState.Open) {
+    // Before authentication nothing but herald.Authenticate is read, system types included (§8).
+    if (session.state !== SessionState.Open && request.type !== SystemType.Authenticate) {
       session.sendError(request.id, request.type, Status.Unauthorized, {
         error: ErrorReason.NotAuthenticated,
         message: `send ${SystemType.Authenticate} first`,
       });
+      return;
+    }
+    if (request.type.startsWith(SYSTEM_TYPE_PREFIX)) {
+      void this.handleSystem(session, request).catch((error: unknown) => this.fail(session, request, error));
       return;
     }
     this.requests.run(session, request);
@@ -386,10 +407,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     const { type, body } = parsed;
     if (type === SystemType.Authenticate) return this.authenticate(session, request, body.token);
-    if (session.state !== SessionState.Open) {
-      session.sendError(request.id, request.type, Status.Unauthorized, { error: ErrorReason.NotAuthenticated, message: 'authenticate first' });
-      return;
-    }
     switch (type) {
       case SystemType.Subscribe: {
         session.hasClientState = true;

@@ -10,6 +10,7 @@ const contract = defineContract({
   requests: {
     'test.Echo': { request: z.object({ text: z.string() }), response: z.object({ text: z.string() }) },
     'test.Slow': { request: z.object({}), response: z.object({ done: z.boolean() }) },
+    'test.Spin': { request: z.object({ ms: z.number() }), response: z.object({ ms: z.number() }) },
   },
   notifications: { 'test.Note': { body: z.object({ n: z.number() }) } },
 });
@@ -50,6 +51,12 @@ function setup(options: Partial<HeraldOptions<TestContract>> = {}): Setup {
         return { text };
       },
       'test.Slow': () => new Promise<{ done: boolean }>((resolve) => slow.push(() => resolve({ done: true }))),
+      // Blocks the event loop, as an expensive validation or a synchronous handler does.
+      'test.Spin': ({ ms }) => {
+        const until = performance.now() + ms;
+        while (performance.now() < until);
+        return { ms };
+      },
     },
     ...options,
   });
@@ -358,6 +365,47 @@ describe('rate limit', () => {
     }
     await flush();
     expect(socket.closedWith).toEqual({ code: 4429, reason: 'too many messages' });
+  });
+});
+
+describe('processing budget', () => {
+  const options = { limits: QUIET, processingBudget: { msPerSecond: 10, burstMs: 30 } };
+  const spin = (id: string, ms = 20) => ({ kind: 'req', id, type: 'test.Spin', body: { ms } }) as const;
+  const spun = (id: string, ms = 20): ResponseMessage => ({ kind: 'resp', reqId: id, type: 'test.Spin', code: 200, body: { ms } });
+
+  it('throttles a session that overdraws it, closes it 4429 when it overdraws again, and answers other sessions throughout', async () => {
+    const { clock, herald } = setup(options);
+    const alice = await connect(herald, 'alice');
+    const bob = await connect(herald, 'bob');
+    expect(await answer(alice, spin('1'))).toEqual([spun('1')]);
+    expect(await answer(alice, spin('2'))).toEqual([spun('2')]);
+    // 40 ms spent of 30: throttled until the debt is paid back at 10 ms/s.
+    const [throttled] = await answer(alice, echo('3'));
+    expect(throttled).toMatchObject({ reqId: '3', code: 429, body: { error: 'rate_limited' } });
+    expect((throttled as ResponseMessage<string, { retryAfterMs: number }>).body?.retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(await answer(bob, echo('b1'))).toEqual([echoed('b1')]);
+    clock.advance(1500);
+    expect(await answer(alice, spin('4'))).toEqual([spun('4'), goodbye(4429, 'too much processing time', expect.any(Number))]);
+    expect(alice.closedWith).toEqual({ code: 4429, reason: 'too much processing time' });
+    expect(await answer(bob, echo('b2'))).toEqual([echoed('b2')]);
+  });
+
+  it('forgives an overdraft once the budget is full again', async () => {
+    const { clock, herald } = setup(options);
+    const alice = await connect(herald, 'alice');
+    await answer(alice, spin('1'));
+    await answer(alice, spin('2'));
+    clock.advance(5000);
+    expect(await answer(alice, spin('3'))).toEqual([spun('3')]);
+    expect(await answer(alice, spin('4'))).toEqual([spun('4')]);
+    expect(alice.closedWith).toBeUndefined();
+  });
+
+  it('is off with processingBudget: false', async () => {
+    const { herald } = setup({ ...options, processingBudget: false });
+    const alice = await connect(herald, 'alice');
+    for (const id of ['1', '2', '3']) expect(await answer(alice, spin(id))).toEqual([spun(id)]);
+    expect(alice.closedWith).toBeUndefined();
   });
 });
 

@@ -42,9 +42,21 @@ export const SessionState = {
 } as const;
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
+/**
+ * Processing time a session may use: `msPerSecond` sustained, after `burstMs` at once. What
+ * counts is the synchronous work of each application request (validation, middleware and
+ * handler up to its first await, encoding the answer), which blocks every other session.
+ */
+export interface ProcessingBudget {
+  readonly msPerSecond: number;
+  readonly burstMs: number;
+}
+
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
   readonly limits: Limits;
+  /** Unset: requests are not timed. */
+  readonly processingBudget: ProcessingBudget | undefined;
   /** The time of the last sweep tick: coarse, and free to read on the hot path. */
   readonly now: number;
   readonly highWaterMark: number;
@@ -129,14 +141,20 @@ export class Session implements TopicSubscriber {
   private strikes = 0;
   private refused = 0;
   private heldBack = false;
+  /** Processing time left (ms; below 0 when overdrawn), as of `budgetAt`. */
+  private budget: number;
+  private budgetAt: number;
+  /** Overdrew the processing budget, and the budget has not been full since. */
+  private overdrawn = false;
 
   constructor(
     private readonly host: SessionHost,
     public id: string,
   ) {
     const now = host.now;
-    this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = now;
+    this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = this.budgetAt = now;
     this.tokens = host.limits.rateLimit.burst;
+    this.budget = host.processingBudget?.burstMs ?? 0;
   }
 
   /** The authenticated user, or undefined before authentication. */
@@ -374,12 +392,40 @@ export class Session implements TopicSubscriber {
     log.confirm(Math.min(count, connection.responses));
   }
 
-  /** How long until the bucket holds a token again. */
+  /** How long until the bucket holds a token again, and an overdrawn budget is paid back. */
   private retryAfterMs(): number {
-    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.host.limits.rateLimit.messagesPerSecond));
+    const tokenMs = ((1 - this.tokens) * 1000) / this.host.limits.rateLimit.messagesPerSecond;
+    const budget = this.host.processingBudget;
+    const debtMs = budget === undefined || this.budget >= 0 ? 0 : (-this.budget * 1000) / budget.msPerSecond;
+    return Math.max(1, Math.ceil(Math.max(tokenMs, debtMs)));
   }
 
-  /** Token bucket over every frame, refilled lazily from the clock. */
+  /** Processing time left now (refilled lazily from the clock); an overdraft is forgiven once it is full. */
+  private budgetLeft(budget: ProcessingBudget, now: number): number {
+    if (now !== this.budgetAt) {
+      this.budget = Math.min(budget.burstMs, this.budget + ((now - this.budgetAt) * budget.msPerSecond) / 1000);
+      this.budgetAt = now;
+      if (this.budget === budget.burstMs) this.overdrawn = false;
+    }
+    return this.budget;
+  }
+
+  /**
+   * Charges the processing time of one request. The first overdraft throttles the session (its
+   * frames are refused as over the rate limit until the debt is paid back); another before the
+   * budget is full again closes it with 4429.
+   */
+  spend(ms: number): void {
+    const budget = this.host.processingBudget;
+    if (budget === undefined) return;
+    // Refilled as of the request's frame (read for the rate limit): no second clock read per request.
+    this.budget = this.budgetLeft(budget, this.refilledAt) - ms;
+    if (this.budget >= 0) return;
+    if (!this.overdrawn) this.overdrawn = true;
+    else if (this.connection !== null) this.close(CloseCode.TooManyRequests, 'too much processing time', this.retryAfterMs());
+  }
+
+  /** Token bucket over every frame, refilled lazily from the clock; an overdrawn processing budget empties it. */
   private takeToken(): boolean {
     const now = this.host.clock.now();
     const { messagesPerSecond, burst } = this.host.limits.rateLimit;
@@ -390,7 +436,8 @@ export class Session implements TopicSubscriber {
       // one by one do not forgive what it was refused.
       if (this.tokens === burst) this.refused = 0;
     }
-    if (this.tokens >= 1) {
+    const throttled = this.overdrawn && this.budgetLeft(this.host.processingBudget as ProcessingBudget, now) < 0;
+    if (this.tokens >= 1 && !throttled) {
       this.tokens--;
       return true;
     }

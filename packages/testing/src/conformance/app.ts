@@ -10,6 +10,8 @@ export const conformanceContract = defineContract({
   requests: {
     'conf.Echo': { request: z.object({ text: z.string() }), response: z.object({ text: z.string() }) },
     'conf.Count': { request: z.object({ key: z.string() }), response: z.object({ key: z.string(), runs: z.number() }) },
+    /** Blocks the event loop for `ms`, as an expensive validation or a synchronous handler would. */
+    'conf.Spin': { request: z.object({ ms: z.number().min(0).max(200) }), response: z.object({ ms: z.number() }) },
     'conf.Publish': {
       request: z.object({ topic: z.string(), count: z.number().int().min(1).max(1000) }),
       response: z.object({ offset: z.number() }),
@@ -74,6 +76,11 @@ export function createConformanceHerald(
         const count = (runs.get(key) ?? 0) + 1;
         runs.set(key, count);
         return { key, runs: count };
+      },
+      'conf.Spin': ({ ms }) => {
+        const until = performance.now() + ms;
+        while (performance.now() < until);
+        return { ms };
       },
       'conf.Publish': async ({ topic, count }, ctx) => {
         let offset = 0;

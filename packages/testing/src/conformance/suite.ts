@@ -207,6 +207,21 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(await tester.request('conf.Echo', { text: 'x' })).toMatchObject({ code: 200 });
       });
 
+      it('answers every request but herald.Authenticate with 401 before authentication, whatever its body or type', async () => {
+        await boot();
+        const tester = await client();
+        for (const [type, body] of [
+          ['herald.Subscribe', { topic: 5 }],
+          ['herald.Resume', {}],
+          ['herald.Nope', {}],
+          ['conf.Nope', {}],
+        ] as const) {
+          expect(await tester.request(type, body)).toMatchObject({ code: 401, body: { error: 'not_authenticated' } });
+        }
+        expect(await tester.request('herald.Authenticate', { token: 'user:ann' })).toMatchObject({ code: 200 });
+        expect(await tester.request('herald.Nope', {})).toMatchObject({ code: 404, body: { error: 'unknown_type' } });
+      });
+
       it('closes an unauthenticated session after authDeadlineMs with Goodbye and 4401', async () => {
         await boot();
         const tester = await client();
@@ -316,6 +331,47 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(await tester.waitFor(withProperty('code', 429))).toMatchObject({ body: { error: 'rate_limited' } });
         expect((await tester.effectiveClose()).code).toBe(4429);
         await flooding;
+      });
+
+      it('closes a paced flood with 4429: frames spread out at a few times the rate, never a burst', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        const { messagesPerSecond, burst } = conformanceLimits.rateLimit;
+        // One frame every 4 ms is at most 5× the rate (fewer on a busy machine, still above it): each
+        // refilled token lets one frame through between a few refusals, and the flood never pauses.
+        const cap = 15 * (burst + messagesPerSecond);
+        let sent = 0;
+        while (tester.closeInfo === undefined && sent < cap) {
+          tester.send({ kind: 'req', id: `p${sent++}`, type: 'conf.Echo', body: { text: '' } });
+          await sleep(4);
+        }
+        expect(tester.log.find(withProperty('code', 429))).toMatchObject({ body: { error: 'rate_limited' } });
+        expect(tester.closeInfo, `still open after ${sent} paced frames`).toBeDefined();
+        expect((await tester.effectiveClose()).code).toBe(4429);
+      });
+    });
+
+    describe('hostile sessions', () => {
+      it('closes a session that keeps taking too much processing time with 4429, and answers another session throughout', async () => {
+        await boot();
+        const attacker = await client({ token: 'user:mallory' });
+        const honest = await client({ token: 'user:ann' });
+        // 60 ms of blocked event loop every 50 ms, far above the default budget of 100 ms/s.
+        const attacking = (async () => {
+          for (let i = 0; attacker.closeInfo === undefined && i < 100; i++) {
+            attacker.send({ kind: 'req', id: `s${i}`, type: 'conf.Spin', body: { ms: 60 } });
+            await sleep(50);
+          }
+        })();
+        const codes: number[] = [];
+        while (attacker.closeInfo === undefined && codes.length < 100) {
+          codes.push((await honest.request('conf.Echo', { text: 'still here' }, { timeoutMs: 10_000 })).code);
+          await sleep(50);
+        }
+        await attacking;
+        expect(await attacker.effectiveClose()).toMatchObject({ code: 4429, reason: 'too much processing time' });
+        codes.push((await honest.request('conf.Echo', { text: 'after' })).code);
+        expect(codes.filter((code) => code !== 200)).toEqual([]);
       });
     });
 
