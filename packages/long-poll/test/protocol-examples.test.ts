@@ -178,9 +178,12 @@ const scenarios: Record<string, Scenario> = {
     run: async (stage) => (await stage.signedIn()).request('chat.DeleteRoom', { room: '42' }, { id: '7' }),
   },
   'rate-limited': {
+    // A slow refill, so that the bucket stays empty however slowly the frames arrive; 250 frames
+    // empty it and stay below the 200 refusals that would close the session as a flood.
+    server: () => ({ limits: { rateLimit: { messagesPerSecond: 1, burst: 200 } } }),
     run: async (stage) => {
       const tester = await stage.signedIn();
-      for (let n = 0; n < 201; n++) tester.send({ kind: 'ping' });
+      for (let n = 0; n < 250; n++) tester.send({ kind: 'ping' });
       return tester.request('chat.PostMessage', { room: '42', text: 'Hello, room' }, { id: '8' });
     },
   },
@@ -410,7 +413,7 @@ const scenarios: Record<string, Scenario> = {
       await stage.app.fill('chat/room/42', 5);
       const tester = await stage.signedIn();
       await tester.request('herald.Subscribe', { topic: 'chat/room/42' });
-      (stage.app.herald as any).options.broker.restart();
+      (stage.app.broker as RestartableBroker).restart();
       await stage.app.post('42', 'u-10077', 'after the restart');
       return tester.waitFor(withType('herald.TopicReset'));
     },
@@ -449,7 +452,7 @@ const scenarios: Record<string, Scenario> = {
   flood: {
     run: async (stage) => {
       const tester = await stage.signedIn();
-      for (let n = 0; n < 500 && tester.closeInfo === undefined; n++) {
+      for (let n = 0; n < 5000 && tester.closeInfo === undefined; n++) {
         tester.send({ kind: 'ping' });
         if (n % 50 === 0) await sleep(1);
       }
@@ -510,7 +513,7 @@ const scenarios: Record<string, Scenario> = {
     run: async (stage) => stage.refusal({ protocols: ['herald.v2'] }),
   },
   'upgrade-rate-limited': {
-    server: () => ({ upgradeRateLimit: { perSecond: 1 / 3, burst: 1 } }),
+    server: () => ({ upgradeRateLimit: { perSecond: 1 / 60, burst: 1 } }),
     run: async (stage) => {
       await stage.client();
       return stage.refusal({});

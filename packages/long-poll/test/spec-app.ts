@@ -46,6 +46,7 @@ function authenticate(token: string): Principal | null {
 
 export interface SpecApp {
   readonly herald: Herald<SpecContract>;
+  readonly broker: Broker;
   /** Posts to `chat/room/<room>` as `from`; message ids follow the offsets (`m_8812` is offset 1319). */
   post(room: string, from: string, text: string): Promise<{ messageId: string; offset: number }>;
   /** Posts `count` earlier messages, so that the next one gets the example's offset. */
@@ -65,6 +66,7 @@ export function createSpecApp(options: Partial<HeraldOptions<SpecContract>> & { 
     return { messageId, offset };
   };
   const app: SpecApp = {
+    broker,
     agent: undefined,
     roomsDown: false,
     post,
