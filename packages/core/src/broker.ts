@@ -26,6 +26,14 @@ export interface TopicHistory {
   readonly complete: boolean;
 }
 
+/** How much history a broker keeps per topic, announced to clients in `herald.Welcome`. */
+export interface TopicRetention {
+  /** Messages kept per topic (older ones are trimmed). */
+  readonly messages: number;
+  /** Messages older than this are trimmed, when the broker trims by age. */
+  readonly ttlMs?: number;
+}
+
 export type TopicListener = (message: TopicMessage) => void;
 export type DirectListener = (payload: string) => void;
 
@@ -37,6 +45,8 @@ export type DirectListener = (payload: string) => void;
  * (restart, trim to nothing, reset), so that clients are told instead of silently skipping.
  */
 export interface Broker {
+  /** What it keeps per topic, when it can say (announced in `herald.Welcome` as `topicHistory`). */
+  readonly retention?: TopicRetention;
   /** Appends to a topic's history and delivers to every listener of the topic, on every node. */
   publish(topic: string, type: string, body: string | undefined): Promise<StreamPosition>;
   subscribe(topic: string, listener: TopicListener): Promise<void>;

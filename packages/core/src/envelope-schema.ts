@@ -137,6 +137,7 @@ export const systemBodyJsonSchemas: {
         userId: { type: 'string' },
         expiresAt: count(0),
         limits,
+        topicHistory: object({ messages: count(1), ttlMs: count(1) }, ['messages']),
       },
       ['sessionId', 'protocol', 'authenticated', 'limits'],
     ),

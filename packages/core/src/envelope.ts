@@ -121,6 +121,8 @@ export interface WelcomeBody {
   readonly userId?: string;
   readonly expiresAt?: number;
   readonly limits: Limits;
+  /** How much history each topic keeps, when the broker says: past it, a resume or `since` gets `recovered: false`. */
+  readonly topicHistory?: { readonly messages: number; readonly ttlMs?: number };
 }
 
 /** Body of a `herald.Authenticate` request. */

@@ -31,7 +31,7 @@ export {
   type Validation,
 } from './contract.ts';
 export { HeraldError } from './errors.ts';
-export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage } from './broker.ts';
+export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
 export type {
   ClaimedSession,

@@ -1,4 +1,4 @@
-import type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage } from './broker.ts';
+import type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
 import type { StreamPosition } from './envelope.ts';
 import { randomId } from './random-id.ts';
 
@@ -40,6 +40,7 @@ export class MemoryBroker implements Broker {
   private readonly streams = new Map<string, Stream>();
   /** A channel's one listener (the usual case: one server per user channel), or its set. */
   private readonly channels = new Map<string, DirectListener | Set<DirectListener>>();
+  readonly retention: TopicRetention;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
   private readonly maxTopics: number;
@@ -50,6 +51,7 @@ export class MemoryBroker implements Broker {
     this.historyTtlMs = options.historyTtlMs ?? Number.POSITIVE_INFINITY;
     this.maxTopics = options.maxTopics ?? 10_000;
     this.now = options.now ?? Date.now;
+    this.retention = options.historyTtlMs === undefined ? { messages: this.historySize } : { messages: this.historySize, ttlMs: options.historyTtlMs };
   }
 
   /** The stream of a topic, created on demand; each use makes it the most recently used. */

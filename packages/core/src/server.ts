@@ -301,6 +301,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       ...(principal === null ? {} : { userId: principal.userId }),
       ...(principal?.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
       limits: this.limits,
+      ...(this.broker.retention === undefined ? {} : { topicHistory: this.broker.retention }),
     };
     session.sendSystem(SystemType.Welcome, welcome);
     if (principal !== null) this.authenticated(session, principal);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from './contract.ts';
 import type { NotificationMessage } from './envelope.ts';
+import { MemoryBroker } from './memory-broker.ts';
 import { createHerald, type HeraldOptions } from './server.ts';
 import { connectMemory, ManualClock, MemorySocket, upgradeRequest } from './testing/index.ts';
 import { bearerToken, checkUpgrade, offeredProtocols, originAllowed, type UpgradeRequest } from './upgrade.ts';
@@ -192,6 +193,13 @@ describe('bearer token', () => {
     expect(welcome.type).toBe('herald.Welcome');
     expect(welcome.body).toMatchObject({ protocol: 'herald.v1', authenticated: true, userId: 'alice', expiresAt: 4_000_000_000_000 });
     expect(welcome.body?.['sessionId']).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it("announces the broker's topic history in the Welcome (topicHistory)", async () => {
+    const welcomeOf = async (broker: MemoryBroker) =>
+      ((await connectMemory(server({ broker }), { authorization: 'Bearer user:alice' })).received[0] as NotificationMessage<string, Record<string, unknown>>).body?.['topicHistory'];
+    expect(await welcomeOf(new MemoryBroker())).toEqual({ messages: 1000 });
+    expect(await welcomeOf(new MemoryBroker({ historySize: 7, historyTtlMs: 60_000 }))).toEqual({ messages: 7, ttlMs: 60_000 });
   });
 
   it('gives the authenticate hook the client class and no session yet', async () => {

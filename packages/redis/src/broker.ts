@@ -6,7 +6,7 @@
  * A node that misses part of a channel (a dropped subscriber connection) fills the gap from the
  * stream before delivering anything later.
  */
-import type { Broker, DirectListener, StreamPosition, TopicHistory, TopicListener, TopicMessage } from '@herald/core';
+import type { Broker, DirectListener, StreamPosition, TopicHistory, TopicListener, TopicMessage, TopicRetention } from '@herald/core';
 import { randomId } from '@herald/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Outbox } from './outbox.ts';
@@ -180,6 +180,7 @@ export class RedisBroker implements Broker {
   private readonly client: BrokerRedis;
   private readonly subscriber: Redis;
   private readonly prefix: string;
+  readonly retention: TopicRetention;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
   /** `topicTtlMs` as the scripts take it. */
@@ -194,6 +195,7 @@ export class RedisBroker implements Broker {
     this.prefix = options.prefix ?? 'herald:';
     this.historySize = options.historySize ?? 1000;
     this.historyTtlMs = options.historyTtlMs ?? 0;
+    this.retention = this.historyTtlMs > 0 ? { messages: this.historySize, ttlMs: this.historyTtlMs } : { messages: this.historySize };
     this.topicTtl = String(Math.max(options.topicTtlMs ?? 7 * 24 * 3_600_000, this.historyTtlMs, 1000));
     const redisOptions = connectionOptions(options.redis);
     this.client = new Redis(redisOptions) as BrokerRedis;

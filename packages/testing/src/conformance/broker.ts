@@ -53,6 +53,11 @@ export function describeBroker(target: BrokerTarget): void {
       await Promise.all(open.splice(0).map((broker) => broker.close()));
     });
 
+    it('announces the history it keeps, if it does, as it keeps it (retention.messages = historySize)', async () => {
+      const broker = await make();
+      if (broker.retention !== undefined) expect(broker.retention.messages).toBe(target.historySize);
+    });
+
     it('starts a topic at offset 0 with an epoch, and counts offsets contiguously from 1', async () => {
       const broker = await make();
       const topic = fresh();
