@@ -22,6 +22,15 @@ export interface ChaosOptions {
   readonly filter?: LinkFilter;
   /** Default `Math.random`. */
   readonly random?: () => number;
+  /** Told of every fault as it happens (a freeze's end too), to relate what clients saw to it. */
+  readonly onFault?: (fault: ChaosFault) => void;
+}
+
+/** One thing the scheduler did to a link, at `Date.now()` `at`. */
+export interface ChaosFault {
+  readonly kind: 'reset' | 'freeze' | 'thaw';
+  readonly link: FaultLink;
+  readonly at: number;
 }
 
 /** A running scheduler. */
@@ -56,6 +65,7 @@ export function startChaos(target: ChaosTarget, options: ChaosOptions): Chaos {
   const frozen = new Map<Link, ReturnType<typeof setTimeout>>();
   let resets = 0;
   let freezes = 0;
+  const told = (kind: ChaosFault['kind'], link: Link): void => options.onFault?.({ kind, link, at: Date.now() });
   const round = (): void => {
     for (const link of [...target.links()]) {
       if (frozen.has(link) || (options.filter !== undefined && !options.filter(link))) continue;
@@ -63,14 +73,17 @@ export function startChaos(target: ChaosTarget, options: ChaosOptions): Chaos {
       if (dice < resetProbability) {
         resets++;
         target.reset(link);
+        told('reset', link);
       } else if (dice < resetProbability + freezeProbability) {
         freezes++;
         target.freeze(link);
+        told('freeze', link);
         frozen.set(
           link,
           setTimeout(() => {
             frozen.delete(link);
             target.thaw(link);
+            told('thaw', link);
           }, freezeFor()),
         );
       }
@@ -89,6 +102,7 @@ export function startChaos(target: ChaosTarget, options: ChaosOptions): Chaos {
       for (const [link, timer] of frozen) {
         clearTimeout(timer);
         target.thaw(link);
+        told('thaw', link);
       }
       frozen.clear();
     },

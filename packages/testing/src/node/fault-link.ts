@@ -38,6 +38,11 @@ export interface FaultLink {
   readonly clientPort: number;
   /** `Date.now()` when the client connected. */
   readonly openedAt: number;
+  /**
+   * The first bytes the client sent (up to `HEAD_BYTES`, as latin1): an HTTP request line and
+   * its headers, say, so a filter can pick the links of one path or one client.
+   */
+  readonly head: string;
   readonly frozen: boolean;
   /** Bytes passed on so far, client → server and server → client. */
   readonly bytesUpstream: number;
@@ -66,6 +71,8 @@ const BANDWIDTH_CATCH_UP_MS = 20;
 const BANDWIDTH_QUANTA_PER_SECOND = 100;
 /** A queue whose head moved this far is compacted. */
 const COMPACT_AFTER = 1024;
+/** How much of what a client sent first a link keeps as its `head`. */
+export const HEAD_BYTES = 2048;
 
 class Pipe {
   private queue: Piece[] = [];
@@ -217,6 +224,7 @@ export class Link implements FaultLink {
   readonly clientAddress: string;
   readonly clientPort: number;
   readonly openedAt = Date.now();
+  head = '';
   private readonly toUpstream: Pipe;
   private readonly toClient: Pipe;
   private open = 2;
@@ -231,6 +239,11 @@ export class Link implements FaultLink {
     this.clientPort = client.remotePort ?? 0;
     this.toUpstream = new Pipe(this, context, client, upstream, 'upstream');
     this.toClient = new Pipe(this, context, upstream, client, 'downstream');
+    const keepHead = (chunk: Buffer): void => {
+      this.head += chunk.toString('latin1', 0, HEAD_BYTES - this.head.length);
+      if (this.head.length >= HEAD_BYTES) client.off('data', keepHead);
+    };
+    client.on('data', keepHead);
     for (const [socket, from, to] of [
       [client, this.toUpstream, this.toClient],
       [upstream, this.toClient, this.toUpstream],

@@ -206,6 +206,44 @@ describe('startFaultProxy', () => {
     await third.bytes(1);
   });
 
+  it('keeps what a client sent first as the link\'s head, so filters can pick links by request', async () => {
+    await setUp();
+    const alice = await client();
+    const bob = await client();
+    alice.socket.write('GET /ws HTTP/1.1\r\nx-client: alice\r\n\r\n');
+    bob.socket.write('GET /lp HTTP/1.1\r\nx-client: bob\r\n\r\n');
+    await alice.bytes(1);
+    await bob.bytes(1);
+    expect(proxy.freeze((link) => link.head.includes('x-client: alice'))).toBe(1);
+    bob.socket.write('!');
+    await bob.bytes(bob.received().length + 1);
+    // The head stops growing at 2 KiB: alice's link (frozen, still reading) is the one that reached it.
+    alice.socket.write('!'.repeat(4000));
+    await eventually(() => expect(proxy.thaw((link) => link.head.length === 2048)).toBe(1));
+    await alice.bytes(4000);
+  });
+
+  it('tells chaos\'s faults as they happen, with the link they hit', async () => {
+    await setUp();
+    const opened = await client();
+    opened.socket.write('GET / HTTP/1.1\r\n\r\n');
+    await opened.bytes(1);
+    const faults: { kind: string; head: string; at: number }[] = [];
+    const freezer = proxy.chaos({
+      everyMs: 20,
+      freezeProbability: 1,
+      freezeMs: 100,
+      onFault: ({ kind, link, at }) => faults.push({ kind, head: link.head, at }),
+    });
+    await eventually(() => expect(faults.map((fault) => fault.kind)).toEqual(expect.arrayContaining(['freeze', 'thaw'])));
+    freezer.stop();
+    const [freeze, thaw] = faults;
+    expect(freeze?.kind).toBe('freeze');
+    expect(thaw?.kind).toBe('thaw');
+    expect(freeze?.head).toBe('GET / HTTP/1.1\r\n\r\n');
+    expect((thaw?.at ?? 0) - (freeze?.at ?? 0)).toBeGreaterThanOrEqual(90);
+  });
+
   it('resets both sides: the client sees ECONNRESET', async () => {
     await setUp();
     const opened = await client();

@@ -8,5 +8,5 @@ export { freePort } from './free-port.ts';
 export { startRelay, type Relay, type RelayOptions } from './relay.ts';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultProxyStats, type FaultProxyUpstream, type Faults } from './fault-proxy.ts';
 export type { Direction, DirectionFaults, FaultLink, SlicerFaults } from './fault-link.ts';
-export type { Chaos, ChaosOptions, LinkFilter } from './fault-chaos.ts';
+export type { Chaos, ChaosFault, ChaosOptions, LinkFilter } from './fault-chaos.ts';
 export { clientFrame, closeCode, parseAnswers, RawConnection, rawExchange, serverFrames, upgradeRequest, type RawAnswer, type RawExchange, type RawExchangeOptions, type RawFrame } from './raw-http.ts';
