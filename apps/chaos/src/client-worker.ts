@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { ObservedClient } from './observed-client.ts';
-import { privateExpected, tallyClients, type ClientsResult, type Expectations } from './report.ts';
+import { privateExpected, tallyClients, type ClientsResult, type Expectations, type FreezeWindow } from './report.ts';
 import { RequestTally } from './request-tally.ts';
 import { serveRpc } from './rpc.ts';
 
@@ -38,6 +38,8 @@ export interface FinishParams {
   readonly expectations: Expectations;
   /** When each kill happened, in order. */
   readonly killedAt: readonly number[];
+  /** Per user id, when the fault proxy froze the client's links. */
+  readonly frozen: Readonly<Record<string, readonly FreezeWindow[]>>;
   readonly drainMs: number;
   readonly settleMs: number;
 }
@@ -95,7 +97,7 @@ serveRpc({
     return { open: clients.filter((client) => client.client.state === 'open').length, p99DeliveryMs: latency.percentile(0.99), loopLagMs };
   },
 
-  async finish({ expectations, killedAt, drainMs, settleMs }: FinishParams): Promise<ClientsResult> {
+  async finish({ expectations, killedAt, frozen, drainMs, settleMs }: FinishParams): Promise<ClientsResult> {
     const last = (rounds: readonly number[]): number => rounds[rounds.length - 1] ?? 0;
     const lastPrivate = new Map(clients.map((client) => [client, last(privateExpected(expectations, client.index))]));
     const caughtUp = (client: ObservedClient): boolean =>
@@ -111,7 +113,7 @@ serveRpc({
     const ledger = new Redis(ledgerUrl).on('error', () => {});
     try {
       return {
-        ...tallyClients(clients, expectations, killedAt, onKilledNode),
+        ...tallyClients(clients, expectations, killedAt, onKilledNode, frozen),
         behind: behind.length,
         behindSamples: behind.slice(0, BEHIND_SAMPLES).map(
           (client) =>

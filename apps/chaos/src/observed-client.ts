@@ -10,9 +10,21 @@ import type { RequestTally } from './request-tally.ts';
 import { StreamLog } from './stream-log.ts';
 
 const SUBSCRIBE_ATTEMPTS = 3;
+/** State changes kept per client, for the account of slow recoveries. */
+const TIMELINE_LENGTH = 64;
 
 /** Client i's user (and token): the publisher sends to it by this name. */
 export const userIdOf = (index: number): string => `user${index}`;
+
+/**
+ * Every HTTP request and upgrade of a client carries its user id in this header, so the fault
+ * proxy's faults can be told apart per client (a link's `head`).
+ */
+export const CLIENT_HEADER = 'x-chaos-client';
+const clientHeaderPattern = new RegExp(`^${CLIENT_HEADER}: *(\\S+)`, 'im');
+
+/** The client a fault proxy link belongs to, from what it sent first. */
+export const clientOfLink = (head: string): string | undefined => clientHeaderPattern.exec(head)?.[1];
 
 export interface ObservedClientOptions {
   readonly index: number;
@@ -41,6 +53,8 @@ export class ObservedClient {
   readonly client: HeraldClient<ChaosContract>;
   /** Subscriptions that timed out during setup and were made again. */
   subscribeRetries = 0;
+  /** Its last state changes (`at`: epoch ms; `close`: the close code that ended the connection, if any). */
+  readonly timeline: { readonly at: number; readonly state: string; readonly close?: number }[] = [];
   private readonly onTick = (body: { readonly n: number; readonly t: number }): void => this.received(this.topic, body);
 
   constructor(private readonly options: ObservedClientOptions) {
@@ -52,13 +66,17 @@ export class ObservedClient {
     this.client = createClient<ChaosContract>({
       url: `ws://${options.origin}/ws`,
       WebSocket,
-      ...(this.longPoll ? { transport: longPollTransport({ url: `http://${options.origin}/lp` }) } : {}),
+      headers: { [CLIENT_HEADER]: this.userId },
+      ...(this.longPoll ? { transport: longPollTransport({ url: `http://${options.origin}/lp`, headers: { [CLIENT_HEADER]: this.userId } }) } : {}),
       token: this.userId,
       reconnectDelayMs: 100,
       maxReconnectDelayMs: 1000,
       requestTimeoutMs: options.requestTimeoutMs,
       onStateChange: (state) => {
         if (state !== 'open') this.node = undefined;
+        const close = state === 'open' ? undefined : this.client.lastClose?.code;
+        this.timeline.push({ at: Date.now(), state, ...(close === undefined ? {} : { close }) });
+        if (this.timeline.length > TIMELINE_LENGTH) this.timeline.shift();
       },
       onRecoveryFailed: (failure) => {
         const at = Date.now();
@@ -102,6 +120,14 @@ export class ObservedClient {
   nextMessageAfter(at: number): number | undefined {
     const times = [this.topic.firstAfter(at), this.privates.firstAfter(at)].filter((time) => time !== undefined);
     return times.length === 0 ? undefined : Math.min(...times) - at;
+  }
+
+  /** Its state changes between `from` and `to`, as `+<ms after from> <state>[ (<close code>)]`. */
+  timelineBetween(from: number, to: number): string {
+    return this.timeline
+      .filter((event) => event.at >= from && event.at <= to)
+      .map((event) => `+${event.at - from} ${event.state}${event.close === undefined ? '' : ` (${event.close})`}`)
+      .join(', ');
   }
 
   private received(stream: StreamLog, body: { readonly n: number; readonly t: number }): void {

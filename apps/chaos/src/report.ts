@@ -17,6 +17,15 @@ type Transport = 'webSocket' | 'longPoll';
 type Breakdown = Record<Transport, Record<'topic' | 'private', Counts>>;
 
 const COUNTED = ['lost', 'duplicated', 'reordered', 'missedAtReset', 'acrossReset'] as const;
+/** A freeze of one of a client's links by the fault proxy (`to` undefined: never thawed during the run). */
+export interface FreezeWindow {
+  readonly from: number;
+  to?: number;
+}
+
+/** The recovery target: a client of a killed node receives again within this. */
+export const SLOW_RECOVERY_MS = 5000;
+const SLOW_RECOVERY_SAMPLES = 20;
 const counts = (): Counts => ({ lost: 0, duplicated: 0, reordered: 0, missedAtReset: 0, acrossReset: 0 });
 const breakdown = (): Breakdown => ({ webSocket: { topic: counts(), private: counts() }, longPoll: { topic: counts(), private: counts() } });
 
@@ -57,8 +66,17 @@ export interface ClientsResult {
   /** A few of the clients behind, described. */
   readonly behindSamples: readonly string[];
   /** Per kill (in order), the longest wait of a client on the killed node for its next message. */
-  readonly recovery: readonly { readonly webSocket: number; readonly longPoll: number }[];
+  /**
+   * Per kill, the longest wait for the next message of a client of that node, per transport:
+   * of the clients whose links were not frozen by the fault proxy meanwhile, and (`frozen`) of
+   * those whose were, which first had to find their link dead by keep-alive.
+   */
+  readonly recovery: readonly { readonly webSocket: number; readonly longPoll: number; readonly frozen: number }[];
+  /** Clients of a killed node whose link was frozen while they recovered, over all kills. */
+  readonly frozenAtKill: number;
   readonly unrecovered: number;
+  /** A few clients that took longer than `SLOW_RECOVERY_MS` after a kill, with what they went through. */
+  readonly slowRecoverySamples: readonly string[];
   readonly latency: readonly [ms: number, count: number][];
   readonly requests: RequestOutcomes;
   readonly clientErrors: number;
@@ -71,6 +89,7 @@ export function tallyClients(
   expectations: Expectations,
   killedAt: readonly number[],
   onKilledNode: readonly (readonly ObservedClient[])[],
+  frozen: Readonly<Record<string, readonly FreezeWindow[]>> = {},
 ): Omit<ClientsResult, 'latency' | 'requests' | 'clientErrors' | 'behindSamples' | 'behind'> {
   const streams = counts();
   const byTransport = breakdown();
@@ -91,13 +110,26 @@ export function tallyClients(
     }
   }
   let unrecovered = 0;
+  let frozenAtKill = 0;
+  const slowRecoverySamples: string[] = [];
   const recovery = killedAt.map((at, kill) => {
-    const worst = { webSocket: 0, longPoll: 0 };
+    const worst = { webSocket: 0, longPoll: 0, frozen: 0 };
     for (const client of onKilledNode[kill] ?? []) {
       const wait = client.nextMessageAfter(at);
+      const until = at + (wait ?? Number.MAX_SAFE_INTEGER);
+      const wasFrozen = (frozen[client.userId] ?? []).some((window) => window.from <= until && (window.to ?? Number.MAX_SAFE_INTEGER) >= at);
+      if (wasFrozen) frozenAtKill++;
       if (wait === undefined) unrecovered++;
+      else if (wasFrozen) worst.frozen = Math.max(worst.frozen, wait);
       else if (client.longPoll) worst.longPoll = Math.max(worst.longPoll, wait);
       else worst.webSocket = Math.max(worst.webSocket, wait);
+      if ((wait === undefined || wait > SLOW_RECOVERY_MS) && slowRecoverySamples.length < SLOW_RECOVERY_SAMPLES) {
+        const transport = client.longPoll ? 'long-poll' : 'websocket';
+        slowRecoverySamples.push(
+          `kill ${kill + 1}: ${client.userId} (${transport}${wasFrozen ? ', link frozen' : ''}) next message after ${wait ?? 'never'} ms; ` +
+            `since the kill: ${client.timelineBetween(at, until) || 'no state change'}`,
+        );
+      }
     }
     return worst;
   });
@@ -112,6 +144,8 @@ export function tallyClients(
     recoveryFailures: clients.reduce((sum, client) => sum + client.recoveryFailures, 0),
     recovery,
     unrecovered,
+    frozenAtKill,
+    slowRecoverySamples,
     subscribeRetries: clients.reduce((sum, client) => sum + client.subscribeRetries, 0),
   };
 }
@@ -141,10 +175,16 @@ export interface ChaosReport extends RequestFigures, StreamCounts {
   readonly p50DeliveryMs: number;
   readonly p99DeliveryMs: number;
   readonly maxDeliveryMs: number;
-  /** Over all kills: the longest time from a kill to the next message of a client that was on the killed node. */
+  /**
+   * Over all kills: the longest time from a kill to the next message of a client that was on
+   * the killed node, of the clients whose links the fault proxy did not freeze meanwhile.
+   */
   readonly maxRecoveryMs: number;
   readonly maxRecoveryMsWebSocket: number;
   readonly maxRecoveryMsLongPoll: number;
+  /** The same for clients of a killed node whose link was frozen meanwhile (bounded by keep-alive: they first find the link dead). */
+  readonly maxRecoveryMsFrozen: number;
+  readonly frozenAtKill: number;
   /** Clients on a killed node that got no message at all afterwards. */
   readonly unrecovered: number;
   readonly clientErrors: number;
@@ -177,7 +217,7 @@ export function buildReport(run: RunFigures, parts: readonly ClientsResult[], re
       add(byTransport[transport].private, part.breakdown[transport].private);
     }
   }
-  const worst = (transport: Transport): number => Math.max(0, ...parts.flatMap((part) => part.recovery.map((kill) => kill[transport])));
+  const worst = (transport: Transport | 'frozen'): number => Math.max(0, ...parts.flatMap((part) => part.recovery.map((kill) => kill[transport])));
   const maxRecoveryMsWebSocket = worst('webSocket');
   const maxRecoveryMsLongPoll = worst('longPoll');
   const clients = sum((part) => part.clients);
@@ -207,6 +247,8 @@ export function buildReport(run: RunFigures, parts: readonly ClientsResult[], re
     maxRecoveryMs: Math.max(maxRecoveryMsWebSocket, maxRecoveryMsLongPoll),
     maxRecoveryMsWebSocket,
     maxRecoveryMsLongPoll,
+    maxRecoveryMsFrozen: worst('frozen'),
+    frozenAtKill: sum((part) => part.frozenAtKill),
     unrecovered: sum((part) => part.unrecovered),
     clientErrors: sum((part) => part.clientErrors),
     subscribeRetries: sum((part) => part.subscribeRetries),

@@ -13,10 +13,10 @@ import { ClientProcesses } from './client-processes.ts';
 import { startCluster, type ClusterNode } from './cluster.ts';
 import type { ChaosConfig } from './config.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
-import { userIdOf } from './observed-client.ts';
+import { clientOfLink, userIdOf } from './observed-client.ts';
 import { startPressure } from './pressure.ts';
 import type { ProcessGroup } from './process-group.ts';
-import { buildReport, type ChaosReport } from './report.ts';
+import { buildReport, type ChaosReport, type FreezeWindow } from './report.ts';
 import { requestFigures } from './request-tally.ts';
 
 const NODES = 3;
@@ -64,7 +64,24 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
 
     const startedAt = Date.now();
     const endAt = startedAt + config.seconds * 1000;
-    const chaos = proxy.chaos(LINK_CHAOS);
+    /** Per client, when its links were frozen (`to` undefined: still frozen), to tell recovery from a kill from recovery from a freeze. */
+    const frozen: Record<string, FreezeWindow[]> = {};
+    const freezing = new Map<number, FreezeWindow>();
+    const chaos = proxy.chaos({
+      ...LINK_CHAOS,
+      onFault: ({ kind, link, at }) => {
+        const client = clientOfLink(link.head);
+        if (kind === 'freeze' && client !== undefined) {
+          const window: FreezeWindow = { from: at };
+          (frozen[client] ??= []).push(window);
+          freezing.set(link.id, window);
+        } else if (kind === 'thaw') {
+          const window = freezing.get(link.id);
+          if (window !== undefined) window.to = at;
+          freezing.delete(link.id);
+        }
+      },
+    });
     const killedAt: number[] = [];
     let redisRestarts = 0;
     let rounds = 0;
@@ -151,10 +168,12 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
     const parts = await workers.finish({
       expectations: { rounds, roundAt, topicExpected, privateFailed },
       killedAt,
+      frozen,
       drainMs: DRAIN_MS,
       settleMs: SETTLE_MS,
     });
     for (const sample of parts.flatMap((part) => part.behindSamples)) log(`behind: ${sample}`);
+    for (const sample of parts.flatMap((part) => part.slowRecoverySamples)) log(`slow recovery: ${sample}`);
     const latency = new LatencyHistogram();
     for (const part of parts) for (const [ms, count] of part.latency) latency.record(ms, count);
     const requests = await requestFigures(
