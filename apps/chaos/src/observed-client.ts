@@ -53,8 +53,8 @@ export class ObservedClient {
   readonly client: HeraldClient<ChaosContract>;
   /** Subscriptions that timed out during setup and were made again. */
   subscribeRetries = 0;
-  /** Its last state changes (`at`: epoch ms; `close`: the close code that ended the connection, if any). */
-  readonly timeline: { readonly at: number; readonly state: string; readonly close?: number }[] = [];
+  /** Its last state changes (with the close code that ended the connection) and errors, at epoch ms `at`. */
+  readonly timeline: { readonly at: number; readonly what: string }[] = [];
   private readonly onTick = (body: { readonly n: number; readonly t: number }): void => this.received(this.topic, body);
 
   constructor(private readonly options: ObservedClientOptions) {
@@ -75,8 +75,7 @@ export class ObservedClient {
       onStateChange: (state) => {
         if (state !== 'open') this.node = undefined;
         const close = state === 'open' ? undefined : this.client.lastClose?.code;
-        this.timeline.push({ at: Date.now(), state, ...(close === undefined ? {} : { close }) });
-        if (this.timeline.length > TIMELINE_LENGTH) this.timeline.shift();
+        this.note(close === undefined ? state : `${state} (${close})`);
       },
       onRecoveryFailed: (failure) => {
         const at = Date.now();
@@ -84,7 +83,10 @@ export class ObservedClient {
         if (failure.sessionReset) this.privates.tell(at);
         if (failure.topics.includes(this.topicName)) this.topic.tell(at);
       },
-      onError: options.onError,
+      onError: (error) => {
+        this.note(`error: ${error instanceof Error ? error.message : String(error)}`.slice(0, 120));
+        options.onError(error);
+      },
     });
     this.client.on('chaos.Private', (body) => this.received(this.privates, body));
   }
@@ -122,12 +124,17 @@ export class ObservedClient {
     return times.length === 0 ? undefined : Math.min(...times) - at;
   }
 
-  /** Its state changes between `from` and `to`, as `+<ms after from> <state>[ (<close code>)]`. */
+  /** Its state changes and errors between `from` and `to`, as `+<ms after from> <state>[ (<close code>)]`. */
   timelineBetween(from: number, to: number): string {
     return this.timeline
       .filter((event) => event.at >= from && event.at <= to)
-      .map((event) => `+${event.at - from} ${event.state}${event.close === undefined ? '' : ` (${event.close})`}`)
+      .map((event) => `+${event.at - from} ${event.what}`)
       .join(', ');
+  }
+
+  private note(what: string): void {
+    this.timeline.push({ at: Date.now(), what });
+    if (this.timeline.length > TIMELINE_LENGTH) this.timeline.shift();
   }
 
   private received(stream: StreamLog, body: { readonly n: number; readonly t: number }): void {
