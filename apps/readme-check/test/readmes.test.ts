@@ -18,15 +18,23 @@
  * turn on, and which `@hono/node-server`'s types do not satisfy). An error is reported as the
  * README and the line it is on.
  *
+ * The root README's hello world (`server.ts`, `client.ts`) also runs: the server in one process,
+ * the client in another (Node 20 with `--experimental-websocket` for the global WebSocket),
+ * on a free port written over its 9090, until the client has printed its request's answer and
+ * the broadcast.
+ *
  * Links: every relative Markdown link in the READMEs and PROTOCOL.md, and every inline-code
  * path into the repository (`apps/demo/src/main.ts`, or `test/x.test.ts` beside a package's
  * README), must name a file or folder that exists; a `#fragment` must name a heading.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@herald/testing/node';
 import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const examplesDir = resolve(dirname(fileURLToPath(import.meta.url)), '../.examples');
@@ -140,6 +148,65 @@ describe('README examples', () => {
       return `${file.readme}:${file.origin[line] ?? '?'}: ${message}`;
     });
     expect(errors).toEqual([]);
+  }, 120_000);
+});
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+/** Runs a TypeScript file with tsx; `output()` is what it has printed so far, both streams. */
+function run(file: string, nodeFlags: string[] = []) {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', file], { cwd: dirname(file), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { output: () => output, exited };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function until(condition: () => boolean, describe: () => string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("the root README's hello world", () => {
+  it('runs: a typed request answered, its broadcast received', async () => {
+    writeExamples();
+    const dir = join(examplesDir, 'root');
+    const port = await freePort();
+    for (const name of ['server.ts', 'client.ts']) {
+      const path = join(dir, name);
+      const text = readFileSync(path, 'utf8');
+      expect(text, name).toContain('9090');
+      writeFileSync(path, text.replaceAll('9090', String(port)));
+    }
+    const server = run(join(dir, 'server.ts'));
+    // the server prints nothing: it is up when its port takes connections
+    const deadline = Date.now() + 60_000;
+    while (!(await accepts(port))) {
+      if (Date.now() > deadline || server.output() !== '') throw new Error(`server on ${port} did not start: ${server.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(server.output()).toBe('');
+    const client = run(join(dir, 'client.ts'), ['--experimental-websocket', '--no-warnings']);
+    await until(
+      () => client.output().includes('sent as 1') && client.output().includes('everyone got hello'),
+      () => `client output: ${client.output()}; server output: ${server.output()}`,
+    );
   }, 120_000);
 });
 
