@@ -16,6 +16,7 @@ export async function bundleForProfile(entry: string, outFile: string): Promise<
     outfile: outFile,
     bundle: true,
     platform: 'node',
+    conditions: ['@herald/source'],
     format: 'esm',
     target: 'node20',
     sourcemap: 'external',

@@ -65,7 +65,7 @@ const profileEntries = new Map<string, string>();
 const nodeArgs = (key: string, file: string, ...rest: string[]): string[] => {
   profileEntries.set(key, file);
   if (profile === key) return ['--expose-gc', '--cpu-prof', `--cpu-prof-dir=${join(outDir, 'profiles')}`, profileBundle(key), ...rest];
-  return ['--expose-gc', '--import', 'tsx', file, ...rest];
+  return ['--expose-gc', '--conditions=@herald/source', '--import', 'tsx', file, ...rest];
 };
 
 interface Server {
@@ -97,14 +97,14 @@ const SERVERS = {
     label: 'Herald on Hono (Bun)',
     dialect: 'herald',
     answer: 'herald',
-    spec: () => ({ name: 'hono-bun', command: runtimeBinary('bun'), args: ['src/servers/hono.ts'], node: false }),
+    spec: () => ({ name: 'hono-bun', command: runtimeBinary('bun'), args: ['--conditions=@herald/source', 'src/servers/hono.ts'], node: false }),
   },
   honoDeno: {
     key: 'hono-deno',
     label: 'Herald on Hono (Deno)',
     dialect: 'herald',
     answer: 'herald',
-    spec: () => ({ name: 'hono-deno', command: runtimeBinary('deno'), args: ['run', '--allow-net', '--allow-read', '--allow-env', 'src/servers/hono.ts'], node: false }),
+    spec: () => ({ name: 'hono-deno', command: runtimeBinary('deno'), args: ['run', '--conditions=@herald/source', '--allow-net', '--allow-read', '--allow-env', 'src/servers/hono.ts'], node: false }),
   },
 } satisfies Record<string, Server>;
 

@@ -24,7 +24,7 @@ export class ClientProcesses {
   static async start(group: ProcessGroup, slice: Omit<ClientSlice, 'first' | 'count'>, clients: number): Promise<ClientProcesses> {
     const count = Math.min(MAX_PROCESSES, Math.ceil(clients / CLIENTS_PER_PROCESS));
     const workers = Array.from({ length: count }, (_, i) => {
-      const child = group.spawn(process.execPath, ['--import', 'tsx', workerEntry], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = group.spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', workerEntry], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       return new RpcClient(child, `client process ${i + 1}`);
     });
     const processes = new ClientProcesses(workers);

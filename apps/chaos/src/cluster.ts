@@ -61,7 +61,7 @@ export async function startCluster(group: ProcessGroup, count: number): Promise<
     node.generation++;
     node.id = node.id.replace(/\.\d+$/, `.${node.generation}`);
     const id = node.id;
-    const child = group.spawn(process.execPath, ['--import', 'tsx', nodeEntry], {
+    const child = group.spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', nodeEntry], {
       env: { ...process.env, PORT: String(node.port), REDIS_URL: redis.url, LEDGER_URL: ledger.url, NODE_ID: id },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -13,7 +13,7 @@ const TEST_TIMEOUT_MS = 90_000;
 
 function runChaos(env: Record<string, string>): Promise<{ code: number | null; log: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--no-pressure'], {
+    const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'src/main.ts', '--no-pressure'], {
       cwd: appDir,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

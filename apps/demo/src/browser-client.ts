@@ -11,6 +11,7 @@ export async function buildBrowserClient(): Promise<string> {
     bundle: true,
     format: 'esm',
     platform: 'browser',
+    conditions: ['@herald/source'],
     target: 'es2022',
     minify: true,
     legalComments: 'none',

@@ -21,7 +21,7 @@ async function freePort(): Promise<number> {
 }
 
 function startNode(nodePort: number, redisUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('main.ts', import.meta.url))], {
+  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('main.ts', import.meta.url))], {
     env: { ...process.env, PORT: String(nodePort), HOST: '127.0.0.1', REDIS_URL: redisUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

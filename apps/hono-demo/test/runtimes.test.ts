@@ -26,9 +26,9 @@ async function start(command: string, args: string[]): Promise<number> {
 }
 
 const runtimes: Array<[string, string, string[]]> = [
-  ['Node', process.execPath, ['--import', 'tsx', 'src/node.ts']],
-  ['Bun', bin('bun'), ['src/bun.ts']],
-  ['Deno', bin('deno'), ['run', '--allow-net', '--allow-read', '--allow-env', 'src/deno.ts']],
+  ['Node', process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'src/node.ts']],
+  ['Bun', bin('bun'), ['--conditions=@herald/source', 'src/bun.ts']],
+  ['Deno', bin('deno'), ['run', '--conditions=@herald/source', '--allow-net', '--allow-read', '--allow-env', 'src/deno.ts']],
 ];
 
 describe.each(runtimes)('the Hono demo on %s', (_name, command, args) => {

@@ -9,9 +9,9 @@ import { contactCenter } from './fixtures/contact-center-contract.ts';
 
 const run = promisify(execFile);
 const packageDir = resolve(import.meta.dirname, '..');
-const generate = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'bin/generate.ts', ...args], { cwd: packageDir, env: { ...process.env, INIT_CWD: packageDir } });
+const generate = (...args: string[]) => run(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'src/cli.ts', ...args], { cwd: packageDir, env: { ...process.env, INIT_CWD: packageDir } });
 
-describe('the generate script', () => {
+describe('the herald-asyncapi command (the generate script)', () => {
   const dirs: string[] = [];
   afterAll(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
@@ -29,6 +29,17 @@ describe('the generate script', () => {
 
   it('refuses an export that is not a contract, and missing arguments', async () => {
     await expect(generate('test/fixtures/contact-center-contract.ts', 'ringStates')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('exports no contract named ringStates') });
-    await expect(generate('test/fixtures/contact-center-contract.ts')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage: generate') });
+    await expect(generate('test/fixtures/contact-center-contract.ts')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage: herald-asyncapi') });
+  });
+
+  it('prints its usage for --help (exit 0) and refuses an unknown flag with the usage on stderr (exit 2)', async () => {
+    const help = await generate('--help');
+    expect(help.stdout).toContain('usage: herald-asyncapi <module-with-contract> <exported-name>');
+    expect(help.stderr).toBe('');
+    await expect(generate('test/fixtures/contact-center-contract.ts', 'contactCenter', '--outdir', 'x')).rejects.toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(/Unknown option '--outdir'[\s\S]*usage: herald-asyncapi/),
+    });
   });
 });

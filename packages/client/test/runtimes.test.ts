@@ -24,12 +24,12 @@ describe('the client on every runtime', () => {
   });
 
   it('runs on Bun (global WebSocket)', async () => {
-    const { stdout } = await run(bin('bun'), ['test/scenario.run.ts', server.url], { cwd });
+    const { stdout } = await run(bin('bun'), ['--conditions=@herald/source', 'test/scenario.run.ts', server.url], { cwd });
     expect(stdout).toContain(`client scenario on bun: ok (${STEPS})`);
   });
 
   it('runs on Deno (global WebSocket)', async () => {
-    const { stdout } = await run(bin('deno'), ['run', '--allow-net', '--allow-read', '--allow-env', 'test/scenario.run.ts', server.url], { cwd });
+    const { stdout } = await run(bin('deno'), ['run', '--conditions=@herald/source', '--allow-net', '--allow-read', '--allow-env', 'test/scenario.run.ts', server.url], { cwd });
     expect(stdout).toContain(`client scenario on deno: ok (${STEPS})`);
   });
 });

@@ -11,6 +11,7 @@ it('bundles for the browser within 10 KB min+gzip', async () => {
     bundle: true,
     format: 'esm',
     platform: 'browser',
+    conditions: ['@herald/source'],
     target: 'es2022',
     minify: true,
     write: false,

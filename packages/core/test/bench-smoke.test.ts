@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 
 it('hot-path benchmark runs (smoke)', async () => {
   const cwd = fileURLToPath(new URL('..', import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/hot-path.ts', '--smoke'], { cwd });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--conditions=@herald/source', '--import', 'tsx', 'bench/hot-path.ts', '--smoke'], { cwd });
   expect(stdout).toMatch(/herald core: decode, route, dedup, respond\s+\d+\.\d+ M msg\/s/);
   expect(stdout).toContain('1 distinct frame(s) sent');
   expect(stdout).toMatch(/idle authenticated sessions: 1000, \d+ bytes of JS heap each/);

@@ -15,12 +15,12 @@ describe('full exchange in memory', () => {
   });
 
   it('runs unchanged on Bun', async () => {
-    const { stdout } = await run(bin('bun'), ['test/full-exchange.run.ts'], { cwd: packageDir });
+    const { stdout } = await run(bin('bun'), ['--conditions=@herald/source', 'test/full-exchange.run.ts'], { cwd: packageDir });
     expect(stdout).toContain(`full exchange on bun: ok (${STEPS})`);
   });
 
   it('runs unchanged on Deno', async () => {
-    const { stdout } = await run(bin('deno'), ['run', '--allow-read', '--allow-env', 'test/full-exchange.run.ts'], { cwd: packageDir });
+    const { stdout } = await run(bin('deno'), ['run', '--conditions=@herald/source', '--allow-read', '--allow-env', 'test/full-exchange.run.ts'], { cwd: packageDir });
     expect(stdout).toContain(`full exchange on deno: ok (${STEPS})`);
   });
 });

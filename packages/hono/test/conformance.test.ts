@@ -43,8 +43,8 @@ type ForbiddenFrames = Parameters<typeof describeConformance>[0]['forbiddenFrame
 /** Deno's WebSocket reads an unmasked client frame like a masked one and drops a connection on bad UTF-8 without a close frame (its decisions, before Herald's code). */
 const runtimes: Array<[string, (path: string) => Promise<StartedServer>, ForbiddenFrames?]> = [
   ['Hono on Node', inProcess],
-  ['Hono on Bun', (path) => inChild(bin('bun'), ['test/serve.run.ts'], path)],
-  ['Hono on Deno', (path) => inChild(bin('deno'), ['run', '--allow-net', '--allow-read', '--allow-env', 'test/serve.run.ts'], path), { unmasked: 'read-as-masked', invalidUtf8: 'drop-connection' }],
+  ['Hono on Bun', (path) => inChild(bin('bun'), ['--conditions=@herald/source', 'test/serve.run.ts'], path)],
+  ['Hono on Deno', (path) => inChild(bin('deno'), ['run', '--conditions=@herald/source', '--allow-net', '--allow-read', '--allow-env', 'test/serve.run.ts'], path), { unmasked: 'read-as-masked', invalidUtf8: 'drop-connection' }],
 ];
 
 for (const [name, start, forbiddenFrames] of runtimes) {

@@ -31,7 +31,7 @@ if (process.argv[2] === '--server') {
   });
 } else {
   const n = Number(process.argv[2] ?? 1000);
-  const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--expose-gc', '--import', 'tsx'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--expose-gc', '--conditions=@herald/source', '--import', 'tsx'] });
   const next = () => new Promise<any>((resolve) => child.once('message', resolve));
   const { port } = await next();
   const origin = `http://127.0.0.1:${port}`;

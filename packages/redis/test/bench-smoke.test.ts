@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 
 it('redis benchmark runs (smoke)', async () => {
   const cwd = fileURLToPath(new URL('..', import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/throughput.ts', '--smoke'], { cwd });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'bench/throughput.ts', '--smoke'], { cwd });
   expect(stdout).toMatch(/publish, one at a time:\s+[\d,]+\/s/);
   expect(stdout).toMatch(/publish, 100 in flight:\s+[\d,]+\/s/);
   expect(stdout).toMatch(/publish → other node:\s+p50 [\d.]+ ms, p99 [\d.]+ ms/);

@@ -45,7 +45,7 @@ let haproxy: Haproxy;
 const nodes: Node[] = [];
 
 async function startNode(node: Node): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/cluster-node.ts'], {
+  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'test/cluster-node.ts'], {
     cwd: packageDir,
     env: { ...process.env, PORT: String(node.port), REDIS_URL: redis.url },
     stdio: ['ignore', 'pipe', 'inherit'],

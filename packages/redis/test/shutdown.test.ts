@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 async function startNode(store: 'memory' | 'redis', prefix: string): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/shutdown-node.ts'], {
+  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'test/shutdown-node.ts'], {
     cwd: packageDir,
     env: { ...process.env, STORE: store, REDIS_URL: redis.url, PREFIX: prefix, DRAIN_MS: String(DRAIN_MS) },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -6,6 +6,6 @@ import { expect, it } from 'vitest';
 
 it('fan-out benchmark runs (smoke)', async () => {
   const cwd = fileURLToPath(new URL('..', import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/fanout.ts', '--smoke'], { cwd });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'bench/fanout.ts', '--smoke'], { cwd });
   expect(stdout).toMatch(/\| 200 \| [\d.]+ ms server \/ [\d.]+ ms to last \| [\d.]+ ms server/);
 });

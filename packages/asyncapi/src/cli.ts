@@ -1,21 +1,27 @@
+#!/usr/bin/env node
 /**
- * Writes `asyncapi.json` and `docs.html` for a contract exported by a module:
+ * `herald-asyncapi`: writes `asyncapi.json` and `docs.html` for a contract exported by a module:
  *
- *   pnpm --filter @herald/asyncapi generate <module> <export> [--out dir] [--title text]
- *     [--version x.y.z] [--url wss://host/path] [--long-poll /lp|false] [--description text]
+ *   herald-asyncapi <module> <export> [--out dir] [--title text] [--version x.y.z]
+ *     [--url wss://host/path] [--long-poll /lp|false] [--description text]
  *
- * Relative paths are taken from the directory the command was started in (pnpm runs scripts
- * in the package's own directory and says where it was started in INIT_CWD).
+ * (In this repository: `pnpm --filter @herald/asyncapi generate …`.) Relative paths are taken
+ * from the directory the command was started in (pnpm runs scripts in the package's own
+ * directory and says where it was started in INIT_CWD). `--help` prints the usage and exits 0;
+ * a bad argument prints it on stderr and exits 2.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ContractDefinition } from '@herald/core';
-import { asyncApiDocument, docsPage, type DocumentOptions } from '../src/index.ts';
+import { asyncApiDocument, docsPage, type DocumentOptions } from './index.ts';
 
-const USAGE = `usage: generate <module-with-contract> <exported-name> [--out dir] [--title text] [--version x.y.z]
-                [--url wss://host/path] [--long-poll /lp|false] [--description text]`;
+const USAGE = `usage: herald-asyncapi <module-with-contract> <exported-name> [--out dir] [--title text]
+         [--version x.y.z] [--url wss://host/path] [--long-poll /lp|false] [--description text]
+
+Writes asyncapi.json and docs.html (into --out, default .) for the contract a module exports.
+A TypeScript module needs a loader: node --import tsx $(which herald-asyncapi) …`;
 
 const DEFAULT_URL = 'ws://localhost:9090/ws';
 
@@ -42,10 +48,15 @@ async function main(): Promise<void> {
         url: { type: 'string' },
         'long-poll': { type: 'string', default: '/lp' },
         description: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.values.help === true) {
+    console.log(USAGE);
+    return;
   }
   const [modulePath, exportName, ...extra] = parsed.positionals;
   if (modulePath === undefined || exportName === undefined || extra.length > 0) fail('expected a module and an export name');
