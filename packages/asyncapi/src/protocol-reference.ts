@@ -58,7 +58,7 @@ const closeCodeText: Readonly<Record<CloseCode, Pick<CloseCodeInfo, 'when' | 'ac
     action: 'Do not reconnect from this connection; the session lives on elsewhere.',
   },
   [CloseCode.TooManyRequests]: {
-    when: 'Flood: burst more frames while over the rate limit; a second overdraft of the processing budget; upgrade rate limit for browsers.',
+    when: 'Flood: burst more frames while over the rate limit; a second overdraft of the processing budget; upgrade rate limit for browsers; maxSessionsPerPrincipal or maxConnectionsPerAddress reached.',
     action: 'Wait at least retryAfterMs, then reconnect and resume.',
   },
   [CloseCode.InternalError]: {
@@ -178,6 +178,18 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
     answeredWith: 'resp or upgrade refusal',
     retry: 'Yes: wait retryAfterMs, retry with the same id.',
   },
+  [ErrorReason.TooManySessions]: {
+    status: Status.TooManyRequests,
+    when: 'The user already has maxSessionsPerPrincipal sessions on the server and none is detached: a first herald.Authenticate (then Goodbye + close 4429), or an upgrade or long-poll open authenticated by its Authorization header. Carries retryAfterMs.',
+    answeredWith: 'resp or upgrade refusal',
+    retry: 'Yes: after retryAfterMs, once another session of the user has ended.',
+  },
+  [ErrorReason.TooManyConnections]: {
+    status: Status.TooManyRequests,
+    when: 'The remote address already has maxConnectionsPerAddress connections open, WebSocket and long-poll together (Retry-After and retryAfterMs).',
+    answeredWith: 'upgrade refusal',
+    retry: 'Yes: after retryAfterMs, once another connection of the address has closed.',
+  },
   [ErrorReason.Internal]: {
     status: Status.InternalError,
     when: 'The handler or the server failed. No internals in message.',
@@ -264,6 +276,8 @@ const limits = {
   resumeWindowMs: 120000,
   dedupWindow: 256,
   maxSubscriptions: 100,
+  maxSessionsPerPrincipal: 32,
+  maxConnectionsPerAddress: 256,
   rateLimit: { messagesPerSecond: 100, burst: 200 },
 };
 

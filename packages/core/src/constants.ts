@@ -74,6 +74,10 @@ export const ErrorReason = {
   IdConflict: 'id_conflict',
   Conflict: 'conflict',
   SubscriptionLimit: 'subscription_limit',
+  /** The user already has `maxSessionsPerPrincipal` live sessions on this server. */
+  TooManySessions: 'too_many_sessions',
+  /** The address already has `maxConnectionsPerAddress` connections open to this server. */
+  TooManyConnections: 'too_many_connections',
   RateLimited: 'rate_limited',
   Internal: 'internal',
   ShuttingDown: 'shutting_down',

@@ -79,6 +79,8 @@ const limits = object(
     resumeWindowMs: count(0),
     dedupWindow: count(0),
     maxSubscriptions: count(0),
+    maxSessionsPerPrincipal: count(1),
+    maxConnectionsPerAddress: count(1),
     rateLimit: object({ messagesPerSecond: count(1), burst: count(1) }, ['messagesPerSecond', 'burst']),
   },
   [

@@ -109,6 +109,13 @@ export interface Limits {
   readonly dedupWindow: number;
   /** Most topics one session may be subscribed to. */
   readonly maxSubscriptions: number;
+  /**
+   * Sessions one user may hold on this server, live and detached (resumable) together. A new
+   * one past it ends the user's longest-detached session; with none detached it is refused.
+   */
+  readonly maxSessionsPerPrincipal: number;
+  /** Connections (WebSocket and long-poll) one remote address may have open to this server at once. */
+  readonly maxConnectionsPerAddress: number;
   /** Sustained frames per second a session may send, and the burst above it. */
   readonly rateLimit: { readonly messagesPerSecond: number; readonly burst: number };
 }

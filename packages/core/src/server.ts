@@ -5,6 +5,7 @@
  * session's deadlines hang off. Private delivery through a session store lives in
  * `stored-delivery.ts`, the sessions of each user in `user-index.ts`.
  */
+import { AddressConnections } from './address-connections.ts';
 import type { Broker } from './broker.ts';
 import { type Clock, systemClock } from './clock.ts';
 import {
@@ -67,12 +68,17 @@ export const DEFAULT_LIMITS: Limits = {
   resumeWindowMs: 120_000,
   dedupWindow: 256,
   maxSubscriptions: 100,
+  maxSessionsPerPrincipal: 32,
+  // Generous: an office or a mobile carrier puts many users behind one address.
+  maxConnectionsPerAddress: 256,
   rateLimit: { messagesPerSecond: 100, burst: 200 },
 };
 
 const DEFAULT_UPGRADE_RATE_LIMIT: UpgradeRateLimit = { perSecond: 20, burst: 100 };
 /** A tenth of a core per session, after a quarter of a second at once. */
 const DEFAULT_PROCESSING_BUDGET: ProcessingBudget = { msPerSecond: 100, burstMs: 250 };
+/** The `retryAfterMs` of a connection refused for its address's or user's cap: a guess, as no one knows when another ends. */
+const CAP_RETRY_AFTER_MS = 5000;
 const SESSION_ID_LENGTH = 22;
 const MAX_REASON_BYTES = 123;
 
@@ -177,6 +183,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private readonly upgradeLimiter: UpgradeLimiter | undefined;
+  private readonly addresses: AddressConnections;
   private sweepHandle: unknown = undefined;
   private closing = false;
 
@@ -220,6 +227,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     );
     const upgradeRateLimit = options.upgradeRateLimit ?? DEFAULT_UPGRADE_RATE_LIMIT;
     this.upgradeLimiter = upgradeRateLimit === false ? undefined : new UpgradeLimiter(upgradeRateLimit);
+    this.addresses = new AddressConnections(this.limits.maxConnectionsPerAddress);
     this.now = this.clock.now();
   }
 
@@ -255,11 +263,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if ('ok' in checked) return checked;
     const { client } = checked;
     if (this.closing) return rejection(Status.Unavailable, ErrorReason.ShuttingDown, 'server shutting down', client, PROTOCOL_NAME);
-    if (this.upgradeLimiter !== undefined && request.remoteAddress !== undefined) {
-      const wait = this.upgradeLimiter.take(request.remoteAddress, this.clock.now());
+    const address = request.remoteAddress;
+    if (this.upgradeLimiter !== undefined && address !== undefined) {
+      const wait = this.upgradeLimiter.take(address, this.clock.now());
       if (wait > 0) return rejection(Status.TooManyRequests, ErrorReason.RateLimited, 'too many upgrades', client, PROTOCOL_NAME, wait);
       this.startSweep();
     }
+    if (address !== undefined && !this.addresses.admits(address)) return this.tooManyConnections(client);
     const token = bearerToken(request);
     if (token === null) {
       const message = `Authorization must be "Bearer <token>" with one token of at most ${MAX_TOKEN_LENGTH} characters`;
@@ -269,8 +279,22 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (token !== undefined && this.options.authenticate !== undefined) {
       principal = await this.checkToken(token, { sessionId: undefined, client });
       if (principal === null) return rejection(Status.Unauthorized, ErrorReason.InvalidToken, 'invalid token', client, PROTOCOL_NAME);
+      if (this.sessionsFull(principal.userId)) return this.tooManySessions(client);
     }
-    return { ok: true, protocol: PROTOCOL_NAME, client, principal };
+    return { ok: true, protocol: PROTOCOL_NAME, client, principal, ...(address === undefined ? {} : { remoteAddress: address }) };
+  }
+
+  private tooManyConnections(client: ClientClass): UpgradeRejected {
+    const message = `too many connections from this address (at most ${this.limits.maxConnectionsPerAddress})`;
+    return rejection(Status.TooManyRequests, ErrorReason.TooManyConnections, message, client, PROTOCOL_NAME, CAP_RETRY_AFTER_MS);
+  }
+
+  private tooManySessions(client: ClientClass): UpgradeRejected {
+    return rejection(Status.TooManyRequests, ErrorReason.TooManySessions, this.sessionCapMessage(), client, PROTOCOL_NAME, CAP_RETRY_AFTER_MS);
+  }
+
+  private sessionCapMessage(): string {
+    return `too many sessions of this user (at most ${this.limits.maxSessionsPerPrincipal})`;
   }
 
   private async checkToken(token: string, info: AuthenticateInfo): Promise<Principal | null> {
@@ -292,6 +316,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (this.closing) {
       session.close(CloseCode.ShuttingDown, 'server shutting down');
       return connection;
+    }
+    const address = accepted.remoteAddress;
+    if (address !== undefined) {
+      // Upgrades decided at the same time can all pass `upgrade`'s check; the count holds here.
+      if (!this.addresses.admits(address)) {
+        const refused = this.tooManyConnections(connection.client);
+        session.close(CloseCode.TooManyRequests, truncateReason(refused.body.message), CAP_RETRY_AFTER_MS);
+        return connection;
+      }
+      connection.release = this.addresses.add(address);
     }
     const principal = accepted.principal ?? (this.options.authenticate === undefined ? ANONYMOUS : null);
     const welcome: WelcomeBody = {
@@ -449,6 +483,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       return;
     }
     const first = session.state === SessionState.Authenticating;
+    if (first && this.sessionsFull(principal.userId)) {
+      const refused: ErrorBody = { error: ErrorReason.TooManySessions, message: this.sessionCapMessage(), retryAfterMs: CAP_RETRY_AFTER_MS };
+      session.sendError(request.id, request.type, Status.TooManyRequests, refused);
+      session.close(CloseCode.TooManyRequests, truncateReason(refused.message), CAP_RETRY_AFTER_MS);
+      return;
+    }
     session.principal = principal;
     const body = principal.expiresAt === undefined ? { userId: principal.userId } : { userId: principal.userId, expiresAt: principal.expiresAt };
     session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(body)));
@@ -456,10 +496,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private authenticated(session: Session, principal: Principal): void {
+    // Authenticated at the upgrade, and other sessions of the user opened since.
+    if (this.sessionsFull(principal.userId)) {
+      session.close(CloseCode.TooManyRequests, truncateReason(this.sessionCapMessage()), CAP_RETRY_AFTER_MS);
+      return;
+    }
     session.principal = principal;
     session.state = SessionState.Open;
     session.authenticatedAt = this.clock.now();
     this.users.add(session);
+    if (!session.holding) this.capSessions(session);
     this.sessionStore?.create(session.id, principal.userId).catch((error: unknown) => this.reportError(error, session));
     if (this.options.subscribeToBroadcast !== false) {
       void this.subscribe(session, BROADCAST_TOPIC).catch((error: unknown) => this.reportError(error, session));
@@ -470,6 +516,43 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         .then(() => hook(session))
         .catch((error: unknown) => this.reportError(error, session));
     }
+  }
+
+  /** Whether `maxSessionsPerPrincipal` applies: with an `authenticate` hook; without, every session is `anonymous`. */
+  private capsSessions(userId: string | undefined): userId is string {
+    return userId !== undefined && this.options.authenticate !== undefined;
+  }
+
+  /** True when the user has `maxSessionsPerPrincipal` sessions here and none of them is detached (to make room). */
+  private sessionsFull(userId: string): boolean {
+    if (!this.capsSessions(userId)) return false;
+    const sessions = this.users.sessionsOf(userId);
+    return sessions.length >= this.limits.maxSessionsPerPrincipal && sessions.every((s) => s.state !== SessionState.Detached);
+  }
+
+  /**
+   * Holds `maxSessionsPerPrincipal` once a session settled as one of its own (not a resume of
+   * another, which would have taken that one's place): the user's longest-detached sessions
+   * end to make room; should none be detached any more, this one is refused.
+   */
+  private capSessions(session: Session): void {
+    const userId = session.userId;
+    if (!this.capsSessions(userId)) return;
+    const sessions = this.users.sessionsOf(userId);
+    let excess = sessions.length - this.limits.maxSessionsPerPrincipal;
+    if (excess <= 0) return;
+    const detached = sessions.filter((s) => s !== session && s.state === SessionState.Detached).sort((a, b) => a.detachedAt - b.detachedAt);
+    for (const old of detached.slice(0, excess)) {
+      this.destroy(old);
+      excess--;
+    }
+    if (excess <= 0) return;
+    session.close(CloseCode.TooManyRequests, truncateReason(this.sessionCapMessage()), CAP_RETRY_AFTER_MS);
+    this.destroy(session);
+  }
+
+  settled(session: Session): void {
+    if (session.state === SessionState.Open) this.capSessions(session);
   }
 
   private reportError(error: unknown, session: Session): void {

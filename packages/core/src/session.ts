@@ -66,6 +66,8 @@ export interface SessionHost {
   handleRequest(session: Session, request: RequestMessage): void;
   /** Stores a private notification for a session (`sessionStore` set); the store numbers it, and it comes back queued. */
   notifyStored(session: Session, type: string, bodyJson: string | undefined): void;
+  /** The session settled (see `Session.settle`): from now on it counts as a session of its own. */
+  settled(session: Session): void;
   /** Re-sends, from history, what a drained session missed on topics it fell behind on. */
   catchUpLagging(session: Session): void;
   leaveTopics(session: Session): void;
@@ -83,6 +85,8 @@ export class Connection {
   responses = 0;
   /** @internal Answers written here and not confirmed yet; from the client's first `resp` on. */
   sendLog: SendLog | null = null;
+  /** @internal Frees what the connection holds on the server (its place in `maxConnectionsPerAddress`); runs once. */
+  release: (() => void) | undefined = undefined;
 
   constructor(
     readonly socket: HeraldSocket,
@@ -99,7 +103,15 @@ export class Connection {
 
   /** The transport closed, for any reason. */
   closed(code?: number): void {
+    this.ended();
     this.session.transportClosed(this, code);
+  }
+
+  /** @internal The connection is over: closed by the transport, or by the server. */
+  ended(): void {
+    const release = this.release;
+    this.release = undefined;
+    release?.();
   }
 
   /** The socket's send buffer drained below the high-water mark. */
@@ -135,7 +147,8 @@ export class Session implements TopicSubscriber {
   private lastInboundAt: number;
   private lastOutboundAt: number;
   private pingSentAt = 0;
-  private detachedAt = 0;
+  /** When the connection dropped, while `Detached`. */
+  detachedAt = 0;
   private tokens: number;
   private refilledAt: number;
   private strikes = 0;
@@ -294,6 +307,7 @@ export class Session implements TopicSubscriber {
     if (!this.holding || this.resuming) return;
     this.holding = false;
     this.flushReplay();
+    this.host.settled(this);
   }
 
   /**
@@ -536,6 +550,7 @@ export class Session implements TopicSubscriber {
     if (connection === null) return;
     this.sendSystem(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs });
     connection.socket.close(code, reason);
+    connection.ended();
   }
 
   transportClosed(connection: Connection, code: number | undefined): void {

@@ -31,6 +31,8 @@ export interface UpgradeAccepted {
   readonly protocol: string;
   readonly client: ClientClass;
   readonly principal: Principal | null;
+  /** The remote address the upgrade came from, when the adapter knows it: the connection counts toward its `maxConnectionsPerAddress`. */
+  readonly remoteAddress?: string;
 }
 
 /**

@@ -39,6 +39,13 @@ export class UserIndex {
     if (this.direct) this.broker.unlistenDirect(userChannel(userId), this.deliver).catch((error: unknown) => this.reportError(error, session));
   }
 
+  /** The user's sessions on this node, live and detached. */
+  sessionsOf(userId: string): Session[] {
+    const sessions = this.users.get(userId);
+    if (sessions === undefined) return [];
+    return sessions instanceof Set ? [...sessions] : [sessions];
+  }
+
   /** A private notification to every session of a user, on every node listening on its channel. */
   sendToUser(userId: string, type: string, bodyJson: string | undefined): Promise<void> {
     return this.broker.sendDirect(userChannel(userId), encodeUserPayload(userId, type, bodyJson));

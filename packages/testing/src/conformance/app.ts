@@ -40,6 +40,8 @@ export const conformanceLimits: Limits = {
   resumeWindowMs: 800,
   dedupWindow: 64,
   maxSubscriptions: 10,
+  maxSessionsPerPrincipal: 32,
+  maxConnectionsPerAddress: 256,
   rateLimit: { messagesPerSecond: 50, burst: 50 },
 };
 
