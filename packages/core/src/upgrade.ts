@@ -11,7 +11,10 @@ import type { ErrorBody } from './envelope.ts';
 export interface UpgradeRequest {
   readonly url: string;
   readonly headers: { get(name: string): string | null };
+  /** The TCP peer's address; the client's unless the peer is a trusted proxy (`trustProxy`). */
   readonly remoteAddress?: string;
+  /** The source address of a PROXY protocol header the peer sent, where the transport reads one (uWS). */
+  readonly proxiedAddress?: string;
 }
 
 /** Who a session belongs to, as returned by the server's `authenticate` hook. */
@@ -31,6 +34,8 @@ export interface UpgradeAccepted {
   readonly protocol: string;
   readonly client: ClientClass;
   readonly principal: Principal | null;
+  /** The client's address (see `trustProxy`), when the adapter gave its peer's. */
+  readonly address?: string;
 }
 
 /**
