@@ -291,13 +291,14 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   /** Decides an upgrade: subprotocol, Origin, and the principal from `Authorization`. */
   async upgrade(request: UpgradeRequest): Promise<UpgradeDecision> {
+    // Headers are read before the first await: uWS reuses its request once the route returns.
     const address = this.clientAddress(request);
+    const origin = request.headers.get('origin');
     const decision = await this.decide(request, address).catch((error: unknown) => {
       this.logger.error({ event: 'upgrade_failed', address, err: error }, 'upgrade failed');
       throw error;
     });
     if (!decision.ok && decision.status !== Status.Unauthorized) {
-      const origin = request.headers.get('origin');
       this.logger.info({ event: 'upgrade_refused', status: decision.status, reason: decision.body.error, address, origin }, 'upgrade refused');
     }
     return decision;
