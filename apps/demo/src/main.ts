@@ -1,14 +1,20 @@
 /**
  * `pnpm demo`: the demo on http://localhost:9090 (PORT to change it, HOST to bind another
  * address). With REDIS_URL it runs as one node of a cluster on that Redis (see `cluster.ts`).
+ * Logs JSON lines through pino (LOG_LEVEL, default info); behind a proxy set TRUST_PROXY to its
+ * addresses (`TRUST_PROXY=127.0.0.1,10.0.0.0/8`), so limits and logs see the clients' addresses.
  * See `server.ts` for what it serves.
  */
+import { pino } from 'pino';
 import { startDemo } from './server.ts';
 
 const redisUrl = process.env['REDIS_URL'];
 const host = process.env['HOST'];
+const trustProxy = process.env['TRUST_PROXY']?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info' });
 const demo = await startDemo({
   port: Number(process.env['PORT'] ?? 9090),
+  herald: { logger, ...(trustProxy === undefined ? {} : { trustProxy }) },
   ...(host === undefined ? {} : { host }),
   ...(redisUrl === undefined ? {} : { redisUrl }),
 }).catch((error: unknown) => {

@@ -21,6 +21,8 @@ export interface NginxOptions {
   readonly readTimeout?: string;
   /** Also proxy every other path (the demo's pages), passing the browser's Host on. */
   readonly pages?: boolean;
+  /** Add the client's address to `X-Forwarded-For` on /ws and /lp, as a load balancer does. */
+  readonly forwardedFor?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -35,7 +37,7 @@ export async function startNginx(backend: number, webSocket: 'upgrade' | 'no-upg
       ? 'proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";'
       : // keep-alive to the upstream, but no Upgrade/Connection forwarding: the handshake arrives without `Upgrade`
         'proxy_http_version 1.1; proxy_set_header Connection "";';
-  const host = 'proxy_set_header Host $http_host;';
+  const host = `proxy_set_header Host $http_host;${options.forwardedFor === true ? ' proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;' : ''}`;
   writeFileSync(
     join(dir, 'nginx.conf'),
     `daemon off;

@@ -16,8 +16,10 @@ export interface HttpExchange {
    * before the handler first returns: servers such as uWS reuse the request afterwards.
    */
   header(name: string): string | null;
-  /** The client's IP address as text, when the server knows it (for the per-IP open limit). */
+  /** The peer's IP address as text, when the server knows it (for the per-address open limit, with `trustProxy`). */
   readonly remoteAddress?: string | undefined;
+  /** The source address of a PROXY protocol header the peer sent, where the server reads one (uWS). */
+  readonly proxiedAddress?: string | undefined;
   /**
    * Reads the whole body as UTF-8 text; `done` gets `undefined` when it is larger than `limit`
    * bytes (the exchange then closes the connection after the answer, as the rest is unread).

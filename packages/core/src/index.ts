@@ -45,6 +45,8 @@ export { systemClock, type Clock } from './clock.ts';
 export { randomId } from './random-id.ts';
 export { utf8Length } from './codec.ts';
 export type { HeraldSocket } from './socket.ts';
+export { clientAddress, proxyMatcher, type ForwardedHeader, type RequestOrigin } from './client-address.ts';
+export { consoleLogger, type LogFields, type Logger } from './logger.ts';
 export type { HttpExchange } from './http-exchange.ts';
 export type { NativePublish } from './topics.ts';
 export type { UpgradeRateLimit } from './upgrade-limiter.ts';

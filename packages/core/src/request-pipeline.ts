@@ -190,7 +190,8 @@ export class RequestPipeline<C extends ContractDefinition> {
 
   describe(error: unknown, session: Session, request: RequestMessage): [number, ErrorBody] {
     if (error instanceof HeraldError) return [error.status, error.toBody()];
-    (this.options.onError ?? ((e: unknown) => console.error('herald: handler failed', e)))(error, { type: request.type, sessionId: session.id });
+    if (this.options.onError !== undefined) this.options.onError(error, { type: request.type, sessionId: session.id });
+    else this.herald.logger.error({ event: 'handler_failed', type: request.type, sessionId: session.id, err: error }, 'handler failed');
     return [Status.InternalError, INTERNAL_ERROR_BODY];
   }
 

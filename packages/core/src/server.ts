@@ -7,6 +7,7 @@
  */
 import { AddressConnections } from './address-connections.ts';
 import type { Broker } from './broker.ts';
+import { type ForwardedHeader, clientAddress, proxyMatcher } from './client-address.ts';
 import { type Clock, systemClock } from './clock.ts';
 import {
   TOPIC_PATTERN,
@@ -29,6 +30,7 @@ import {
 } from './constants.ts';
 import type { Contract, ContractDefinition, NotificationBody, NotificationType } from './contract.ts';
 import { HeraldError } from './errors.ts';
+import { type Logger, consoleLogger } from './logger.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
@@ -86,6 +88,8 @@ const MAX_REASON_BYTES = 123;
 export interface AuthenticateInfo {
   readonly sessionId: string | undefined;
   readonly client: ClientClass;
+  /** The client's address (behind `trustProxy`, the one the proxy saw), when the adapter knows it. */
+  readonly address?: string;
 }
 
 /** Options of `createHerald`. */
@@ -125,14 +129,37 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
    */
   readonly processingBudget?: ProcessingBudget | false;
   /**
-   * Upgrades allowed per remote address: `perSecond` after a `burst` (default 20/s after 100);
-   * `false` disables the limit (load tests). Refusals are 429 with `Retry-After`.
+   * Upgrades allowed per client address (see `trustProxy`): `perSecond` after a `burst`
+   * (default 20/s after 100); `false` disables the limit (load tests). Refusals are 429 with
+   * `Retry-After`. Long-poll opens count as upgrades.
    */
   readonly upgradeRateLimit?: UpgradeRateLimit | false;
+  /**
+   * The proxies (addresses or CIDR blocks, IPv4 and IPv6) whose `forwardedHeader` states the
+   * client's address. A request from one of them is counted, limited and logged by the rightmost
+   * hop of that header that is not a trusted proxy; the header is ignored from any other peer,
+   * so a client cannot choose its own address. Without it, the peer address is the client's:
+   * behind a load balancer every client then shares the balancer's upgrade limit.
+   *
+   * @example
+   * createHerald({ contract, handlers, trustProxy: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'] });
+   */
+  readonly trustProxy?: readonly string[];
+  /**
+   * The header the trusted proxies set (default `x-forwarded-for`; `forwarded` reads RFC 7239's
+   * `for=`). Only that one: a proxy passes the other through from the client untouched.
+   */
+  readonly forwardedHeader?: ForwardedHeader;
+  /**
+   * Where the server logs, in pino's shape: refused upgrades, failed authentications and
+   * sessions the server closed at info, failures at error (see `Logger`). Default: warn and
+   * error on the console, nothing else.
+   */
+  readonly logger?: Logger;
   /** Period of the sweep that drives deadlines and keep-alive (default 1000 ms). */
   readonly sweepIntervalMs?: number;
   readonly clock?: Clock;
-  /** Told of every handler error that became a 500 (default: `console.error`). */
+  /** Told of every handler error that became a 500 (default: logged at error as `handler_failed`). */
   readonly onError?: (error: unknown, request: { readonly type: string; readonly sessionId: string }) => void;
 }
 
@@ -171,6 +198,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly limits: Limits;
   readonly highWaterMark: number;
   readonly processingBudget: ProcessingBudget | undefined;
+  readonly logger: Logger;
   now: number;
   private readonly sessions = new Map<string, Session>();
   private readonly users: UserIndex;
@@ -183,12 +211,20 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private readonly upgradeLimiter: UpgradeLimiter | undefined;
-  private readonly addresses: AddressConnections;
+  /** Connections open per client address, for `maxConnectionsPerAddress`. */
+  private readonly connectionsPerAddress: AddressConnections;
+  private readonly trustedProxy: (address: string) => boolean;
+  /** The client address of each connection, for log lines. */
+  private readonly addresses = new WeakMap<Connection, string>();
+  /** Connections whose close is logged: the transport may report the code the server closed with. */
+  private readonly closeLogged = new WeakSet<Connection>();
   private sweepHandle: unknown = undefined;
   private closing = false;
 
   constructor(private readonly options: HeraldOptions<C>) {
     assertOriginPolicy(options);
+    this.trustedProxy = proxyMatcher(options.trustProxy ?? []);
+    this.logger = options.logger ?? consoleLogger;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.processingBudget = options.processingBudget === false ? undefined : (options.processingBudget ?? DEFAULT_PROCESSING_BUDGET);
@@ -227,7 +263,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     );
     const upgradeRateLimit = options.upgradeRateLimit ?? DEFAULT_UPGRADE_RATE_LIMIT;
     this.upgradeLimiter = upgradeRateLimit === false ? undefined : new UpgradeLimiter(upgradeRateLimit);
-    this.addresses = new AddressConnections(this.limits.maxConnectionsPerAddress);
+    this.connectionsPerAddress = new AddressConnections(this.limits.maxConnectionsPerAddress);
     this.now = this.clock.now();
   }
 
@@ -257,31 +293,50 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     return { sessions: this.sessions.size, connections, topics: this.topics.size, bufferedBytes, replayFrames, retryAnswers };
   }
 
+  /** The address of the client behind `request`: its peer's, or the one a trusted proxy forwarded. */
+  clientAddress(request: UpgradeRequest): string | undefined {
+    return clientAddress(request, this.trustedProxy, this.options.forwardedHeader ?? 'x-forwarded-for');
+  }
+
   /** Decides an upgrade: subprotocol, Origin, and the principal from `Authorization`. */
   async upgrade(request: UpgradeRequest): Promise<UpgradeDecision> {
+    // Headers are read before the first await: uWS reuses its request once the route returns.
+    const address = this.clientAddress(request);
+    const origin = request.headers.get('origin');
+    const decision = await this.decide(request, address).catch((error: unknown) => {
+      this.logger.error({ event: 'upgrade_failed', address, err: error }, 'upgrade failed');
+      throw error;
+    });
+    if (!decision.ok && decision.status !== Status.Unauthorized) {
+      this.logger.info({ event: 'upgrade_refused', status: decision.status, reason: decision.body.error, address, origin }, 'upgrade refused');
+    }
+    return decision;
+  }
+
+  private async decide(request: UpgradeRequest, address: string | undefined): Promise<UpgradeDecision> {
     const checked = checkUpgrade(request, this.options);
     if ('ok' in checked) return checked;
     const { client } = checked;
     if (this.closing) return rejection(Status.Unavailable, ErrorReason.ShuttingDown, 'server shutting down', client, PROTOCOL_NAME);
-    const address = request.remoteAddress;
     if (this.upgradeLimiter !== undefined && address !== undefined) {
       const wait = this.upgradeLimiter.take(address, this.clock.now());
       if (wait > 0) return rejection(Status.TooManyRequests, ErrorReason.RateLimited, 'too many upgrades', client, PROTOCOL_NAME, wait);
       this.startSweep();
     }
-    if (address !== undefined && !this.addresses.admits(address)) return this.tooManyConnections(client);
+    if (address !== undefined && !this.connectionsPerAddress.admits(address)) return this.tooManyConnections(client);
     const token = bearerToken(request);
     if (token === null) {
       const message = `Authorization must be "Bearer <token>" with one token of at most ${MAX_TOKEN_LENGTH} characters`;
       return rejection(Status.BadRequest, ErrorReason.ValidationFailed, message, client, PROTOCOL_NAME);
     }
     let principal: Principal | null = null;
+    const withAddress = address === undefined ? {} : { address };
     if (token !== undefined && this.options.authenticate !== undefined) {
-      principal = await this.checkToken(token, { sessionId: undefined, client });
+      principal = await this.checkToken(token, { sessionId: undefined, client, ...withAddress });
       if (principal === null) return rejection(Status.Unauthorized, ErrorReason.InvalidToken, 'invalid token', client, PROTOCOL_NAME);
       if (this.sessionsFull(principal.userId)) return this.tooManySessions(client);
     }
-    return { ok: true, protocol: PROTOCOL_NAME, client, principal, ...(address === undefined ? {} : { remoteAddress: address }) };
+    return { ok: true, protocol: PROTOCOL_NAME, client, principal, ...withAddress };
   }
 
   private tooManyConnections(client: ClientClass): UpgradeRejected {
@@ -297,12 +352,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     return `too many sessions of this user (at most ${this.limits.maxSessionsPerPrincipal})`;
   }
 
+  /** The principal of a token, or null (logged as `auth_failed`, without the token). */
   private async checkToken(token: string, info: AuthenticateInfo): Promise<Principal | null> {
     const authenticate = this.options.authenticate;
     if (authenticate === undefined) return ANONYMOUS;
     const principal = await authenticate(token, info);
-    if (principal === null || (principal.expiresAt !== undefined && principal.expiresAt <= this.clock.now())) return null;
-    return principal;
+    const expired = principal !== null && principal.expiresAt !== undefined && principal.expiresAt <= this.clock.now();
+    if (principal !== null && !expired) return principal;
+    const reason = expired ? 'token expired' : 'token refused';
+    this.logger.info({ event: 'auth_failed', reason, sessionId: info.sessionId, address: info.address, client: info.client }, 'authentication failed');
+    return null;
   }
 
   /** Starts a session on an open socket after an accepted upgrade. */
@@ -310,6 +369,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.now = this.clock.now();
     const session = new Session(this, randomId(SESSION_ID_LENGTH));
     const connection = new Connection(socket, accepted.client, session);
+    if (accepted.address !== undefined) this.addresses.set(connection, accepted.address);
     session.attach(connection);
     this.sessions.set(session.id, session);
     this.startSweep();
@@ -317,15 +377,15 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       session.close(CloseCode.ShuttingDown, 'server shutting down');
       return connection;
     }
-    const address = accepted.remoteAddress;
+    const address = accepted.address;
     if (address !== undefined) {
       // Upgrades decided at the same time can all pass `upgrade`'s check; the count holds here.
-      if (!this.addresses.admits(address)) {
+      if (!this.connectionsPerAddress.admits(address)) {
         const refused = this.tooManyConnections(connection.client);
         session.close(CloseCode.TooManyRequests, truncateReason(refused.body.message), CAP_RETRY_AFTER_MS);
         return connection;
       }
-      connection.release = this.addresses.add(address);
+      connection.release = this.connectionsPerAddress.add(address);
     }
     const principal = accepted.principal ?? (this.options.authenticate === undefined ? ANONYMOUS : null);
     const welcome: WelcomeBody = {
@@ -412,6 +472,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   // ---- SessionHost -------------------------------------------------------------------------
 
+  closingSession(session: Session, code: number, reason: string): void {
+    const connection = session.connection;
+    if (connection === null || this.closeLogged.has(connection)) return;
+    this.closeLogged.add(connection);
+    const address = this.addresses.get(connection);
+    const fields = { event: 'session_closed', code, reason, sessionId: session.id, userId: session.userId, address };
+    if (code === CloseCode.ShuttingDown) this.logger.debug?.(fields, 'session closed');
+    else this.logger.info(fields, 'session closed');
+  }
+
   handleRequest(session: Session, request: RequestMessage): void {
     // Anything but authenticating or resuming tells that the client is not resuming another session.
     if (request.type !== SystemType.Authenticate && request.type !== SystemType.Resume) session.settle();
@@ -469,7 +539,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   private async authenticate(session: Session, request: RequestMessage, token: string): Promise<void> {
     const connection = session.connection;
-    const principal = await this.checkToken(token, { sessionId: session.id, client: connection?.client ?? 'native' });
+    const address = connection === null ? undefined : this.addresses.get(connection);
+    const info = { sessionId: session.id, client: connection?.client ?? 'native', ...(address === undefined ? {} : { address }) };
+    const principal = await this.checkToken(token, info);
     if (session.state === SessionState.Closed || session.connection !== connection) return;
     if (principal === null) {
       session.sendError(request.id, request.type, Status.Unauthorized, { error: ErrorReason.InvalidToken, message: 'invalid token' });
@@ -556,7 +628,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private reportError(error: unknown, session: Session): void {
-    (this.options.onError ?? ((e: unknown) => console.error('herald:', e)))(error, { type: '', sessionId: session.id });
+    if (this.options.onError !== undefined) this.options.onError(error, { type: '', sessionId: session.id });
+    else this.logger.error({ event: 'internal_error', sessionId: session.id, err: error }, 'store, broker or hook failed');
   }
 
   /** Whether the application lets the session subscribe itself to `topic` (`$all` always). */

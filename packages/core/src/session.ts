@@ -72,6 +72,8 @@ export interface SessionHost {
   catchUpLagging(session: Session): void;
   leaveTopics(session: Session): void;
   destroy(session: Session): void;
+  /** The server closes the session's connection (for the log), or the transport did for a slow consumer. */
+  closingSession(session: Session, code: number, reason: string): void;
 }
 
 /**
@@ -534,6 +536,7 @@ export class Session implements TopicSubscriber {
    * (`herald.Goodbye`). Resumable codes keep the session for `resumeWindowMs`.
    */
   close(code: CloseCodeValue, reason: string, retryAfterMs?: number): void {
+    if (this.connection !== null) this.host.closingSession(this, code, reason);
     this.goodbye(code, reason, retryAfterMs);
     if (closeCodeRetry[code] === 'fatal' || this.state === SessionState.Authenticating) this.host.destroy(this);
     else this.detach();
@@ -555,6 +558,7 @@ export class Session implements TopicSubscriber {
 
   transportClosed(connection: Connection, code: number | undefined): void {
     if (connection !== this.connection) return;
+    if (code === CloseCode.SlowConsumer) this.host.closingSession(this, code, 'slow consumer: send buffer full');
     if (code === CloseCode.Normal || this.state === SessionState.Authenticating) this.host.destroy(this);
     else this.detach();
   }

@@ -11,7 +11,10 @@ import type { ErrorBody } from './envelope.ts';
 export interface UpgradeRequest {
   readonly url: string;
   readonly headers: { get(name: string): string | null };
+  /** The TCP peer's address; the client's unless the peer is a trusted proxy (`trustProxy`). */
   readonly remoteAddress?: string;
+  /** The source address of a PROXY protocol header the peer sent, where the transport reads one (uWS). */
+  readonly proxiedAddress?: string;
 }
 
 /** Who a session belongs to, as returned by the server's `authenticate` hook. */
@@ -31,8 +34,8 @@ export interface UpgradeAccepted {
   readonly protocol: string;
   readonly client: ClientClass;
   readonly principal: Principal | null;
-  /** The remote address the upgrade came from, when the adapter knows it: the connection counts toward its `maxConnectionsPerAddress`. */
-  readonly remoteAddress?: string;
+  /** The client's address (see `trustProxy`), when the adapter gave its peer's: the connection counts toward its `maxConnectionsPerAddress`. */
+  readonly address?: string;
 }
 
 /**

@@ -7,6 +7,7 @@ import { handshakeRefusal, type Connection, type Herald, type UpgradeDecision, t
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket, WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
 import { HonoSocket, isBunServer } from './hono-socket.ts';
+import { remoteAddress } from './remote-address.ts';
 
 /** Hono's `upgradeWebSocket` of the runtime: from `hono/bun`, `hono/deno` or `@hono/node-server`. */
 export type AnyUpgradeWebSocket = UpgradeWebSocket<any, any, any>;
@@ -14,7 +15,7 @@ export type AnyUpgradeWebSocket = UpgradeWebSocket<any, any, any>;
 /** A fetch handler to mount beside the WebSocket route, such as `@herald/long-poll`'s. */
 export interface FetchMount {
   readonly path: string;
-  fetch(request: Request): Promise<Response>;
+  fetch(request: Request, peer?: { readonly remoteAddress?: string | undefined }): Promise<Response>;
 }
 
 const REASONS: Readonly<Record<number, string>> = {
@@ -74,7 +75,9 @@ export function heraldWebSocket(herald: Herald<any>, upgradeWebSocket: AnyUpgrad
     // Checked here, not left to the runtime: Node's `ws` also completes version 8 handshakes.
     const invalid = handshakeRefusal(c.req.raw.headers);
     if (invalid !== undefined) return refuseOverHttp(c.env, invalid);
-    const decision: UpgradeDecision = await herald.upgrade({ url: c.req.url, headers: c.req.raw.headers });
+    const peer = remoteAddress(c.env, c.req.raw);
+    const request = { url: c.req.url, headers: c.req.raw.headers };
+    const decision: UpgradeDecision = await herald.upgrade(peer === undefined ? request : { ...request, remoteAddress: peer });
     if (!decision.ok && decision.client === 'native') return refuseOverHttp(c.env, decision);
     const upgrade = upgradeWebSocket((): WSEvents => {
       let connection: Connection | undefined;
@@ -112,7 +115,7 @@ export function mountHerald(
   app.get(options.path ?? '/ws', heraldWebSocket(herald, options.upgradeWebSocket));
   const longPoll = options.longPoll;
   if (longPoll !== undefined) {
-    app.all(longPoll.path, (c) => longPoll.fetch(c.req.raw));
-    app.all(`${longPoll.path}/*`, (c) => longPoll.fetch(c.req.raw));
+    app.all(longPoll.path, (c) => longPoll.fetch(c.req.raw, { remoteAddress: remoteAddress(c.env, c.req.raw) }));
+    app.all(`${longPoll.path}/*`, (c) => longPoll.fetch(c.req.raw, { remoteAddress: remoteAddress(c.env, c.req.raw) }));
   }
 }

@@ -12,7 +12,7 @@
  * The long-poll session id travels in the `Herald-Session` header, never in a URL.
  */
 import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
-import type { LongPollHandler } from './long-poll-handler.ts';
+import type { LongPollHandler, RequestPeer } from './long-poll-handler.ts';
 import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
 import { readBody } from './read-body.ts';
 import { sharedHandler } from './shared-handler.ts';
@@ -78,9 +78,12 @@ class FetchExchange implements HttpExchange {
   readonly method: string;
   readonly path: string;
   readonly query: string;
+  readonly remoteAddress: string | undefined;
+  readonly proxiedAddress: string | undefined;
 
   constructor(
     private readonly request: Request,
+    peer: RequestPeer,
     private readonly resolve: (response: Response) => void,
     private readonly reject: (error: unknown) => void,
   ) {
@@ -88,6 +91,8 @@ class FetchExchange implements HttpExchange {
     this.method = request.method;
     this.path = url.pathname;
     this.query = url.search.slice(1);
+    this.remoteAddress = peer.remoteAddress;
+    this.proxiedAddress = peer.proxiedAddress;
   }
 
   header(name: string): string | null {
@@ -160,10 +165,11 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
     // Headers are read now, before the first await (see `HttpExchange.header`).
     const offered = exchange.header(PROTOCOL_HEADER);
     const credential = exchange.header('authorization');
-    const remoteAddress = exchange.remoteAddress;
+    const { remoteAddress, proxiedAddress } = exchange;
     const upgrade = herald.upgrade({
       url: `http://${exchange.header('host') ?? 'localhost'}${exchange.path}`,
       ...(remoteAddress === undefined ? {} : { remoteAddress }),
+      ...(proxiedAddress === undefined ? {} : { proxiedAddress }),
       headers: {
         get: (name: string) => {
           const lower = name.toLowerCase();
@@ -263,8 +269,8 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
       return store.size;
     },
     handle,
-    fetch(request) {
-      return new Promise<Response>((resolve, reject) => handle(new FetchExchange(request, resolve, reject)));
+    fetch(request, peer = {}) {
+      return new Promise<Response>((resolve, reject) => handle(new FetchExchange(request, peer, resolve, reject)));
     },
     close() {
       clearInterval(sweep);

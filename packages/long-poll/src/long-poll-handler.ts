@@ -1,10 +1,19 @@
 /** What a mounted long-poll endpoint offers its server, whichever store keeps its connections. */
 import type { HttpExchange } from '@herald/core';
 
+/** Where a fetch request came from, as the server knows it: the per-address open limit and the logs key on it (with `trustProxy`). */
+export interface RequestPeer {
+  readonly remoteAddress?: string | undefined;
+  readonly proxiedAddress?: string | undefined;
+}
+
 /** A mounted long-poll endpoint. */
 export interface LongPollHandler {
-  /** Answers a request under `path` (others get 404). */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * Answers a request under `path` (others get 404). A fetch `Request` does not carry the
+   * client's address: pass `peer` (as `mountHerald` of `@herald/hono` does) for the open limit.
+   */
+  fetch(request: Request, peer?: RequestPeer): Promise<Response>;
   /**
    * The same, for servers that give their own request objects rather than fetch ones (uWS:
    * `attachHttp` of `@herald/uws`), so no `Request`/`Response` is built per request.

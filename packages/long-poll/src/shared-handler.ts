@@ -3,13 +3,13 @@
  * `handler.ts`, but connections live in the store, so any node answers any request.
  */
 import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
-import type { LongPollHandler } from './long-poll-handler.ts';
+import type { LongPollHandler, RequestPeer } from './long-poll-handler.ts';
 import { readBody } from './read-body.ts';
 import type { SharedLongPollStore, SharedRefusal } from './store.ts';
 import { ACK_RULE, JSON_HEADERS, parseAck, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
 
 /** The request headers the endpoints and `herald.upgrade` read. */
-const FORWARDED_HEADERS = ['authorization', 'host', 'origin', 'user-agent', 'content-type', PROTOCOL_HEADER, SESSION_HEADER];
+const FORWARDED_HEADERS = ['authorization', 'host', 'origin', 'user-agent', 'content-type', 'x-forwarded-for', 'forwarded', PROTOCOL_HEADER, SESSION_HEADER];
 
 function json(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers: { ...JSON_HEADERS, ...headers } });
@@ -28,7 +28,7 @@ function refuse(status: number, error: ErrorReason, message: string, extra?: Pic
  */
 function handleWithFetch(
   exchange: HttpExchange,
-  fetch: (request: Request) => Promise<Response>,
+  fetch: (request: Request, peer: RequestPeer) => Promise<Response>,
   maxBodyBytes: number,
   track: (answer: Promise<void>) => void,
 ): void {
@@ -42,7 +42,7 @@ function handleWithFetch(
   exchange.onAbort(() => aborted.abort());
   const answer = (request: Request): void =>
     track(
-      fetch(request)
+      fetch(request, { remoteAddress: exchange.remoteAddress, proxiedAddress: exchange.proxiedAddress })
         .then(async (response) => {
           const answerHeaders: Record<string, string> = {};
           response.headers.forEach((value, name) => {
@@ -114,12 +114,18 @@ export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, s
     answer.then(done, done);
     return answer;
   };
-  async function open(request: Request): Promise<Response> {
+  async function open(request: Request, peer: RequestPeer): Promise<Response> {
     const offered = request.headers.get(PROTOCOL_HEADER);
     const headers = {
       get: (name: string) => (name.toLowerCase() === 'sec-websocket-protocol' ? offered : request.headers.get(name)),
     };
-    const decision = await herald.upgrade({ url: request.url, headers });
+    const { remoteAddress, proxiedAddress } = peer;
+    const decision = await herald.upgrade({
+      url: request.url,
+      headers,
+      ...(remoteAddress === undefined ? {} : { remoteAddress }),
+      ...(proxiedAddress === undefined ? {} : { proxiedAddress }),
+    });
     if (!decision.ok) return json(decision.status, JSON.stringify(decision.body), decision.headers);
     const sid = randomId(22);
     const credential = request.headers.get('authorization');
@@ -129,11 +135,11 @@ export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, s
     if (typeof result === 'string') return refusal(result);
     return json(200, '{"sid":"' + sid + '",' + pollBody(result).slice(1), { [SESSION_HEADER]: sid });
   }
-  async function serve(request: Request): Promise<Response> {
+  async function serve(request: Request, peer: RequestPeer = {}): Promise<Response> {
     const { pathname } = new URL(request.url);
     const endpoint = pathname === path ? '' : pathname.startsWith(path + '/') ? pathname.slice(path.length) : undefined;
     if (endpoint === undefined) return refuse(Status.NotFound, ErrorReason.UnknownType, 'not a long-poll endpoint');
-    if (endpoint === '' && request.method === 'POST') return open(request);
+    if (endpoint === '' && request.method === 'POST') return open(request, peer);
     const sid = request.headers.get(SESSION_HEADER);
     if (sid === null) return refusal('unknown');
     const credential = request.headers.get('authorization');
@@ -163,9 +169,9 @@ export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, s
     handle(exchange) {
       handleWithFetch(exchange, serve, settings.maxBodyBytes, track);
     },
-    fetch(request) {
+    fetch(request, peer) {
       // A body still arriving may never finish: such a request is not waited for.
-      return request.body === null ? track(serve(request)) : serve(request);
+      return request.body === null ? track(serve(request, peer)) : serve(request, peer);
     },
     async close() {
       store.close();

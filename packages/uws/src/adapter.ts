@@ -78,6 +78,8 @@ function readUpgrade(res: HttpResponse, req: HttpRequest) {
     url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
     headers: { get: (name: string) => headers.get(name.toLowerCase()) ?? null },
     remoteAddress: textDecoder.decode(res.getRemoteAddressAsText()),
+    // Empty unless the peer opened with a PROXY protocol v2 header; the core trusts it only from `trustProxy` peers.
+    proxiedAddress: textDecoder.decode(res.getProxiedRemoteAddressAsText()),
     key: headers.get('sec-websocket-key') ?? '',
     extensions: headers.get('sec-websocket-extensions') ?? '',
   };

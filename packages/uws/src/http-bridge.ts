@@ -105,6 +105,11 @@ class UwsExchange implements HttpExchange {
     return textDecoder.decode(this.res.getRemoteAddressAsText());
   }
 
+  /** Empty unless the peer opened with a PROXY protocol v2 header (see `UpgradeRequest.proxiedAddress`). */
+  get proxiedAddress(): string {
+    return textDecoder.decode(this.res.getProxiedRemoteAddressAsText());
+  }
+
   header(name: string): string | null {
     const value = this.live().getHeader(name);
     // uWS answers '' for an absent header; an empty header that is present reads the same.
