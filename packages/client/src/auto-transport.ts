@@ -99,10 +99,13 @@ export function autoTransport(options: AutoTransportOptions): Transport {
         clearTimeout(hello);
         events.onMessage(text);
       },
-      onClose: (code, reason) => {
+      onClose: (code, reason, failure) => {
         clearTimeout(hello);
         if (!heard) longPollUntil = Date.now() + rememberMs;
-        events.onClose(code, reason);
+        // A refusal that would stop the client (a 404 at the WebSocket path, no WebSocket at all)
+        // is not final here: the next attempt goes over long-poll, which reports its own.
+        if (failure === undefined || failure.fatal) events.onClose(code, reason);
+        else events.onClose(code, reason, failure);
       },
     });
     // A proxy may accept the upgrade and then relay nothing: give up on silence too.

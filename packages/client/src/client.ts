@@ -29,6 +29,7 @@ import {
   type TopicResetBody,
   type WelcomeBody,
 } from '@herald/core';
+import type { ConnectFailure } from './connect-failure.ts';
 import { ClientErrorReason, HeraldRequestError, type ErrorDetails } from './errors.ts';
 import { webSocketTransport, type Transport, type TransportConnection, type WebSocketConstructor } from './transport.ts';
 
@@ -62,6 +63,13 @@ export interface ClientOptions {
   readonly token?: string | (() => string | Promise<string>);
   /** Per-request timeout (default 10 s). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Until the client has connected once: how long a request waits for the first connection
+   * (default 3 s) before it rejects with the cause (`connection_refused`, `connect_timeout`, …).
+   * The client keeps reconnecting; later requests get a new wait. Refusals no retry can fix
+   * (`not_found`, `invalid_url`, `no_websocket`, …) reject at once and stop the client.
+   */
+  readonly connectTimeoutMs?: number;
   /** Requests kept while offline (default 100). */
   readonly maxQueued?: number;
   /** First reconnect delay cap (default 500 ms), doubling up to `maxReconnectDelayMs` (default 30 s). */
@@ -180,6 +188,12 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private goodbye: GoodbyeBody | undefined;
   /** Why the server refused this connection's handshake (a `401 invalid_token` answer), for the errors of a stop that follows. */
   private refusal: HeraldRequestError | undefined;
+  /** A Welcome came once: from then on a failed attempt is a drop to reconnect from, not a mistake to report. */
+  private welcomedOnce = false;
+  /** Before the first Welcome: why the last attempt failed, when its transport could tell. */
+  private connectFailure: ConnectFailure | undefined;
+  /** What requests made after a stop for a fatal connect failure are told. */
+  private stopError: HeraldRequestError | undefined;
   private lastReceivedAt = 0;
   private lastTickAt = 0;
   private probeDeadline = 0;
@@ -230,7 +244,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     body: RequestInput<C, T>,
     options: { readonly timeoutMs?: number; readonly idempotent?: boolean } = {},
   ): Promise<ResponseBody<C, T>> {
-    return this.enqueue(type, body, false, options.idempotent ?? false, options.timeoutMs) as Promise<ResponseBody<C, T>>;
+    return this.enqueue(type, body, false, options.idempotent ?? false, options.timeoutMs, undefined, true) as Promise<ResponseBody<C, T>>;
   }
 
   private enqueue(
@@ -240,8 +254,10 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     idempotent: boolean,
     timeoutMs = this.options.requestTimeoutMs ?? 10_000,
     apply?: (body: unknown) => void,
+    /** Reject early, with the cause, if the client has not connected once within `connectTimeoutMs`. */
+    awaitsFirstConnect = false,
   ): Promise<unknown> {
-    if (this.stopped) return Promise.reject(this.failure(ClientErrorReason.Closed, 'the client is closed'));
+    if (this.stopped) return Promise.reject(this.stopError ?? this.failure(ClientErrorReason.Closed, 'the client is closed'));
     const id = String(++this.nextId);
     const rest = JSON.stringify(body === undefined ? { id, type } : { id, type, body }).slice(1);
     const max = this.limits?.maxMessageBytes;
@@ -254,10 +270,21 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     }
     return new Promise((resolve, reject) => {
       const pending: Pending = { type, rest, idempotent, system, sent: false, timer: undefined, apply, resolve, reject };
-      pending.timer = setTimeout(() => {
+      const expire = (): void => {
         this.pending.delete(id);
         reject(this.failure(ClientErrorReason.Timeout, `no response to ${type} within ${timeoutMs} ms`));
-      }, timeoutMs);
+      };
+      const connectTimeoutMs = this.options.connectTimeoutMs ?? 3000;
+      if (awaitsFirstConnect && !this.welcomedOnce && connectTimeoutMs < timeoutMs) {
+        pending.timer = setTimeout(() => {
+          if (this.welcomedOnce) {
+            pending.timer = setTimeout(expire, timeoutMs - connectTimeoutMs);
+            return;
+          }
+          this.pending.delete(id);
+          reject(this.connectError(connectTimeoutMs));
+        }, connectTimeoutMs);
+      } else pending.timer = setTimeout(expire, timeoutMs);
       this.pending.set(id, pending);
       if (this.ready || (system && this.connection !== null)) this.transmit(pending);
     });
@@ -279,6 +306,14 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
 
   private failure(reason: string, message: string): HeraldRequestError {
     return new HeraldRequestError(0, { error: reason, message });
+  }
+
+  /** A request that waited `waitedMs` for a first connection that did not come. */
+  private connectError(waitedMs: number): HeraldRequestError {
+    if (this.connectFailure !== undefined) return failedToConnect(this.connectFailure);
+    const where = this.options.url ?? 'the server';
+    const message = `no answer from ${where} within ${waitedMs} ms: the server is not answering, or is not a Herald server; the client keeps retrying`;
+    return new HeraldRequestError(0, { error: ClientErrorReason.ConnectTimeout, message }, { code: undefined, retry: 'resume' });
   }
 
   private settle(id: string, code: number, body: unknown): void {
@@ -455,7 +490,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       this.connection = this.transport({
         onOpen: () => {},
         onMessage: (text) => this.receive(text),
-        onClose: (code, reason) => this.closed(code, reason),
+        onClose: (code, reason, failure) => this.closed(code, reason, failure),
       });
     } catch (error) {
       this.options.onError?.(error);
@@ -492,7 +527,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   private system(type: string, body: unknown): void {
     switch (type) {
       case SystemType.Welcome:
-        this.welcomed = true;
+        this.welcomed = this.welcomedOnce = true;
+        this.connectFailure = undefined;
         void this.handshake(body as WelcomeBody).catch((error: unknown) => {
           this.options.onError?.(error);
           // A refused credential follows the 4401 rule: retry with a fresh token, or stop.
@@ -640,7 +676,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     this.connection?.close(4408, 'server silent');
   }
 
-  private closed(code: number, reason: string): void {
+  private closed(code: number, reason: string, failure?: ConnectFailure): void {
     this.connection = null;
     this.ready = false;
     this.resuming = false;
@@ -659,6 +695,14 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       pending.reject(this.failure(ClientErrorReason.Closed, 'connection closed'));
     }
     if (this.stopped) return;
+    if (failure !== undefined && !this.welcomedOnce) {
+      this.connectFailure = failure;
+      if (failure.fatal) {
+        const error = failedToConnect(failure);
+        this.options.onError?.(error);
+        return this.stop(code, 'fatal', failure.message, error);
+      }
+    }
     const advice = (closeCodeRetry as Record<number, RetryAdvice>)[effective] ?? 'resume';
     if (advice === 'fatal' || (advice === 'reauthenticate' && typeof this.options.token !== 'function')) return this.stop(effective, advice, this.lastClose.reason);
     this.refusal = undefined;
@@ -668,8 +712,10 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     this.reconnectTimer = setTimeout(() => this.open(), delay);
   }
 
-  private stop(code: number, retry: RetryAdvice, why?: string): void {
+  /** `cause`: the error every pending request gets, and every later one. */
+  private stop(code: number, retry: RetryAdvice, why?: string, cause?: HeraldRequestError): void {
     this.stopped = true;
+    this.stopError = cause;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.refreshTimer);
     clearInterval(this.ticker);
@@ -677,7 +723,9 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     const refusal = this.refusal;
     const message = `closed (${code})${refusal !== undefined ? `: ${refusal.reason}: ${refusal.message}` : why ? `: ${why}` : ''}`;
     const error = (): HeraldRequestError =>
-      refusal === undefined
+      cause !== undefined
+        ? cause
+        : refusal === undefined
         ? new HeraldRequestError(code, { error: ClientErrorReason.Closed, message }, { code, retry })
         : new HeraldRequestError(refusal.code, { error: refusal.reason, message }, { code, retry });
     for (const pending of this.pending.values()) {
@@ -697,6 +745,19 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     this.stop(1000, 'fatal');
     connection?.close(1000, 'client closed');
   }
+}
+
+/**
+ * The error for requests of a client that could not connect: the refused upgrade's status as
+ * `code` and as `closeCode` (4000 + status, PROTOCOL.md §10), 1006 for a network failure, and
+ * `retry` `fatal` when the client stopped (`reauthenticate` for a rejected credential), `resume`
+ * when it keeps trying.
+ */
+function failedToConnect(failure: ConnectFailure): HeraldRequestError {
+  const closeCode = failure.status === undefined ? (failure.fatal ? undefined : 1006) : 4000 + failure.status;
+  const advice = closeCode === undefined ? undefined : (closeCodeRetry as Record<number, RetryAdvice>)[closeCode];
+  const retry: RetryAdvice = !failure.fatal ? 'resume' : advice === 'reauthenticate' ? 'reauthenticate' : 'fatal';
+  return new HeraldRequestError(failure.status ?? 0, { error: failure.reason, message: failure.message }, { code: closeCode, retry });
 }
 
 /**

@@ -20,6 +20,18 @@ export const ClientErrorReason = {
   UnknownOutcome: 'unknown_outcome',
   /** The frame would exceed the server's `maxMessageBytes`. */
   TooLarge: 'too_large',
+  /** Before the first connection: nothing at the URL's path (the upgrade or long-poll open answered 404). Fatal. */
+  NotFound: 'not_found',
+  /** Before the first connection: the URL does not parse, or its scheme is not `ws:`/`wss:`. Fatal. */
+  InvalidUrl: 'invalid_url',
+  /** Before the first connection: no WebSocket implementation (Node 20 without `ws`). Fatal. */
+  NoWebSocket: 'no_websocket',
+  /** Before the first connection: the upgrade was refused with another status (`code`); retried. */
+  UpgradeRefused: 'upgrade_refused',
+  /** Before the first connection: the connection failed at the network level (refused, reset, unreachable); retried. */
+  ConnectionRefused: 'connection_refused',
+  /** Before the first connection: no Welcome within `connectTimeoutMs`, with no other cause known; retried. */
+  ConnectTimeout: 'connect_timeout',
 } as const;
 
 /**
@@ -35,12 +47,18 @@ export class HeraldRequestError extends Error {
   readonly reason: string;
   readonly issues: readonly Issue[] | undefined;
   readonly retryAfterMs: number | undefined;
-  /** When the request failed because the connection closed: its close code. */
+  /**
+   * When the request failed because the connection closed or could not open: its close code
+   * (for a refused upgrade, 4000 + its HTTP status, as PROTOCOL.md §10 maps them).
+   */
   readonly closeCode: number | undefined;
-  /** What PROTOCOL.md's close-code table advises for `closeCode` (`fatal`: the client gave up). */
+  /**
+   * What PROTOCOL.md's close-code table advises for `closeCode`: `fatal` when the client gave up
+   * (retrying cannot help), `resume` when it keeps reconnecting in the background.
+   */
   readonly retry: RetryAdvice | undefined;
 
-  constructor(code: number, body: ErrorDetails, close?: { readonly code: number; readonly retry: RetryAdvice }) {
+  constructor(code: number, body: ErrorDetails, close?: { readonly code: number | undefined; readonly retry: RetryAdvice }) {
     super(body.message);
     this.name = 'HeraldRequestError';
     this.code = code;

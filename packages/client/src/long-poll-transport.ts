@@ -5,6 +5,7 @@
  * is sent again and skipped here by its cursor.
  */
 import { PROTOCOL_NAME } from '@herald/core';
+import { connectionRefused, refusedWith, type ConnectFailure } from './connect-failure.ts';
 import type { Transport, TransportEvents } from './transport.ts';
 
 export interface LongPollTransportOptions {
@@ -29,6 +30,13 @@ interface PollBody {
 /** Closes reported when the HTTP exchange itself fails (no Herald close code to give). */
 const ABNORMAL = 1006;
 
+/** A failed fetch's message and, on Node, its cause's code (`fetch failed (ECONNREFUSED)`). */
+function describe(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? `${error.message}: ${code}` : error.message;
+}
+
 /**
  * @example
  * const client = createClient({ transport: longPollTransport({ url: 'https://example.com/lp' }), token });
@@ -44,11 +52,12 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
     let outbox: string[] = [];
     let sending: Promise<void> | undefined;
 
-    const finish = (code: number, reason: string): void => {
+    const finish = (code: number, reason: string, failure?: ConnectFailure): void => {
       if (closed) return;
       closed = true;
       controller.abort();
-      events.onClose(code, reason);
+      if (failure === undefined) events.onClose(code, reason);
+      else events.onClose(code, reason, failure);
     };
 
     const headers = (extra: Record<string, string>): Record<string, string> => ({ ...options.headers, ...extra });
@@ -63,10 +72,11 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
       if (body.closed !== undefined) finish(body.closed.code, body.closed.reason);
     };
 
-    const refused = async (response: Response): Promise<void> => {
+    const refused = async (response: Response, opening = false): Promise<void> => {
       const body = (await response.json().catch(() => ({}))) as { message?: string };
       // An unknown session means the connection is gone, not the Herald session: resume.
-      finish(response.status === 404 ? ABNORMAL : 4000 + response.status, body.message ?? `HTTP ${response.status}`);
+      const code = response.status === 404 ? ABNORMAL : 4000 + response.status;
+      finish(code, body.message ?? `HTTP ${response.status}`, opening ? refusedWith(response.status, options.url) : undefined);
     };
 
     const pollLoop = async (): Promise<void> => {
@@ -103,8 +113,13 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
 
     void (async () => {
       const protocol = options.protocol ?? PROTOCOL_NAME;
-      const response = await doFetch(options.url, { method: 'POST', headers: headers(protocol === '' ? {} : { 'herald-protocol': protocol }), signal: controller.signal });
-      if (!response.ok) return refused(response);
+      let response: Response;
+      try {
+        response = await doFetch(options.url, { method: 'POST', headers: headers(protocol === '' ? {} : { 'herald-protocol': protocol }), signal: controller.signal });
+      } catch (error) {
+        return finish(ABNORMAL, 'long-poll open failed', connectionRefused(options.url, describe(error)));
+      }
+      if (!response.ok) return refused(response, true);
       const body = (await response.json()) as PollBody;
       sid = body.sid;
       events.onOpen();

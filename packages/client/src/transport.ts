@@ -3,13 +3,17 @@
  * only sees this interface, so the long-poll transport plugs in without changing it.
  */
 import { PROTOCOL_NAME } from '@herald/core';
+import { connectionRefused, invalidWebSocketUrl, noWebSocket, refusedWith, unsupportedSubprotocol, upgradeFailed, type ConnectFailure } from './connect-failure.ts';
 
 /** What a transport reports. */
 export interface TransportEvents {
   onOpen(): void;
   onMessage(text: string): void;
-  /** Closed, for any reason; 1006 when there was no close frame. */
-  onClose(code: number, reason: string): void;
+  /**
+   * Closed, for any reason; 1006 when there was no close frame. `failure` says why an attempt
+   * failed before it opened, when the transport could tell (a refused upgrade, a bad URL).
+   */
+  onClose(code: number, reason: string, failure?: ConnectFailure): void;
 }
 
 /** One open attempt of a transport. */
@@ -27,6 +31,8 @@ export type Transport = (events: TransportEvents) => TransportConnection;
  * own event types fit; the transport reads only `data`, `code` and `reason`.
  */
 export interface WebSocketLike {
+  /** The subprotocol the server selected, where the implementation exposes it. */
+  readonly protocol?: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: never) => void) | null;
@@ -45,40 +51,120 @@ export interface WebSocketTransportOptions {
   readonly headers?: Record<string, string>;
 }
 
+/** How long the HTTP request that asks why an upgrade failed may take. */
+const DIAGNOSE_TIMEOUT_MS = 2000;
+
 /**
  * The WebSocket transport, offering the `herald.v1` subprotocol.
+ *
+ * An attempt that fails before it opens is reported with its cause (`ConnectFailure`): the
+ * HTTP status of a refused upgrade when the implementation names it in its error event (`ws`,
+ * Bun, Deno do), a subprotocol the server did not select, a bad URL, no implementation. Where
+ * the status is hidden (browsers, Node 22's WebSocket), the transport asks the same URL over
+ * HTTP, until its first connection opens: a Herald endpoint answers a plain GET `400` (not a
+ * handshake), a wrong path `404`.
  *
  * @example
  * import WebSocket from 'ws'; // Node 20 only
  * const client = createClient({ transport: webSocketTransport({ url, WebSocket }) });
  */
 export function webSocketTransport(options: WebSocketTransportOptions): Transport {
+  const { url } = options;
+  let everOpened = false;
   return (events) => {
     const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (Impl === undefined) throw new Error('@herald/client: no WebSocket in this runtime; pass one (e.g. `ws` on Node 20)');
-    const socket = options.headers === undefined ? new Impl(options.url, PROTOCOL_NAME) : new Impl(options.url, PROTOCOL_NAME, { headers: options.headers });
+    if (Impl === undefined) return failed(events, noWebSocket);
+    const invalid = invalidWebSocketUrl(url);
+    if (invalid !== undefined) return failed(events, invalid);
+    const socket = options.headers === undefined ? new Impl(url, PROTOCOL_NAME) : new Impl(url, PROTOCOL_NAME, { headers: options.headers });
     let closed = false;
-    socket.onopen = () => events.onOpen();
+    let opened = false;
+    let error: string | undefined;
+    const report = (code: number, reason: string, failure?: ConnectFailure): void => {
+      if (closed) return;
+      closed = true;
+      if (failure === undefined) events.onClose(code, reason);
+      else events.onClose(code, reason, failure);
+    };
+    socket.onopen = () => {
+      // PROTOCOL.md §2: a 101 that selects no subprotocol, or another, fails the connection (4406).
+      if (typeof socket.protocol === 'string' && socket.protocol !== PROTOCOL_NAME) {
+        const failure = unsupportedSubprotocol(url, socket.protocol === '' ? 'selected no subprotocol' : `selected the subprotocol ${socket.protocol}`);
+        socket.close(1000, 'subprotocol not acceptable');
+        return report(4406, failure.message, failure);
+      }
+      opened = everOpened = true;
+      events.onOpen();
+    };
     socket.onmessage = (event: { data: unknown }) => {
       // A socket this side closed may still deliver what was in flight: the client has moved on.
       if (!closed && typeof event.data === 'string') events.onMessage(event.data);
     };
     socket.onclose = (event: { code: number; reason: string }) => {
       if (closed) return;
-      closed = true;
-      events.onClose(event.code, event.reason);
+      if (opened) return report(event.code, event.reason);
+      void diagnose(url, error, !everOpened, options.headers).then((failure) => report(event.code, event.reason, failure));
     };
-    socket.onerror = () => {};
+    socket.onerror = (event: { message?: unknown }) => {
+      if (typeof event.message === 'string') error = event.message;
+    };
     return {
       send: (text) => socket.send(text),
       close: (code, reason) => {
         socket.close(code, reason);
         // Report at once: a dead peer may never complete the close handshake.
-        if (!closed) {
-          closed = true;
-          events.onClose(code ?? 1000, reason ?? '');
-        }
+        report(code ?? 1000, reason ?? '');
       },
     };
   };
+}
+
+/** An attempt that cannot even start: reported once the client holds the connection. */
+function failed(events: TransportEvents, failure: ConnectFailure): TransportConnection {
+  let closed = false;
+  queueMicrotask(() => {
+    if (!closed) events.onClose(1006, failure.message, failure);
+    closed = true;
+  });
+  return {
+    send: () => {},
+    close: (code, reason) => {
+      if (!closed) events.onClose(code ?? 1000, reason ?? '');
+      closed = true;
+    },
+  };
+}
+
+/**
+ * Why an upgrade failed: from the implementation's error message (`ws`: "Unexpected server
+ * response: 404", Bun: "Expected 101 status code: 404", Deno: "Invalid status code: 404"), else
+ * (while the transport has never opened: later, a failure is a passing one) from a plain HTTP
+ * request to the URL.
+ */
+async function diagnose(url: string, error: string | undefined, probing: boolean, headers: Record<string, string> | undefined): Promise<ConnectFailure> {
+  const status = /(?:response|status code):?\s*(\d{3})\b/i.exec(error ?? '')?.[1];
+  if (status !== undefined) return refusedWith(Number(status), url);
+  if (error !== undefined && /subprotocol|client protocol/i.test(error)) return unsupportedSubprotocol(url, `failed the upgrade (${error})`);
+  const probed = probing ? await probe(url, headers) : undefined;
+  if (probed === 404 || probed === 401 || probed === 403) return refusedWith(probed, url);
+  return probed === undefined ? connectionRefused(url, error) : upgradeFailed(url, probed);
+}
+
+/** The status a plain GET to the WebSocket URL gets, or undefined when none came back (or no `fetch`). */
+async function probe(url: string, headers: Record<string, string> | undefined): Promise<number | undefined> {
+  if (typeof fetch !== 'function') return undefined;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), DIAGNOSE_TIMEOUT_MS);
+  try {
+    const base = (globalThis as { location?: { href?: string } }).location?.href;
+    const target = new URL(url, base);
+    target.protocol = target.protocol === 'wss:' ? 'https:' : target.protocol === 'ws:' ? 'http:' : target.protocol;
+    const response = await fetch(target, { signal: controller.signal, ...(headers === undefined ? {} : { headers }) });
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -203,8 +203,8 @@ describe('reconnect and resume', () => {
     clients.push(created);
     expect(seen).toEqual([]);
     await until(() => seen.length > 0);
-    expect(seen[0]).toBe('reconnecting:reconnecting');
-    expect(errors.length).toBeGreaterThan(0);
+    expect(seen[0]).toBe('closed:closed');
+    expect(errors).toMatchObject([{ reason: 'invalid_url' }]);
   });
 
   it('honours the retry hint of a Goodbye', async () => {
