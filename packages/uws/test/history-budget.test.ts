@@ -3,8 +3,8 @@
  * budget evicted is told `recovered: false` (never a silent gap), while a position still held
  * is replayed.
  */
-import { MemoryBroker } from '@herald/core';
-import { connect, withProperty, withType, type NotificationMessage } from '@herald/testing';
+import { MemoryBroker, type NotificationMessage } from '@herald/core';
+import { connect, withProperty, withType } from '@herald/testing';
 import { createConformanceHerald } from '@herald/testing/conformance';
 import { afterEach, expect, it } from 'vitest';
 import { serveHerald, type HeraldUwsServer } from '../src/index.ts';
