@@ -65,6 +65,27 @@ export interface MemoryRow {
   readonly error?: string;
 }
 
+/** Scenario 8: topic history in the embedded broker (`src/history-memory.ts`). */
+export interface HistoryRow {
+  readonly topics: number;
+  /** History per topic (`historySize`), all filled. */
+  readonly messages: number;
+  readonly bodyChars: number;
+  /** JS heap per history entry, after full collections. */
+  readonly bytesPerEntry: number;
+  /** What the broker counts per entry against `historyBytes`. */
+  readonly accountedPerEntry: number;
+  /** The `historyBytes` of the bounded run, which publishes four times it. */
+  readonly budget: number;
+  /** JS heap held by the bounded run's history. */
+  readonly heldBytes: number;
+  readonly accountedBytes: number;
+  readonly evicted: number;
+  /** Whether a resume from before the evicted messages was answered complete (it must not be). */
+  readonly evictedResumeRecovered: boolean;
+  readonly error?: string;
+}
+
 export interface Target {
   readonly scenario: number;
   readonly target: string;
@@ -87,6 +108,7 @@ export interface Results {
   readonly delivery: ThroughputRow[];
   readonly growth: ThroughputRow[];
   readonly hostile: HostileRow[];
+  readonly history: HistoryRow[];
   targets: Target[];
   profiles: Array<{ readonly server: string; readonly file: string; readonly busyPercent: number; readonly top: ReadonlyArray<{ name: string; selfPercent: number }> }>;
 }
@@ -147,6 +169,7 @@ export const SCENARIOS = [
   [5, 'Delivery confirmation'],
   [6, 'Growth'],
   [7, 'A hostile session'],
+  [8, 'Topic history memory'],
 ] as const;
 
 /** One line per scenario: the headline figure of the run. */
@@ -168,6 +191,7 @@ function summaryRows(results: Results): string[][] {
   const g0 = growth[0];
   const gN = growth[growth.length - 1];
   const hostile = results.hostile.filter((r) => r.error === undefined);
+  const history = results.history.find((r) => r.error === undefined);
   return [
     ['1. Request/response', `Herald on uWS ${int(herald?.perSecond ?? NaN)} msg/s at ${int(top)} connections`, `${ratio((herald?.perSecond ?? NaN) / (codec?.perSecond ?? NaN))} the codec ceiling`],
     [
@@ -187,6 +211,11 @@ function summaryRows(results: Results): string[][] {
       '7. A hostile session',
       `well-behaved p99 ${ms(median(hostile.map((r) => r.quiet.p99Ms)))} ms quiet, ${ms(median(hostile.map((r) => r.attacked.p99Ms)))} ms beside the attacker`,
       `${ratio(median(hostile.map((r) => r.attacked.p99Ms / r.quiet.p99Ms)))} a quiet run (p99)`,
+    ],
+    [
+      '8. Topic history memory',
+      `${int(history?.bytesPerEntry ?? NaN)} B of heap per history entry (${int(history?.bodyChars ?? NaN)}-character bodies)`,
+      `${ratio((history?.heldBytes ?? NaN) / (history?.budget ?? NaN))} historyBytes held under the budget`,
     ],
   ];
 }
@@ -338,6 +367,35 @@ export function renderMarkdown(results: Results): string {
     );
     out.push('');
   }
+
+  out.push('## 8. Topic history memory');
+  out.push('');
+  out.push(
+    'The embedded broker (`MemoryBroker`) in a process of its own, no server: every topic filled to its `historySize` with chat-sized bodies stringified as `herald.publish` does (`{room, text, from, at}`), JS heap per entry after full collections. ' +
+      'Then a broker with a small `historyBytes` is sent four times that much: the heap its history holds, the evictions it counts, and what a resume from the first message (evicted) is answered.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['topics × history', 'body chars', 'heap per entry', 'counted per entry', 'historyBytes', 'heap held', 'counted', 'evicted', 'resume behind evicted'],
+      results.history.map((r) =>
+        r.error !== undefined
+          ? [`failed: ${r.error.slice(0, 160)}`, '', '', '', '', '', '', '', '']
+          : [
+              `${int(r.topics)} × ${int(r.messages)}`,
+              int(r.bodyChars),
+              `${int(r.bytesPerEntry)} B`,
+              `${int(r.accountedPerEntry)} B`,
+              mib(r.budget),
+              mib(r.heldBytes),
+              mib(r.accountedBytes),
+              int(r.evicted),
+              r.evictedResumeRecovered ? '**recovered (wrong)**' : 'recovered: false',
+            ],
+      ),
+    ),
+  );
+  out.push('');
 
   if (results.profiles.length > 0) {
     out.push('## CPU profiles');

@@ -15,6 +15,7 @@
  * HERALD_BENCH_SMOKE=1 is the same as --smoke. BENCH_NO_CONFIRM=1 sends Herald requests without
  * `resp` (a client that does not confirm the responses it received), for before/after figures.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,13 +23,13 @@ import { failedHostileRow, hostile } from './gen/hostile.ts';
 import { closeAll, delivery, exercise, fanout, longPoll, openSessions, requestResponse, type Answer, type Dialect, type Window } from './gen/load.ts';
 import { bundleForProfile, summarizeProfiles } from './profile.ts';
 import { APP_DIR, HAS_TASKSET, pinSelf, runtimeBinary, runtimeVersion, ServerProcess, type ServerSpec } from './proc.ts';
-import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type MemoryRow, type Results, type Target, type ThroughputRow } from './report.ts';
+import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type MemoryRow, type Results, type Target, type ThroughputRow } from './report.ts';
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -47,6 +48,7 @@ const FULL = {
   longPoll: { clients: 1000, batch: 4, warmupMs: 1500, windowMs: 2000, runs: 3 },
   delivery: { connections: 100, inFlight: 2, perTrigger: 100, warmupMs: 1000, windowMs: 2000, runs: 5 },
   hostile: { sessions: 20, intervalMs: 20, warmupMs: 1000, quietMs: 5000, attackMs: 10_000, attackPerSecond: 10, runs: 3 },
+  history: { topics: 1000, messages: 1000, budget: 32 * 1024 * 1024 },
 };
 const SMOKE: typeof FULL = {
   rr: { levels: [4, 16], heraldLevels: [4, 16, 32], inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1 },
@@ -55,6 +57,7 @@ const SMOKE: typeof FULL = {
   longPoll: { clients: 8, batch: 2, warmupMs: 100, windowMs: 300, runs: 1 },
   delivery: { connections: 4, inFlight: 2, perTrigger: 10, warmupMs: 100, windowMs: 300, runs: 1 },
   hostile: { sessions: 2, intervalMs: 20, warmupMs: 100, quietMs: 300, attackMs: 600, attackPerSecond: 10, runs: 1 },
+  history: { topics: 100, messages: 100, budget: 256 * 1024 },
 };
 const plan = smoke ? SMOKE : FULL;
 
@@ -423,6 +426,27 @@ async function scenarioHostile(results: Results): Promise<void> {
   }
 }
 
+/** Scenario 8 in a process of its own (`--expose-gc`, nothing else in its heap), pinned like a server. */
+async function scenarioHistory(results: Results): Promise<void> {
+  const { topics, messages, budget } = plan.history;
+  const args = ['--expose-gc', '--import', 'tsx', 'src/history-memory.ts', `--topics=${topics}`, `--messages=${messages}`, `--budget=${budget}`];
+  const [command, argv] = HAS_TASKSET ? ['taskset', ['-c', '1', node, ...args]] : [node, args];
+  try {
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(command, argv, { cwd: APP_DIR, timeout: 300_000, maxBuffer: 1024 * 1024 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out))),
+    );
+    const row = JSON.parse(stdout.trim().split('\n').pop() ?? '') as HistoryRow;
+    results.history.push(row);
+    log(
+      `history: ${topics} topics × ${messages}: ${row.bytesPerEntry.toFixed(1)} B heap per entry (counted ${row.accountedPerEntry.toFixed(1)} B); ` +
+        `under historyBytes ${budget}: ${row.heldBytes} B held, ${row.evicted} evicted, resume behind them recovered: ${row.evictedResumeRecovered}`,
+    );
+  } catch (error) {
+    log(`history failed: ${errorText(error)}`);
+    results.history.push({ topics, messages, bodyChars: NaN, bytesPerEntry: NaN, accountedPerEntry: NaN, budget, heldBytes: NaN, accountedBytes: NaN, evicted: 0, evictedResumeRecovered: false, error: errorText(error) });
+  }
+}
+
 // ---- targets -----------------------------------------------------------------------------------
 
 /**
@@ -504,6 +528,23 @@ function targets(results: Results): Target[] {
       `${hr.reduce((n, r) => n + r.attacked.failed, 0)} well-behaved requests failed; the hostile session was closed 4429 in ${closed} of ${hr.length} runs`,
     holds: hr.length === 0 ? null : h99 <= 2 && hr.every((r) => r.attacked.failed === 0),
   });
+  const history = results.history.find((r) => r.error === undefined);
+  out.push({
+    scenario: 8,
+    target: 'topic history ≤ 300 B of heap per entry (134-character bodies)',
+    measured: history === undefined ? 'not run' : `${history.bytesPerEntry.toFixed(1)} B per entry (${history.topics} topics × ${history.messages}; counted against historyBytes: ${history.accountedPerEntry.toFixed(1)} B)`,
+    holds: history === undefined ? null : history.bytesPerEntry <= 300,
+  });
+  out.push({
+    scenario: 8,
+    target: 'history under historyBytes: heap held ≤ 1.25× the budget, evictions counted, a resume behind them told recovered: false',
+    measured:
+      history === undefined
+        ? 'not run'
+        : `${(history.heldBytes / history.budget).toFixed(2)}× of ${(history.budget / 1024 / 1024).toFixed(2)} MiB; ${history.evicted} evicted; resume ${history.evictedResumeRecovered ? 'recovered (wrong)' : 'recovered: false'}`,
+    holds: history === undefined ? null : history.heldBytes <= 1.25 * history.budget && history.evicted > 0 && !history.evictedResumeRecovered,
+    ...(smoke ? { caveat: 'smoke: the budget is too small for the heap figure to mean anything' } : {}),
+  });
   return out;
 }
 
@@ -512,9 +553,9 @@ function targets(results: Results): Target[] {
 if (flag('render') !== undefined) {
   // Re-renders latest.md and latest.svg from latest.json (after a change to the report's layout).
   const { readFileSync } = await import('node:fs');
-  const parsed = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Omit<Results, 'hostile'> & Partial<Pick<Results, 'hostile'>>;
-  // Runs from before scenario 7 have no hostile rows.
-  const stored: Results = { ...parsed, hostile: parsed.hostile ?? [] };
+  const parsed = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Omit<Results, 'hostile' | 'history'> & Partial<Pick<Results, 'hostile' | 'history'>>;
+  // Runs from before scenarios 7 and 8 have no hostile or history rows.
+  const stored: Results = { ...parsed, hostile: parsed.hostile ?? [], history: parsed.history ?? [] };
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(stored));
   writeFileSync(join(outDir, 'latest.svg'), renderSvg(stored));
   log(`re-rendered ${join(outDir, 'latest.md')} and latest.svg from latest.json`);
@@ -564,6 +605,7 @@ const results: Results = {
   delivery: [],
   growth: [],
   hostile: [],
+  history: [],
   targets: [],
   profiles: [],
 };
@@ -575,6 +617,7 @@ if (only.has(3)) await scenarioMemory(results);
 if (only.has(4)) await scenarioLongPoll(results);
 if (only.has(5)) await scenarioDelivery(results);
 if (only.has(7)) await scenarioHostile(results);
+if (only.has(8)) await scenarioHistory(results);
 results.targets = targets(results);
 results.durationSeconds = (performance.now() - t0) / 1000;
 

@@ -32,7 +32,7 @@ export {
 } from './contract.ts';
 export { HeraldError } from './errors.ts';
 export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
-export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
+export { MemoryBroker, type HistoryUsage, type MemoryBrokerOptions } from './memory-broker.ts';
 export type {
   ClaimedSession,
   RequestClaim,

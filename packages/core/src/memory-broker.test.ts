@@ -182,3 +182,71 @@ describe('MemoryBroker bounds', () => {
     expect((await broker.history('t', { epoch: position.epoch, offset: 4899 })).complete).toBe(false);
   });
 });
+
+describe('MemoryBroker history byte budget', () => {
+  /** A body costing exactly 100 bytes of history: 32 of overhead and 68 characters. */
+  const body = (n: number) => JSON.stringify({ n: String(n).padStart(60, '0') });
+
+  it('evicts the oldest messages of the topic published to least recently, counts them, and answers a resume behind them incomplete', async () => {
+    expect(body(1).length).toBe(68);
+    const broker = new MemoryBroker({ historyBytes: 1000 });
+    const old = await broker.position('old');
+    for (let n = 1; n <= 4; n++) await broker.publish('old', 'x', body(n));
+    const busy = await broker.position('busy');
+    for (let n = 1; n <= 6; n++) await broker.publish('busy', 'x', body(n));
+    expect(broker.historyUsage).toEqual({ bytes: 1000, messages: 10, evicted: 0 });
+
+    // Two more on `busy`: `old` was published to least recently, so its two oldest go.
+    await broker.publish('busy', 'x', body(7));
+    await broker.publish('busy', 'x', body(8));
+    expect(broker.historyUsage).toEqual({ bytes: 1000, messages: 10, evicted: 2 });
+    expect(await broker.history('old', old)).toEqual({ position: { epoch: old.epoch, offset: 4 }, messages: [], complete: false });
+    const kept = await broker.history('old', { epoch: old.epoch, offset: 2 });
+    expect([kept.complete, kept.messages.map((m) => m.body)]).toEqual([true, [body(3), body(4)]]);
+    expect((await broker.history('busy', busy)).messages.map((m) => m.offset)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    // Past `old`'s last message, the next topic in line loses its oldest.
+    for (let n = 9; n <= 11; n++) await broker.publish('busy', 'x', body(n));
+    expect(broker.historyUsage).toEqual({ bytes: 1000, messages: 10, evicted: 5 });
+    expect((await broker.history('old', { epoch: old.epoch, offset: 4 })).complete).toBe(true);
+    expect((await broker.history('busy', busy)).complete).toBe(false);
+    expect((await broker.history('busy', { epoch: busy.epoch, offset: 1 })).messages.map((m) => m.offset)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    // Eviction is not a loss of the stream: the epoch and offsets carry on.
+    expect(await broker.publish('old', 'x', body(5))).toEqual({ epoch: old.epoch, offset: 5 });
+  });
+
+  it('evicts a message larger than the whole budget at once, and still delivers it live', async () => {
+    const broker = new MemoryBroker({ historyBytes: 50 });
+    const heard: number[] = [];
+    await broker.subscribe('t', (m) => heard.push(m.offset));
+    const start = await broker.position('t');
+    await broker.publish('t', 'x', body(1));
+    expect(heard).toEqual([1]);
+    expect(broker.historyUsage).toEqual({ bytes: 0, messages: 0, evicted: 1 });
+    expect((await broker.history('t', start)).complete).toBe(false);
+    expect((await broker.history('t', { epoch: start.epoch, offset: 1 })).complete).toBe(true);
+  });
+
+  it('gives back the bytes of messages trimmed by historySize, by age, and of forgotten topics', async () => {
+    let now = 0;
+    const broker = new MemoryBroker({ historySize: 3, historyTtlMs: 100, maxTopics: 2, now: () => now });
+    for (let n = 1; n <= 5; n++) await broker.publish('a', 'x', body(n));
+    // Timed history also counts 8 bytes of publish time per message.
+    expect(broker.historyUsage).toEqual({ bytes: 3 * 108, messages: 3, evicted: 0 });
+    now = 200;
+    await broker.publish('a', 'x', body(6));
+    expect(broker.historyUsage).toEqual({ bytes: 108, messages: 1, evicted: 0 });
+    await broker.publish('b', 'x', body(1));
+    await broker.publish('c', 'x', body(1));
+    expect(broker.historyUsage).toEqual({ bytes: 2 * 108, messages: 2, evicted: 0 });
+    await broker.close();
+    expect(broker.historyUsage).toEqual({ bytes: 0, messages: 0, evicted: 0 });
+  });
+
+  it('takes Infinity for no budget and refuses anything but a number of bytes ≥ 0', () => {
+    expect(() => new MemoryBroker({ historyBytes: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(() => new MemoryBroker({ historyBytes: 0 })).not.toThrow();
+    for (const historyBytes of [-1, Number.NaN]) expect(() => new MemoryBroker({ historyBytes })).toThrow(/historyBytes must be a number of bytes ≥ 0/);
+    expect(() => new MemoryBroker({ historyBytes: '1' as unknown as number })).toThrow(RangeError);
+  });
+});

@@ -1,8 +1,9 @@
 import type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
 import type { StreamPosition } from './envelope.ts';
+import { HistoryRing } from './history-ring.ts';
 import { randomId } from './random-id.ts';
 
-/** Bounds of the history a `MemoryBroker` keeps per topic. */
+/** Bounds of the history a `MemoryBroker` keeps, per topic and in all. */
 export interface MemoryBrokerOptions {
   /** Messages kept per topic (default 1000). */
   readonly historySize?: number;
@@ -15,15 +16,29 @@ export interface MemoryBrokerOptions {
    * forgotten; if it comes back it has a new epoch, so its subscribers learn history was lost.
    */
   readonly maxTopics?: number;
+  /**
+   * Bytes of history kept across all topics (default 256 MiB), counted approximately: a body's
+   * characters plus a fixed cost per message. Past it, the oldest messages of the topic
+   * published to least recently are evicted first; a subscriber resuming from before an evicted
+   * message is answered `recovered: false`, as for any history no longer held. `Infinity`: no
+   * budget. Anything but a number ≥ 0 throws a `RangeError`.
+   */
+  readonly historyBytes?: number;
+}
+
+/** What a `MemoryBroker` holds of history in all, for metrics. */
+export interface HistoryUsage {
+  /** Approximate bytes held (what `historyBytes` bounds). */
+  readonly bytes: number;
+  /** Messages held across all topics. */
+  readonly messages: number;
+  /** Messages evicted so far to stay within `historyBytes` (trims by `historySize` or age are not counted). */
+  readonly evicted: number;
 }
 
 interface Stream {
   readonly epoch: string;
-  offset: number;
-  /** History: `messages[start…]`, oldest first, with the time each was published. */
-  messages: TopicMessage[];
-  times: number[];
-  start: number;
+  readonly history: HistoryRing;
   readonly listeners: Set<TopicListener>;
 }
 
@@ -43,13 +58,24 @@ export class MemoryBroker implements Broker {
   readonly retention: TopicRetention;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
+  /** Whether history is trimmed by age (publish times are kept only then). */
+  private readonly timed: boolean;
   private readonly maxTopics: number;
+  private readonly historyBytes: number;
   private readonly now: () => number;
+  /** Streams holding history, the one published to least recently first: where eviction starts. */
+  private readonly holding = new Set<Stream>();
+  private bytes = 0;
+  private messages = 0;
+  private evicted = 0;
 
   constructor(options: MemoryBrokerOptions = {}) {
     this.historySize = options.historySize ?? 1000;
     this.historyTtlMs = options.historyTtlMs ?? Number.POSITIVE_INFINITY;
+    this.timed = Number.isFinite(this.historyTtlMs);
     this.maxTopics = options.maxTopics ?? 10_000;
+    this.historyBytes = options.historyBytes ?? 256 * 1024 * 1024;
+    if (typeof this.historyBytes !== 'number' || !(this.historyBytes >= 0)) throw new RangeError(`MemoryBroker: historyBytes must be a number of bytes ≥ 0 (or Infinity for no budget), got ${String(options.historyBytes)}`);
     this.now = options.now ?? Date.now;
     this.retention = options.historyTtlMs === undefined ? { messages: this.historySize } : { messages: this.historySize, ttlMs: options.historyTtlMs };
   }
@@ -59,7 +85,7 @@ export class MemoryBroker implements Broker {
     let stream = this.streams.get(topic);
     if (stream === undefined) {
       if (this.streams.size >= this.maxTopics) this.forgetOne();
-      stream = { epoch: randomId(6), offset: 0, messages: [], times: [], start: 0, listeners: new Set() };
+      stream = { epoch: randomId(6), history: new HistoryRing(this.historySize, this.timed), listeners: new Set() };
     } else this.streams.delete(topic);
     this.streams.set(topic, stream);
     return stream;
@@ -70,35 +96,61 @@ export class MemoryBroker implements Broker {
     for (const [topic, stream] of this.streams) {
       if (stream.listeners.size === 0) {
         this.streams.delete(topic);
+        const { bytes, size } = stream.history;
+        while (stream.history.size > 0) stream.history.dropOldest();
+        this.settle(stream, bytes, size);
         return;
       }
     }
   }
 
-  private held(stream: Stream): number {
-    return stream.messages.length - stream.start;
+  /** Keeps the totals, and the eviction order, in step with a change to a stream's history (from `bytes` and `size`). */
+  private settle(stream: Stream, bytes: number, size: number): void {
+    this.bytes += stream.history.bytes - bytes;
+    this.messages += stream.history.size - size;
+    if (stream.history.size === 0) this.holding.delete(stream);
   }
 
-  private trim(stream: Stream): void {
-    const cutoff = this.now() - this.historyTtlMs;
-    let start = Math.max(stream.start, stream.messages.length - this.historySize);
-    while (start < stream.times.length && (stream.times[start] as number) < cutoff) start++;
-    stream.start = start;
-    if (start > 1024 && start * 2 > stream.messages.length) {
-      stream.messages = stream.messages.slice(start);
-      stream.times = stream.times.slice(start);
-      stream.start = 0;
+  private trim(stream: Stream, now: number): void {
+    const { bytes, size } = stream.history;
+    stream.history.dropOlderThan(now - this.historyTtlMs);
+    this.settle(stream, bytes, size);
+  }
+
+  /** Evicts the oldest messages of the least recently published topics until the total is within `historyBytes`. */
+  private evict(): void {
+    while (this.bytes > this.historyBytes) {
+      const oldest = this.holding.values().next().value;
+      if (oldest === undefined) return;
+      const { bytes, size } = oldest.history;
+      oldest.history.dropOldest();
+      this.settle(oldest, bytes, size);
+      this.evicted++;
     }
+  }
+
+  /** What is held of history in all, and how much the byte budget evicted. */
+  get historyUsage(): HistoryUsage {
+    return { bytes: this.bytes, messages: this.messages, evicted: this.evicted };
   }
 
   publish(topic: string, type: string, body: string | undefined): Promise<StreamPosition> {
     const stream = this.stream(topic);
-    const message: TopicMessage = { topic, epoch: stream.epoch, offset: ++stream.offset, type, body };
-    stream.messages.push(message);
-    stream.times.push(this.now());
-    this.trim(stream);
+    const { history } = stream;
+    const now = this.timed ? this.now() : 0;
+    const { bytes, size } = history;
+    const offset = history.push(type, body, now);
+    this.settle(stream, bytes, size);
+    if (history.size > 0) {
+      // Last published, last evicted.
+      this.holding.delete(stream);
+      this.holding.add(stream);
+    }
+    if (this.timed) this.trim(stream, now);
+    this.evict();
+    const message: TopicMessage = { topic, epoch: stream.epoch, offset, type, body };
     for (const listener of stream.listeners) listener(message);
-    return Promise.resolve({ epoch: stream.epoch, offset: stream.offset });
+    return Promise.resolve({ epoch: stream.epoch, offset });
   }
 
   subscribe(topic: string, listener: TopicListener): Promise<void> {
@@ -114,16 +166,17 @@ export class MemoryBroker implements Broker {
 
   position(topic: string): Promise<StreamPosition> {
     const stream = this.stream(topic);
-    return Promise.resolve({ epoch: stream.epoch, offset: stream.offset });
+    return Promise.resolve({ epoch: stream.epoch, offset: stream.history.lastOffset });
   }
 
   history(topic: string, since: StreamPosition): Promise<TopicHistory> {
     const stream = this.stream(topic);
-    this.trim(stream);
-    const position = { epoch: stream.epoch, offset: stream.offset };
-    const oldest = stream.offset - this.held(stream) + 1;
-    const complete = since.epoch === stream.epoch && since.offset <= stream.offset && since.offset + 1 >= oldest;
-    const messages = complete ? stream.messages.slice(stream.start + since.offset + 1 - oldest) : [];
+    if (this.timed) this.trim(stream, this.now());
+    const { history, epoch } = stream;
+    const position = { epoch, offset: history.lastOffset };
+    const complete = since.epoch === epoch && since.offset <= history.lastOffset && since.offset + 1 >= history.oldestOffset;
+    const messages: TopicMessage[] = [];
+    if (complete) history.forEachAfter(since.offset, (offset, type, body) => messages.push({ topic, epoch, offset, type, body }));
     return Promise.resolve({ position, messages, complete });
   }
 
@@ -151,6 +204,8 @@ export class MemoryBroker implements Broker {
 
   close(): Promise<void> {
     this.streams.clear();
+    this.holding.clear();
+    this.bytes = this.messages = 0;
     this.channels.clear();
     return resolved;
   }
