@@ -223,7 +223,8 @@ function start() {
   }
   document.title = `${role === 'agent' ? 'Agent' : 'Consumer'} ${me} · Herald contact center`;
   $('who').textContent = role === 'agent' ? `Agent ${me} · skills ${skills.join(', ')}` : `Consumer ${me}`;
-  $('token').value = `demo-${me}`;
+  // The demo's tokens carry the role: only an agent token may subscribe to a skill's rings.
+  $('token').value = role === 'agent' ? `demo-agent-${me}-${skills.join('.')}` : `demo-${me}`;
   $('identity').hidden = false;
   $(role).hidden = false;
   $('skill').value = skills[0];

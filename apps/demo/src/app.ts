@@ -2,17 +2,13 @@
 import { createHerald, type Herald, type HeraldOptions } from '@herald/core';
 import { createContactCenter } from './contact-center.ts';
 import { demo } from './contract.ts';
+import { authenticate } from './identity.ts';
+import { assertMaySee, maySee, roomTopic } from './rooms.ts';
 
 type Demo = typeof demo;
 
-/**
- * Demo credentials: a token `demo-<name>` authenticates as `<name>` for an hour.
- * A real application verifies a signed, short-lived ticket here.
- */
-function authenticate(token: string) {
-  const match = /^demo-([a-z0-9]{1,32})$/.exec(token);
-  return match === null ? null : { userId: match[1] as string, expiresAt: Date.now() + 3_600_000 };
-}
+/** A room's topic, with the room name the contract accepts. */
+const ROOM_TOPIC = /^room\/([a-z0-9-]{1,32})$/;
 
 /** The chat rooms and the contact center on one Herald server. */
 export function createDemo(options: Partial<HeraldOptions<Demo>> = {}): Herald<Demo> {
@@ -20,11 +16,18 @@ export function createDemo(options: Partial<HeraldOptions<Demo>> = {}): Herald<D
   return createHerald({
     contract: demo,
     authenticate,
-    canSubscribe: (topic, session) => topic.startsWith('room/') || contactCenter.canSubscribe(topic, session),
+    canSubscribe: (topic, session) => {
+      const room = ROOM_TOPIC.exec(topic)?.[1];
+      return room === undefined ? contactCenter.canSubscribe(topic, session) : maySee(room, session.principal);
+    },
     handlers: {
-      'chat.Join': async ({ room }, ctx) => ({ topic: `room/${room}`, ...(await ctx.subscribe(`room/${room}`)) }),
+      'chat.Join': async ({ room }, ctx) => {
+        assertMaySee(room, ctx.principal);
+        return { topic: roomTopic(room), ...(await ctx.subscribe(roomTopic(room))) };
+      },
       'chat.Send': async ({ room, text }, ctx) => {
-        const { offset } = await ctx.herald.publish(`room/${room}`, 'chat.Message', { room, text, from: ctx.userId });
+        assertMaySee(room, ctx.principal);
+        const { offset } = await ctx.herald.publish(roomTopic(room), 'chat.Message', { room, text, from: ctx.userId });
         return { offset };
       },
       'chat.Whisper': async ({ to, text }, ctx) => {

@@ -2,9 +2,11 @@
  * The contact center, in memory on one node: a consumer opens a conversation for a skill, every
  * agent subscribed to that skill is rung on `cc/skill/{skill}/OPEN`, the first to accept gets
  * the conversation, and the two exchange private messages until one of them closes it.
+ * Who is an agent of a skill comes from the token (`identity.ts`), never from the request.
  */
 import { HeraldError, randomId, type Handlers, type RequestType, type SessionHandle } from '@herald/core';
 import type { contactCenter, convStates, demo, ringStates } from './contract.ts';
+import { isAgentOf } from './identity.ts';
 
 type ConvState = (typeof convStates)[number];
 type RingState = (typeof ringStates)[number];
@@ -27,8 +29,10 @@ interface Conversation {
   nextMessageId: number;
 }
 
-/** A public demo keeps its memory bounded. */
+/** A public demo keeps its memory bounded… */
 const MAX_CONVERSATIONS = 1000;
+/** …and one consumer cannot take all of it: past this many open conversations, 429 quota_exceeded. */
+export const MAX_OPEN_PER_CONSUMER = 3;
 const MAX_HISTORY = 100;
 
 const SKILL_TOPIC = /^cc\/skill\/([0-9]{1,9})\/(OPEN|CLOSE)$/;
@@ -38,15 +42,15 @@ export const skillTopic = (skill: string, state: ConvState): string => `cc/skill
 
 export interface ContactCenter {
   readonly handlers: Pick<Handlers<typeof demo>, RequestType<typeof contactCenter>>;
-  /** Agents may subscribe themselves (as on a resume) to the topics of their own skills. */
+  /** Agents may subscribe themselves (as on a resume) to the topics of the skills their token gives them. */
   canSubscribe(topic: string, session: SessionHandle): boolean;
 }
 
 export function createContactCenter(): ContactCenter {
   const conversations = new Map<string, Conversation>();
   const byRing = new Map<string, Conversation>();
-  /** The skills each agent subscribed to. */
-  const agents = new Map<string, Set<string>>();
+  /** How many open conversations each consumer has. */
+  const openBy = new Map<string, number>();
 
   const ring = (conversation: Conversation) => ({
     ringId: conversation.ringId,
@@ -77,11 +81,15 @@ export function createContactCenter(): ContactCenter {
   return {
     canSubscribe(topic, session) {
       const skill = SKILL_TOPIC.exec(topic)?.[1];
-      return skill !== undefined && session.userId !== undefined && agents.get(session.userId)?.has(skill) === true;
+      return skill !== undefined && isAgentOf(session.principal, skill);
     },
 
     handlers: {
       'cc.OpenConversation': async ({ skill, text }, ctx) => {
+        const mine = openBy.get(ctx.userId) ?? 0;
+        if (mine >= MAX_OPEN_PER_CONSUMER) {
+          throw new HeraldError(429, 'quota_exceeded', `at most ${MAX_OPEN_PER_CONSUMER} open conversations: close one first`);
+        }
         if (conversations.size >= MAX_CONVERSATIONS) throw new HeraldError(503, 'too_many_conversations', 'the demo is full, try again later');
         const conversation: Conversation = {
           convId: crypto.randomUUID(),
@@ -95,6 +103,7 @@ export function createContactCenter(): ContactCenter {
         };
         record(conversation, ctx.userId, text);
         conversations.set(conversation.convId, conversation);
+        openBy.set(ctx.userId, mine + 1);
         byRing.set(conversation.ringId, conversation);
         await ctx.herald.publish(skillTopic(skill, 'OPEN'), 'ams.routing.RingUpdated', ring(conversation));
         return { convId: conversation.convId, ringId: conversation.ringId };
@@ -102,10 +111,9 @@ export function createContactCenter(): ContactCenter {
 
       'ams.aam.SubscribeExConversations': async ({ skills, convState }, ctx) => {
         const wanted = new Set(skills);
-        let mine = agents.get(ctx.userId);
-        if (mine === undefined) agents.set(ctx.userId, (mine = new Set()));
+        const refused = [...wanted].filter((skill) => !isAgentOf(ctx.principal, skill));
+        if (refused.length > 0) throw new HeraldError(403, 'not_an_agent', `not an agent of skill ${refused.join(', ')}`);
         for (const skill of wanted) {
-          mine.add(skill);
           for (const state of new Set(convState)) await ctx.subscribe(skillTopic(skill, state));
         }
         // Rings published before this subscription are not in the topic's future: send them now.
@@ -120,9 +128,7 @@ export function createContactCenter(): ContactCenter {
       'cc.AcceptRing': async ({ ringId }, ctx) => {
         const conversation = byRing.get(ringId);
         if (conversation === undefined) throw new HeraldError(404, 'unknown_ring', `no ring ${ringId}`);
-        if (agents.get(ctx.userId)?.has(conversation.skill) !== true) {
-          throw new HeraldError(403, 'not_an_agent', `subscribe to skill ${conversation.skill} first`);
-        }
+        if (!isAgentOf(ctx.principal, conversation.skill)) throw new HeraldError(403, 'not_an_agent', `not an agent of skill ${conversation.skill}`);
         // Checked and claimed with no await in between: the first accept wins.
         if (conversation.ringState !== 'WAITING') throw new HeraldError(409, 'ring_taken', `accepted by ${conversation.agentId}`);
         conversation.ringState = 'ACCEPTED';
@@ -147,6 +153,9 @@ export function createContactCenter(): ContactCenter {
         const conversation = joined(convId, ctx.userId);
         conversations.delete(convId);
         byRing.delete(conversation.ringId);
+        const left = (openBy.get(conversation.consumerId) ?? 1) - 1;
+        if (left === 0) openBy.delete(conversation.consumerId);
+        else openBy.set(conversation.consumerId, left);
         const closed = { convId, convState: 'CLOSE' as const, closedBy: ctx.userId };
         const to = otherParty(conversation, ctx.userId);
         const announcements: Promise<unknown>[] = [ctx.herald.publish(skillTopic(conversation.skill, 'CLOSE'), 'cc.ConversationUpdated', closed)];

@@ -100,7 +100,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
     version: '1.0.0',
     description:
       'Chat rooms with private whispers, and a contact center where consumers open conversations for a skill and agents accept rings, over herald.v1. ' +
-      'Demo tokens are `demo-<name>`.',
+      'Demo tokens are `demo-<name>`, and `demo-agent-<name>-<skill>[.<skill>…]` for an agent of those skills (see the demo README for who may do what).',
     url: `ws://localhost:${server.port}/ws`,
   });
   return {

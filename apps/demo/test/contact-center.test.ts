@@ -17,14 +17,14 @@ afterEach(async () => {
   await herald.close();
 });
 
-async function user(name: string): Promise<Tester> {
-  const tester = await connectInProcess(herald, { token: `demo-${name}` });
+async function user(name: string, token = `demo-${name}`): Promise<Tester> {
+  const tester = await connectInProcess(herald, { token });
   open.push(tester);
   return tester;
 }
 
 async function agent(name: string, skills = ['45']): Promise<Tester> {
-  const tester = await user(name);
+  const tester = await user(name, `demo-agent-${name}-${skills.join('.')}`);
   const subscribed = await tester.request('ams.aam.SubscribeExConversations', { skills, convState: ['OPEN', 'CLOSE'] });
   expect(subscribed).toMatchObject({ code: 200, body: { subscriptionId: expect.stringMatching(/^sub_/) } });
   return tester;

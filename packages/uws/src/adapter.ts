@@ -113,9 +113,18 @@ function refuseOverHttp(res: HttpResponse, decision: UpgradeRejected): void {
  */
 /** uWS's own frame limit, as a multiple of `maxMessageBytes` (PROTOCOL.md §2). */
 const HARD_LIMIT_FACTOR = 2;
+/** uWS refuses a longer `idleTimeout` by aborting the process, which no `catch` can stop. */
+const MAX_IDLE_TIMEOUT_S = 960;
+const IDLE_MARGIN_S = 8;
 
 export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: HeraldUwsOptions = {}, uws: UwsModule = loadUws()): HeraldUwsHandle {
   const limits = herald.limits;
+  const idleTimeout = Math.max(IDLE_MARGIN_S, Math.ceil((limits.pingIntervalMs + limits.pingTimeoutMs) / 1000) + IDLE_MARGIN_S);
+  if (idleTimeout > MAX_IDLE_TIMEOUT_S) {
+    throw new RangeError(
+      `pingIntervalMs + pingTimeoutMs is ${limits.pingIntervalMs + limits.pingTimeoutMs} ms; uWebSockets.js allows at most ${(MAX_IDLE_TIMEOUT_S - IDLE_MARGIN_S) * 1000} ms`,
+    );
+  }
   const maxBackpressure = options.maxBackpressure ?? herald.highWaterMark * 4;
   // Room kept below maxBackpressure for the close frame that tells a slow consumer to resume.
   const closeAbove = maxBackpressure - 1024;
@@ -132,7 +141,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
     closeOnBackpressureLimit: 1,
     // The core's sweep drives keep-alive (RFC pings for native clients, app pings for
     // browsers); uWS's idle timeout is only a backstop above interval + timeout.
-    idleTimeout: Math.max(8, Math.ceil((limits.pingIntervalMs + limits.pingTimeoutMs) / 1000) + 8),
+    idleTimeout,
     sendPingsAutomatically: false,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
