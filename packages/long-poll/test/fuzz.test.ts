@@ -375,7 +375,7 @@ class RawLongPoll {
   }
 
   async send(body: string | Uint8Array): Promise<Response> {
-    return fetch(`${base}/lp/send`, { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body });
+    return fetch(`${base}/lp/send`, { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body: typeof body === 'string' ? body : new Uint8Array(body) });
   }
 
   async poll(): Promise<void> {
