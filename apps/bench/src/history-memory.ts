@@ -5,7 +5,7 @@
  * publishes four times a small `historyBytes` budget and reports the heap held, the evictions
  * counted, and whether a resume behind an evicted message is told it was not recovered.
  *
- *   node --expose-gc --import tsx src/history-memory.ts --topics=1000 --messages=1000 --budget=33554432
+ *   node --expose-gc --conditions=@herald/source --import tsx src/history-memory.ts --topics=1000 --messages=1000 --budget=33554432
  *
  * Prints one line of JSON (a `HistoryRow` without `key`/`label`).
  */

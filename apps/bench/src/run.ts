@@ -429,7 +429,7 @@ async function scenarioHostile(results: Results): Promise<void> {
 /** Scenario 8 in a process of its own (`--expose-gc`, nothing else in its heap), pinned like a server. */
 async function scenarioHistory(results: Results): Promise<void> {
   const { topics, messages, budget } = plan.history;
-  const args = ['--expose-gc', '--import', 'tsx', 'src/history-memory.ts', `--topics=${topics}`, `--messages=${messages}`, `--budget=${budget}`];
+  const args = ['--expose-gc', '--conditions=@herald/source', '--import', 'tsx', 'src/history-memory.ts', `--topics=${topics}`, `--messages=${messages}`, `--budget=${budget}`];
   const [command, argv] = HAS_TASKSET ? ['taskset', ['-c', '1', node, ...args]] : [node, args];
   try {
     const stdout = await new Promise<string>((resolve, reject) =>

@@ -158,7 +158,7 @@ afterEach(() => {
 
 /** Runs a TypeScript file with tsx; `output()` is what it has printed so far, both streams. */
 function run(file: string, nodeFlags: string[] = []) {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', file], { cwd: dirname(file), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, '--conditions=@herald/source', '--import', 'tsx', file], { cwd: dirname(file), stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -62,6 +62,15 @@ describe('create-herald', () => {
     expect(createHerald(['starter'])).toMatchObject({ code: 0 });
     const project = join(scratch, 'starter');
     symlinkSync(join(packageDir, 'node_modules'), join(project, 'node_modules'), 'dir');
+    // The workspace's packages are read from source (their `@herald/source` condition): a
+    // fresh clone has no dist until something builds it.
+    const tsconfig = JSON.parse(readFileSync(join(project, 'tsconfig.json'), 'utf8'));
+    tsconfig.compilerOptions.customConditions = ['@herald/source'];
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+    writeFileSync(
+      join(project, 'vitest.config.mjs'),
+      "export default { resolve: { conditions: ['@herald/source', 'module', 'node'] }, ssr: { resolve: { conditions: ['@herald/source', 'module', 'node'] } } };\n",
+    );
     const tsc = spawnSync(process.execPath, [join(packageDir, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, encoding: 'utf8' });
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.status).toBe(0);

@@ -106,7 +106,7 @@ describe.each(['attachHttp', 'attachFetch'] as const)('long-poll endpoints (%s)'
   });
 
   it('holds 1,000 concurrent polls and answers them all on a broadcast', async () => {
-    const herald = createConformanceHerald({ pingIntervalMs: 60_000, pingTimeoutMs: 60_000, authDeadlineMs: 60_000 });
+    const herald = createConformanceHerald({ pingIntervalMs: 60_000, pingTimeoutMs: 60_000, authDeadlineMs: 60_000, maxConnectionsPerAddress: 2000, maxSessionsPerPrincipal: 2000 });
     running = await serve(herald, { pollTimeoutMs: 20_000 }, mount);
     const { origin } = running;
     const sessions: Array<{ sid: string; from: number }> = [];
