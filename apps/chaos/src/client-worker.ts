@@ -135,7 +135,7 @@ serveRpc({
     const errors: string[] = [];
     for (const client of clients) {
       try {
-        client.client.close();
+        client.close();
       } catch (error) {
         errors.push(`${client.userId}: ${String(error)}`);
       }

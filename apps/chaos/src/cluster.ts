@@ -109,7 +109,7 @@ export async function startCluster(group: ProcessGroup, count: number): Promise<
   };
 
   await Promise.all(nodes.map(start));
-  const haproxy = await startHaproxy(nodes.map((node) => node.port));
+  const haproxy = await startHaproxy(nodes.map((node) => node.port), { logHeaders: ['x-chaos-client'] });
   group.adopt(haproxy.stop);
   return { redis, ledger, haproxy, nodes, kill, start };
 }

@@ -1,12 +1,12 @@
 /**
  * One chaos node, as a process: uWS on PORT with WebSocket on /ws, long-poll on /lp and
- * `GET /health` (503 while Redis is down, so haproxy takes it out), sessions and topics on the
+ * `GET /readyz` (503 while Redis is down, so haproxy takes it out), sessions and topics on the
  * Redis at REDIS_URL, run counts in the ledger at LEDGER_URL. NODE_ID names it. Prints `ready`
  * once it listens; exits when its parent goes (stdin closes), so a killed run leaves no nodes.
  */
 import { createLongPollHandler } from '@herald/long-poll';
 import { RedisBroker, RedisLongPollStore, RedisSessionStore } from '@herald/redis';
-import { attachFetch, attachHerald, attachHttp, loadUws } from '@herald/uws';
+import { attachHerald, attachHttp, loadUws } from '@herald/uws';
 import { Redis } from 'ioredis';
 import { createChaosHerald } from './app.ts';
 
@@ -28,13 +28,6 @@ attachHerald(app, herald, { path: '/ws' }, uws);
 const longPoll = createLongPollHandler(herald, { store: longPollStore, pollTimeoutMs: 5000 });
 attachHttp(app, '/lp', longPoll.handle);
 attachHttp(app, '/lp/*', longPoll.handle);
-attachFetch(app, '/health', async () => {
-  const health = broker.health();
-  return new Response(JSON.stringify({ node: nodeId, broker: health, sessions: sessionStore.health() }), {
-    status: health.status === 'down' ? 503 : 200,
-    headers: { 'content-type': 'application/json' },
-  });
-});
 app.listen('127.0.0.1', port, (listening) => {
   if (listening === false) {
     console.error(`${nodeId}: cannot listen on ${port}`);

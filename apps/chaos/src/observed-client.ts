@@ -3,6 +3,7 @@
  * logs, the resets it was told of, and the node that last answered it.
  */
 import { createClient, longPollTransport, type HeraldClient } from '@herald/client';
+import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import type { ChaosContract } from './app.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
@@ -55,6 +56,7 @@ export class ObservedClient {
   subscribeRetries = 0;
   /** Its last state changes (with the close code that ended the connection) and errors, at epoch ms `at`. */
   readonly timeline: { readonly at: number; readonly what: string }[] = [];
+  private agent: Agent | undefined;
   private readonly onTick = (body: { readonly n: number; readonly t: number }): void => this.received(this.topic, body);
 
   constructor(private readonly options: ObservedClientOptions) {
@@ -67,7 +69,7 @@ export class ObservedClient {
       url: `ws://${options.origin}/ws`,
       WebSocket,
       headers: { [CLIENT_HEADER]: this.userId },
-      ...(this.longPoll ? { transport: longPollTransport({ url: `http://${options.origin}/lp`, headers: { [CLIENT_HEADER]: this.userId } }) } : {}),
+      ...(this.longPoll ? { transport: longPollTransport({ url: `http://${options.origin}/lp`, headers: { [CLIENT_HEADER]: this.userId }, fetch: this.ownFetch() }) } : {}),
       token: this.userId,
       reconnectDelayMs: 100,
       maxReconnectDelayMs: 1000,
@@ -89,6 +91,21 @@ export class ObservedClient {
       },
     });
     this.client.on('chaos.Private', (body) => this.received(this.privates, body));
+  }
+
+  /**
+   * A fetch with connections of its own, as each browser has: links are not shared with other
+   * clients of this process, so a fault on a link (and its `x-chaos-client`) is this client's.
+   */
+  private ownFetch(): typeof fetch {
+    const dispatcher = (this.agent = new Agent({ keepAliveTimeout: 30_000 }));
+    return ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+  }
+
+  /** Closes the client, then its connections. */
+  close(): void {
+    this.client.close();
+    void this.agent?.close().catch(() => {});
   }
 
   /** Subscribes to its topic; resolves once the server confirmed, trying again (as a new subscription) after a timeout. */

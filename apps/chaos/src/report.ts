@@ -111,7 +111,8 @@ export function tallyClients(
   }
   let unrecovered = 0;
   let frozenAtKill = 0;
-  const slowRecoverySamples: string[] = [];
+  // Clients whose links were not frozen first: they are the ones the target is about.
+  const slow: { readonly frozen: string[]; readonly open: string[] } = { frozen: [], open: [] };
   const recovery = killedAt.map((at, kill) => {
     const worst = { webSocket: 0, longPoll: 0, frozen: 0 };
     for (const client of onKilledNode[kill] ?? []) {
@@ -123,9 +124,10 @@ export function tallyClients(
       else if (wasFrozen) worst.frozen = Math.max(worst.frozen, wait);
       else if (client.longPoll) worst.longPoll = Math.max(worst.longPoll, wait);
       else worst.webSocket = Math.max(worst.webSocket, wait);
-      if ((wait === undefined || wait > SLOW_RECOVERY_MS) && slowRecoverySamples.length < SLOW_RECOVERY_SAMPLES) {
+      const samples = wasFrozen ? slow.frozen : slow.open;
+      if ((wait === undefined || wait > SLOW_RECOVERY_MS) && samples.length < SLOW_RECOVERY_SAMPLES) {
         const transport = client.longPoll ? 'long-poll' : 'websocket';
-        slowRecoverySamples.push(
+        samples.push(
           `kill ${kill + 1}: ${client.userId} (${transport}${wasFrozen ? ', link frozen' : ''}) next message after ${wait ?? 'never'} ms; ` +
             `since the kill: ${client.timelineBetween(at, until) || 'no state change'}`,
         );
@@ -133,6 +135,7 @@ export function tallyClients(
     }
     return worst;
   });
+  const slowRecoverySamples = [...slow.open, ...slow.frozen].slice(0, SLOW_RECOVERY_SAMPLES);
   return {
     clients: clients.length,
     longPoll: clients.filter((client) => client.longPoll).length,

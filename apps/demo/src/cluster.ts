@@ -20,9 +20,9 @@ async function freePort(): Promise<number> {
   return free;
 }
 
-function startNode(nodePort: number, redisUrl: string): Promise<ChildProcess> {
+function startNode(nodePort: number, healthPort: number, redisUrl: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('main.ts', import.meta.url))], {
-    env: { ...process.env, PORT: String(nodePort), HOST: '127.0.0.1', REDIS_URL: redisUrl },
+    env: { ...process.env, PORT: String(nodePort), HEALTH_PORT: String(healthPort), HOST: '127.0.0.1', REDIS_URL: redisUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -40,13 +40,18 @@ if (redisUrl === undefined) {
   redisUrl = redis.url;
 }
 const ports = await Promise.all(Array.from({ length: NODES }, freePort));
-const nodes = await Promise.all(ports.map((nodePort) => startNode(nodePort, redisUrl)));
-const proxy = await startHaproxy(ports, { port, host: '0.0.0.0' });
+const healthPorts = await Promise.all(Array.from({ length: NODES }, freePort));
+const nodes = await Promise.all(ports.map((nodePort, index) => startNode(nodePort, healthPorts[index] as number, redisUrl)));
+// haproxy's own default check (`option httpchk`: OPTIONS / HTTP/1.0) on each node's health listener.
+const proxy = await startHaproxy(
+  ports.map((nodePort, index) => ({ port: nodePort, healthPort: healthPorts[index] as number })),
+  { port, host: '0.0.0.0' },
+);
 
 const base = `http://localhost:${port}`;
 console.log(`Herald demo cluster on ${base}: haproxy round-robin over ${NODES} nodes, Redis at ${redisUrl}`);
-nodes.forEach((node, index) => console.log(`  node ${index + 1}  127.0.0.1:${ports[index]}  pid ${node.pid}`));
-console.log(`  playground ${base}/   contact center ${base}/contact-center   health ${base}/health`);
+nodes.forEach((node, index) => console.log(`  node ${index + 1}  127.0.0.1:${ports[index]}  health 127.0.0.1:${healthPorts[index]}  pid ${node.pid}`));
+console.log(`  playground ${base}/   contact center ${base}/contact-center   ready ${base}/readyz`);
 console.log('  the contact center keeps its queues in each node\'s memory: in a cluster, use the playground');
 
 const stop = async () => {

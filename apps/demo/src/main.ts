@@ -3,6 +3,7 @@
  * address). With REDIS_URL it runs as one node of a cluster on that Redis (see `cluster.ts`).
  * Logs JSON lines through pino (LOG_LEVEL, default info); behind a proxy set TRUST_PROXY to its
  * addresses (`TRUST_PROXY=127.0.0.1,10.0.0.0/8`), so limits and logs see the clients' addresses.
+ * HEALTH_PORT adds a health listener that speaks HTTP/1.0 too, for haproxy's default check.
  * See `server.ts` for what it serves.
  */
 import { pino } from 'pino';
@@ -10,6 +11,7 @@ import { startDemo } from './server.ts';
 
 const redisUrl = process.env['REDIS_URL'];
 const host = process.env['HOST'];
+const healthPort = process.env['HEALTH_PORT'];
 const trustProxy = process.env['TRUST_PROXY']?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
 const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info' });
 const demo = await startDemo({
@@ -17,6 +19,7 @@ const demo = await startDemo({
   herald: { logger, ...(trustProxy === undefined ? {} : { trustProxy }) },
   ...(host === undefined ? {} : { host }),
   ...(redisUrl === undefined ? {} : { redisUrl }),
+  ...(healthPort === undefined ? {} : { healthPort: Number(healthPort) }),
 }).catch((error: unknown) => {
   // A port in use, say: one line that says what to do, not a stack trace.
   console.error(`Herald demo: ${error instanceof Error ? error.message : String(error)}`);

@@ -2,8 +2,8 @@
  * The demo server on one port: the application over WebSocket on /ws and long-poll on /lp, the
  * API docs on /docs and /asyncapi.json, the pages (the playground on /, the contact center on
  * /contact-center) and the browser build of `@herald/client` they import. Given a Redis URL it
- * is one node of a cluster: topics, sessions and long-poll connections live in Redis, and
- * /health answers the load balancer.
+ * is one node of a cluster: topics, sessions and long-poll connections live in Redis.
+ * /healthz and /readyz answer probes and load balancers (readiness follows Redis and the drain).
  */
 import { readFileSync } from 'node:fs';
 import { createDocsHandler, type DocsHandler } from '@herald/asyncapi';
@@ -25,6 +25,8 @@ export interface DemoOptions {
   readonly herald?: Partial<HeraldOptions<typeof demo>>;
   /** Run as one node of a cluster on this Redis (`redis://127.0.0.1:6379`). */
   readonly redisUrl?: string;
+  /** Also answer health checks on this port, over HTTP/1.0 too (haproxy's default check); 0 picks a free one. */
+  readonly healthPort?: number;
 }
 
 export interface DemoServer {
@@ -87,14 +89,18 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
   const serveDocs = async (request: Request) => (await docs?.(request)) ?? new Response('not found', { status: 404 });
   attachFetch(app, '/docs', serveDocs);
   attachFetch(app, '/asyncapi.json', serveDocs);
-  if (cluster !== undefined) attachFetch(app, '/health', async () => cluster.health());
 
   for (const [path, asset] of Object.entries(assets)) app.get(path, (res) => serve(res, asset));
   app.any('/*', (res) => {
     res.cork(() => res.writeStatus('404 Not Found').end());
   });
 
-  const server = await serveHerald(herald, { app, port: options.port ?? 9090, ...(options.host === undefined ? {} : { host: options.host }) });
+  const server = await serveHerald(herald, {
+    app,
+    port: options.port ?? 9090,
+    ...(options.host === undefined ? {} : { host: options.host }),
+    ...(options.healthPort === undefined ? {} : { healthListener: { port: options.healthPort } }),
+  });
   docs = createDocsHandler(demo, {
     title: 'Herald demo',
     version: '1.0.0',
@@ -123,12 +129,6 @@ async function joinCluster(redisUrl: string) {
     broker,
     sessionStore,
     longPollStore,
-    /** 200 while Redis answers, 503 (out of the load balancer) when it does not. */
-    health(): Response {
-      const body = { node: sessionStore.nodeId, broker: broker.health(), sessions: sessionStore.health() };
-      const up = body.broker.status !== 'down' && body.sessions.status !== 'down';
-      return new Response(JSON.stringify(body), { status: up ? 200 : 503, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
-    },
     async close(): Promise<void> {
       await Promise.all([longPollStore.disconnect(), sessionStore.close(), broker.close()]);
     },

@@ -26,9 +26,9 @@ async function client(node: number, token: string): Promise<Tester> {
 }
 
 it('shares rooms, whispers and sessions between nodes', async () => {
-  const health = await fetch(`http://127.0.0.1:${nodes[0]?.port}/health`);
+  const health = await fetch(`http://127.0.0.1:${nodes[0]?.port}/readyz`);
   expect(health.status).toBe(200);
-  expect(await health.json()).toMatchObject({ broker: { status: 'ok' }, sessions: { status: 'ok' } });
+  expect(await health.json()).toMatchObject({ ready: true, draining: false, broker: { status: 'ok' }, sessions: { status: 'ok' } });
 
   const alice = await client(0, 'demo-alice');
   const bob = await client(1, 'demo-bob');

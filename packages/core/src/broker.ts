@@ -4,6 +4,7 @@
  * implements the same methods for many nodes.
  */
 import type { StreamPosition } from './envelope.ts';
+import type { DependencyHealth } from './health.ts';
 
 /** One message of a topic, as stored and delivered by a broker. */
 export interface TopicMessage {
@@ -58,5 +59,7 @@ export interface Broker {
   sendDirect(channel: string, payload: string): Promise<void>;
   listenDirect(channel: string, listener: DirectListener): Promise<void>;
   unlistenDirect(channel: string, listener: DirectListener): Promise<void>;
+  /** The link to where topics live, for `/readyz` (absent: always reachable). */
+  health?(): DependencyHealth;
   close(): Promise<void>;
 }

@@ -31,6 +31,7 @@ export {
   type Validation,
 } from './contract.ts';
 export { HeraldError } from './errors.ts';
+export { HEALTH_PATHS, healthAnswer, type DependencyHealth, type HealthAnswer, type HealthProbe, type HeraldHealth } from './health.ts';
 export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
 export { MemoryBroker, type HistoryUsage, type MemoryBrokerOptions } from './memory-broker.ts';
 export type {

@@ -30,6 +30,7 @@ import {
 } from './constants.ts';
 import type { Contract, ContractDefinition, NotificationBody, NotificationType } from './contract.ts';
 import { HeraldError } from './errors.ts';
+import { type HeraldHealth, heraldHealth } from './health.ts';
 import { type Logger, consoleLogger } from './logger.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { MemoryBroker } from './memory-broker.ts';
@@ -274,6 +275,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
    */
   useNativePublish(publish: NativePublish): void {
     this.topics.nativePublish = publish;
+  }
+
+  /** Whether this node should get traffic: not draining, broker and session store reachable (`/readyz`). */
+  health(): HeraldHealth {
+    return heraldHealth(this.closing, this.broker.health?.(), this.sessionStore?.health?.());
   }
 
   /** Counts for health checks and tests; walks every session, so not for the hot path. */

@@ -8,6 +8,7 @@
  * which assigns its `seq`, and reaches the owning node from there, so whatever a client was
  * sent survives the node that sent it.
  */
+import type { DependencyHealth } from './health.ts';
 
 /** A private notification as the store holds it. */
 export interface StoredNotification {
@@ -89,6 +90,8 @@ export interface SessionStore {
   beginRequest(sessionId: string, requestId: string, type: string): Promise<RequestClaim>;
   /** Stores the answer of a request begun here, for retries that reach any node. */
   finishRequest(sessionId: string, requestId: string, frame: string): Promise<void>;
+  /** The link to where sessions live, for `/readyz` (absent: always reachable). */
+  health?(): DependencyHealth;
 }
 
 /** The limits a store applies to one session, from the server's `Limits`. */

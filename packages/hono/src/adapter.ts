@@ -3,7 +3,7 @@
  * runtime-specific `upgradeWebSocket` runs, native refusals as HTTP, browsers refused after the
  * upgrade with a close code, and the socket events wired to the core's connection.
  */
-import { handshakeRefusal, type Connection, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
+import { HEALTH_PATHS, handshakeRefusal, healthAnswer, type Connection, type HealthProbe, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket, WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
 import { HonoSocket, isBunServer } from './hono-socket.ts';
@@ -101,7 +101,8 @@ export function heraldWebSocket(herald: Herald<any>, upgradeWebSocket: AnyUpgrad
 }
 
 /**
- * Mounts Herald on a Hono app: the WebSocket route and, when given, the long-poll endpoints.
+ * Mounts Herald on a Hono app: the WebSocket route, `/healthz` and `/readyz` (unless `health`
+ * is false; `herald.health()` decides readiness) and, when given, the long-poll endpoints.
  *
  * @example
  * const longPoll = createLongPollHandler(herald);
@@ -110,9 +111,19 @@ export function heraldWebSocket(herald: Herald<any>, upgradeWebSocket: AnyUpgrad
 export function mountHerald(
   app: Hono<any, any, any>,
   herald: Herald<any>,
-  options: { readonly upgradeWebSocket: AnyUpgradeWebSocket; readonly path?: string; readonly longPoll?: FetchMount },
+  options: { readonly upgradeWebSocket: AnyUpgradeWebSocket; readonly path?: string; readonly longPoll?: FetchMount; readonly health?: boolean },
 ): void {
   app.get(options.path ?? '/ws', heraldWebSocket(herald, options.upgradeWebSocket));
+  if (options.health !== false) {
+    for (const probe of Object.keys(HEALTH_PATHS) as HealthProbe[]) {
+      // Hono answers HEAD from the GET route, without the body.
+      app.get(HEALTH_PATHS[probe], (c) => {
+        const answer = healthAnswer(probe, () => herald.health());
+        c.header('cache-control', 'no-store');
+        return c.body(answer.body, answer.status, { 'content-type': 'application/json' });
+      });
+    }
+  }
   const longPoll = options.longPoll;
   if (longPoll !== undefined) {
     app.all(longPoll.path, (c) => longPoll.fetch(c.req.raw, { remoteAddress: remoteAddress(c.env, c.req.raw) }));

@@ -1,8 +1,8 @@
 /**
  * One node of the test cluster, as a process: uWS on PORT with WebSocket on /ws, long-poll on
- * /lp and a health check on /health, on the Redis at REDIS_URL. Prints `ready` once it listens.
+ * /lp and the health checks /healthz and /readyz, on the Redis at REDIS_URL. Prints `ready` once it listens.
  */
-import { attachFetch, attachHerald, attachHttp, loadUws } from '@herald/uws';
+import { attachHerald, attachHttp, loadUws } from '@herald/uws';
 import { createLongPollHandler } from '@herald/long-poll';
 import { Redis } from 'ioredis';
 import { RedisBroker } from '../src/broker.ts';
@@ -25,13 +25,6 @@ attachHerald(app, herald, { path: '/ws' }, uws);
 const longPoll = createLongPollHandler(herald, { store: longPollStore, pollTimeoutMs: 5000 });
 attachHttp(app, '/lp', longPoll.handle);
 attachHttp(app, '/lp/*', longPoll.handle);
-attachFetch(app, '/health', async () => {
-  const health = broker.health();
-  return new Response(JSON.stringify({ node: sessionStore.nodeId, broker: health, sessions: sessionStore.health() }), {
-    status: health.status === 'down' ? 503 : 200,
-    headers: { 'content-type': 'application/json' },
-  });
-});
 app.listen('127.0.0.1', port, (listening) => {
   if (listening === false) {
     console.error(`node: cannot listen on ${port}`);

@@ -4,9 +4,10 @@
  * go out through uWS's native publish.
  */
 import { STATUS_CODES } from 'node:http';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { ErrorReason, handshakeRefusal, type Herald, type UpgradeRejected } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import { attachHealth, type HealthListenerOptions, listenHealth } from './health.ts';
 import { begin, drained } from './in-flight.ts';
 import { loadUws, type UwsModule } from './native.ts';
 import { drainedIn, flushPending, inCallback, receiveIn, UwsSocket, type UserData } from './uws-socket.ts';
@@ -20,6 +21,8 @@ export interface HeraldUwsOptions {
    * closing with 4507 so the client resumes (default: 4 × the server's `highWaterMark`).
    */
   readonly maxBackpressure?: number;
+  /** Answer `/healthz` and `/readyz` on the app (default true; `herald.health()` decides readiness). */
+  readonly health?: boolean;
 }
 
 /** Options of `serveHerald`. */
@@ -44,6 +47,13 @@ export interface HeraldUwsServeOptions extends HeraldUwsOptions {
    * with `EADDRINUSE` instead of silently taking half the connections.
    */
   readonly sharePort?: boolean;
+  /**
+   * Also answer health checks on a listener of Node's own (`port` 0: a free one), for checkers
+   * that speak HTTP/1.0 such as haproxy's default `option httpchk`: uWS answers HTTP/1.0, and
+   * HTTP/1.1 without `Host`, with nothing at all. `/healthz` there is liveness, every other
+   * path readiness. It stays up while `close()` drains, answering 503, and closes with the server.
+   */
+  readonly healthListener?: HealthListenerOptions;
 }
 
 /** A running attachment. */
@@ -61,6 +71,8 @@ export interface HeraldUwsServer extends HeraldUwsHandle {
   readonly app: TemplatedApp;
   /** The port actually bound (useful with port 0). */
   readonly port: number;
+  /** The health listener's port, when `healthListener` was given. */
+  readonly healthPort: number | undefined;
 }
 
 const textDecoder = new TextDecoder();
@@ -128,6 +140,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   const maxBackpressure = options.maxBackpressure ?? herald.highWaterMark * 4;
   // Room kept below maxBackpressure for the close frame that tells a slow consumer to resume.
   const closeAbove = maxBackpressure - 1024;
+  if (options.health !== false) attachHealth(app, herald);
   herald.useNativePublish((topic, frame) => {
     flushPending();
     app.publish(topic, frame, false);
@@ -263,11 +276,17 @@ export async function serveHerald(herald: Herald<any>, options: HeraldUwsServeOp
   }
   const listenSocket = await new Promise<us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
   if (listenSocket === false) throw listenError(host, port, await probeListen(host, port));
+  const health = options.healthListener;
+  const healthServer = health === undefined ? undefined : await listenHealth(herald, health.host ?? host, health.port).catch((error: unknown) => {
+    uws.us_listen_socket_close(listenSocket);
+    throw error;
+  });
   const drainMs = options.drainMs ?? 1000;
   let closed: Promise<void> | undefined;
   return {
     app,
     port: uws.us_socket_local_port(listenSocket),
+    healthPort: healthServer === undefined ? undefined : (healthServer.address() as AddressInfo).port,
     close() {
       closed ??= (async () => {
         await attached.close();
@@ -275,6 +294,10 @@ export async function serveHerald(herald: Herald<any>, options: HeraldUwsServeOp
         // given after the close (held long-poll polls woken by their Goodbye) are written.
         await drained(app, drainMs);
         uws.us_listen_socket_close(listenSocket);
+        if (healthServer !== undefined) {
+          healthServer.closeAllConnections();
+          await new Promise((resolve) => healthServer.close(resolve));
+        }
       })();
       return closed;
     },

@@ -1,9 +1,10 @@
 /**
  * A real haproxy (Debian's `/usr/sbin/haproxy`) in front of test nodes: round-robin on every
- * request, no stickiness, health checks that take a dead node out within a few hundred
- * milliseconds, and tunnels for WebSockets.
+ * request, no stickiness, health checks that take a dead or draining node out within a few
+ * hundred milliseconds, and tunnels for WebSockets.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,15 @@ export interface HaproxyOptions {
   readonly port?: number;
   /** Default `127.0.0.1`. */
   readonly host?: string;
+  /** Request headers to show in the request log (`HAPROXY_LOG`), e.g. one that names the client. */
+  readonly logHeaders?: readonly string[];
 }
+
+/**
+ * A node: its port, or its port and the port of its health listener (`serveHerald`'s
+ * `healthListener`), which haproxy's own default check (`OPTIONS / HTTP/1.0`) can use.
+ */
+export type HaproxyBackend = number | { readonly port: number; readonly healthPort: number };
 
 export interface Haproxy {
   readonly port: number;
@@ -22,15 +31,22 @@ export interface Haproxy {
 }
 
 const HAPROXY = process.env['HAPROXY'] ?? '/usr/sbin/haproxy';
+/** A file to append haproxy's request log to (HTTP log format: timers, retries, server), for a run under study. */
+const LOG = process.env['HAPROXY_LOG'];
 
 /**
  * Starts haproxy (HAPROXY to use another binary) in front of nodes on 127.0.0.1 at `backends`,
- * each serving `GET /health`, and resolves once it answers.
+ * and resolves once one of them is ready. Nodes with a health listener are checked with
+ * haproxy's default `option httpchk` on it; the others with `GET /readyz` over HTTP/1.1 on
+ * their port, since uWS leaves HTTP/1.0 unanswered (PROTOCOL.md, "HTTP versions").
  *
  * @example
  * const proxy = await startHaproxy([9091, 9092, 9093], { port: 9090 });
+ * const checked = await startHaproxy([{ port: 9091, healthPort: 9191 }], { port: 9090 });
  */
-export async function startHaproxy(backends: readonly number[], options: HaproxyOptions = {}): Promise<Haproxy> {
+export async function startHaproxy(backends: readonly HaproxyBackend[], options: HaproxyOptions = {}): Promise<Haproxy> {
+  const nodes = backends.map((backend) => (typeof backend === 'number' ? { port: backend, healthPort: undefined } : backend));
+  const ownListeners = nodes.every((node) => node.healthPort !== undefined);
   const port = options.port ?? (await freePort());
   const host = options.host ?? '127.0.0.1';
   const dir = await mkdtemp(join(tmpdir(), 'herald-haproxy-'));
@@ -40,8 +56,10 @@ export async function startHaproxy(backends: readonly number[], options: Haproxy
     [
       'global',
       '  maxconn 4000',
+      ...(LOG ? ['  log stdout format raw local0'] : []),
       'defaults',
       '  mode http',
+      ...(LOG ? ['  log global', '  option httplog'] : []),
       '  timeout connect 1s',
       '  timeout client 30s',
       '  timeout server 30s',
@@ -50,24 +68,25 @@ export async function startHaproxy(backends: readonly number[], options: Haproxy
       '  option redispatch',
       'frontend herald',
       `  bind ${host}:${port}`,
+      ...(LOG ? (options.logHeaders ?? []).map((header) => `  capture request header ${header} len 32`) : []),
       '  default_backend nodes',
       'backend nodes',
       '  balance roundrobin',
-      // haproxy's default check is `OPTIONS / HTTP/1.0`, which uWS leaves unanswered (PROTOCOL.md, "HTTP versions").
       '  option httpchk',
-      '  http-check send meth GET uri /health ver HTTP/1.1 hdr Host localhost',
+      ...(ownListeners ? [] : ['  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost']),
       '  default-server inter 250ms fall 1 rise 2',
-      ...backends.map((backend, index) => `  server node${index + 1} 127.0.0.1:${backend} check`),
+      ...nodes.map(({ port: node, healthPort }, index) => `  server node${index + 1} 127.0.0.1:${node} check${ownListeners ? ` port ${healthPort}` : ''}`),
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(HAPROXY, ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(HAPROXY, ['-f', config, '-db'], { stdio: ['ignore', LOG ? 'pipe' : 'ignore', 'pipe'] });
+  if (LOG) child.stdout?.pipe(createWriteStream(LOG, { flags: 'a' }));
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`haproxy exited: ${errors}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
       (response) => response.ok,
       () => false,
     );
