@@ -45,7 +45,7 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const maxBatch = options.maxBatch ?? 32;
   return (events: TransportEvents) => {
-    const controller = new AbortController();
+    const inFlight = new Set<AbortController>();
     let sid: string | undefined;
     let cursor = 0;
     let closed = false;
@@ -55,7 +55,8 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
     const finish = (code: number, reason: string, failure?: ConnectFailure): void => {
       if (closed) return;
       closed = true;
-      controller.abort();
+      for (const request of inFlight) request.abort();
+      inFlight.clear();
       if (failure === undefined) events.onClose(code, reason);
       else events.onClose(code, reason, failure);
     };
@@ -79,11 +80,27 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
       finish(code, body.message ?? `HTTP ${response.status}`, opening ? refusedWith(response.status, options.url) : undefined);
     };
 
+    /**
+     * One HTTP exchange, `read` included, with a signal of its own that closing aborts: one
+     * signal shared by every fetch of a connection gathers a listener per request.
+     */
+    const exchange = async (url: string, init: RequestInit, read: (response: Response) => Promise<void>): Promise<void> => {
+      const request = new AbortController();
+      if (closed) request.abort();
+      inFlight.add(request);
+      try {
+        await read(await doFetch(url, { ...init, signal: request.signal }));
+      } finally {
+        inFlight.delete(request);
+      }
+    };
+
     const pollLoop = async (): Promise<void> => {
       while (!closed) {
-        const response = await doFetch(`${options.url}/poll?ack=${cursor}`, { headers: headers({ 'herald-session': sid as string }), signal: controller.signal });
-        if (!response.ok) return refused(response);
-        deliver((await response.json()) as PollBody);
+        await exchange(`${options.url}/poll?ack=${cursor}`, { headers: headers({ 'herald-session': sid as string }) }, async (response) => {
+          if (!response.ok) return refused(response);
+          deliver((await response.json()) as PollBody);
+        });
       }
     };
 
@@ -91,13 +108,10 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
       while (outbox.length > 0 && !closed && sid !== undefined) {
         const batch = outbox.slice(0, maxBatch);
         outbox = outbox.slice(batch.length);
-        const response = await doFetch(`${options.url}/send`, {
-          method: 'POST',
-          headers: headers({ 'herald-session': sid, 'content-type': 'application/json' }),
-          body: JSON.stringify(batch),
-          signal: controller.signal,
+        const init = { method: 'POST', headers: headers({ 'herald-session': sid, 'content-type': 'application/json' }), body: JSON.stringify(batch) };
+        await exchange(`${options.url}/send`, init, async (response) => {
+          if (!response.ok) await refused(response);
         });
-        if (!response.ok) return refused(response);
       }
     };
 
@@ -113,17 +127,21 @@ export function longPollTransport(options: LongPollTransportOptions): Transport 
 
     void (async () => {
       const protocol = options.protocol ?? PROTOCOL_NAME;
-      let response: Response;
+      let opened = false;
       try {
-        response = await doFetch(options.url, { method: 'POST', headers: headers(protocol === '' ? {} : { 'herald-protocol': protocol }), signal: controller.signal });
+        await exchange(options.url, { method: 'POST', headers: headers(protocol === '' ? {} : { 'herald-protocol': protocol }) }, async (response) => {
+          opened = true;
+          if (!response.ok) return refused(response, true);
+          const body = (await response.json()) as PollBody;
+          sid = body.sid;
+          events.onOpen();
+          deliver(body);
+        });
       } catch (error) {
-        return finish(ABNORMAL, 'long-poll open failed', connectionRefused(options.url, describe(error)));
+        if (!opened) return finish(ABNORMAL, 'long-poll open failed', connectionRefused(options.url, describe(error)));
+        throw error;
       }
-      if (!response.ok) return refused(response, true);
-      const body = (await response.json()) as PollBody;
-      sid = body.sid;
-      events.onOpen();
-      deliver(body);
+      if (sid === undefined || closed) return;
       send();
       await pollLoop();
     })().catch(() => finish(ABNORMAL, 'long-poll request failed'));
