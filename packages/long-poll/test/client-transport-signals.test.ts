@@ -1,14 +1,14 @@
 /**
- * The long-poll transport gives every HTTP exchange a signal of its own: one signal shared by
+ * `@herald/client`'s long-poll transport gives every HTTP exchange a signal of its own: one signal shared by
  * all of a connection's fetches gathered an abort listener per request (1,500 in 6 s under
  * load, and Node's MaxListenersExceededWarning). A real uWS server with the long-poll endpoints.
  */
 import { getEventListeners } from 'node:events';
-import { createLongPollHandler } from '@herald/long-poll';
+import { createClient, longPollTransport } from '@herald/client';
 import { createConformanceHerald, type ConformanceContract } from '@herald/testing/conformance';
 import { attachHttp, loadUws, serveHerald } from '@herald/uws';
 import { expect, it } from 'vitest';
-import { createClient, longPollTransport } from '../src/index.ts';
+import { createLongPollHandler } from '../src/index.ts';
 
 it('a signal per request, none gathering listeners, and close aborts the poll in flight', async () => {
   const herald = createConformanceHerald();
