@@ -67,18 +67,31 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
     /** Per client, when its links were frozen (`to` undefined: still frozen), to tell recovery from a kill from recovery from a freeze. */
     const frozen: Record<string, FreezeWindow[]> = {};
     const freezing = new Map<number, FreezeWindow>();
+    /**
+     * A link frozen before its client's first bytes came in has no head yet: a reconnect whose
+     * new link froze at once never reaches haproxy. The proxy still reads what the client sends,
+     * so the client is known by the thaw, or by the end of the fire for a link still frozen.
+     */
+    const unattributed = new Map<number, { readonly link: { readonly head: string }; readonly window: FreezeWindow }>();
+    const attribute = (link: { readonly head: string }, window: FreezeWindow): boolean => {
+      const client = clientOfLink(link.head);
+      if (client !== undefined) (frozen[client] ??= []).push(window);
+      return client !== undefined;
+    };
     const chaos = proxy.chaos({
       ...LINK_CHAOS,
       onFault: ({ kind, link, at }) => {
-        const client = clientOfLink(link.head);
-        if (kind === 'freeze' && client !== undefined) {
+        if (kind === 'freeze') {
           const window: FreezeWindow = { from: at };
-          (frozen[client] ??= []).push(window);
           freezing.set(link.id, window);
+          if (!attribute(link, window)) unattributed.set(link.id, { link, window });
         } else if (kind === 'thaw') {
           const window = freezing.get(link.id);
           if (window !== undefined) window.to = at;
           freezing.delete(link.id);
+          const pending = unattributed.get(link.id);
+          if (pending !== undefined) attribute(pending.link, pending.window);
+          unattributed.delete(link.id);
         }
       },
     });
@@ -163,6 +176,7 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
     } finally {
       chaos.stop();
     }
+    for (const { link, window } of unattributed.values()) attribute(link, window);
     log(`fire over after ${Math.round((Date.now() - startedAt) / 1000)} s (${rounds} rounds); draining`);
 
     const parts = await workers.finish({
