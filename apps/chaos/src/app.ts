@@ -25,8 +25,17 @@ export type ChaosContract = typeof chaosContract;
 /** Ledger keys: one counter per request key. */
 export const RUNS_PREFIX = 'chaos:runs:';
 
-/** Keep-alive short enough that a frozen link is found dead within a freeze. */
-export const CHAOS_LIMITS = { pingIntervalMs: 4000, pingTimeoutMs: 4000, rateLimit: { messagesPerSecond: 1000, burst: 1000 } };
+/**
+ * Keep-alive short enough that a frozen link is found dead within a freeze. Every client comes
+ * from 127.0.0.1 (the fault proxy, then haproxy), so the per-address cap (256 by default) would
+ * refuse the clients of a thousand-client run past the first few hundred on a node.
+ */
+export const CHAOS_LIMITS = {
+  pingIntervalMs: 4000,
+  pingTimeoutMs: 4000,
+  rateLimit: { messagesPerSecond: 1000, burst: 1000 },
+  maxConnectionsPerAddress: 100_000,
+};
 
 export interface ChaosAppOptions {
   readonly broker: RedisBroker;
