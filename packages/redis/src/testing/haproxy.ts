@@ -74,6 +74,11 @@ export async function startHaproxy(backends: readonly HaproxyBackend[], options:
       '  balance roundrobin',
       '  option httpchk',
       ...(ownListeners ? [] : ['  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost']),
+      // A check every 250 ms, and one failure marks a node down: a killed node refuses at once
+      // and a draining one answers 503. A slow answer is not a failure, though: the check's
+      // timeout (the interval, by default) is 2 s, or a node too busy to answer within 250 ms,
+      // as all are on a saturated machine, leaves haproxy with no server at all.
+      '  timeout check 2s',
       '  default-server inter 250ms fall 1 rise 2',
       ...nodes.map(({ port: node, healthPort }, index) => `  server node${index + 1} 127.0.0.1:${node} check${ownListeners ? ` port ${healthPort}` : ''}`),
       '',
