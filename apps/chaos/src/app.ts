@@ -24,6 +24,8 @@ export type ChaosContract = typeof chaosContract;
 
 /** Ledger keys: one counter per request key. */
 export const RUNS_PREFIX = 'chaos:runs:';
+/** Ledger keys: per request key, `<node>@<time>` of each run, to tell how a second run came about. */
+export const RAN_PREFIX = 'chaos:ran:';
 
 /**
  * Keep-alive short enough that a frozen link is found dead within a freeze. Every client comes
@@ -59,7 +61,11 @@ export function createChaosHerald(options: ChaosAppOptions): Herald<ChaosContrac
     handlers: {
       // Takes a while after its effect, so that some requests are cut short by a killed node.
       'chaos.Run': async ({ key }) => {
-        const runs = await options.ledger.incr(RUNS_PREFIX + key);
+        const [[, runs]] = (await options.ledger
+          .multi()
+          .incr(RUNS_PREFIX + key)
+          .rpush(RAN_PREFIX + key, `${options.nodeId}@${Date.now()}`)
+          .exec()) as [[null, number], [null, number]];
         await new Promise((resolve) => setTimeout(resolve, 100));
         return { runs, node: options.nodeId };
       },

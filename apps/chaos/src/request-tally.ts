@@ -6,7 +6,7 @@
 import { ClientErrorReason, HeraldRequestError } from '@herald/client';
 import { ErrorReason } from '@herald/core';
 import type { Redis } from 'ioredis';
-import { RUNS_PREFIX } from './app.ts';
+import { RAN_PREFIX, RUNS_PREFIX } from './app.ts';
 
 /** How one client process's requests ended. */
 export interface RequestOutcomes {
@@ -23,10 +23,12 @@ export interface RequestOutcomes {
   readonly unaccounted: number;
   /** Keys answered with `runs` > 1. */
   readonly answeredTwice: readonly string[];
+  /** Per key the ledger counted more than once: where and when it ran, and how the client saw it end. */
+  readonly ranTwiceSamples: readonly string[];
 }
 
 /** All requests of the run. */
-export interface RequestFigures extends Omit<RequestOutcomes, 'answeredTwice'> {
+export interface RequestFigures extends Omit<RequestOutcomes, 'answeredTwice' | 'ranTwiceSamples'> {
   /** Requests the ledger counted more than once (or that were answered with `runs` > 1). */
   readonly ranTwice: number;
 }
@@ -41,17 +43,23 @@ export class RequestTally {
   private readonly failedReasons: Record<string, number> = {};
   private readonly answeredTwice = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
+  /** Per key, when it was sent and how it ended, for the account of a key that ran twice. */
+  private readonly endings = new Map<string, string>();
 
   /** Follows one request to its end. */
-  track(key: string, request: Promise<{ readonly runs: number }>): void {
+  track(key: string, request: Promise<{ readonly runs: number; readonly node: string }>): void {
     this.sent++;
+    const sentAt = Date.now();
+    this.endings.set(key, `sent @${sentAt}, never ended`);
     const settled = request.then(
-      ({ runs }) => {
+      ({ runs, node }) => {
         this.answered++;
+        this.endings.set(key, `sent @${sentAt}, answered runs=${runs} by ${node} @${Date.now()}`);
         if (runs !== 1) this.answeredTwice.add(key);
       },
       (error: unknown) => {
         const reason = error instanceof HeraldRequestError ? error.reason : String(error);
+        this.endings.set(key, `sent @${sentAt}, failed ${reason} @${Date.now()}: ${error instanceof Error ? error.message : ''}`);
         if (reason === ErrorReason.OutcomeUnknown || reason === ClientErrorReason.UnknownOutcome) this.unknownKeys.push(key);
         else {
           this.failedKeys.push(key);
@@ -81,6 +89,18 @@ export class RequestTally {
       return count;
     };
     const failed = this.failedKeys.length;
+    const keys = [...this.endings.keys()];
+    const ranTwiceSamples: string[] = [];
+    for (let i = 0; i < keys.length; i += MGET_BATCH) {
+      const batch = keys.slice(i, i + MGET_BATCH);
+      const values = await ledger.mget(batch.map((key) => RUNS_PREFIX + key));
+      for (const [j, value] of values.entries()) {
+        if (Number(value) <= 1) continue;
+        const key = batch[j] as string;
+        const ran = await ledger.lrange(RAN_PREFIX + key, 0, -1);
+        ranTwiceSamples.push(`${key}: ran ${value} times (${ran.join(', ')}); ${this.endings.get(key)}`);
+      }
+    }
     return {
       requests: this.sent,
       answered: this.answered,
@@ -91,6 +111,7 @@ export class RequestTally {
       failedReasons: { ...this.failedReasons },
       unaccounted: this.sent - this.answered - this.unknownKeys.length - failed,
       answeredTwice: [...this.answeredTwice],
+      ranTwiceSamples,
     };
   }
 }

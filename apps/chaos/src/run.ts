@@ -190,6 +190,7 @@ export async function runChaos(config: ChaosConfig, group: ProcessGroup, log: (l
     for (const sample of parts.flatMap((part) => part.slowRecoverySamples)) log(`slow recovery: ${sample}`);
     const latency = new LatencyHistogram();
     for (const part of parts) for (const [ms, count] of part.latency) latency.record(ms, count);
+    for (const sample of parts.flatMap((part) => part.requests.ranTwiceSamples)) log(`ran twice (fire began @${startedAt}): ${sample}`);
     const requests = await requestFigures(
       ledger,
       parts.map((part) => part.requests),
