@@ -228,7 +228,7 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
   },
   [ErrorReason.OutcomeUnknown]: {
     status: Status.Conflict,
-    when: 'A retry of a request that was running on a node that stopped before answering (nodes sharing sessions).',
+    when: 'A retry of a request that was running on a node that stopped before answering, or whose record the shared store lost (nodes sharing sessions).',
     answeredWith: 'resp',
     retry: 'No: it may have taken effect; check the state, or send a new request with a new id.',
   },

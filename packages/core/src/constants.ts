@@ -87,7 +87,7 @@ export const ErrorReason = {
   UnknownSession: 'unknown_session',
   /** Long-poll: a send body that is not a JSON array of frames. */
   InvalidBatch: 'invalid_batch',
-  /** A retried request was running on a node that stopped before answering; it is not run again. */
+  /** A retried request was running on a node that stopped before answering, or the shared store lost its record; it is not run again. */
   OutcomeUnknown: 'outcome_unknown',
   /** A retried request is still running on another node after the retry waited for it; ask again later. */
   StillRunning: 'still_running',

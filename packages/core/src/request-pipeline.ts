@@ -85,7 +85,7 @@ export class RequestPipeline<C extends ContractDefinition> {
         case 'lost':
           this.answerError(session, request, entry, Status.Conflict, {
             error: ErrorReason.OutcomeUnknown,
-            message: `request ${request.id} was running on a node that stopped before answering; it is not run again`,
+            message: `request ${request.id} may have run on a node that stopped before answering, or the store lost its record; it is not run again`,
           });
           return;
         case 'running':

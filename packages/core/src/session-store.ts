@@ -36,7 +36,10 @@ export type RequestClaim =
   | { readonly state: 'conflict'; readonly type: string }
   /** Running on a live node: its answer will be stored; ask again later. */
   | { readonly state: 'running' }
-  /** Was running on a node that died before answering: whether it took effect is unknown. */
+  /**
+   * Whether it took effect is unknown: it was running on a node that died before answering, or
+   * the store lost the session's records (Redis restarted empty), so it may have run before.
+   */
   | { readonly state: 'lost' };
 
 /** Events the store delivers to the node that owns a session. */

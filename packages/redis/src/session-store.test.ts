@@ -226,3 +226,33 @@ describe('a lossy live path', () => {
     await eventually(() => expect(notes(socket)).toEqual([1, 2, 3, 4, 5, 6].map((n) => [n, n])), 15_000);
   });
 });
+
+describe('a store that lost its records', () => {
+  it('never runs a request again after Redis lost its record (restarted empty): a retry waiting on another node is answered outcome_unknown, and the session is closed with 4500', async () => {
+    const a = await node();
+    const b = await node();
+    const first = await open(a.herald, 'fay');
+    const sessionId = welcome(first);
+    // Still running on A (a long handler) when the client moves to B: B polls the claim.
+    first.deliver({ kind: 'req', id: 'q1', type: 'test.Run', body: { key: 'fay-q1', waitMs: 8000 } });
+    await eventually(() => expect(runs.get('fay-q1')).toBe(1));
+    first.drop();
+    const second = await connectMemory(b.herald, { authorization: 'Bearer fay' });
+    second.deliver({ kind: 'req', id: 'r', type: 'herald.Resume', body: { sessionId, seq: 0 } });
+    await eventually(() => expect(answer(second, 'r')?.body).toMatchObject({ sessionId, recovered: true }));
+    second.deliver({ kind: 'req', id: 'q1', type: 'test.Run', body: { key: 'fay-q1', waitMs: 8000 } });
+    const admin = new Redis(redis.url);
+    // B is waiting on A's claim: now Redis loses everything, the claim and the session with it.
+    await eventually(async () => expect(await admin.exists(`herald:s:${sessionId}:r:q1`)).toBe(1));
+    await admin.flushall();
+    admin.disconnect();
+    await eventually(() => expect(answer(second, 'q1') ?? second.closedWith).toBeDefined(), 20_000);
+    expect(runs.get('fay-q1')).toBe(1);
+    expect(answer(second, 'q1')).toMatchObject({ code: 409, body: { error: 'outcome_unknown' } });
+    // A new id of the same session does not run either: its record could have been lost too.
+    second.deliver({ kind: 'req', id: 'q2', type: 'test.Run', body: { key: 'fay-q2' } });
+    await eventually(() => expect(answer(second, 'q2')).toMatchObject({ code: 409, body: { error: 'outcome_unknown' } }));
+    expect(runs.get('fay-q2')).toBeUndefined();
+    await eventually(() => expect(second.closedWith?.code).toBe(4500), 20_000);
+  }, 60_000);
+});

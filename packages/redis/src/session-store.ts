@@ -92,10 +92,13 @@ redis.call('SREM', ARGV[1] .. 'u:' .. user, ARGV[3])
 return 1
 `;
 
-// KEYS: request. ARGV: prefix, node, type, ttl
+// KEYS: request, session. ARGV: prefix, node, type, ttl
+// A session Redis no longer holds lost its requests' records with it (Redis restarted empty,
+// or was flushed): an id it has no record of may have run before, so it is not run now.
 const BEGIN_SCRIPT = `
 local v = redis.call('GET', KEYS[1])
 if not v then
+  if redis.call('EXISTS', KEYS[2]) == 0 then return {'lost'} end
   redis.call('SET', KEYS[1], 'p' .. ARGV[2] .. ' ' .. ARGV[3], 'PX', ARGV[4])
   return {'new'}
 end
@@ -134,7 +137,7 @@ interface StoreRedis extends Redis {
   heraldCreate(session: string, user: string, ...args: string[]): Promise<number>;
   heraldClaim(session: string, mailbox: string, user: string, ...args: string[]): Promise<[number, StreamEntry[]] | null>;
   heraldRelease(session: string, mailbox: string, ...args: string[]): Promise<number>;
-  heraldBegin(request: string, ...args: string[]): Promise<[string, string?]>;
+  heraldBegin(request: string, session: string, ...args: string[]): Promise<[string, string?]>;
   heraldFinish(request: string, frame: string, ttl: string): Promise<number>;
 }
 
@@ -187,7 +190,7 @@ export class RedisSessionStore implements SessionStore {
     this.client.defineCommand('heraldCreate', { numberOfKeys: 2, lua: CREATE_SCRIPT });
     this.client.defineCommand('heraldClaim', { numberOfKeys: 3, lua: CLAIM_SCRIPT });
     this.client.defineCommand('heraldRelease', { numberOfKeys: 2, lua: RELEASE_SCRIPT });
-    this.client.defineCommand('heraldBegin', { numberOfKeys: 1, lua: BEGIN_SCRIPT });
+    this.client.defineCommand('heraldBegin', { numberOfKeys: 2, lua: BEGIN_SCRIPT });
     this.client.defineCommand('heraldFinish', { numberOfKeys: 1, lua: FINISH_SCRIPT });
     this.subscriber = new Redis(redisOptions);
     const noteError = (error: Error): void => {
@@ -374,7 +377,14 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async beginRequest(sessionId: string, requestId: string, type: string): Promise<RequestClaim> {
-    const [state, value] = await this.client.heraldBegin(this.requestKey(sessionId, requestId), this.prefix, this.nodeId, type, this.ttl);
+    const [state, value] = await this.client.heraldBegin(
+      this.requestKey(sessionId, requestId),
+      this.sessionKey(sessionId),
+      this.prefix,
+      this.nodeId,
+      type,
+      this.ttl,
+    );
     switch (state) {
       case 'done':
         return { state, frame: value as string };
