@@ -48,8 +48,13 @@ export type DirectListener = (payload: string) => void;
 export interface Broker {
   /** What it keeps per topic, when it can say (announced in `herald.Welcome` as `topicHistory`). */
   readonly retention?: TopicRetention;
-  /** Appends to a topic's history and delivers to every listener of the topic, on every node. */
-  publish(topic: string, type: string, body: string | undefined): Promise<StreamPosition>;
+  /**
+   * Appends to a topic's history and delivers to every listener of the topic, on every node.
+   * With an `idempotencyKey` already used for this topic within the broker's idempotency
+   * window, it does neither and resolves with the position the key's first publish got: every
+   * broker MUST honour the key, across all nodes sharing the topic.
+   */
+  publish(topic: string, type: string, body: string | undefined, idempotencyKey?: string): Promise<StreamPosition>;
   subscribe(topic: string, listener: TopicListener): Promise<void>;
   unsubscribe(topic: string, listener: TopicListener): Promise<void>;
   /** The current epoch and latest offset (0 when nothing was published in this epoch). */

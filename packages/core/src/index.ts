@@ -34,6 +34,7 @@ export { HeraldError } from './errors.ts';
 export { HEALTH_PATHS, healthAnswer, type DependencyHealth, type HealthAnswer, type HealthProbe, type HeraldHealth } from './health.ts';
 export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
 export { MemoryBroker, type HistoryUsage, type MemoryBrokerOptions } from './memory-broker.ts';
+export { IDEMPOTENCY_WINDOW_MS, IdempotencyWindow, idempotencyWindow, type PublishOptions } from './idempotency.ts';
 export type {
   ClaimedSession,
   RequestClaim,

@@ -1,6 +1,7 @@
 import type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
 import type { StreamPosition } from './envelope.ts';
 import { HistoryRing } from './history-ring.ts';
+import { IdempotencyWindow, idempotencyWindow } from './idempotency.ts';
 import { randomId } from './random-id.ts';
 
 /** Bounds of the history a `MemoryBroker` keeps, per topic and in all. */
@@ -24,6 +25,8 @@ export interface MemoryBrokerOptions {
    * budget. Anything but a number ≥ 0 throws a `RangeError`.
    */
   readonly historyBytes?: number;
+  /** How long a publish's `idempotencyKey` is remembered per topic (default 5 minutes). */
+  readonly idempotencyWindowMs?: number;
 }
 
 /** What a `MemoryBroker` holds of history in all, for metrics. */
@@ -65,6 +68,8 @@ export class MemoryBroker implements Broker {
   private readonly now: () => number;
   /** Streams holding history, the one published to least recently first: where eviction starts. */
   private readonly holding = new Set<Stream>();
+  /** Idempotency keys used, per topic (`<topic>\n<key>`), with the position they published at. */
+  private readonly keys: IdempotencyWindow<StreamPosition>;
   private bytes = 0;
   private messages = 0;
   private evicted = 0;
@@ -77,6 +82,7 @@ export class MemoryBroker implements Broker {
     this.historyBytes = options.historyBytes ?? 256 * 1024 * 1024;
     if (typeof this.historyBytes !== 'number' || !(this.historyBytes >= 0)) throw new RangeError(`MemoryBroker: historyBytes must be a number of bytes ≥ 0 (or Infinity for no budget), got ${String(options.historyBytes)}`);
     this.now = options.now ?? Date.now;
+    this.keys = new IdempotencyWindow(idempotencyWindow('MemoryBroker', options.idempotencyWindowMs), this.now);
     this.retention = options.historyTtlMs === undefined ? { messages: this.historySize } : { messages: this.historySize, ttlMs: options.historyTtlMs };
   }
 
@@ -134,7 +140,12 @@ export class MemoryBroker implements Broker {
     return { bytes: this.bytes, messages: this.messages, evicted: this.evicted };
   }
 
-  publish(topic: string, type: string, body: string | undefined): Promise<StreamPosition> {
+  publish(topic: string, type: string, body: string | undefined, idempotencyKey?: string): Promise<StreamPosition> {
+    const keyed = idempotencyKey === undefined ? undefined : `${topic}\n${idempotencyKey}`;
+    if (keyed !== undefined) {
+      const first = this.keys.get(keyed);
+      if (first !== undefined) return Promise.resolve(first);
+    }
     const stream = this.stream(topic);
     const { history } = stream;
     const now = this.timed ? this.now() : 0;
@@ -148,9 +159,11 @@ export class MemoryBroker implements Broker {
     }
     if (this.timed) this.trim(stream, now);
     this.evict();
+    const position = { epoch: stream.epoch, offset };
+    if (keyed !== undefined) this.keys.remember(keyed, position);
     const message: TopicMessage = { topic, epoch: stream.epoch, offset, type, body };
     for (const listener of stream.listeners) listener(message);
-    return Promise.resolve({ epoch: stream.epoch, offset });
+    return Promise.resolve(position);
   }
 
   subscribe(topic: string, listener: TopicListener): Promise<void> {

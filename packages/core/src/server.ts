@@ -33,6 +33,7 @@ import { HeraldError } from './errors.ts';
 import { type HeraldHealth, heraldHealth } from './health.ts';
 import { type Logger, consoleLogger } from './logger.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
+import { IdempotencyWindow, type PublishOptions, assertIdempotencyKey, idempotencyWindow } from './idempotency.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
 import { Connection, type ProcessingBudget, Session, SessionState, type SessionHost } from './session.ts';
@@ -162,6 +163,11 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
   readonly clock?: Clock;
   /** Told of every handler error that became a 500 (default: logged at error as `handler_failed`). */
   readonly onError?: (error: unknown, request: { readonly type: string; readonly sessionId: string }) => void;
+  /**
+   * How long this node remembers a `sendToUser` `idempotencyKey` when there is no session store
+   * (default 5 minutes). With one, the store's window applies; publishes use the broker's.
+   */
+  readonly idempotencyWindowMs?: number;
 }
 
 /** Counts for health checks and tests. */
@@ -203,6 +209,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   now: number;
   private readonly sessions = new Map<string, Session>();
   private readonly users: UserIndex;
+  /** Without a session store: `sendToUser` keys this node used (`<user>\n<key>`), with their send. */
+  private readonly sentToUser: IdempotencyWindow<Promise<void>>;
   private readonly requests: RequestPipeline<C>;
   private readonly topics: TopicRegistry;
   private readonly broker: Broker;
@@ -236,6 +244,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const store = (this.sessionStore = options.sessionStore);
     this.requests = new RequestPipeline(this, options, store, this.clock, (error, session) => this.reportError(error, session));
     this.users = new UserIndex(this.broker, store === undefined, (error, session) => this.reportError(error, session));
+    this.sentToUser = new IdempotencyWindow(idempotencyWindow('createHerald', options.idempotencyWindowMs), () => this.clock.now());
     const stored = (this.stored =
       store === undefined
         ? undefined
@@ -420,23 +429,44 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     socket.close(code, reason);
   }
 
-  /** Publishes to a topic: encoded once per node, delivered to every subscriber on every node. */
-  publish<T extends NotificationType<C>>(topic: string, type: T, body: NotificationBody<C, T>): Promise<StreamPosition> {
+  /**
+   * Publishes to a topic: encoded once per node, delivered to every subscriber on every node.
+   * With `{ idempotencyKey }`, a publish the broker saw with that key for this topic within its
+   * idempotency window (default 5 minutes) is not published again: it resolves with the first
+   * one's position, so a producer may retry after any failure.
+   */
+  publish<T extends NotificationType<C>>(topic: string, type: T, body: NotificationBody<C, T>, options?: PublishOptions): Promise<StreamPosition> {
     assertName(TOPIC_PATTERN, topic, 'topic');
     assertName(TYPE_PATTERN, type, 'notification type');
-    return this.broker.publish(topic, type, encodeBody(body));
+    const key = options?.idempotencyKey;
+    assertIdempotencyKey(key);
+    return this.broker.publish(topic, type, encodeBody(body), key);
   }
 
   /** Publishes to `$all`, which every session joins on authentication (unless disabled). */
-  broadcast<T extends NotificationType<C>>(type: T, body: NotificationBody<C, T>): Promise<StreamPosition> {
-    return this.publish(BROADCAST_TOPIC, type, body);
+  broadcast<T extends NotificationType<C>>(type: T, body: NotificationBody<C, T>, options?: PublishOptions): Promise<StreamPosition> {
+    return this.publish(BROADCAST_TOPIC, type, body, options);
   }
 
-  /** A private notification to every session of a user, on every node, with confirmation. */
-  sendToUser<T extends NotificationType<C>>(userId: string, type: T, body: NotificationBody<C, T>): Promise<void> {
+  /**
+   * A private notification to every session of a user, on every node, with confirmation. With
+   * `{ idempotencyKey }`, it is sent once per key and user within the idempotency window: across
+   * nodes by the session store; without one, by this node (other nodes do not know the key).
+   */
+  sendToUser<T extends NotificationType<C>>(userId: string, type: T, body: NotificationBody<C, T>, options?: PublishOptions): Promise<void> {
     assertName(TYPE_PATTERN, type, 'notification type');
-    if (this.sessionStore !== undefined) return this.sessionStore.notifyUser(userId, type, encodeBody(body));
-    return this.users.sendToUser(userId, type, encodeBody(body));
+    const key = options?.idempotencyKey;
+    assertIdempotencyKey(key);
+    if (this.sessionStore !== undefined) return this.sessionStore.notifyUser(userId, type, encodeBody(body), key);
+    if (key === undefined) return this.users.sendToUser(userId, type, encodeBody(body));
+    const keyed = `${userId}\n${key}`;
+    const first = this.sentToUser.get(keyed);
+    if (first !== undefined) return first;
+    const sent = this.users.sendToUser(userId, type, encodeBody(body));
+    this.sentToUser.remember(keyed, sent);
+    // A send that failed did not happen: its retry must go out.
+    sent.catch(() => this.sentToUser.forget(keyed));
+    return sent;
   }
 
   /**

@@ -73,8 +73,12 @@ export interface SessionStore {
   create(sessionId: string, userId: string): Promise<void>;
   /** Appends a private notification under the session's next `seq`; undefined if the session is gone. */
   notify(sessionId: string, type: string, body: string | undefined): Promise<number | undefined>;
-  /** Appends a private notification to every live session of a user, on whichever node owns it. */
-  notifyUser(userId: string, type: string, body: string | undefined): Promise<void>;
+  /**
+   * Appends a private notification to every live session of a user, on whichever node owns it.
+   * With an `idempotencyKey` already used for this user within the store's idempotency window,
+   * it appends nothing: every store MUST honour the key, across all nodes.
+   */
+  notifyUser(userId: string, type: string, body: string | undefined, idempotencyKey?: string): Promise<void>;
   /** The mailbox after `seq` (to fill a gap in what reached this node). */
   read(sessionId: string, after: number): Promise<readonly StoredNotification[]>;
   /** The client confirmed everything up to `seq`: the mailbox may drop it. */

@@ -7,7 +7,7 @@
  * stream before delivering anything later.
  */
 import type { Broker, DirectListener, StreamPosition, TopicHistory, TopicListener, TopicMessage, TopicRetention } from '@herald/core';
-import { randomId } from '@herald/core';
+import { idempotencyWindow, randomId } from '@herald/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Outbox } from './outbox.ts';
 
@@ -32,6 +32,8 @@ export interface RedisBrokerOptions {
    * subscribers are told that history was lost.
    */
   readonly topicTtlMs?: number;
+  /** How long a publish's `idempotencyKey` is remembered per topic, for every node (default 5 minutes). */
+  readonly idempotencyWindowMs?: number;
 }
 
 /** What a broker says about its link to Redis. */
@@ -44,8 +46,17 @@ export interface RedisHealth {
   readonly lastError: string | undefined;
 }
 
-// KEYS: stream, meta, channel. ARGV: type, body ('' with hasBody '0'), hasBody, maxlen, minid, new epoch, topic ttl.
+// KEYS: stream, meta, channel, idempotency key. ARGV: type, body ('' with hasBody '0'), hasBody,
+// maxlen, minid, new epoch, topic ttl, idempotency window ('0': no key). A key used within the
+// window publishes nothing and answers the position its first publish got.
 const PUBLISH_SCRIPT = `
+if ARGV[8] ~= '0' then
+  local first = redis.call('GET', KEYS[4])
+  if first then
+    local nl = string.find(first, '\\n', 1, true)
+    return {string.sub(first, 1, nl - 1), tonumber(string.sub(first, nl + 1))}
+  end
+end
 local epoch = redis.call('HGET', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[6]
@@ -62,6 +73,7 @@ end
 if ARGV[5] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[5]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PUBLISH', KEYS[3], epoch .. '\\n' .. offset .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[3] .. ARGV[2])
+if ARGV[8] ~= '0' then redis.call('SET', KEYS[4], epoch .. '\\n' .. offset, 'PX', ARGV[8]) end
 return {epoch, offset}
 `;
 
@@ -95,7 +107,7 @@ return {epoch, offset, redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count
 type StreamEntry = [id: string, fields: string[]];
 
 interface BrokerRedis extends Redis {
-  heraldPublish(stream: string, meta: string, channel: string, ...args: string[]): Promise<[string, number]>;
+  heraldPublish(stream: string, meta: string, channel: string, key: string, ...args: string[]): Promise<[string, number]>;
   heraldPosition(meta: string, epoch: string, ttl: string): Promise<[string, number]>;
   heraldHistory(meta: string, stream: string, epoch: string, sinceEpoch: string, sinceOffset: number, ttl: string): Promise<[string, number, StreamEntry[]]>;
 }
@@ -185,6 +197,8 @@ export class RedisBroker implements Broker {
   private readonly historyTtlMs: number;
   /** `topicTtlMs` as the scripts take it. */
   private readonly topicTtl: string;
+  /** `idempotencyWindowMs` as the publish script takes it. */
+  private readonly idempotencyWindow: string;
   private readonly outbox: Outbox;
   private readonly topics = new Map<string, LocalTopic>();
   private readonly channels = new Map<string, Set<DirectListener>>();
@@ -197,9 +211,10 @@ export class RedisBroker implements Broker {
     this.historyTtlMs = options.historyTtlMs ?? 0;
     this.retention = this.historyTtlMs > 0 ? { messages: this.historySize, ttlMs: this.historyTtlMs } : { messages: this.historySize };
     this.topicTtl = String(Math.max(options.topicTtlMs ?? 7 * 24 * 3_600_000, this.historyTtlMs, 1000));
+    this.idempotencyWindow = String(idempotencyWindow('RedisBroker', options.idempotencyWindowMs));
     const redisOptions = connectionOptions(options.redis);
     this.client = new Redis(redisOptions) as BrokerRedis;
-    this.client.defineCommand('heraldPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    this.client.defineCommand('heraldPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
     this.client.defineCommand('heraldPosition', { numberOfKeys: 1, lua: POSITION_SCRIPT });
     this.client.defineCommand('heraldHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
     this.subscriber = new Redis(redisOptions);
@@ -248,13 +263,15 @@ export class RedisBroker implements Broker {
     return { status, outbox: this.outbox.size, lastError: this.lastError };
   }
 
-  publish(topic: string, type: string, body: string | undefined): Promise<StreamPosition> {
+  publish(topic: string, type: string, body: string | undefined, idempotencyKey?: string): Promise<StreamPosition> {
     const minId = this.historyTtlMs > 0 ? String(Date.now() - this.historyTtlMs) : '0';
     return this.outbox.write(async () => {
       const [epoch, offset] = await this.client.heraldPublish(
         this.streamKey(topic),
         this.metaKey(topic),
         this.topicChannel(topic),
+        // In the topic's hash slot, as its stream and meta keys.
+        `${this.prefix}t:{${topic}}:k:${idempotencyKey ?? ''}`,
         type,
         body ?? '',
         body === undefined ? '0' : '1',
@@ -262,6 +279,7 @@ export class RedisBroker implements Broker {
         minId,
         randomId(6),
         this.topicTtl,
+        idempotencyKey === undefined ? '0' : this.idempotencyWindow,
       );
       return { epoch, offset: Number(offset) };
     });

@@ -101,6 +101,25 @@ describe('RedisSessionStore', () => {
     await eventually(() => expect(notes(socket)).toEqual([[1, 1], [2, 2], [3, 3]]));
   });
 
+  it('sends to a user once per idempotency key, whichever nodes the retries go through, and forgets the key after its window', async () => {
+    const a = await node();
+    const b = await node();
+    const windowed = new RedisSessionStore({ redis: redis.url, idempotencyWindowMs: 300 });
+    closers.push(() => windowed.close());
+    const socket = await open(a.herald, 'gus');
+    await Promise.all([
+      a.herald.sendToUser('gus', 'test.Note', { n: 1 }, { idempotencyKey: 'k1' }),
+      b.herald.sendToUser('gus', 'test.Note', { n: 1 }, { idempotencyKey: 'k1' }),
+    ]);
+    await b.herald.sendToUser('gus', 'test.Note', { n: 1 }, { idempotencyKey: 'k1' });
+    await b.herald.sendToUser('gus', 'test.Note', { n: 2 });
+    await windowed.notifyUser('gus', 'test.Note', '{"n":3}', 'k3');
+    await windowed.notifyUser('gus', 'test.Note', '{"n":3}', 'k3');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await windowed.notifyUser('gus', 'test.Note', '{"n":4}', 'k3');
+    await eventually(() => expect(notes(socket)).toEqual([[1, 1], [2, 2], [3, 3], [4, 4]]));
+  });
+
   it('resumes a session on another node with every notification after the client seq, and takes it from the old node', async () => {
     const a = await node();
     const b = await node();

@@ -7,6 +7,7 @@
  * script. Keys expire `resumeWindowMs` after their owner stops refreshing them.
  */
 import {
+  idempotencyWindow,
   randomId,
   type ClaimedSession,
   type RequestClaim,
@@ -28,6 +29,8 @@ export interface RedisSessionStoreOptions {
   readonly nodeId?: string;
   /** A node not heard from for this long is dead: requests it was running are answered `outcome_unknown` (default 3000 ms). */
   readonly nodeTimeoutMs?: number;
+  /** How long a `sendToUser` `idempotencyKey` is remembered per user, for every node (default 5 minutes). */
+  readonly idempotencyWindowMs?: number;
 }
 
 // Shared by the scripts that append to mailboxes. ARGV of the caller: prefix, window, ttl.
@@ -54,8 +57,12 @@ const NOTIFY_SCRIPT = `${APPEND}
 return append(ARGV[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[2], ARGV[3])
 `;
 
-// KEYS: user set. ARGV: prefix, window, ttl, type, hasBody, body
+// KEYS: user set, idempotency key. ARGV: prefix, window, ttl, type, hasBody, body, idempotency
+// window ('0': no key). A key used within its window appends nothing.
 const NOTIFY_USER_SCRIPT = `${APPEND}
+if ARGV[7] ~= '0' then
+  if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[7]) == false then return 1 end
+end
 for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if not append(ARGV[1], sid, ARGV[4], ARGV[5], ARGV[6], ARGV[2], ARGV[3]) then redis.call('SREM', KEYS[1], sid) end
 end
@@ -133,7 +140,7 @@ type StreamEntry = [id: string, fields: string[]];
 
 interface StoreRedis extends Redis {
   heraldNotify(...args: string[]): Promise<number | null>;
-  heraldNotifyUser(user: string, ...args: string[]): Promise<number>;
+  heraldNotifyUser(user: string, key: string, ...args: string[]): Promise<number>;
   heraldCreate(session: string, user: string, ...args: string[]): Promise<number>;
   heraldClaim(session: string, mailbox: string, user: string, ...args: string[]): Promise<[number, StreamEntry[]] | null>;
   heraldRelease(session: string, mailbox: string, ...args: string[]): Promise<number>;
@@ -170,6 +177,8 @@ export class RedisSessionStore implements SessionStore {
   /** The prefix of every key and channel. */
   readonly prefix: string;
   private readonly nodeTimeoutMs: number;
+  /** `idempotencyWindowMs` as the scripts take it. */
+  private readonly idempotencyWindow: string;
   private listener: SessionStoreListener | undefined;
   private limits: SessionStoreLimits = { replayWindow: 1000, resumeWindowMs: 120_000 };
   /** Sessions this node owns, with their user: their keys are kept alive by `refresh`. */
@@ -183,10 +192,11 @@ export class RedisSessionStore implements SessionStore {
     this.prefix = options.prefix ?? 'herald:';
     this.nodeId = options.nodeId ?? randomId(12);
     this.nodeTimeoutMs = options.nodeTimeoutMs ?? 3000;
+    this.idempotencyWindow = String(idempotencyWindow('RedisSessionStore', options.idempotencyWindowMs));
     const redisOptions = connectionOptions(options.redis);
     this.client = new Redis(redisOptions) as StoreRedis;
     this.client.defineCommand('heraldNotify', { numberOfKeys: 0, lua: NOTIFY_SCRIPT });
-    this.client.defineCommand('heraldNotifyUser', { numberOfKeys: 1, lua: NOTIFY_USER_SCRIPT });
+    this.client.defineCommand('heraldNotifyUser', { numberOfKeys: 2, lua: NOTIFY_USER_SCRIPT });
     this.client.defineCommand('heraldCreate', { numberOfKeys: 2, lua: CREATE_SCRIPT });
     this.client.defineCommand('heraldClaim', { numberOfKeys: 3, lua: CLAIM_SCRIPT });
     this.client.defineCommand('heraldRelease', { numberOfKeys: 2, lua: RELEASE_SCRIPT });
@@ -327,15 +337,17 @@ export class RedisSessionStore implements SessionStore {
     return seq === null ? undefined : Number(seq);
   }
 
-  async notifyUser(userId: string, type: string, body: string | undefined): Promise<void> {
+  async notifyUser(userId: string, type: string, body: string | undefined, idempotencyKey?: string): Promise<void> {
     await this.client.heraldNotifyUser(
       this.userKey(userId),
+      `${this.userKey(userId)}:k:${idempotencyKey ?? ''}`,
       this.prefix,
       String(this.limits.replayWindow),
       this.ttl,
       type,
       body === undefined ? '0' : '1',
       body ?? '',
+      idempotencyKey === undefined ? '0' : this.idempotencyWindow,
     );
   }
 

@@ -69,6 +69,26 @@ export function describeBroker(target: BrokerTarget): void {
       expect(positions).toEqual([1, 2, 3].map((offset) => ({ epoch: start.epoch, offset })));
     });
 
+    it('publishes once per idempotency key and topic on every node: a retry, here or on another node, gets the first position and delivers nothing', async () => {
+      const broker = await make();
+      const other = await peerOf(broker);
+      const [topic, elsewhere] = [fresh(), fresh()];
+      const seen: (string | undefined)[] = [];
+      await broker.subscribe(topic, (m) => seen.push(m.body));
+      const first = await broker.publish(topic, 'test.Event', '"a"', 'key-a');
+      expect(await broker.publish(topic, 'test.Event', '"a"', 'key-a')).toEqual(first);
+      expect(await other.publish(topic, 'test.Event', '"a"', 'key-a')).toEqual(first);
+      // Concurrent retries on two nodes: one publish in all.
+      const racing = await Promise.all([broker.publish(topic, 'test.Event', '"b"', 'key-b'), other.publish(topic, 'test.Event', '"b"', 'key-b')]);
+      expect(racing[0]).toEqual(racing[1]);
+      // The key is per topic; without a key nothing is held back.
+      expect((await other.publish(elsewhere, 'test.Event', '"a"', 'key-a')).offset).toBe(1);
+      await broker.publish(topic, 'test.Event', '"c"');
+      await broker.publish(topic, 'test.Event', '"c"');
+      await eventually(() => expect(seen).toEqual(['"a"', '"b"', '"c"', '"c"']));
+      expect((await broker.position(topic)).offset).toBe(4);
+    });
+
     it('keeps topics apart', async () => {
       const broker = await make();
       const [a, b] = [fresh(), fresh()];
