@@ -49,7 +49,19 @@ export interface RecoveryFailure {
   readonly sessionReset: boolean;
   /** Topics whose history no longer reached the client's position. */
   readonly topics: readonly string[];
+  /**
+   * Why, as the server said (`RecoveryReason` in `@herald/core`): `unknown_session` or
+   * `too_far_behind` for the session, `topic_not_recovered` when only topics were lost,
+   * `history_expired` or `epoch_changed` for a topic. Undefined from a server that does not say.
+   */
+  readonly reason?: string;
+  /** Per topic of `topics` the server gave a reason for, that reason. */
+  readonly topicReasons: Readonly<Record<string, string>>;
 }
+
+/** A failure for one topic, with the server's reason when it gave one. */
+const topicFailure = (topic: string, reason: string | undefined): RecoveryFailure =>
+  reason === undefined ? { sessionReset: false, topics: [topic], topicReasons: {} } : { sessionReset: false, topics: [topic], reason, topicReasons: { [topic]: reason } };
 
 export interface ClientOptions {
   /** The server's WebSocket URL (ignored when `transport` is given). */
@@ -370,7 +382,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     }) as Promise<SubscribedBody>;
     return subscribed.then(
       (body) => {
-        if (body.recovered === false) this.options.onRecoveryFailed?.({ sessionReset: false, topics: [topic] });
+        if (body.recovered === false) this.options.onRecoveryFailed?.(topicFailure(topic, body.reason));
         return body;
       },
       (error: unknown) => {
@@ -547,7 +559,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         const reset = body as TopicResetBody;
         const state = this.topics.get(reset.topic);
         if (state !== undefined) state.position = { epoch: reset.epoch, offset: reset.offset };
-        this.options.onRecoveryFailed?.({ sessionReset: false, topics: [reset.topic] });
+        this.options.onRecoveryFailed?.(topicFailure(reset.topic, reset.reason));
         return;
       }
       case SystemType.Unsubscribed:
@@ -633,10 +645,15 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         pending.reject(this.failure(ClientErrorReason.UnknownOutcome, `the session was lost while ${pending.type} was in flight`));
       }
     }
-    const lost = Object.entries(resumed.topics)
-      .filter(([, result]) => !result.recovered)
-      .map(([topic]) => topic);
-    if (!resumed.recovered) this.options.onRecoveryFailed?.({ sessionReset, topics: lost });
+    const lost = Object.entries(resumed.topics).filter(([, result]) => !result.recovered);
+    const topicReasons: Record<string, string> = {};
+    for (const [topic, result] of lost) if (result.reason !== undefined) topicReasons[topic] = result.reason;
+    const lostTopics = lost.map(([topic]) => topic);
+    if (!resumed.recovered) {
+      this.options.onRecoveryFailed?.(
+        resumed.reason === undefined ? { sessionReset, topics: lostTopics, topicReasons } : { sessionReset, topics: lostTopics, reason: resumed.reason, topicReasons },
+      );
+    }
   }
 
   private startTicker(): void {

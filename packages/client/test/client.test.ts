@@ -154,7 +154,7 @@ describe('reconnect and resume', () => {
     const first = ann.sessionId;
     await test.restart();
     await until(() => failures.length > 0);
-    expect(failures).toEqual([{ sessionReset: true, topics: [] }]);
+    expect(failures).toEqual([{ sessionReset: true, topics: [], reason: 'unknown_session', topicReasons: {} }]);
     expect(ann.sessionId).not.toBe(first);
     expect(await ann.request('test.Echo', { text: 'after' })).toEqual({ text: 'after' });
   });

@@ -95,6 +95,25 @@ export const ErrorReason = {
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 
 /**
+ * Why something was not recovered (`reason` beside `recovered: false`, PROTOCOL.md §4.11): in a
+ * `herald.Resume` answer, for the session and per topic, in a `herald.Subscribe` answer or
+ * `herald.Subscribed` with `since`, and in `herald.TopicReset`.
+ */
+export const RecoveryReason = {
+  /** No session with that id for this user on any node: it outlived the resume window, or never was. */
+  UnknownSession: 'unknown_session',
+  /** The session is there, but its mailbox no longer reaches back to the client's `seq` (past `replayWindow`). */
+  TooFarBehind: 'too_far_behind',
+  /** The topic's stream has the same epoch, but its history no longer reaches back to the client's offset. */
+  HistoryExpired: 'history_expired',
+  /** The topic's stream was reset (a new epoch: a broker restarted empty, the topic was forgotten). */
+  EpochChanged: 'epoch_changed',
+  /** Session-level only: the private stream was recovered, and at least one topic was not (see its own `reason`). */
+  TopicNotRecovered: 'topic_not_recovered',
+} as const;
+export type RecoveryReason = (typeof RecoveryReason)[keyof typeof RecoveryReason];
+
+/**
  * Close codes. Application codes are 4000 + the HTTP status that best names the cause.
  * `retry` tells a client what to do next; see PROTOCOL.md, "Close codes".
  */

@@ -3,7 +3,7 @@
  * The codec enforces the client side of the same rules by hand (it is on the hot path);
  * a property test keeps the two in agreement.
  */
-import { PROTOCOL_NAME, SystemType } from './constants.ts';
+import { PROTOCOL_NAME, RecoveryReason, SystemType } from './constants.ts';
 import { ERROR_REASON_PATTERN } from './errors.ts';
 import { MAX_TOKEN_LENGTH } from './system-bodies.ts';
 import { ID_PATTERN, TOPIC_PATTERN, TYPE_PATTERN } from './codec.ts';
@@ -96,7 +96,9 @@ const limits = object(
     'rateLimit',
   ],
 );
-const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' } }, ['topic', 'epoch', 'offset']);
+/** Why `recovered` is false; a client must accept reasons it does not know (later revisions may add some). */
+const recoveryReason = { type: 'string', examples: Object.values(RecoveryReason), pattern: ERROR_REASON_PATTERN.source };
+const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason }, ['topic', 'epoch', 'offset']);
 
 /** Schemas of the bodies of the reserved `herald.*` messages, for requests, responses and notifications. */
 export const systemBodyJsonSchemas: {
@@ -122,9 +124,10 @@ export const systemBodyJsonSchemas: {
       {
         sessionId: { type: 'string' },
         recovered: { type: 'boolean' },
+        reason: recoveryReason,
         topics: {
           type: 'object',
-          additionalProperties: object({ ...positionProperties, recovered: { type: 'boolean' } }, ['epoch', 'offset', 'recovered']),
+          additionalProperties: object({ ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason }, ['epoch', 'offset', 'recovered']),
         },
       },
       ['sessionId', 'recovered', 'topics'],
@@ -145,7 +148,7 @@ export const systemBodyJsonSchemas: {
     ),
     [SystemType.Subscribed]: subscribed,
     [SystemType.Unsubscribed]: object({ topic, reason: { type: 'string' } }, ['topic', 'reason']),
-    [SystemType.TopicReset]: object({ topic, ...positionProperties }, ['topic', 'epoch', 'offset']),
+    [SystemType.TopicReset]: object({ topic, ...positionProperties, reason: recoveryReason }, ['topic', 'epoch', 'offset']),
     [SystemType.Error]: object({ ...errorProperties, code: { type: 'integer', minimum: 100, maximum: 599 } }, ['code', 'error', 'message']),
     [SystemType.Goodbye]: object({ code: count(1000), reason: { type: 'string' }, retryAfterMs: count(0) }, ['code', 'reason']),
   },

@@ -2,7 +2,7 @@
  * The messages on the wire, as TypeScript interfaces. PROTOCOL.md documents each of them;
  * `envelope-schema.ts` holds the same shapes as JSON Schema.
  */
-import type { ErrorReason } from './constants.ts';
+import type { ErrorReason, RecoveryReason } from './constants.ts';
 
 /** A request from the client. `id` is unique per session; a retry reuses it. */
 export interface RequestMessage<Type extends string = string, Body = unknown> {
@@ -157,6 +157,8 @@ export interface SubscribedBody extends StreamPosition {
   readonly topic: string;
   /** Present when the subscription asked for history (`since`). */
   readonly recovered?: boolean;
+  /** With `recovered: false`: `history_expired` or `epoch_changed`. */
+  readonly reason?: RecoveryReason;
 }
 
 /** Body of a `herald.Unsubscribe` request and response. */
@@ -173,6 +175,8 @@ export interface UnsubscribedBody {
 /** Body of `herald.TopicReset`: history was lost; refetch state, live delivery goes on. */
 export interface TopicResetBody extends StreamPosition {
   readonly topic: string;
+  /** `history_expired` or `epoch_changed` (servers before this field send none). */
+  readonly reason?: RecoveryReason;
 }
 
 /** Body of a `herald.Resume` request. */
@@ -190,7 +194,9 @@ export interface ResumedBody {
   readonly sessionId: string;
   /** True only if nothing was lost: private stream and every listed topic. */
   readonly recovered: boolean;
-  readonly topics: Readonly<Record<string, StreamPosition & { readonly recovered: boolean }>>;
+  /** With `recovered: false`: the session's (`unknown_session`, `too_far_behind`), or `topic_not_recovered`. */
+  readonly reason?: RecoveryReason;
+  readonly topics: Readonly<Record<string, StreamPosition & { readonly recovered: boolean; readonly reason?: RecoveryReason }>>;
 }
 
 /** Body of `herald.Goodbye`, sent right before the server closes a session. */

@@ -64,5 +64,5 @@ export {
   type UpgradeRejected,
   type UpgradeRequest,
 } from './upgrade.ts';
-export { DEFAULT_LIMITS, Herald, createHerald, type AuthenticateInfo, type HeraldOptions, type HeraldStats } from './server.ts';
+export { DEFAULT_LIMITS, Herald, createHerald, type AuthenticateInfo, type HeraldOptions, type HeraldStats, type RecoveryFailureInfo } from './server.ts';
 export { RequestContext, type Handler, type Handlers, type Middleware, type SessionHandle } from './request-context.ts';

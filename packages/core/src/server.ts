@@ -23,6 +23,7 @@ import {
   CloseCode,
   ErrorReason,
   PROTOCOL_NAME,
+  RecoveryReason,
   Status,
   SYSTEM_TYPE_PREFIX,
   SystemType,
@@ -164,10 +165,28 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
   /** Told of every handler error that became a 500 (default: logged at error as `handler_failed`). */
   readonly onError?: (error: unknown, request: { readonly type: string; readonly sessionId: string }) => void;
   /**
+   * Told when a `herald.Resume` did not recover everything (the answer says `recovered: false`):
+   * why (`unknown_session`, `too_far_behind`, `topic_not_recovered`) and, per topic that was not
+   * recovered, its reason. For metrics and logs; what the client must refetch, it is told itself.
+   */
+  readonly onRecoveryFailed?: (failure: RecoveryFailureInfo) => void;
+  /**
    * How long this node remembers a `sendToUser` `idempotencyKey` when there is no session store
    * (default 5 minutes). With one, the store's window applies; publishes use the broker's.
    */
   readonly idempotencyWindowMs?: number;
+}
+
+/** What `onRecoveryFailed` is told. */
+export interface RecoveryFailureInfo {
+  /** The session the connection now carries: the resumed one, or a new one when the session was lost. */
+  readonly sessionId: string;
+  /** The session the client asked to resume. */
+  readonly resumed: string;
+  readonly userId: string | undefined;
+  readonly reason: RecoveryReason;
+  /** The topics that were not recovered, with why. */
+  readonly topics: Readonly<Record<string, RecoveryReason>>;
 }
 
 /** Counts for health checks and tests. */
@@ -719,6 +738,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       previous !== undefined && previous !== session && previous.state !== SessionState.Closed && previous.userId === session.userId;
     let target = session;
     let recovered = false;
+    // Why the private stream was not recovered, when it was not.
+    let lost: RecoveryReason = RecoveryReason.UnknownSession;
     if (adoptable) {
       target = previous;
       const connection = session.connection as Connection;
@@ -729,6 +750,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       target.hasClientState = true;
       target.attach(connection);
       recovered = body.seq <= target.seq && (target.replay === null || body.seq + 1 >= target.replay.oldestSeq || target.replay.size === 0);
+      // A client ahead of what the session sent holds another stream than this one.
+      if (body.seq <= target.seq) lost = RecoveryReason.TooFarBehind;
       target.replay?.ack(body.seq);
       target.resumeAt(body.seq);
       target.flushReplay();
@@ -737,7 +760,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       }
       if (this.stored !== undefined) await this.stored.reclaim(target);
     } else if (previous === undefined && this.stored !== undefined && session.userId !== undefined) {
-      recovered = await this.stored.claim(session, body.sessionId, body.seq);
+      const claimed = await this.stored.claim(session, body.sessionId, body.seq);
+      recovered = claimed === true;
+      if (claimed !== true) lost = claimed;
     }
     const joined: SubscribedBody[] = [];
     for (const [topic, since] of Object.entries(body.topics ?? {})) {
@@ -758,12 +783,25 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const topics = new Map<string, ResumedBody['topics'][string]>();
     for (const subscribed of joined) {
       const { epoch, offset } = this.topics.positionOf(target, subscribed);
-      topics.set(subscribed.topic, { epoch, offset, recovered: subscribed.recovered === true });
+      topics.set(
+        subscribed.topic,
+        subscribed.recovered === true ? { epoch, offset, recovered: true } : { epoch, offset, recovered: false, reason: subscribed.reason ?? RecoveryReason.HistoryExpired },
+      );
     }
     const all = recovered && [...topics.values()].every((t) => t.recovered);
-    const resumed: ResumedBody = { sessionId: target.id, recovered: all, topics: Object.fromEntries(topics) };
+    const reason = !recovered ? lost : all ? undefined : RecoveryReason.TopicNotRecovered;
+    const resumed: ResumedBody = { sessionId: target.id, recovered: all, ...(reason === undefined ? {} : { reason }), topics: Object.fromEntries(topics) };
     target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
     if (fresh) target.settle();
+    if (reason !== undefined && this.options.onRecoveryFailed !== undefined) {
+      const failed: Record<string, RecoveryReason> = {};
+      for (const [topic, result] of topics) if (result.reason !== undefined) failed[topic] = result.reason;
+      try {
+        this.options.onRecoveryFailed({ sessionId: target.id, resumed: body.sessionId, userId: target.userId, reason, topics: failed });
+      } catch (error) {
+        this.reportError(error, target);
+      }
+    }
   }
 
   /** A session resumed here takes the id of the one it resumes (`StoredDelivery.claim`); its own id is let go. */
@@ -791,7 +829,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (session.topics === null) return;
     const reset = (subscribed: SubscribedBody): void => {
       if (subscribed.recovered === false) {
-        session.sendSystem(SystemType.TopicReset, { topic: subscribed.topic, epoch: subscribed.epoch, offset: subscribed.offset });
+        session.sendSystem(SystemType.TopicReset, {
+          topic: subscribed.topic,
+          epoch: subscribed.epoch,
+          offset: subscribed.offset,
+          ...(subscribed.reason === undefined ? {} : { reason: subscribed.reason }),
+        });
       }
     };
     for (const [topic, since] of this.topics.lagOf(session, session.topics)) {

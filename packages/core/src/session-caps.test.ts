@@ -88,7 +88,7 @@ describe('maxSessionsPerPrincipal', () => {
     third.drop();
     const late = await connect(herald, 'alice', false);
     const resumed = await resume(late, sessionIdOf(first));
-    expect(resumed).toEqual({ sessionId: sessionIdOf(late), recovered: false, topics: {} });
+    expect(resumed).toEqual({ sessionId: sessionIdOf(late), recovered: false, reason: 'unknown_session', topics: {} });
     expect(resumed.sessionId).not.toBe(sessionIdOf(first));
   });
 

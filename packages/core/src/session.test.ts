@@ -470,7 +470,7 @@ describe('resume', () => {
     clock.advance(120_000);
     expect(herald.stats.sessions).toBe(0);
     const { frames, newId } = await resume(herald, 'alice', sessionIdOf(first), 0);
-    expect(frames).toEqual([{ kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: newId, recovered: false, topics: {} } }]);
+    expect(frames).toEqual([{ kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: newId, recovered: false, reason: 'unknown_session', topics: {} } }]);
     expect(newId).not.toBe(sessionIdOf(first));
   });
 
@@ -484,7 +484,7 @@ describe('resume', () => {
     await herald.sendToUser('alice', 'test.Note', { n: 1 });
     const frames = await answer(socket, { kind: 'req', id: 'resume', type: 'herald.Resume', body: { sessionId: sessionIdOf(first), seq: 7 } });
     expect(frames).toEqual([
-      { kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: sessionIdOf(socket), recovered: false, topics: {} } },
+      { kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: sessionIdOf(socket), recovered: false, reason: 'unknown_session', topics: {} } },
       note(1, 1),
     ]);
   });
@@ -496,7 +496,7 @@ describe('resume', () => {
     alice.drop();
     const mallory = await resume(herald, 'mallory', sessionIdOf(alice), 0);
     expect(mallory.frames).toEqual([
-      { kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: mallory.newId, recovered: false, topics: {} } },
+      { kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: mallory.newId, recovered: false, reason: 'unknown_session', topics: {} } },
     ]);
     const back = await resume(herald, 'alice', sessionIdOf(alice), 0);
     expect(back.frames).toEqual([
@@ -505,10 +505,21 @@ describe('resume', () => {
     ]);
   });
 
+  it('tells onRecoveryFailed why a resume did not recover, and nothing when it did', async () => {
+    const failures: unknown[] = [];
+    const { herald } = setup({ ...options, onRecoveryFailed: (failure) => failures.push(failure) });
+    const socket = await connect(herald, 'alice');
+    socket.drop();
+    await resume(herald, 'alice', sessionIdOf(socket), 0);
+    expect(failures).toEqual([]);
+    const { newId } = await resume(herald, 'alice', 'AAAAAAAAAAAAAAAAAAAAAA', 0);
+    expect(failures).toEqual([{ sessionId: newId, resumed: 'AAAAAAAAAAAAAAAAAAAAAA', userId: 'alice', reason: 'unknown_session', topics: {} }]);
+  });
+
   it('answers an unknown session id like an expired one', async () => {
     const { herald } = setup(options);
     const { response, newId } = await resume(herald, 'alice', 'AAAAAAAAAAAAAAAAAAAAAA', 0);
-    expect(response.body).toEqual({ sessionId: newId, recovered: false, topics: {} });
+    expect(response.body).toEqual({ sessionId: newId, recovered: false, reason: 'unknown_session', topics: {} });
   });
 
   it('is refused with 409 conflict after an application request on the new connection', async () => {
@@ -675,7 +686,7 @@ describe('private notifications: backpressure and the replay window', () => {
       note(4, 4),
       note(5, 5),
       note(6, 6),
-      { kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: sessionIdOf(socket), recovered: false, topics: {} } },
+      { kind: 'resp', reqId: 'resume', type: 'herald.Resume', code: 200, body: { sessionId: sessionIdOf(socket), recovered: false, reason: 'too_far_behind', topics: {} } },
     ]);
   });
 });
@@ -720,7 +731,7 @@ describe('private stream under drops, acks and resumes (property)', () => {
           const resumed = await resume(herald, 'alice', sessionId, held);
           read = 1;
           receive(resumed.socket);
-          expect(resumed.response.body).toEqual({ sessionId, recovered: expected, topics: {} });
+          expect(resumed.response.body).toEqual({ sessionId, recovered: expected, ...(expected ? {} : { reason: 'too_far_behind' }), topics: {} });
           expect(resumed.frames.at(-1)).toBe(resumed.response);
           buffer = buffer.filter((seq) => seq > held);
           socket = resumed.socket;

@@ -8,6 +8,7 @@
  * silent gap").
  */
 import { encodePrivateNotification } from './codec.ts';
+import { RecoveryReason } from './constants.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
 import { type Session, SessionState } from './session.ts';
 import type { SessionStore, StoredNotification } from './session-store.ts';
@@ -72,7 +73,7 @@ export class StoredDelivery {
    * Resumes here a session another node held: `session` takes its id, its `seq` and the mailbox
    * after the client's `seq`. True when nothing after that `seq` is missing.
    */
-  async claim(session: Session, sessionId: string, seq: number): Promise<boolean> {
+  async claim(session: Session, sessionId: string, seq: number): Promise<true | RecoveryReason> {
     const connection = session.connection;
     const early: StoredNotification[] = [];
     this.claiming.set(sessionId, early);
@@ -83,10 +84,11 @@ export class StoredDelivery {
       // Another claim of the same session on this node (a reconnect during a slow claim) has its own.
       if (this.claiming.get(sessionId) === early) this.claiming.delete(sessionId);
     }
-    if (claimed === undefined) return false;
+    if (claimed === undefined) return RecoveryReason.UnknownSession;
     if (session.connection !== connection || session.state === SessionState.Closed) {
       if (!this.claiming.has(sessionId) && this.host.session(sessionId) === undefined) this.store.forget(sessionId);
-      return false;
+      // Nobody hears this answer: the connection it was for is gone.
+      return RecoveryReason.UnknownSession;
     }
     this.host.rename(session, sessionId);
     const replay = (session.replay = new ReplayBuffer());
@@ -95,7 +97,8 @@ export class StoredDelivery {
     session.resumeAt(seq);
     this.early.delete(session);
     for (const notification of early) this.receive(session, sessionId, notification);
-    return seq <= claimed.seq && (seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1);
+    if (seq > claimed.seq) return RecoveryReason.UnknownSession;
+    return seq === claimed.seq || claimed.notifications[0]?.seq === seq + 1 ? true : RecoveryReason.TooFarBehind;
   }
 
   /**

@@ -7,8 +7,13 @@
  */
 import type { Broker, TopicMessage } from './broker.ts';
 import { encodeSystemNotification, encodeTopicNotification } from './codec.ts';
-import { SystemType } from './constants.ts';
+import { RecoveryReason, SystemType } from './constants.ts';
 import type { StreamPosition, SubscribedBody } from './envelope.ts';
+
+/** Why history after `since` is incomplete: the stream was reset, or it no longer reaches back. */
+export function lossOf(since: StreamPosition, now: StreamPosition): RecoveryReason {
+  return since.epoch === now.epoch ? RecoveryReason.HistoryExpired : RecoveryReason.EpochChanged;
+}
 
 /** What the registry needs of a session. */
 export interface TopicSubscriber {
@@ -64,8 +69,8 @@ function frameOf(message: TopicMessage): string {
 }
 
 /** `herald.TopicReset` before a message that does not follow the last one: the stream lost history (a broker restart). */
-function resetFrameOf(message: TopicMessage): string {
-  return encodeSystemNotification(SystemType.TopicReset, { topic: message.topic, epoch: message.epoch, offset: message.offset - 1 });
+function resetFrameOf(message: TopicMessage, reason: RecoveryReason): string {
+  return encodeSystemNotification(SystemType.TopicReset, { topic: message.topic, epoch: message.epoch, offset: message.offset - 1, reason });
 }
 
 export class TopicRegistry {
@@ -91,11 +96,12 @@ export class TopicRegistry {
   private deliver(state: TopicState, message: TopicMessage): void {
     // A new epoch, or offsets skipped by the broker: subscribers are told instead of silently skipping.
     const reset = state.epoch !== '' && (state.epoch !== message.epoch || message.offset > state.offset + 1);
+    const reason = state.epoch === message.epoch ? RecoveryReason.HistoryExpired : RecoveryReason.EpochChanged;
     state.epoch = state.deliveredEpoch = message.epoch;
     state.offset = state.delivered = message.offset;
     for (const queue of state.pending.values()) queue.push(message);
     if (state.live.size === 0 && state.native.size === 0) return;
-    if (reset) this.announceReset(state, message);
+    if (reset) this.announceReset(state, message, reason);
     const frame = frameOf(message);
     const behind = { epoch: message.epoch, offset: message.offset - 1 };
     if (state.native.size > 0) {
@@ -117,8 +123,8 @@ export class TopicRegistry {
   }
 
   /** Tells live subscribers that history was lost (a new epoch, or a gap), before the message after it reaches them. */
-  private announceReset(state: TopicState, message: TopicMessage): void {
-    const frame = resetFrameOf(message);
+  private announceReset(state: TopicState, message: TopicMessage, reason: RecoveryReason): void {
+    const frame = resetFrameOf(message, reason);
     if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
     for (const subscriber of state.live) subscriber.sendTopicFrame(frame);
   }
@@ -185,7 +191,9 @@ export class TopicRegistry {
         const history = await this.broker.history(topic, since);
         let offset = history.position.offset;
         if (history.complete) ({ last: offset, done: caughtUp } = this.sendAll(subscriber, history.messages, since.offset, since.epoch));
-        subscribed = { topic, epoch: history.position.epoch, offset, recovered: history.complete };
+        subscribed = history.complete
+          ? { topic, epoch: history.position.epoch, offset, recovered: true }
+          : { topic, epoch: history.position.epoch, offset, recovered: false, reason: lossOf(since, history.position) };
       }
       const queue = state.pending.get(subscriber);
       if (queue === undefined || !subscriber.isSubscribedTo(topic)) {
@@ -215,7 +223,7 @@ export class TopicRegistry {
     let current = epoch;
     for (const message of messages) {
       if (message.epoch !== current) {
-        if (!subscriber.sendTopicFrame(resetFrameOf(message))) return { last, done: false };
+        if (!subscriber.sendTopicFrame(resetFrameOf(message, RecoveryReason.EpochChanged))) return { last, done: false };
         current = message.epoch;
         last = message.offset - 1;
       }

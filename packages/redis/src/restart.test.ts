@@ -54,7 +54,7 @@ it('tells clients what a Redis restart lost: a topic reset for live subscribers,
     // The live subscriber hears of the new epoch before its first message.
     await expect.poll(() => system(socket, 'test.Note').map((m) => m.offset), { timeout: 5000 }).toEqual([1, 1]);
     const resets = system(socket, 'herald.TopicReset');
-    expect(resets.map((m) => m.body)).toEqual([{ topic: 'news', epoch: after.epoch, offset: 0 }]);
+    expect(resets.map((m) => m.body)).toEqual([{ topic: 'news', epoch: after.epoch, offset: 0, reason: 'epoch_changed' }]);
     expect(socket.received.indexOf(resets[0] as NotificationMessage)).toBeLessThan(socket.received.findLastIndex((m) => m.kind === 'notification' && m.type === 'test.Note'));
 
     // The session is gone from Redis: the node ends it, and a resume is told recovered: false.

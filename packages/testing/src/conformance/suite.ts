@@ -423,6 +423,19 @@ export function describeConformance(target: ConformanceTarget): void {
         const replayed = tester.log.slice(before).filter(withType('conf.Published')).map((m) => (m as NotificationMessage).offset);
         expect(replayed).toEqual([3, 4, 5]);
       });
+
+      it('answers a since of another epoch with recovered: false and reason epoch_changed, and no replay', async () => {
+        await boot();
+        const tester = await client({ token: 'user:ann' });
+        await tester.request('herald.Subscribe', { topic: 'conf/e' });
+        await tester.request('conf.Publish', { topic: 'conf/e', count: 2 });
+        await tester.waitFor(withProperty('offset', 2));
+        await tester.request('herald.Unsubscribe', { topic: 'conf/e' });
+        const before = tester.log.length;
+        const again = await tester.request('herald.Subscribe', { topic: 'conf/e', since: { epoch: 'gone', offset: 1 } });
+        expect(again.body).toMatchObject({ topic: 'conf/e', offset: 2, recovered: false, reason: 'epoch_changed' });
+        expect(tester.log.slice(before).filter(withType('conf.Published'))).toEqual([]);
+      });
     });
 
     describe('delivery confirmation and resume', () => {
@@ -457,7 +470,7 @@ export function describeConformance(target: ConformanceTarget): void {
         await sleep(resumeWindowMs + pingIntervalMs + pingTimeoutMs + SLACK_MS);
         const again = await client({ token: 'user:ann' });
         const resumed = await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 });
-        expect(resumed).toMatchObject({ code: 200, body: { sessionId: again.welcome.sessionId, recovered: false } });
+        expect(resumed).toMatchObject({ code: 200, body: { sessionId: again.welcome.sessionId, recovered: false, reason: 'unknown_session' } });
       });
 
       it('answers a resume with positions its topic streams agree with: nothing before the answer above it, nothing after at or below it', async () => {
