@@ -476,12 +476,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     assertName(TYPE_PATTERN, type, 'notification type');
     const key = options?.idempotencyKey;
     assertIdempotencyKey(key);
-    if (this.sessionStore !== undefined) return this.sessionStore.notifyUser(userId, type, encodeBody(body), key);
-    if (key === undefined) return this.users.sendToUser(userId, type, encodeBody(body));
+    const encoded = encodeBody(body);
+    if (this.sessionStore !== undefined) return this.sessionStore.notifyUser(userId, type, encoded, key);
+    if (key === undefined) return this.users.sendToUser(userId, type, encoded);
     const keyed = `${userId}\n${key}`;
     const first = this.sentToUser.get(keyed);
     if (first !== undefined) return first;
-    const sent = this.users.sendToUser(userId, type, encodeBody(body));
+    const sent = this.users.sendToUser(userId, type, encoded);
     this.sentToUser.remember(keyed, sent);
     // A send that failed did not happen: its retry must go out.
     sent.catch(() => this.sentToUser.forget(keyed));
@@ -737,9 +738,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const adoptable =
       previous !== undefined && previous !== session && previous.state !== SessionState.Closed && previous.userId === session.userId;
     let target = session;
-    let recovered = false;
-    // Why the private stream was not recovered, when it was not.
-    let lost: RecoveryReason = RecoveryReason.UnknownSession;
+    // Why the private stream was not recovered (undefined: it was).
+    let lost: RecoveryReason | undefined = RecoveryReason.UnknownSession;
     if (adoptable) {
       target = previous;
       const connection = session.connection as Connection;
@@ -749,9 +749,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       target.state = SessionState.Open;
       target.hasClientState = true;
       target.attach(connection);
-      recovered = body.seq <= target.seq && (target.replay === null || body.seq + 1 >= target.replay.oldestSeq || target.replay.size === 0);
+      const reaches = target.replay === null || body.seq + 1 >= target.replay.oldestSeq || target.replay.size === 0;
       // A client ahead of what the session sent holds another stream than this one.
-      if (body.seq <= target.seq) lost = RecoveryReason.TooFarBehind;
+      lost = body.seq > target.seq ? RecoveryReason.UnknownSession : reaches ? undefined : RecoveryReason.TooFarBehind;
       target.replay?.ack(body.seq);
       target.resumeAt(body.seq);
       target.flushReplay();
@@ -761,8 +761,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       if (this.stored !== undefined) await this.stored.reclaim(target);
     } else if (previous === undefined && this.stored !== undefined && session.userId !== undefined) {
       const claimed = await this.stored.claim(session, body.sessionId, body.seq);
-      recovered = claimed === true;
-      if (claimed !== true) lost = claimed;
+      lost = claimed === true ? undefined : claimed;
     }
     const joined: SubscribedBody[] = [];
     for (const [topic, since] of Object.entries(body.topics ?? {})) {
@@ -788,8 +787,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         subscribed.recovered === true ? { epoch, offset, recovered: true } : { epoch, offset, recovered: false, reason: subscribed.reason ?? RecoveryReason.HistoryExpired },
       );
     }
-    const all = recovered && [...topics.values()].every((t) => t.recovered);
-    const reason = !recovered ? lost : all ? undefined : RecoveryReason.TopicNotRecovered;
+    const all = lost === undefined && [...topics.values()].every((t) => t.recovered);
+    const reason = lost ?? (all ? undefined : RecoveryReason.TopicNotRecovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, ...(reason === undefined ? {} : { reason }), topics: Object.fromEntries(topics) };
     target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
     if (fresh) target.settle();

@@ -95,13 +95,12 @@ export class TopicRegistry {
 
   private deliver(state: TopicState, message: TopicMessage): void {
     // A new epoch, or offsets skipped by the broker: subscribers are told instead of silently skipping.
-    const reset = state.epoch !== '' && (state.epoch !== message.epoch || message.offset > state.offset + 1);
-    const reason = state.epoch === message.epoch ? RecoveryReason.HistoryExpired : RecoveryReason.EpochChanged;
+    const lost = state.epoch !== '' && (state.epoch !== message.epoch || message.offset > state.offset + 1) ? lossOf(state, message) : undefined;
     state.epoch = state.deliveredEpoch = message.epoch;
     state.offset = state.delivered = message.offset;
     for (const queue of state.pending.values()) queue.push(message);
     if (state.live.size === 0 && state.native.size === 0) return;
-    if (reset) this.announceReset(state, message, reason);
+    if (lost !== undefined) this.announceReset(state, message, lost);
     const frame = frameOf(message);
     const behind = { epoch: message.epoch, offset: message.offset - 1 };
     if (state.native.size > 0) {
