@@ -16,6 +16,7 @@ import {
   systemBodyJsonSchemas,
   type ContractDefinition,
   type JsonSchema,
+  type TopicDefinition,
 } from '@herald/core';
 import { componentRef, toAsyncApiSchema } from './asyncapi-schema.ts';
 import { catalog, errorResponseExample, notificationExample, requestExample, responseExample, type NotificationEntry, type RequestEntry } from './catalog.ts';
@@ -176,6 +177,7 @@ class DocumentBuilder {
   private readonly schemaKeys = new ComponentKeys();
   private readonly messageKeys = new ComponentKeys();
   private readonly operationKeys = new ComponentKeys();
+  private readonly channelKeys = new ComponentKeys();
 
   constructor() {
     for (const key of ['herald.Id', 'herald.Type', 'herald.Topic', 'herald.ErrorBody', 'herald.Envelope']) this.schemaKeys.key(`fixed:${key}`, key);
@@ -273,6 +275,44 @@ class DocumentBuilder {
     });
   }
 
+  /** Channels of the contract's topic patterns, each with the notifications it carries and a receive operation. */
+  readonly topicChannels: Record<string, JsonSchema> = {};
+
+  topic(pattern: string, definition: TopicDefinition): void {
+    this.channelKeys.key('fixed:connection', CHANNEL);
+    const key = this.channelKeys.key(`topic:${pattern}`, `topic.${pattern}`);
+    const parameters: Record<string, JsonSchema> = {};
+    for (const [, name] of pattern.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      parameters[name as string] = { description: `One segment of the topic name (no "/"): ${name as string}.` };
+    }
+    const messages: Record<string, JsonSchema> = {};
+    for (const type of definition.notifications) {
+      const message = this.messageKeys.key(`notification:${type}`, type);
+      messages[message] = { $ref: `#/components/messages/${message}` };
+    }
+    const history = definition.history;
+    const kept =
+      history === undefined
+        ? "Its history is the broker's (Welcome topicHistory)."
+        : `It keeps the last ${history.messages} messages${history.ttlMs === undefined ? '' : ` of at most ${history.ttlMs} ms`} for resume and since, announced in herald.Subscribed as history.`;
+    this.topicChannels[key] = {
+      address: pattern,
+      title: pattern,
+      description: `${definition.description === undefined ? '' : `${definition.description}\n\n`}Topic notifications of the topics ${pattern} stands for, on the Herald connection: subscribe with ${SystemType.Subscribe}. ${kept}`,
+      ...(Object.keys(parameters).length === 0 ? {} : { parameters }),
+      messages,
+      ...(history === undefined ? {} : { 'x-herald-history': history }),
+    };
+    this.operations[this.operationKeys.key(`receive-topic:${pattern}`, `receive.topic.${pattern}`)] = {
+      channel: { $ref: `#/channels/${key}` },
+      action: 'receive',
+      title: pattern,
+      summary: `Notifications published on ${pattern}.`,
+      tags: [{ name: 'topic' }],
+      messages: Object.keys(messages).map((message) => ({ $ref: `#/channels/${key}/messages/${message}` })),
+    };
+  }
+
   notification(entry: NotificationEntry): void {
     const tags = [{ name: entry.system ? 'system' : 'notification' }];
     const body = this.bodySchema(`notification:${entry.type}`, entry.type, entry.body);
@@ -361,6 +401,7 @@ export function asyncApiDocument(contract: ContractDefinition, options: Document
   for (const entry of messages.requests) builder.request(entry, error);
   for (const entry of messages.notifications) builder.notification(entry);
   builder.keepAlive();
+  for (const [pattern, definition] of Object.entries(contract.topics ?? {})) builder.topic(pattern, definition);
   return {
     asyncapi: '3.0.0',
     info: { title: options.title, version: options.version, description: overview(options, longPoll) },
@@ -396,6 +437,7 @@ export function asyncApiDocument(contract: ContractDefinition, options: Document
           },
         },
       },
+      ...builder.topicChannels,
     },
     operations: builder.operations,
     components: {

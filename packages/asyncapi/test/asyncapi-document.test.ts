@@ -46,6 +46,20 @@ function resolvePointer(document: unknown, ref: string): unknown {
   return typeof next === 'string' ? resolvePointer(document, next) : target;
 }
 
+describe("the contract's topic patterns", () => {
+  const document = asyncApiDocument(chat, options);
+
+  it('are channels with their address, parameters, notifications and history, each with a receive operation', () => {
+    const channel = Object.values(document.channels).find((candidate) => candidate['address'] === 'room/{room}') as Record<string, unknown>;
+    expect(channel).toMatchObject({ title: 'room/{room}', parameters: { room: {} }, 'x-herald-history': { messages: 500, ttlMs: 86_400_000 } });
+    const messages = Object.values(channel['messages'] as Record<string, { $ref: string }>).map((ref) => (resolvePointer(document, ref.$ref) as Record<string, unknown>)['title']);
+    expect(messages).toEqual(['chat.Message']);
+    expect(channel['description']).toContain('keeps the last 500 messages of at most 86400000 ms');
+    const operation = Object.values(document.operations).find((candidate) => candidate['title'] === 'room/{room}');
+    expect(operation).toMatchObject({ action: 'receive', channel: { $ref: `#/channels/${Object.keys(document.channels).find((key) => document.channels[key] === channel)}` } });
+  });
+});
+
 describe.each(contracts)('the AsyncAPI document of the %s contract', (_name, contract) => {
   const document = asyncApiDocument(contract, options);
 

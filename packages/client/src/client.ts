@@ -26,6 +26,9 @@ import {
   type ServerMessage,
   type StreamPosition,
   type SubscribedBody,
+  type Topic,
+  type TopicNotificationType,
+  type TopicPattern,
   type TopicResetBody,
   type WelcomeBody,
 } from '@herald/core';
@@ -119,6 +122,17 @@ interface Pending {
 }
 
 type Handler = (body: any, meta: NotificationMeta) => void;
+
+/**
+ * The handler of a topic's notifications: typed by the topic's pattern when the contract
+ * declares topics (its body is one of the pattern's notification types, told by `meta.type`).
+ */
+export type TopicHandler<C extends ContractDefinition, T extends string> = [TopicPattern<C>] extends [never]
+  ? Handler
+  : (
+      body: NotificationBody<C, TopicNotificationType<C, T, NotificationType<C>>>,
+      meta: NotificationMeta & { readonly type: TopicNotificationType<C, T, NotificationType<C>> },
+    ) => void;
 
 interface TopicState {
   position: StreamPosition | undefined;
@@ -351,21 +365,25 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
 
   /**
    * Subscribes to a topic; `handler` gets each of its notifications once, in offset order,
-   * across reconnects.
+   * across reconnects. With topic patterns in the contract, only their topics (and `$all`) are
+   * accepted, and the handler is typed by the pattern's notifications.
+   *
+   * @example
+   * client.subscribe('room/lobby', (message, { type, offset }) => render(type, message));
    */
-  subscribe(topic: string, handler: Handler): Subscription {
+  subscribe<T extends Topic<C>>(topic: T, handler: TopicHandler<C, T>): Subscription {
     let state = this.topics.get(topic);
     const first = state === undefined || !state.requested;
     if (state === undefined) this.topics.set(topic, (state = { position: undefined, handlers: new Set(), requested: true, awaiting: 0 }));
     state.requested = true;
-    state.handlers.add(handler);
+    state.handlers.add(handler as Handler);
     const ready = first ? this.sendSubscribe(topic) : Promise.resolve({ topic, ...(state.position ?? { epoch: '', offset: 0 }) });
     ready.catch((error: unknown) => this.options.onError?.(error));
     return {
       ready,
       unsubscribe: () => {
         const current = this.topics.get(topic);
-        if (current === undefined || !current.handlers.delete(handler) || current.handlers.size > 0) return;
+        if (current === undefined || !current.handlers.delete(handler as Handler) || current.handlers.size > 0) return;
         this.topics.delete(topic);
         if (this.ready) this.enqueue(SystemType.Unsubscribe, { topic }, true, true).catch(() => {});
       },

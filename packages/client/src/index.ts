@@ -1,4 +1,4 @@
-export { createClient, HeraldClient, type ClientOptions, type ClientState, type NotificationMeta, type RecoveryFailure, type StreamGap, type Subscription } from './client.ts';
+export { createClient, HeraldClient, type ClientOptions, type ClientState, type NotificationMeta, type RecoveryFailure, type StreamGap, type Subscription, type TopicHandler } from './client.ts';
 export { ClientErrorReason, HeraldRequestError, type ErrorDetails } from './errors.ts';
 export type { ConnectFailure } from './connect-failure.ts';
 export {

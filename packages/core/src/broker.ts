@@ -49,6 +49,12 @@ export interface Broker {
   /** What it keeps per topic, when it can say (announced in `herald.Welcome` as `topicHistory`). */
   readonly retention?: TopicRetention;
   /**
+   * Takes the history rules of the contract's topic patterns: a topic for which `retentionOf`
+   * answers keeps that much history instead of `retention`. Servers sharing a broker give it the
+   * same rules. A broker without it cannot serve a contract whose patterns set `history`.
+   */
+  useTopicRetention?(retentionOf: (topic: string) => TopicRetention | undefined): void;
+  /**
    * Appends to a topic's history and delivers to every listener of the topic, on every node.
    * With an `idempotencyKey` already used for this topic within the broker's idempotency
    * window, it does neither and resolves with the position the key's first publish got: every

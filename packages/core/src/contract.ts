@@ -9,6 +9,7 @@ import { SYSTEM_TYPE_PREFIX } from './constants.ts';
 import { TYPE_PATTERN } from './codec.ts';
 import type { Issue } from './envelope.ts';
 import type { JsonSchema } from './envelope-schema.ts';
+import { type TopicDefinition, compilePattern } from './topic-patterns.ts';
 
 /** Any Standard Schema. */
 export type Schema<Output = unknown> = StandardSchemaV1<unknown, Output>;
@@ -33,7 +34,18 @@ export interface NotificationDefinition<Body extends Schema = Schema> {
 export interface ContractDefinition {
   readonly requests: Readonly<Record<string, RequestDefinition>>;
   readonly notifications: Readonly<Record<string, NotificationDefinition>>;
+  /**
+   * The topics the application uses, as patterns (`room/{roomId}`), each with the notification
+   * types it carries and its history. When given, the server refuses subscriptions to and
+   * publishes on any other topic (`$all` aside), and the client's `subscribe` is typed by them.
+   */
+  readonly topics?: Readonly<Record<string, TopicDefinition>>;
 }
+
+/** Topic patterns may only name the contract's own notification types. */
+type CheckedTopics<D extends ContractDefinition> = D extends { readonly topics: infer T }
+  ? { readonly topics: { readonly [P in keyof T]: TopicDefinition<keyof D['notifications'] & string> } }
+  : unknown;
 
 /** A checked contract. */
 export type Contract<Definition extends ContractDefinition = ContractDefinition> = Definition & { readonly '~herald': 'contract' };
@@ -72,11 +84,16 @@ function checkType(type: string): void {
  *   notifications: {
  *     'chat.Message': { body: z.object({ room: z.string(), text: z.string(), from: z.string() }) },
  *   },
+ *   topics: {
+ *     'room/{roomId}': { notifications: ['chat.Message'], history: { messages: 500, ttlMs: 3_600_000 } },
+ *   },
  * });
  */
-export function defineContract<const Definition extends ContractDefinition>(definition: Definition): Contract<Definition> {
+export function defineContract<const Definition extends ContractDefinition>(definition: Definition & CheckedTopics<Definition>): Contract<Definition> {
   for (const type of Object.keys(definition.requests)) checkType(type);
   for (const type of Object.keys(definition.notifications)) checkType(type);
+  const notificationTypes = Object.keys(definition.notifications);
+  for (const [pattern, topic] of Object.entries(definition.topics ?? {})) compilePattern(pattern, topic, notificationTypes);
   return { ...definition, '~herald': 'contract' };
 }
 

@@ -98,7 +98,9 @@ const limits = object(
 );
 /** Why `recovered` is false; a client must accept reasons it does not know (later revisions may add some). */
 const recoveryReason = { type: 'string', examples: Object.values(RecoveryReason), pattern: ERROR_REASON_PATTERN.source };
-const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason }, ['topic', 'epoch', 'offset']);
+/** How much history topics keep: every topic's in the Welcome, one topic's in `herald.Subscribed`. */
+const topicHistory = object({ messages: count(1), ttlMs: count(1) }, ['messages']);
+const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason, history: topicHistory }, ['topic', 'epoch', 'offset']);
 
 /** Schemas of the bodies of the reserved `herald.*` messages, for requests, responses and notifications. */
 export const systemBodyJsonSchemas: {
@@ -142,7 +144,7 @@ export const systemBodyJsonSchemas: {
         userId: { type: 'string' },
         expiresAt: count(0),
         limits,
-        topicHistory: object({ messages: count(1), ttlMs: count(1) }, ['messages']),
+        topicHistory,
       },
       ['sessionId', 'protocol', 'authenticated', 'limits'],
     ),

@@ -159,6 +159,8 @@ export interface SubscribedBody extends StreamPosition {
   readonly recovered?: boolean;
   /** With `recovered: false`: `history_expired` or `epoch_changed`. */
   readonly reason?: RecoveryReason;
+  /** The history this topic keeps, when its pattern in the contract sets one (else `topicHistory` of the Welcome). */
+  readonly history?: { readonly messages: number; readonly ttlMs?: number };
 }
 
 /** Body of a `herald.Unsubscribe` request and response. */

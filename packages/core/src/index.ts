@@ -51,6 +51,15 @@ export { clientAddress, proxyMatcher, type ForwardedHeader, type RequestOrigin }
 export { consoleLogger, type LogFields, type Logger } from './logger.ts';
 export type { HttpExchange } from './http-exchange.ts';
 export type { NativePublish } from './topics.ts';
+export type {
+  PatternOfTopic,
+  Topic,
+  TopicDefinition,
+  TopicNotificationType,
+  TopicOfPattern,
+  TopicParams,
+  TopicPattern,
+} from './topic-patterns.ts';
 export type { UpgradeRateLimit } from './upgrade-limiter.ts';
 export { Connection, type ProcessingBudget, type SessionState } from './session.ts';
 export {
@@ -64,5 +73,5 @@ export {
   type UpgradeRejected,
   type UpgradeRequest,
 } from './upgrade.ts';
-export { DEFAULT_LIMITS, Herald, createHerald, type AuthenticateInfo, type HeraldOptions, type HeraldStats, type RecoveryFailureInfo } from './server.ts';
+export { DEFAULT_LIMITS, Herald, createHerald, type AuthenticateInfo, type HeraldOptions, type HeraldStats, type RecoveryFailureInfo, type TopicRule, type TopicRules } from './server.ts';
 export { RequestContext, type Handler, type Handlers, type Middleware, type SessionHandle } from './request-context.ts';

@@ -42,6 +42,8 @@ export interface HistoryUsage {
 interface Stream {
   readonly epoch: string;
   readonly history: HistoryRing;
+  /** Its messages older than this are forgotten (Infinity: kept until pushed out by size). */
+  readonly ttlMs: number;
   readonly listeners: Set<TopicListener>;
 }
 
@@ -61,8 +63,7 @@ export class MemoryBroker implements Broker {
   readonly retention: TopicRetention;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
-  /** Whether history is trimmed by age (publish times are kept only then). */
-  private readonly timed: boolean;
+  private retentionOf: (topic: string) => TopicRetention | undefined = () => undefined;
   private readonly maxTopics: number;
   private readonly historyBytes: number;
   private readonly now: () => number;
@@ -77,7 +78,6 @@ export class MemoryBroker implements Broker {
   constructor(options: MemoryBrokerOptions = {}) {
     this.historySize = options.historySize ?? 1000;
     this.historyTtlMs = options.historyTtlMs ?? Number.POSITIVE_INFINITY;
-    this.timed = Number.isFinite(this.historyTtlMs);
     this.maxTopics = options.maxTopics ?? 10_000;
     this.historyBytes = options.historyBytes ?? 256 * 1024 * 1024;
     if (typeof this.historyBytes !== 'number' || !(this.historyBytes >= 0)) throw new RangeError(`MemoryBroker: historyBytes must be a number of bytes ≥ 0 (or Infinity for no budget), got ${String(options.historyBytes)}`);
@@ -86,12 +86,20 @@ export class MemoryBroker implements Broker {
     this.retention = options.historyTtlMs === undefined ? { messages: this.historySize } : { messages: this.historySize, ttlMs: options.historyTtlMs };
   }
 
+  useTopicRetention(retentionOf: (topic: string) => TopicRetention | undefined): void {
+    this.retentionOf = retentionOf;
+  }
+
   /** The stream of a topic, created on demand; each use makes it the most recently used. */
   private stream(topic: string): Stream {
     let stream = this.streams.get(topic);
     if (stream === undefined) {
       if (this.streams.size >= this.maxTopics) this.forgetOne();
-      stream = { epoch: randomId(6), history: new HistoryRing(this.historySize, this.timed), listeners: new Set() };
+      const own = this.retentionOf(topic);
+      const size = own?.messages ?? this.historySize;
+      const ttlMs = own === undefined ? this.historyTtlMs : (own.ttlMs ?? Number.POSITIVE_INFINITY);
+      // Publish times are kept only for streams trimmed by age.
+      stream = { epoch: randomId(6), history: new HistoryRing(size, Number.isFinite(ttlMs)), ttlMs, listeners: new Set() };
     } else this.streams.delete(topic);
     this.streams.set(topic, stream);
     return stream;
@@ -119,7 +127,7 @@ export class MemoryBroker implements Broker {
 
   private trim(stream: Stream, now: number): void {
     const { bytes, size } = stream.history;
-    stream.history.dropOlderThan(now - this.historyTtlMs);
+    stream.history.dropOlderThan(now - stream.ttlMs);
     this.settle(stream, bytes, size);
   }
 
@@ -148,7 +156,8 @@ export class MemoryBroker implements Broker {
     }
     const stream = this.stream(topic);
     const { history } = stream;
-    const now = this.timed ? this.now() : 0;
+    const timed = Number.isFinite(stream.ttlMs);
+    const now = timed ? this.now() : 0;
     const { bytes, size } = history;
     const offset = history.push(type, body, now);
     this.settle(stream, bytes, size);
@@ -157,7 +166,7 @@ export class MemoryBroker implements Broker {
       this.holding.delete(stream);
       this.holding.add(stream);
     }
-    if (this.timed) this.trim(stream, now);
+    if (timed) this.trim(stream, now);
     this.evict();
     const position = { epoch: stream.epoch, offset };
     if (keyed !== undefined) this.keys.remember(keyed, position);
@@ -184,7 +193,7 @@ export class MemoryBroker implements Broker {
 
   history(topic: string, since: StreamPosition): Promise<TopicHistory> {
     const stream = this.stream(topic);
-    if (this.timed) this.trim(stream, this.now());
+    if (Number.isFinite(stream.ttlMs)) this.trim(stream, this.now());
     const { history, epoch } = stream;
     const position = { epoch, offset: history.lastOffset };
     const complete = since.epoch === epoch && since.offset <= history.lastOffset && since.offset + 1 >= history.oldestOffset;

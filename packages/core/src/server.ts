@@ -45,6 +45,7 @@ import type { HeraldSocket } from './socket.ts';
 import { StoredDelivery } from './stored-delivery.ts';
 import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
+import { type Topic, type TopicNotificationType, type TopicParams, type TopicPattern, TopicPatterns } from './topic-patterns.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
 import { UserIndex } from './user-index.ts';
 import {
@@ -104,8 +105,21 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
    * principal, or null to refuse it. Without it every session is anonymous.
    */
   readonly authenticate?: (token: string, info: AuthenticateInfo) => Principal | null | Promise<Principal | null>;
-  /** Whether a client may subscribe itself to a topic. Default: only to `$all`. */
+  /**
+   * Whether a client may subscribe itself to a topic that no pattern rule of `topics` decides.
+   * Default: only to `$all`.
+   */
   readonly canSubscribe?: (topic: string, session: SessionHandle) => boolean | Promise<boolean>;
+  /**
+   * Who may subscribe to the topics of each pattern the contract declares: `canSubscribe` gets
+   * the pattern's parameters and the session, and answers true, false, or a refusal's message
+   * (the client gets 403 `forbidden` with it). A pattern without a rule here falls back to the
+   * `canSubscribe` option, and is refused without one.
+   *
+   * @example
+   * createHerald({ contract, handlers, topics: { 'room/{roomId}': { canSubscribe: ({ roomId }, session) => rooms.has(roomId, session.userId) } } });
+   */
+  readonly topics?: TopicRules<C>;
   /** Called once a session is authenticated, e.g. to subscribe it server-side. */
   readonly onAuthenticated?: (session: SessionHandle) => void | Promise<void>;
   /** Subscribe every session to `$all` when it authenticates (default true). */
@@ -177,6 +191,14 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
   readonly idempotencyWindowMs?: number;
 }
 
+/** The server's rule for the topics of one pattern. */
+export interface TopicRule<Pattern extends string> {
+  readonly canSubscribe?: (params: TopicParams<Pattern>, session: SessionHandle) => boolean | string | Promise<boolean | string>;
+}
+
+/** A rule per topic pattern of contract `C`. */
+export type TopicRules<C> = { readonly [P in TopicPattern<C>]?: TopicRule<P> };
+
 /** What `onRecoveryFailed` is told. */
 export interface RecoveryFailureInfo {
   /** The session the connection now carries: the resumed one, or a new one when the session was lost. */
@@ -232,6 +254,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly sentToUser: IdempotencyWindow<Promise<void>>;
   private readonly requests: RequestPipeline<C>;
   private readonly topics: TopicRegistry;
+  private readonly patterns: TopicPatterns;
   private readonly broker: Broker;
   readonly sessionStore: SessionStore | undefined;
   /** Private delivery through the session store, when there is one. */
@@ -260,6 +283,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.broker = options.broker ?? new MemoryBroker();
     this.topics = new TopicRegistry(this.broker);
+    this.patterns = new TopicPatterns(options.contract.topics, Object.keys(options.contract.notifications));
+    this.useTopicRetention();
     const store = (this.sessionStore = options.sessionStore);
     this.requests = new RequestPipeline(this, options, store, this.clock, (error, session) => this.reportError(error, session));
     this.users = new UserIndex(this.broker, store === undefined, (error, session) => this.reportError(error, session));
@@ -294,6 +319,27 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.upgradeLimiter = upgradeRateLimit === false ? undefined : new UpgradeLimiter(upgradeRateLimit);
     this.connectionsPerAddress = new AddressConnections(this.limits.maxConnectionsPerAddress);
     this.now = this.clock.now();
+  }
+
+  /** Hands the history rules of the contract's topic patterns to the broker. */
+  private useTopicRetention(): void {
+    const patterns = this.patterns;
+    const keeps = Object.entries(this.options.contract.topics ?? {}).filter(([, topic]) => topic.history !== undefined);
+    if (keeps.length === 0) return;
+    if (this.broker.useTopicRetention === undefined) {
+      throw new TypeError(`createHerald: topic pattern ${keeps[0]?.[0]} sets history, which this broker cannot keep per topic`);
+    }
+    this.broker.useTopicRetention((topic) => patterns.retentionOf(topic));
+  }
+
+  /** Throws when the contract declares topics and `topic` is none of them, or does not carry `type`. */
+  private checkPublish(topic: string, type: string): void {
+    if (!this.patterns.declared || topic === BROADCAST_TOPIC) return;
+    const match = this.patterns.match(topic);
+    if (match === null) throw new TypeError(`topic ${topic} matches no topic pattern of the contract`);
+    if (!match.pattern.definition.notifications.includes(type)) {
+      throw new TypeError(`topic pattern ${match.pattern.pattern} does not carry ${type} (it carries ${match.pattern.definition.notifications.join(', ')})`);
+    }
   }
 
   /**
@@ -454,17 +500,27 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
    * idempotency window (default 5 minutes) is not published again: it resolves with the first
    * one's position, so a producer may retry after any failure.
    */
-  publish<T extends NotificationType<C>>(topic: string, type: T, body: NotificationBody<C, T>, options?: PublishOptions): Promise<StreamPosition> {
-    assertName(TOPIC_PATTERN, topic, 'topic');
-    assertName(TYPE_PATTERN, type, 'notification type');
-    const key = options?.idempotencyKey;
-    assertIdempotencyKey(key);
-    return this.broker.publish(topic, type, encodeBody(body), key);
+  publish<P extends Topic<C>, T extends TopicNotificationType<C, P, NotificationType<C>>>(
+    topic: P,
+    type: T,
+    body: NotificationBody<C, T>,
+    options?: PublishOptions,
+  ): Promise<StreamPosition> {
+    return this.publishTo(topic, type, body, options);
   }
 
   /** Publishes to `$all`, which every session joins on authentication (unless disabled). */
   broadcast<T extends NotificationType<C>>(type: T, body: NotificationBody<C, T>, options?: PublishOptions): Promise<StreamPosition> {
-    return this.publish(BROADCAST_TOPIC, type, body, options);
+    return this.publishTo(BROADCAST_TOPIC, type, body, options);
+  }
+
+  private publishTo(topic: string, type: string, body: unknown, options: PublishOptions | undefined): Promise<StreamPosition> {
+    assertName(TOPIC_PATTERN, topic, 'topic');
+    assertName(TYPE_PATTERN, type, 'notification type');
+    this.checkPublish(topic, type);
+    const key = options?.idempotencyKey;
+    assertIdempotencyKey(key);
+    return this.broker.publish(topic, type, encodeBody(body), key);
   }
 
   /**
@@ -496,6 +552,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
    */
   async subscribe(session: SessionHandle, topic: string): Promise<StreamPosition> {
     assertName(TOPIC_PATTERN, topic, 'topic');
+    if (this.patterns.declared && topic !== BROADCAST_TOPIC && this.patterns.match(topic) === null) {
+      throw new TypeError(`topic ${topic} matches no topic pattern of the contract`);
+    }
     const target = this.sessions.get(session.id);
     if (target === undefined || target.state !== SessionState.Open) throw new Error(`session ${session.id} is not open`);
     const refusal = this.overLimit(target, topic);
@@ -688,13 +747,23 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     else this.logger.error({ event: 'internal_error', sessionId: session.id, err: error }, 'store, broker or hook failed');
   }
 
-  /** Whether the application lets the session subscribe itself to `topic` (`$all` always). */
+  /**
+   * Whether the application lets the session subscribe itself to `topic` (`$all` always): by
+   * the rule of the topic's pattern, else by `canSubscribe`. With declared patterns, a topic
+   * that matches none is refused.
+   */
   private async refuseSubscription(session: Session, topic: string): Promise<[number, ErrorBody] | undefined> {
-    const allowed =
-      topic === BROADCAST_TOPIC ||
-      (!topic.startsWith('$') && this.options.canSubscribe !== undefined && (await this.options.canSubscribe(topic, session)));
-    if (!allowed) return [Status.Forbidden, { error: ErrorReason.Forbidden, message: `not allowed to subscribe to ${topic}` }];
-    return undefined;
+    if (topic === BROADCAST_TOPIC) return undefined;
+    const refused = (message: string): [number, ErrorBody] => [Status.Forbidden, { error: ErrorReason.Forbidden, message }];
+    if (topic.startsWith('$')) return refused(`not allowed to subscribe to ${topic}`);
+    const match = this.patterns.declared ? this.patterns.match(topic) : null;
+    if (this.patterns.declared && match === null) return refused(`${topic} matches no topic pattern of the contract`);
+    const rule = match === null ? undefined : (this.options.topics as Readonly<Record<string, TopicRule<string>>> | undefined)?.[match.pattern.pattern];
+    let answer: boolean | string = false;
+    if (rule?.canSubscribe !== undefined && match !== null) answer = await rule.canSubscribe(match.params, session);
+    else if (this.options.canSubscribe !== undefined) answer = await this.options.canSubscribe(topic, session);
+    if (answer === true) return undefined;
+    return refused(typeof answer === 'string' && answer !== '' ? answer : `not allowed to subscribe to ${topic}`);
   }
 
   /** Checked right before joining, after any await, so concurrent subscribes cannot overshoot. */
@@ -711,7 +780,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   ): Promise<SubscribedBody> {
     if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
     (session.topics ??= new Set()).add(topic);
-    return this.topics.subscribe(session, topic, since, announce);
+    const history = this.patterns.retentionOf(topic);
+    return this.topics.subscribe(session, topic, since, history === undefined ? announce : (subscribed) => announce({ ...subscribed, history }));
   }
 
   private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {

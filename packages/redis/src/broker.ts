@@ -195,6 +195,7 @@ export class RedisBroker implements Broker {
   readonly retention: TopicRetention;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
+  private retentionOf: (topic: string) => TopicRetention | undefined = () => undefined;
   /** `topicTtlMs` as the scripts take it. */
   private readonly topicTtl: string;
   /** `idempotencyWindowMs` as the publish script takes it. */
@@ -263,8 +264,15 @@ export class RedisBroker implements Broker {
     return { status, outbox: this.outbox.size, lastError: this.lastError };
   }
 
+  useTopicRetention(retentionOf: (topic: string) => TopicRetention | undefined): void {
+    this.retentionOf = retentionOf;
+  }
+
   publish(topic: string, type: string, body: string | undefined, idempotencyKey?: string): Promise<StreamPosition> {
-    const minId = this.historyTtlMs > 0 ? String(Date.now() - this.historyTtlMs) : '0';
+    const own = this.retentionOf(topic);
+    const historySize = own?.messages ?? this.historySize;
+    const ttlMs = own === undefined ? this.historyTtlMs : (own.ttlMs ?? 0);
+    const minId = ttlMs > 0 ? String(Date.now() - ttlMs) : '0';
     return this.outbox.write(async () => {
       const [epoch, offset] = await this.client.heraldPublish(
         this.streamKey(topic),
@@ -275,10 +283,10 @@ export class RedisBroker implements Broker {
         type,
         body ?? '',
         body === undefined ? '0' : '1',
-        String(Math.max(1, this.historySize)),
+        String(Math.max(1, historySize)),
         minId,
         randomId(6),
-        this.topicTtl,
+        ttlMs > Number(this.topicTtl) ? String(ttlMs) : this.topicTtl,
         idempotencyKey === undefined ? '0' : this.idempotencyWindow,
       );
       return { epoch, offset: Number(offset) };

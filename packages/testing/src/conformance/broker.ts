@@ -89,6 +89,29 @@ export function describeBroker(target: BrokerTarget): void {
       expect((await broker.position(topic)).offset).toBe(4);
     });
 
+    it('keeps the history useTopicRetention gives a topic, on every node, and its own for the others', async () => {
+      const broker = await make();
+      const other = await peerOf(broker);
+      if (broker.useTopicRetention === undefined) return;
+      const [small, plain] = [`${fresh()}/small`, fresh()];
+      const retentionOf = (topic: string) => (topic.endsWith('/small') ? { messages: 2 } : undefined);
+      broker.useTopicRetention(retentionOf);
+      other.useTopicRetention?.(retentionOf);
+      const count = target.historySize + 1;
+      await publishMany(broker, small, 3);
+      await publishMany(other, small, 2);
+      await publishMany(broker, plain, count);
+      const { epoch } = await broker.position(small);
+      // Offsets 1–3 are gone from small: only its last two (4 and 5) are held.
+      expect((await broker.history(small, { epoch, offset: 2 })).complete).toBe(false);
+      const recent = await other.history(small, { epoch, offset: 3 });
+      expect(recent.messages.map((m) => m.offset)).toEqual([4, 5]);
+      const plainEpoch = (await broker.position(plain)).epoch;
+      const held = await broker.history(plain, { epoch: plainEpoch, offset: count - target.historySize });
+      expect(held.complete).toBe(true);
+      expect(held.messages).toHaveLength(target.historySize);
+    });
+
     it('keeps topics apart', async () => {
       const broker = await make();
       const [a, b] = [fresh(), fresh()];
