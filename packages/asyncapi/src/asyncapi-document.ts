@@ -317,14 +317,19 @@ class DocumentBuilder {
     const tags = [{ name: entry.system ? 'system' : 'notification' }];
     const body = this.bodySchema(`notification:${entry.type}`, entry.type, entry.body);
     const properties: JsonSchema = { kind: { const: Kind.Notification }, type: { const: entry.type }, body };
-    // topic + offset, or seq, never both (PROTOCOL.md 4.6); system notifications carry neither.
-    const positionRules = entry.system
+    // topic + offset, or seq, never both (PROTOCOL.md 4.6); system notifications carry neither,
+    // but for herald.PresenceDiff, which travels in its topic's stream.
+    const inTopic = entry.type === SystemType.PresenceDiff;
+    const positionRules = entry.system && !inTopic
       ? {}
       : {
           dependencies: { topic: ['offset'], offset: ['topic'] },
           not: { required: ['topic', 'seq'] },
         };
-    if (!entry.system) {
+    if (inTopic) {
+      properties['topic'] = { $ref: componentRef('herald.Topic') };
+      properties['offset'] = integer(1, 'Position in the topic, contiguous per epoch.');
+    } else if (!entry.system) {
       properties['topic'] = { $ref: componentRef('herald.Topic') };
       properties['offset'] = integer(1, 'Position in the topic, contiguous per epoch (topic notifications).');
       properties['seq'] = integer(1, 'Per-session sequence number (private notifications); acknowledge with ack.');

@@ -317,6 +317,21 @@ export const systemRequests: Readonly<Record<string, SystemRequestInfo>> = {
       response: { sessionId: 'KMU0WGCR5opSTq9E4AkvUA', recovered: true, topics: { 'chat/room/42': { epoch: 'e7Kq2', offset: 1321, recovered: true } } },
     },
   },
+  [SystemType.Presence]: {
+    summary: 'Who is on a topic with presence: a page of members.',
+    description:
+      'Body {topic, after?, limit?}; the session must be subscribed. Members come in userId order, at most limit (default 100, at most 1000); ' +
+      'pass next as after for the next page. The page reflects the topic up to offset: apply herald.PresenceDiff after it. Count-only topics answer {topic, count}.',
+    example: {
+      request: { topic: 'room/42' },
+      response: { topic: 'room/42', epoch: 'e7Kq2', offset: 1318, count: 2, members: [{ userId: 'ann', state: { status: 'away' }, connections: 2 }, { userId: 'bob', connections: 1 }] },
+    },
+  },
+  [SystemType.SetPresence]: {
+    summary: "Set this user's presence state on a topic.",
+    description: "Body {topic, state}; state is checked against the topic pattern's presence schema. Every subscriber gets a herald.PresenceDiff with the member's new state.",
+    example: { request: { topic: 'room/42', state: { status: 'away' } }, response: { topic: 'room/42' } },
+  },
 };
 
 /** The `herald.*` notifications a server sends. */
@@ -345,6 +360,17 @@ export const systemNotifications: Readonly<Record<string, SystemNotificationInfo
     summary: 'The answer to a frame that cannot be answered with a resp.',
     description: 'Binary frames, invalid JSON, envelopes that are not a req with a valid id. The session stays open; a client that gets one has a bug.',
     example: { code: 400, error: 'invalid_json', message: 'frame is not valid JSON' },
+  },
+  [SystemType.PresenceDiff]: {
+    summary: 'Members joined, changed state or left a topic with presence.',
+    description:
+      "A topic notification (it carries topic and offset, in the topic's stream, replayed on resume). joins lists members that joined or set a new state; leaves lists users whose last session left.",
+    example: { joins: [{ userId: 'ann', state: { status: 'online' }, connections: 1 }], leaves: [] },
+  },
+  [SystemType.PresenceCount]: {
+    summary: 'The number of members of a count-only topic.',
+    description: 'Pushed when the count changed, at most once a second.',
+    example: { topic: 'lobby/all', count: 1284 },
   },
   [SystemType.Goodbye]: {
     summary: 'The server is about to close the connection.',

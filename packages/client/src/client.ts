@@ -29,11 +29,15 @@ import {
   type Topic,
   type TopicNotificationType,
   type TopicPattern,
+  type TopicPresenceState,
+  type PresenceDiffBody,
+  type PresenceCountBody,
   type TopicResetBody,
   type WelcomeBody,
 } from '@herald/core';
 import type { ConnectFailure } from './connect-failure.ts';
 import { ClientErrorReason, HeraldRequestError, type ErrorDetails } from './errors.ts';
+import { TopicPresence } from './presence.ts';
 import { webSocketTransport, type Transport, type TransportConnection, type WebSocketConstructor } from './transport.ts';
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -141,6 +145,8 @@ interface TopicState {
   requested: boolean;
   /** Answers in flight that will set its position (`herald.Subscribe`, `herald.Resume`): a gap meanwhile is theirs to fill or report. */
   awaiting: number;
+  /** Its presence, when `client.presence(topic)` tracks it. */
+  presence?: TopicPresence<any>;
 }
 
 /** What `onGap` is told: where a stream jumped. */
@@ -390,6 +396,43 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     };
   }
 
+  /**
+   * The members of a topic whose pattern has presence, kept current across reconnects: it
+   * subscribes to the topic, loads the member list, then applies every join, state change and
+   * leave; on a count-only topic it keeps `count` alone.
+   *
+   * @example
+   * const room = client.presence('room/lobby');
+   * room.on('join', (member) => console.log(member?.userId, 'joined'));
+   * await room.set({ status: 'online' });
+   */
+  presence<T extends Topic<C>>(topic: T): TopicPresence<TopicPresenceState<C, T>> {
+    const known = this.topics.get(topic)?.presence;
+    if (known !== undefined) return known as TopicPresence<TopicPresenceState<C, T>>;
+    const subscription = this.subscribe(topic, (() => {}) as never);
+    const state = this.topics.get(topic) as TopicState;
+    const view = new TopicPresence<TopicPresenceState<C, T>>(
+      topic,
+      (type, body) => this.enqueue(type, body, false, true),
+      () => {
+        if (state.presence === view) delete state.presence;
+        subscription.unsubscribe();
+      },
+      (error) => this.options.onError?.(error),
+    );
+    state.presence = view;
+    subscription.ready.then(
+      () => view.load(),
+      () => {},
+    );
+    return view;
+  }
+
+  /** The topic's stream could not be recovered: its presence, if tracked, loads the member list again. */
+  private reloadPresence(topic: string): void {
+    void this.topics.get(topic)?.presence?.load();
+  }
+
   private sendSubscribe(topic: string): Promise<SubscribedBody> {
     const state = this.topics.get(topic);
     const since = state?.position;
@@ -400,7 +443,10 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     }) as Promise<SubscribedBody>;
     return subscribed.then(
       (body) => {
-        if (body.recovered === false) this.options.onRecoveryFailed?.(topicFailure(topic, body.reason));
+        if (body.recovered === false) {
+          this.reloadPresence(topic);
+          this.options.onRecoveryFailed?.(topicFailure(topic, body.reason));
+        }
         return body;
       },
       (error: unknown) => {
@@ -458,6 +504,11 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       }
       if (state !== undefined) {
         state.position = { epoch: position?.epoch ?? '', offset: message.offset };
+        // Protocol notifications in a topic's stream are not the application's (unknown ones are ignored).
+        if (message.type.startsWith('herald.')) {
+          if (message.type === SystemType.PresenceDiff) state.presence?.diff(message.offset, message.body as PresenceDiffBody);
+          return;
+        }
         for (const handler of state.handlers) this.call(handler, message.body, meta);
       }
     } else if (message.seq !== undefined) {
@@ -577,6 +628,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         const reset = body as TopicResetBody;
         const state = this.topics.get(reset.topic);
         if (state !== undefined) state.position = { epoch: reset.epoch, offset: reset.offset };
+        this.reloadPresence(reset.topic);
         this.options.onRecoveryFailed?.(topicFailure(reset.topic, reset.reason));
         return;
       }
@@ -587,6 +639,11 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       case SystemType.Goodbye:
         this.goodbye = body as GoodbyeBody;
         return;
+      case SystemType.PresenceCount: {
+        const counted = body as PresenceCountBody;
+        this.topics.get(counted.topic)?.presence?.counted(counted.count);
+        return;
+      }
       case SystemType.Error:
         this.options.onError?.(new HeraldRequestError((body as { code: number }).code, body as ErrorDetails));
         return;
@@ -667,6 +724,9 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     const topicReasons: Record<string, string> = {};
     for (const [topic, result] of lost) if (result.reason !== undefined) topicReasons[topic] = result.reason;
     const lostTopics = lost.map(([topic]) => topic);
+    for (const topic of lostTopics) this.reloadPresence(topic);
+    // A new session is a new member: it sets the state the old one had.
+    if (sessionReset) for (const state of this.topics.values()) state.presence?.rejoined();
     if (!resumed.recovered) {
       this.options.onRecoveryFailed?.(
         resumed.reason === undefined ? { sessionReset, topics: lostTopics, topicReasons } : { sessionReset, topics: lostTopics, reason: resumed.reason, topicReasons },

@@ -1,4 +1,5 @@
 export { createClient, HeraldClient, type ClientOptions, type ClientState, type NotificationMeta, type RecoveryFailure, type StreamGap, type Subscription, type TopicHandler } from './client.ts';
+export { TopicPresence, type PresenceEvent, type PresenceListener } from './presence.ts';
 export { ClientErrorReason, HeraldRequestError, type ErrorDetails } from './errors.ts';
 export type { ConnectFailure } from './connect-failure.ts';
 export {

@@ -26,12 +26,16 @@ export const SystemType = {
   Subscribe: 'herald.Subscribe',
   Unsubscribe: 'herald.Unsubscribe',
   Resume: 'herald.Resume',
+  Presence: 'herald.Presence',
+  SetPresence: 'herald.SetPresence',
   Welcome: 'herald.Welcome',
   Subscribed: 'herald.Subscribed',
   Unsubscribed: 'herald.Unsubscribed',
   TopicReset: 'herald.TopicReset',
   Error: 'herald.Error',
   Goodbye: 'herald.Goodbye',
+  PresenceDiff: 'herald.PresenceDiff',
+  PresenceCount: 'herald.PresenceCount',
 } as const;
 export type SystemType = (typeof SystemType)[keyof typeof SystemType];
 

@@ -38,7 +38,14 @@ describe('the JSON Schemas', () => {
   });
 
   it('cover every reserved request and notification type', () => {
-    expect(Object.keys(systemBodyJsonSchemas.requests).sort()).toEqual(['herald.Authenticate', 'herald.Resume', 'herald.Subscribe', 'herald.Unsubscribe']);
+    expect(Object.keys(systemBodyJsonSchemas.requests).sort()).toEqual([
+      'herald.Authenticate',
+      'herald.Presence',
+      'herald.Resume',
+      'herald.SetPresence',
+      'herald.Subscribe',
+      'herald.Unsubscribe',
+    ]);
     expect(Object.keys(systemBodyJsonSchemas.responses).sort()).toEqual(Object.keys(systemBodyJsonSchemas.requests).sort());
     const notifications = Object.values(SystemType).filter((t) => !(t in systemBodyJsonSchemas.requests));
     expect(Object.keys(systemBodyJsonSchemas.notifications).sort()).toEqual(notifications.sort());

@@ -100,6 +100,8 @@ const limits = object(
 const recoveryReason = { type: 'string', examples: Object.values(RecoveryReason), pattern: ERROR_REASON_PATTERN.source };
 /** How much history topics keep: every topic's in the Welcome, one topic's in `herald.Subscribed`. */
 const topicHistory = object({ messages: count(1), ttlMs: count(1) }, ['messages']);
+/** A member of a topic with presence. */
+const presenceMember = object({ userId: { type: 'string' }, state: {}, connections: count(1) }, ['userId', 'connections']);
 const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason, history: topicHistory }, ['topic', 'epoch', 'offset']);
 
 /** Schemas of the bodies of the reserved `herald.*` messages, for requests, responses and notifications. */
@@ -117,6 +119,8 @@ export const systemBodyJsonSchemas: {
       { sessionId: { type: 'string', minLength: 1, maxLength: 64 }, seq: count(0), topics: { type: 'object', propertyNames: topic, additionalProperties: position } },
       ['sessionId', 'seq'],
     ),
+    [SystemType.Presence]: object({ topic, after: { type: 'string', minLength: 1, maxLength: 256 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } }, ['topic']),
+    [SystemType.SetPresence]: object({ topic, state: {} }, ['topic', 'state']),
   },
   responses: {
     [SystemType.Authenticate]: object({ userId: { type: 'string' }, expiresAt: count(0) }, ['userId']),
@@ -134,6 +138,11 @@ export const systemBodyJsonSchemas: {
       },
       ['sessionId', 'recovered', 'topics'],
     ),
+    [SystemType.Presence]: object(
+      { topic, ...positionProperties, count: count(0), members: { type: 'array', items: presenceMember }, next: { type: 'string' } },
+      ['topic', 'count'],
+    ),
+    [SystemType.SetPresence]: object({ topic }, ['topic']),
   },
   notifications: {
     [SystemType.Welcome]: object(
@@ -153,6 +162,8 @@ export const systemBodyJsonSchemas: {
     [SystemType.TopicReset]: object({ topic, ...positionProperties, reason: recoveryReason }, ['topic', 'epoch', 'offset']),
     [SystemType.Error]: object({ ...errorProperties, code: { type: 'integer', minimum: 100, maximum: 599 } }, ['code', 'error', 'message']),
     [SystemType.Goodbye]: object({ code: count(1000), reason: { type: 'string' }, retryAfterMs: count(0) }, ['code', 'reason']),
+    [SystemType.PresenceDiff]: object({ joins: { type: 'array', items: presenceMember }, leaves: { type: 'array', items: { type: 'string' } } }, ['joins', 'leaves']),
+    [SystemType.PresenceCount]: object({ topic, count: count(0) }, ['topic', 'count']),
   },
   error: errorBody,
 };

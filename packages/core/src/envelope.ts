@@ -168,6 +168,26 @@ export interface UnsubscribeBody {
   readonly topic: string;
 }
 
+/** Body of a `herald.Presence` request: a page of a topic's members, after `after` (a userId) in userId order. */
+export interface PresenceRequestBody {
+  readonly topic: string;
+  readonly after?: string;
+  /** At most this many members (default 100, at most 1000). */
+  readonly limit?: number;
+}
+
+/** Body of a `herald.SetPresence` request: this user's state on a topic. */
+export interface SetPresenceBody {
+  readonly topic: string;
+  readonly state: unknown;
+}
+
+/** Body of `herald.PresenceCount`: the members of a count-only topic. */
+export interface PresenceCountBody {
+  readonly topic: string;
+  readonly count: number;
+}
+
 /** Body of `herald.Unsubscribed`, when the server ends a subscription. */
 export interface UnsubscribedBody {
   readonly topic: string;

@@ -51,6 +51,8 @@ export { clientAddress, proxyMatcher, type ForwardedHeader, type RequestOrigin }
 export { consoleLogger, type LogFields, type Logger } from './logger.ts';
 export type { HttpExchange } from './http-exchange.ts';
 export type { NativePublish } from './topics.ts';
+export { MemoryPresence, type PresenceChange, type PresenceMember, type PresenceMode, type PresencePage, type PresenceStore } from './presence.ts';
+export type { PresenceDiffBody } from './presence-hub.ts';
 export type {
   PatternOfTopic,
   Topic,
@@ -59,6 +61,7 @@ export type {
   TopicOfPattern,
   TopicParams,
   TopicPattern,
+  TopicPresenceState,
 } from './topic-patterns.ts';
 export type { UpgradeRateLimit } from './upgrade-limiter.ts';
 export { Connection, type ProcessingBudget, type SessionState } from './session.ts';

@@ -45,6 +45,8 @@ import type { HeraldSocket } from './socket.ts';
 import { StoredDelivery } from './stored-delivery.ts';
 import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
+import { MemoryPresence, type PresenceStore } from './presence.ts';
+import { PresenceHub } from './presence-hub.ts';
 import { type Topic, type TopicNotificationType, type TopicParams, type TopicPattern, TopicPatterns } from './topic-patterns.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
 import { UserIndex } from './user-index.ts';
@@ -120,6 +122,15 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
    * createHerald({ contract, handlers, topics: { 'room/{roomId}': { canSubscribe: ({ roomId }, session) => rooms.has(roomId, session.userId) } } });
    */
   readonly topics?: TopicRules<C>;
+  /**
+   * Where the members of topics with presence (a pattern's `presence`) are kept: in this
+   * process by default, across nodes with `RedisPresence` from `@herald/redis`.
+   */
+  readonly presence?: PresenceStore;
+  /** A topic with presence got its first member (on any node sharing the presence store). */
+  readonly onOccupied?: (topic: string) => void;
+  /** A topic with presence lost its last member. */
+  readonly onVacated?: (topic: string) => void;
   /** Called once a session is authenticated, e.g. to subscribe it server-side. */
   readonly onAuthenticated?: (session: SessionHandle) => void | Promise<void>;
   /** Subscribe every session to `$all` when it authenticates (default true). */
@@ -255,6 +266,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly requests: RequestPipeline<C>;
   private readonly topics: TopicRegistry;
   private readonly patterns: TopicPatterns;
+  /** Presence of the topics whose pattern has it (undefined: none has). */
+  private readonly presence: PresenceHub | undefined;
   private readonly broker: Broker;
   readonly sessionStore: SessionStore | undefined;
   /** Private delivery through the session store, when there is one. */
@@ -285,6 +298,14 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.topics = new TopicRegistry(this.broker);
     this.patterns = new TopicPatterns(options.contract.topics, Object.keys(options.contract.notifications));
     this.useTopicRetention();
+    const withPresence = Object.values(options.contract.topics ?? {}).some((topic) => topic.presence !== undefined && topic.presence !== false);
+    this.presence = withPresence
+      ? new PresenceHub(options.presence ?? new MemoryPresence(), this.patterns, this.broker, {
+          ...(options.onOccupied === undefined ? {} : { occupied: options.onOccupied }),
+          ...(options.onVacated === undefined ? {} : { vacated: options.onVacated }),
+          reportError: (error, session) => this.reportError(error, session),
+        })
+      : undefined;
     const store = (this.sessionStore = options.sessionStore);
     this.requests = new RequestPipeline(this, options, store, this.clock, (error, session) => this.reportError(error, session));
     this.users = new UserIndex(this.broker, store === undefined, (error, session) => this.reportError(error, session));
@@ -568,6 +589,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const target = this.sessions.get(session.id);
     if (target?.topics?.delete(topic) !== true) return;
     this.topics.unsubscribe(target, topic);
+    this.presence?.left(target, topic);
     target.sendSystem(SystemType.Unsubscribed, { topic, reason });
   }
 
@@ -645,10 +667,24 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       }
       case SystemType.Unsubscribe:
         if (session.topics?.delete(body.topic) === true) this.topics.unsubscribe(session, body.topic);
+        this.presence?.left(session, body.topic);
         session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify({ topic: body.topic })));
         return;
       case SystemType.Resume:
         return this.resume(session, request, body);
+      case SystemType.Presence:
+      case SystemType.SetPresence: {
+        const presence = this.presence;
+        const [status, answer] =
+          presence === undefined
+            ? [Status.Forbidden, { error: ErrorReason.Forbidden, message: `${body.topic} has no presence` }]
+            : type === SystemType.Presence
+              ? await presence.list(session, body.topic, body.after, body.limit)
+              : await presence.set(session, body.topic, body.state);
+        if (status === Status.OK) session.sendResponse(encodeResponse(request.id, request.type, status, JSON.stringify(answer)));
+        else session.sendError(request.id, request.type, status, answer as ErrorBody);
+        return;
+      }
     }
   }
 
@@ -781,7 +817,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
     (session.topics ??= new Set()).add(topic);
     const history = this.patterns.retentionOf(topic);
-    return this.topics.subscribe(session, topic, since, history === undefined ? announce : (subscribed) => announce({ ...subscribed, history }));
+    const joined = this.topics.subscribe(session, topic, since, history === undefined ? announce : (subscribed) => announce({ ...subscribed, history }));
+    const presence = this.presence;
+    if (presence === undefined) return joined;
+    return joined.then((subscribed) => {
+      if (session.topics?.has(topic) === true) presence.joined(session, topic);
+      return subscribed;
+    });
   }
 
   private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
@@ -847,6 +889,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const fresh = target.id !== body.sessionId;
     session.resuming = false;
     if (!fresh) target.settle();
+    // Topics the client no longer lists are left; the ones it does were re-joined without a flap.
+    if (!fresh) this.presence?.settle(target);
     // A topic joined early went live while later ones replayed: the answer gives the offset each
     // stream has reached now, so that every frame after it follows it and none before is undone.
     const topics = new Map<string, ResumedBody['topics'][string]>();
@@ -920,6 +964,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** Ends a session here; `ended` false keeps it resumable on other nodes (with a session store). */
   destroy(session: Session, ended = true): void {
     if (session.state === SessionState.Closed) return;
+    if (ended) this.presence?.ended(session);
+    else this.presence?.handedOver(session);
     this.leaveTopics(session);
     session.state = SessionState.Closed;
     session.connection = null;
@@ -948,6 +994,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private sweep(): void {
     const now = (this.now = this.clock.now());
     for (const session of this.sessions.values()) session.tick(now);
+    this.presence?.sweep();
     this.upgradeLimiter?.prune(now);
     if (this.sessions.size === 0 && (this.upgradeLimiter?.size ?? 0) === 0) this.stopSweep();
   }

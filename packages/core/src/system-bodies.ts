@@ -4,13 +4,24 @@
  */
 import { TOPIC_PATTERN } from './codec.ts';
 import { ErrorReason, Status, SystemType } from './constants.ts';
-import type { AuthenticateBody, ErrorBody, ResumeBody, StreamPosition, SubscribeBody, UnsubscribeBody } from './envelope.ts';
+import type {
+  AuthenticateBody,
+  ErrorBody,
+  PresenceRequestBody,
+  ResumeBody,
+  SetPresenceBody,
+  StreamPosition,
+  SubscribeBody,
+  UnsubscribeBody,
+} from './envelope.ts';
 
 export type SystemRequest =
   | { readonly ok: true; readonly type: typeof SystemType.Authenticate; readonly body: AuthenticateBody }
   | { readonly ok: true; readonly type: typeof SystemType.Subscribe; readonly body: SubscribeBody }
   | { readonly ok: true; readonly type: typeof SystemType.Unsubscribe; readonly body: UnsubscribeBody }
   | { readonly ok: true; readonly type: typeof SystemType.Resume; readonly body: ResumeBody }
+  | { readonly ok: true; readonly type: typeof SystemType.Presence; readonly body: PresenceRequestBody }
+  | { readonly ok: true; readonly type: typeof SystemType.SetPresence; readonly body: SetPresenceBody }
   | { readonly ok: false; readonly status: number; readonly body: ErrorBody };
 
 type Path = readonly string[];
@@ -83,6 +94,20 @@ export function readSystemBody(type: string, body: unknown): SystemRequest {
           Object.entries(record(object['topics'], listed)).map(([name, since]) => [topic(name, listed), position(since, [...listed, name])]),
         );
         return { ok: true, type, body: { sessionId, seq, topics } };
+      }
+      case SystemType.Presence: {
+        const object = record(body, BODY);
+        const name = topic(object['topic'], [...BODY, 'topic']);
+        const after = object['after'] === undefined ? undefined : string(object['after'], [...BODY, 'after'], 256);
+        const limit = object['limit'] === undefined ? undefined : count(object['limit'], [...BODY, 'limit']);
+        if (limit === 0 || (limit !== undefined && limit > 1000)) throw invalid([...BODY, 'limit'], 'must be between 1 and 1000');
+        return { ok: true, type, body: { topic: name, ...(after === undefined ? {} : { after }), ...(limit === undefined ? {} : { limit }) } };
+      }
+      case SystemType.SetPresence: {
+        const object = record(body, BODY);
+        const name = topic(object['topic'], [...BODY, 'topic']);
+        if (!('state' in object)) throw invalid([...BODY, 'state'], 'is required');
+        return { ok: true, type, body: { topic: name, state: object['state'] } };
       }
       default:
         return { ok: false, status: Status.NotFound, body: { error: ErrorReason.UnknownType, message: `unknown type ${type}` } };

@@ -5,6 +5,8 @@
  */
 import type { TopicRetention } from './broker.ts';
 import { BROADCAST_TOPIC } from './constants.ts';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Schema } from './contract.ts';
 
 /** One topic pattern of a contract. */
 export interface TopicDefinition<Notification extends string = string> {
@@ -15,6 +17,12 @@ export interface TopicDefinition<Notification extends string = string> {
    * to the smaller of this and its own bound; clients are told it in `herald.Subscribed`.
    */
   readonly history?: TopicRetention;
+  /**
+   * Who is on its topics: `'members'` (join and leave diffs in the stream, `herald.Presence`
+   * lists them), `{ state }` (members with a state each user sets, checked by the schema), or
+   * `'count'` (a count pushed at most once a second, no member lists: for large topics).
+   */
+  readonly presence?: 'members' | 'count' | { readonly state: Schema } | false;
   readonly description?: string;
 }
 
@@ -47,6 +55,15 @@ export type TopicNotificationType<C, T extends string, All extends string> = [Pa
   : NotificationsOf<Declared<C>[PatternOfTopic<C, T>]> & All;
 
 type NotificationsOf<D> = D extends TopicDefinition<infer N> ? N : never;
+
+/** The presence state of topic `T`: its pattern's state schema's output (unknown without one). */
+export type TopicPresenceState<C, T extends string> = [PatternOfTopic<C, T>] extends [never]
+  ? unknown
+  : Declared<C>[PatternOfTopic<C, T>] extends { readonly presence: { readonly state: infer S } }
+    ? S extends StandardSchemaV1
+      ? StandardSchemaV1.InferOutput<S>
+      : unknown
+    : unknown;
 
 const PARAMETER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /** What one `{name}` matches: a segment of topic characters without `/`. */
@@ -95,6 +112,11 @@ export function compilePattern(pattern: string, definition: TopicDefinition, not
   const history = definition.history;
   if (history !== undefined && (!Number.isInteger(history.messages) || history.messages < 1 || (history.ttlMs !== undefined && !(history.ttlMs >= 1)))) {
     throw new TypeError(`topic pattern ${JSON.stringify(pattern)}: history needs messages ≥ 1 (and ttlMs ≥ 1 when given)`);
+  }
+  const presence = definition.presence;
+  const stated = typeof presence === 'object' && presence !== null && typeof (presence.state as Partial<Schema> | undefined)?.['~standard'] === 'object';
+  if (presence !== undefined && presence !== false && presence !== 'members' && presence !== 'count' && !stated) {
+    throw new TypeError(`topic pattern ${JSON.stringify(pattern)}: presence is 'members', 'count', false or { state: <schema> }`);
   }
   return { pattern, names, definition, regex: new RegExp(`^${source}$`) };
 }
