@@ -51,7 +51,7 @@ export { clientAddress, proxyMatcher, type ForwardedHeader, type RequestOrigin }
 export { consoleLogger, type LogFields, type Logger } from './logger.ts';
 export type { HttpExchange } from './http-exchange.ts';
 export type { NativePublish } from './topics.ts';
-export { MemoryPresence, type PresenceChange, type PresenceMember, type PresenceMode, type PresencePage, type PresenceStore } from './presence.ts';
+export { MemoryPresence, type PresenceChange, type PresenceMember, type PresenceMode, type PresencePage, type PresenceStore, type PresenceStoreListener } from './presence.ts';
 export type { PresenceDiffBody } from './presence-hub.ts';
 export type {
   PatternOfTopic,

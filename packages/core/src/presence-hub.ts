@@ -26,7 +26,8 @@ export interface PresenceDiffBody {
 export interface PresenceHooks {
   readonly occupied?: (topic: string) => void;
   readonly vacated?: (topic: string) => void;
-  readonly reportError: (error: unknown, session: Session) => void;
+  /** A store or broker call failed (for a session, or for the store's own changes). */
+  readonly reportError: (error: unknown, session: Session | undefined) => void;
 }
 
 type Answer = readonly [number, unknown];
@@ -43,7 +44,12 @@ export class PresenceHub {
     private readonly patterns: TopicPatterns,
     private readonly broker: Broker,
     private readonly hooks: PresenceHooks,
-  ) {}
+  ) {
+    store.attach?.((topic, userId, change) => {
+      const mode = this.modeOf(topic);
+      if (mode !== undefined) this.changed(topic, change, userId, mode).catch((error: unknown) => this.hooks.reportError(error, undefined));
+    });
+  }
 
   modeOf(topic: string): PresenceMode | undefined {
     const presence = this.patterns.match(topic)?.pattern.definition.presence;

@@ -45,7 +45,12 @@ export interface PresencePage {
  * user once however many sessions it has on a topic, and answer `occupied`/`vacated` once per
  * change across every node that shares it.
  */
+/** Told of changes the store made by itself: members of a dead node reaped, members re-announced. */
+export type PresenceStoreListener = (topic: string, userId: string, change: PresenceChange) => void;
+
 export interface PresenceStore {
+  /** Called once by the server: changes the store makes by itself are told to `listener`. */
+  attach?(listener: PresenceStoreListener): void;
   join(topic: string, userId: string, sessionId: string): Promise<PresenceChange>;
   /** Sets the user's state on a topic its session is on (`member: undefined` if it is not). */
   update(topic: string, userId: string, sessionId: string, state: unknown): Promise<PresenceChange>;

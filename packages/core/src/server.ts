@@ -303,7 +303,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       ? new PresenceHub(options.presence ?? new MemoryPresence(), this.patterns, this.broker, {
           ...(options.onOccupied === undefined ? {} : { occupied: options.onOccupied }),
           ...(options.onVacated === undefined ? {} : { vacated: options.onVacated }),
-          reportError: (error, session) => this.reportError(error, session),
+          reportError: (error, session) =>
+            session === undefined ? this.logger.error({ event: 'presence_failed', err: error }, 'presence store or broker failed') : this.reportError(error, session),
         })
       : undefined;
     const store = (this.sessionStore = options.sessionStore);

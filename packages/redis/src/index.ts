@@ -2,3 +2,4 @@ export { RedisBroker, type RedisBrokerOptions, type RedisConnection, type RedisH
 export { OutboxFullError } from './outbox.ts';
 export { RedisSessionStore, type RedisSessionStoreOptions } from './session-store.ts';
 export { RedisLongPollStore, type RedisLongPollStoreOptions } from './long-poll-store.ts';
+export { RedisPresence, type RedisPresenceOptions } from './presence.ts';
