@@ -11,6 +11,7 @@ import { attachFetch, loadUws, serveHerald } from '@herald/uws';
 import { afterAll, beforeAll } from 'vitest';
 import { RedisBroker } from '../src/broker.ts';
 import { RedisLongPollStore } from '../src/long-poll-store.ts';
+import { RedisPresence } from '../src/presence.ts';
 import { RedisSessionStore } from '../src/session-store.ts';
 import { startRedis, type RedisServer } from '../src/testing/index.ts';
 
@@ -38,13 +39,18 @@ function lossyStore(store: RedisSessionStore): RedisSessionStore {
   return store;
 }
 
-let engine: { broker: RedisBroker; sessionStore: RedisSessionStore } | undefined;
+type Engine = { broker: RedisBroker; sessionStore: RedisSessionStore; presence: RedisPresence };
+let engine: Engine | undefined;
 /** Every test's server gets keys of its own, as a fresh in-memory server would. */
 let tests = 0;
 let prefix = '';
 const fresh = () => {
   prefix = `conformance-${++tests}:`;
-  engine = { broker: new RedisBroker({ redis: redis.url, prefix }), sessionStore: lossyStore(new RedisSessionStore({ redis: redis.url, prefix })) };
+  engine = {
+    broker: new RedisBroker({ redis: redis.url, prefix }),
+    sessionStore: lossyStore(new RedisSessionStore({ redis: redis.url, prefix })),
+    presence: new RedisPresence({ redis: redis.url, prefix }),
+  };
   return engine;
 };
 
@@ -53,14 +59,14 @@ describeConformance({
   forbiddenFrames: { unmasked: 'unread', invalidUtf8: 'drop-connection' },
   engine: fresh,
   start: async (herald) => {
-    const parts = engine as { broker: RedisBroker; sessionStore: RedisSessionStore };
+    const parts = engine as Engine;
     await parts.sessionStore.ready;
     const server = await serveHerald(herald, { port: 0, host: '127.0.0.1' });
     return {
       url: `ws://127.0.0.1:${server.port}/ws`,
       stop: async () => {
         await server.close();
-        await Promise.all([parts.broker.close(), parts.sessionStore.close()]);
+        await Promise.all([parts.broker.close(), parts.sessionStore.close(), parts.presence.close()]);
       },
     };
   },
@@ -73,11 +79,12 @@ describeConformance({
   http10: 'unanswered',
   engine: fresh,
   start: async (herald) => {
-    const parts = engine as { broker: RedisBroker; sessionStore: RedisSessionStore };
+    const parts = engine as Engine;
     // A second node that serves the same long-poll connections (its own Herald server is never opened on).
     const peerStore = new RedisSessionStore({ redis: redis.url, prefix });
     const peerBroker = new RedisBroker({ redis: redis.url, prefix });
-    const peer = createConformanceHerald({}, { broker: peerBroker, sessionStore: peerStore });
+    const peerPresence = new RedisPresence({ redis: redis.url, prefix });
+    const peer = createConformanceHerald({}, { broker: peerBroker, sessionStore: peerStore, presence: peerPresence });
     const stores = [new RedisLongPollStore({ redis: redis.url, sessionStore: parts.sessionStore }), new RedisLongPollStore({ redis: redis.url, sessionStore: peerStore })];
     longPollStores.push(...stores);
     await Promise.all([parts.sessionStore.ready, peerStore.ready, ...stores.map((store) => store.ready)]);
@@ -103,7 +110,7 @@ describeConformance({
         for (const handler of handlers) handler.close();
         uws.us_listen_socket_close(listen as never);
         await peer.close();
-        await Promise.all([parts.broker.close(), parts.sessionStore.close(), peerStore.close(), peerBroker.close()]);
+        await Promise.all([parts.broker.close(), parts.sessionStore.close(), parts.presence.close(), peerStore.close(), peerBroker.close(), peerPresence.close()]);
       },
     };
   },

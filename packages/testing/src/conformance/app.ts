@@ -25,6 +25,12 @@ export const conformanceContract = defineContract({
     'conf.Published': { body: z.object({ n: z.number() }) },
     'conf.Private': { body: z.object({ n: z.number() }) },
   },
+  topics: {
+    'conf/{name}': { notifications: ['conf.Published'] },
+    'conf/limit/{n}': { notifications: ['conf.Published'] },
+    'conf/presence/{room}': { notifications: ['conf.Published'], presence: { state: z.object({ status: z.string().max(20) }) } },
+    'conf/count/{room}': { notifications: ['conf.Published'], presence: 'count' },
+  },
 });
 
 export type ConformanceContract = typeof conformanceContract;
@@ -60,7 +66,7 @@ export function conformanceToken(token: string): Principal | null {
 export function createConformanceHerald(
   limits: Partial<Limits> = {},
   /** The engine under the server (`broker`, `sessionStore`), for running the suite on many nodes' parts. */
-  engine: Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore'> = {},
+  engine: Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore' | 'presence'> = {},
 ): Herald<ConformanceContract> {
   const runs = new Map<string, number>();
   return createHerald({
@@ -86,7 +92,8 @@ export function createConformanceHerald(
       },
       'conf.Publish': async ({ topic, count }, ctx) => {
         let offset = 0;
-        for (let n = 1; n <= count; n++) offset = (await ctx.herald.publish(topic, 'conf.Published', { n })).offset;
+        // A topic no pattern declares throws: the client gets 500 (the suite only publishes to conf/…).
+        for (let n = 1; n <= count; n++) offset = (await ctx.herald.publish(topic as `conf/${string}`, 'conf.Published', { n })).offset;
         return { offset };
       },
       'conf.Notify': async ({ to, count }, ctx) => {

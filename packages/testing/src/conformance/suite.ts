@@ -403,6 +403,36 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(await tester.request('herald.Subscribe', { topic: 'conf/limit/last' })).toMatchObject({ code: 429, body: { error: 'subscription_limit' } });
       });
 
+      it('tracks presence: one member per user, joins and leaves in the stream, who is here, states checked, counts pushed (§6 Presence)', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        const annAgain = await client({ token: 'user:ann' });
+        const bob = await client({ token: 'user:bob' });
+        const topic = 'conf/presence/p';
+        const diffs = (tester: Tester) => tester.log.filter(withType('herald.PresenceDiff')).map((m) => (m as NotificationMessage).body);
+        expect((await ann.request('herald.Subscribe', { topic })).code).toBe(200);
+        expect((await annAgain.request('herald.Subscribe', { topic })).code).toBe(200);
+        expect((await bob.request('herald.Subscribe', { topic })).code).toBe(200);
+        await ann.waitFor((m) => withType('herald.PresenceDiff')(m) && JSON.stringify((m as NotificationMessage).body).includes('"bob"'));
+        // ann's second session made no diff: ann joined once.
+        expect(diffs(ann)).toEqual([
+          { joins: [{ userId: 'ann', connections: 1 }], leaves: [] },
+          { joins: [{ userId: 'bob', connections: 1 }], leaves: [] },
+        ]);
+        expect(await bob.request('herald.Presence', { topic })).toMatchObject({
+          code: 200,
+          body: { topic, count: 2, members: [{ userId: 'ann', connections: 2 }, { userId: 'bob', connections: 1 }] },
+        });
+        expect(await bob.request('herald.SetPresence', { topic, state: { status: 42 } })).toMatchObject({ code: 400, body: { error: 'validation_failed' } });
+        expect(await bob.request('herald.SetPresence', { topic, state: { status: 'away' } })).toMatchObject({ code: 200 });
+        await ann.waitFor((m) => withType('herald.PresenceDiff')(m) && JSON.stringify((m as NotificationMessage).body).includes('away'));
+        expect(await bob.request('herald.Presence', { topic: 'conf/room' })).toMatchObject({ code: 403, body: { error: 'forbidden' } });
+        expect((await bob.request('herald.Unsubscribe', { topic })).code).toBe(200);
+        await ann.waitFor((m) => withType('herald.PresenceDiff')(m) && JSON.stringify((m as NotificationMessage).body) === '{"joins":[],"leaves":["bob"]}');
+        expect((await bob.request('herald.Subscribe', { topic: 'conf/count/c' })).code).toBe(200);
+        await bob.waitFor((m) => withType('herald.PresenceCount')(m) && JSON.stringify((m as NotificationMessage).body) === '{"topic":"conf/count/c","count":1}');
+      });
+
       it('refuses topics the server does not allow with 403', async () => {
         await boot();
         const tester = await client({ token: 'user:ann' });
