@@ -34,10 +34,15 @@ export interface Packed {
   tarball(name: string): string;
 }
 
-/** Runs a command; a failure carries its output. */
+/**
+ * Runs a command; a failure carries its output. Without the `NODE_PATH` pnpm gives the test
+ * process, which would let a consumer project outside the workspace resolve the workspace's
+ * modules.
+ */
 export async function run(command: string, args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
   try {
-    return await exec(command, args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', ...env } });
+    const base = { ...process.env, NODE_PATH: '', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+    return await exec(command, args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...base, ...env } });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed:\n${stdout ?? ''}\n${stderr ?? ''}`, { cause: error });

@@ -131,3 +131,21 @@ it(
   },
   TIMEOUT_MS,
 );
+
+it(
+  '@herald/uws installs without uWebSockets.js (npm does not look for it on the registry) and says how to install it',
+  async () => {
+    const { tarball } = await packed();
+    const project = await mkdtemp(join(tmpdir(), 'herald-no-uws-'));
+    scratch.push(project);
+    await writeFile(join(project, 'package.json'), `${JSON.stringify({ name: 'no-uws', private: true, type: 'module' }, null, 2)}\n`);
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball('@herald/core'), tarball('@herald/uws')], project);
+    const missing = await run(process.execPath, ['--input-type=module', '-e', "const { loadUws } = await import('@herald/uws'); loadUws();"], project).then(
+      () => 'loaded',
+      (error: unknown) => String(error),
+    );
+    expect(missing).toContain('@herald/uws: uWebSockets.js is not installed. It is not on the npm registry under that name');
+    expect(missing).toContain('npm install uWebSockets.js@github:uNetworking/uWebSockets.js#v');
+  },
+  TIMEOUT_MS,
+);

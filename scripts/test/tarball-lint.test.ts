@@ -1,6 +1,7 @@
 /**
  * Every tarball `npm pack` makes (`scripts/packed`) passes `publint --strict` (a manifest that
- * points at files it does not ship, exports in the wrong order, a missing license…) and "Are the
+ * points at files it does not ship, exports in the wrong order, a missing license…), names its
+ * license, repository, engines and side effects, and passes "Are the
  * types wrong?" (`attw --pack --profile esm-only`: every entry point resolves, with its types,
  * under node16 ESM and bundler resolution). The packages are ESM only, so node10 and node16 CJS
  * resolution are not asked for.
@@ -32,6 +33,14 @@ describe.each(PACKAGES)('%s', (name) => {
     const data = await tarball();
     const { messages, pkg } = await publint({ pack: { tarball: data.buffer as ArrayBuffer }, strict: true, level: 'suggestion' });
     expect(messages.map((message) => `${message.type}: ${formatMessage(message, pkg) ?? message.code}`)).toEqual([]);
+  });
+
+  it('names its license (and ships it), repository, engines and side effects', async () => {
+    const { pkg } = await publint({ pack: { tarball: (await tarball()).buffer as ArrayBuffer }, level: 'error' });
+    const directory = name === 'create-herald' ? 'packages/create-herald' : `packages/${name.slice('@herald/'.length)}`;
+    expect(pkg).toMatchObject({ license: 'MIT', repository: { type: 'git', directory }, engines: { node: expect.stringMatching(/^>=20/) } });
+    if (name !== 'create-herald') expect(pkg['sideEffects'], 'sideEffects').toBeDefined();
+    expect(packages.find((entry) => entry.name === name)?.files).toContain('LICENSE');
   });
 
   it.skipIf(name === 'create-herald')('has types that resolve in every ESM mode (attw)', async () => {
