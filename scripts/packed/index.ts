@@ -15,8 +15,8 @@ import { promisify } from 'node:util';
 const exec = promisify(execFile);
 export const root = resolve(import.meta.dirname, '../..');
 const cache = join(root, 'node_modules/.cache/herald-packed');
-/** A lock older than this belongs to a process that died mid-pack. */
-const STALE_LOCK_MS = 10 * 60_000;
+/** A lock with no holder's pid in it after this long was left by a process that died as it took it. */
+const STALE_LOCK_MS = 60_000;
 
 export interface PackedPackage {
   readonly name: string;
@@ -82,6 +82,7 @@ async function pack(): Promise<Packed> {
     const packages = listed.map((entry) => ({ name: entry.name, tarball: join(dir, entry.filename), files: entry.files.map((file) => file.path) }));
     await writeFile(join(scratch, 'packed.json'), JSON.stringify(packages, null, 2));
     await rename(scratch, dir);
+    console.log(`scripts/packed: packed ${packages.length} packages into ${dir}`);
     return describe(dir, packages);
   } finally {
     await release();
@@ -115,17 +116,33 @@ async function fingerprint(dirs: readonly string[]): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Takes the lock directory, waiting while another process holds it. */
+/**
+ * Takes the lock directory, waiting while another live process holds it: the holder's pid is in
+ * it, so the lock of a process that died mid-pack is taken over however long packing takes.
+ */
 async function lock(path: string): Promise<() => Promise<void>> {
   for (;;) {
     try {
       await mkdir(path);
+      await writeFile(join(path, 'pid'), String(process.pid));
       return () => rm(path, { recursive: true, force: true });
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+      const holder = Number(await readFile(join(path, 'pid'), 'utf8').catch(() => ''));
       const since = await stat(path).then((info) => Date.now() - info.mtimeMs, () => 0);
-      if (since > STALE_LOCK_MS) await rm(path, { recursive: true, force: true });
+      // No pid yet: the holder is between mkdir and writeFile, unless that was long ago.
+      const dead = holder > 0 ? !alive(holder) : since > STALE_LOCK_MS;
+      if (dead) await rm(path, { recursive: true, force: true });
       else await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code === 'EPERM';
   }
 }
