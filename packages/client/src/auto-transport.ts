@@ -31,9 +31,17 @@ export interface AutoTransportOptions {
 /** Close code when the client leaves long-poll for a WebSocket that works again (resumable). */
 const UPGRADING = 1001;
 
+/**
+ * The long-poll URL `autoTransport` uses by default: the WebSocket URL's origin, path `/lp`, over
+ * TLS when the WebSocket is (`wss:`, or `https:` and a relative URL on an `https:` page).
+ *
+ * @example
+ * defaultLongPollUrl('wss://example.com/ws'); // 'https://example.com/lp'
+ */
 export function defaultLongPollUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.protocol === 'wss:' ? 'https:' : 'http:'}//${parsed.host}/lp`;
+  const parsed = new URL(url, (globalThis as { location?: { href?: string } }).location?.href);
+  const secure = parsed.protocol === 'wss:' || parsed.protocol === 'https:';
+  return `${secure ? 'https:' : 'http:'}//${parsed.host}/lp`;
 }
 
 /**
