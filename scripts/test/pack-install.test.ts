@@ -1,30 +1,20 @@
 /**
- * What a user gets from npm: every published package is built, packed with `npm pack` (not
- * pnpm, which rewrites the manifest on the way) and installed with npm into a fresh project
+ * What a user gets from npm: every published package is built and packed once with `npm pack` (not
+ * pnpm, which rewrites the manifest on the way; `scripts/packed`) and installed with npm into a fresh project
  * outside the workspace. A typed server (@herald/uws) and client (@herald/client on `ws`) run
  * there from the installed dist, the consumer's code typechecks under `nodenext` and `bundler`
  * resolution, and the two commands start.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { packed, run } from '../packed/index.ts';
 
-const exec = promisify(execFile);
-const root = resolve(import.meta.dirname, '../..');
-/** Build, pack, install from the registry, compile and run on a busy machine: generous. */
+/** Build and pack (shared, once), install from the registry, compile and run on a busy machine: generous. */
 const TIMEOUT_MS = 6 * 60_000;
-
-const run = async (command: string, args: readonly string[], cwd: string) => {
-  try {
-    return await exec(command, args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } });
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed:\n${stdout ?? ''}\n${stderr ?? ''}`, { cause: error });
-  }
-};
+/** The libraries; create-herald is a project generator, tested by generating a project. */
+const LIBRARIES = ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/hono', '@herald/long-poll', '@herald/redis', '@herald/testing', '@herald/uws'];
 
 const CONTRACT = `import { defineContract } from '@herald/core';
 import { z } from 'zod';
@@ -91,29 +81,20 @@ it(
   async () => {
     const started = performance.now();
     const lap = (what: string) => console.log(`${what}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    await run(join(root, 'node_modules/.bin/turbo'), ['run', 'build', '--filter=./packages/*', '--output-logs=errors-only'], root);
-    lap('built');
-
-    const work = await mkdtemp(join(tmpdir(), 'herald-pack-'));
-    scratch.push(work);
-    const tarballs = join(work, 'tarballs');
-    await mkdir(tarballs);
-    // create-herald is a project generator, not a library: its own test generates a project.
-    const packages = (await readdir(join(root, 'packages'))).filter((name) => name !== 'create-herald').map((name) => join(root, 'packages', name));
-    const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', tarballs, ...packages], root);
-    const contents = JSON.parse(packed) as { name: string; filename: string; files: { path: string }[] }[];
-    expect(contents.map((entry) => entry.name).sort()).toEqual(
-      ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/hono', '@herald/long-poll', '@herald/redis', '@herald/testing', '@herald/uws'],
-    );
+    const { packages } = await packed();
+    lap('built and packed');
+    const contents = packages.filter((entry) => entry.name !== 'create-herald');
+    expect(contents.map((entry) => entry.name).sort()).toEqual(LIBRARIES);
     for (const entry of contents) {
-      const files = entry.files.map((file) => file.path);
+      const { files } = entry;
       expect(files, entry.name).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'src/index.ts']));
       expect(files.filter((file) => file.endsWith('.test.ts') || file.startsWith('test/')), entry.name).toEqual([]);
       // every file a source map names is in the tarball
       for (const map of files.filter((file) => file.endsWith('.map')).slice(0, 5)) expect(files, `${entry.name} ${map}`).toContain(map.replace(/^dist\//, 'src/').replace(/\.d\.ts\.map$|\.js\.map$/, '.ts'));
     }
-    lap('packed');
 
+    const work = await mkdtemp(join(tmpdir(), 'herald-pack-'));
+    scratch.push(work);
     const project = join(work, 'consumer');
     await mkdir(join(project, 'src'), { recursive: true });
     await writeFile(join(project, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`);
@@ -121,7 +102,7 @@ it(
       'npm',
       [
         'install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error',
-        ...contents.map((entry) => join(tarballs, entry.filename)),
+        ...contents.map((entry) => entry.tarball),
         'uWebSockets.js@npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0',
         'ws@^8.18.3', 'zod@^4.6.7', 'typescript@~5.9.3', '@types/node@^20.19.0', '@types/ws@^8.18.1',
       ],
@@ -147,6 +128,24 @@ it(
     const manifest = JSON.parse(await readFile(join(project, 'node_modules/@herald/redis/package.json'), 'utf8')) as Record<string, unknown>;
     expect(manifest).toMatchObject({ license: 'MIT', engines: { node: '>=20.19' }, repository: { directory: 'packages/redis' } });
     lap('ran');
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  '@herald/uws installs without uWebSockets.js (npm does not look for it on the registry) and says how to install it',
+  async () => {
+    const { tarball } = await packed();
+    const project = await mkdtemp(join(tmpdir(), 'herald-no-uws-'));
+    scratch.push(project);
+    await writeFile(join(project, 'package.json'), `${JSON.stringify({ name: 'no-uws', private: true, type: 'module' }, null, 2)}\n`);
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball('@herald/core'), tarball('@herald/uws')], project);
+    const missing = await run(process.execPath, ['--input-type=module', '-e', "const { loadUws } = await import('@herald/uws'); loadUws();"], project).then(
+      () => 'loaded',
+      (error: unknown) => String(error),
+    );
+    expect(missing).toContain('@herald/uws: uWebSockets.js is not installed. It is not on the npm registry under that name');
+    expect(missing).toContain('npm install uWebSockets.js@github:uNetworking/uWebSockets.js#v');
   },
   TIMEOUT_MS,
 );

@@ -7,8 +7,9 @@
  * client reconnects over WebSocket. The session is resumed across every switch, so nothing is
  * lost or doubled.
  */
+import { invalidWebSocketUrl } from './connect-failure.ts';
 import { longPollTransport } from './long-poll-transport.ts';
-import { webSocketTransport, type Transport, type TransportConnection, type WebSocketConstructor } from './transport.ts';
+import { failedAttempt, webSocketTransport, type Transport, type TransportConnection, type WebSocketConstructor } from './transport.ts';
 
 export interface AutoTransportOptions {
   /** The WebSocket URL, e.g. `wss://example.com/ws`. */
@@ -30,16 +31,32 @@ export interface AutoTransportOptions {
 /** Close code when the client leaves long-poll for a WebSocket that works again (resumable). */
 const UPGRADING = 1001;
 
+/**
+ * The long-poll URL `autoTransport` uses by default: the WebSocket URL's origin, path `/lp`, over
+ * TLS when the WebSocket is (`wss:`, or `https:` and a relative URL on an `https:` page).
+ *
+ * @example
+ * defaultLongPollUrl('wss://example.com/ws'); // 'https://example.com/lp'
+ */
 export function defaultLongPollUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.protocol === 'wss:' ? 'https:' : 'http:'}//${parsed.host}/lp`;
+  const parsed = new URL(url, (globalThis as { location?: { href?: string } }).location?.href);
+  const secure = parsed.protocol === 'wss:' || parsed.protocol === 'https:';
+  return `${secure ? 'https:' : 'http:'}//${parsed.host}/lp`;
 }
 
 /**
+ * WebSocket with a long-poll fallback. A client that never connected is told why as it would be
+ * on either transport alone: a bad URL at once; a refusal at the WebSocket path (404, 401, 403)
+ * moves on to long-poll, and the same refusal there stops the client; a transient failure
+ * (nothing listening) rejects its requests within `connectTimeoutMs` while it keeps trying.
+ *
  * @example
  * const client = createClient({ transport: autoTransport({ url: 'wss://example.com/ws' }), token });
  */
 export function autoTransport(options: AutoTransportOptions): Transport {
+  // Neither transport could start, and a long-poll URL derived from it would be nonsense.
+  const invalid = invalidWebSocketUrl(options.url);
+  if (invalid !== undefined) return (events) => failedAttempt(events, invalid);
   const rememberMs = options.rememberMs ?? 5 * 60_000;
   const probeEveryMs = options.probeEveryMs ?? 60_000;
   const socketOptions = {
@@ -74,9 +91,10 @@ export function autoTransport(options: AutoTransportOptions): Transport {
       const current = longPoll({
         onOpen: () => events.onOpen(),
         onMessage: (text) => events.onMessage(text),
-        onClose: (code, reason) => {
+        onClose: (code, reason, failure) => {
           clearInterval(timer);
-          events.onClose(code, reason);
+          if (failure === undefined) events.onClose(code, reason);
+          else events.onClose(code, reason, failure);
         },
       });
       timer = setInterval(

@@ -69,19 +69,24 @@ export const noWebSocket: ConnectFailure = {
  * `ws:`, `wss:`, or `http:`/`https:` (which WebSocket implementations map onto them).
  */
 export function invalidWebSocketUrl(url: string): ConnectFailure | undefined {
-  const base = (globalThis as { location?: { href?: string } }).location?.href;
-  let parsed: URL;
-  try {
-    parsed = new URL(url, base);
-  } catch {
-    return invalidUrl(url, 'it does not parse as a URL');
-  }
-  if (['ws:', 'wss:', 'http:', 'https:'].includes(parsed.protocol)) return undefined;
-  // `localhost:9090/ws` parses, with `localhost:` as its scheme.
-  const why = /^[a-z0-9.-]+:\d/i.test(url) ? 'it has no scheme' : `its scheme is ${parsed.protocol}`;
-  return invalidUrl(url, why);
+  return invalidUrl(url, ['ws:', 'wss:', 'http:', 'https:'], 'WebSocket', 'ws://host:port/path (wss:// over TLS)');
 }
 
-function invalidUrl(url: string, why: string): ConnectFailure {
-  return { reason: ClientErrorReason.InvalidUrl, fatal: true, message: `invalid WebSocket URL ${JSON.stringify(url)}: ${why}; write ws://host:port/path (wss:// over TLS)` };
+/** Checks a long-poll URL the way `fetch` would, relative to the page in a browser: `http:` or `https:`. */
+export function invalidLongPollUrl(url: string): ConnectFailure | undefined {
+  return invalidUrl(url, ['http:', 'https:'], 'long-poll', 'http://host:port/lp (https:// over TLS)');
+}
+
+function invalidUrl(url: string, schemes: readonly string[], what: string, example: string): ConnectFailure | undefined {
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  let why: string;
+  try {
+    const { protocol } = new URL(url, base);
+    if (schemes.includes(protocol)) return undefined;
+    // `localhost:9090/ws` parses, with `localhost:` as its scheme.
+    why = /^[a-z0-9.-]+:\d/i.test(url) ? 'it has no scheme' : `its scheme is ${protocol}`;
+  } catch {
+    why = 'it does not parse as a URL';
+  }
+  return { reason: ClientErrorReason.InvalidUrl, fatal: true, message: `invalid ${what} URL ${JSON.stringify(url)}: ${why}; write ${example}` };
 }

@@ -22,7 +22,7 @@ export const ClientErrorReason = {
   TooLarge: 'too_large',
   /** Before the first connection: nothing at the URL's path (the upgrade or long-poll open answered 404). Fatal. */
   NotFound: 'not_found',
-  /** Before the first connection: the URL does not parse, or its scheme is not `ws:`/`wss:`. Fatal. */
+  /** Before the first connection: the URL does not parse, or its scheme is not `ws:`/`wss:` (`http:`/`https:` for long-poll). Fatal. */
   InvalidUrl: 'invalid_url',
   /** Before the first connection: no WebSocket implementation (Node 20 without `ws`). Fatal. */
   NoWebSocket: 'no_websocket',

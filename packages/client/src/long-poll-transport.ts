@@ -5,8 +5,8 @@
  * is sent again and skipped here by its cursor.
  */
 import { PROTOCOL_NAME } from '@herald/core';
-import { connectionRefused, refusedWith, type ConnectFailure } from './connect-failure.ts';
-import type { Transport, TransportEvents } from './transport.ts';
+import { connectionRefused, invalidLongPollUrl, refusedWith, type ConnectFailure } from './connect-failure.ts';
+import { failedAttempt, type Transport, type TransportEvents } from './transport.ts';
 
 export interface LongPollTransportOptions {
   /** The long-poll endpoint, e.g. `https://example.com/lp`. */
@@ -38,13 +38,20 @@ function describe(error: unknown): string | undefined {
 }
 
 /**
+ * The long-poll transport. An attempt that fails before it opens is reported with the same
+ * causes as a WebSocket's (`ConnectFailure`): the status of a refused open (404 wrong path,
+ * 401 rejected `Authorization`, 403, 406), a URL that is not `http:`/`https:`, or the network
+ * error (nothing listening).
+ *
  * @example
  * const client = createClient({ transport: longPollTransport({ url: 'https://example.com/lp' }), token });
  */
 export function longPollTransport(options: LongPollTransportOptions): Transport {
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const maxBatch = options.maxBatch ?? 32;
+  const invalid = invalidLongPollUrl(options.url);
   return (events: TransportEvents) => {
+    if (invalid !== undefined) return failedAttempt(events, invalid);
     const inFlight = new Set<AbortController>();
     let sid: string | undefined;
     let cursor = 0;

@@ -1,7 +1,8 @@
 /**
  * The long-poll transport behind the WebSocket API (`addEventListener`, `send`, `close`), for
  * tools written against WebSockets: `@herald/testing`'s tester and conformance suite drive a
- * long-poll endpoint with it. A refused open is reported as an `error`, as a refused upgrade is.
+ * long-poll endpoint with it. A refused or failed open is reported as an `error` that says why
+ * (the transport's connect failure), as a refused upgrade is.
  */
 import { longPollTransport } from './long-poll-transport.ts';
 import type { TransportConnection } from './transport.ts';
@@ -27,8 +28,8 @@ export class LongPollWebSocket {
         this.emit('open', {});
       },
       onMessage: (text) => this.emit('message', { data: text }),
-      onClose: (code, reason) => {
-        if (this.readyState === 0) this.emit('error', { message: `long-poll open refused (${code - 4000}): ${reason}` });
+      onClose: (code, reason, failure) => {
+        if (this.readyState === 0) this.emit('error', { message: failure?.message ?? `long-poll open failed (${code}): ${reason}` });
         this.readyState = 3;
         this.emit('close', { code, reason });
       },

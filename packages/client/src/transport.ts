@@ -73,9 +73,9 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
   let everOpened = false;
   return (events) => {
     const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (Impl === undefined) return failed(events, noWebSocket);
+    if (Impl === undefined) return failedAttempt(events, noWebSocket);
     const invalid = invalidWebSocketUrl(url);
-    if (invalid !== undefined) return failed(events, invalid);
+    if (invalid !== undefined) return failedAttempt(events, invalid);
     const socket = options.headers === undefined ? new Impl(url, PROTOCOL_NAME) : new Impl(url, PROTOCOL_NAME, { headers: options.headers });
     let closed = false;
     let opened = false;
@@ -120,7 +120,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
 }
 
 /** An attempt that cannot even start: reported once the client holds the connection. */
-function failed(events: TransportEvents, failure: ConnectFailure): TransportConnection {
+export function failedAttempt(events: TransportEvents, failure: ConnectFailure): TransportConnection {
   let closed = false;
   queueMicrotask(() => {
     if (!closed) events.onClose(1006, failure.message, failure);

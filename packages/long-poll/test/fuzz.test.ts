@@ -420,7 +420,7 @@ describe(`fuzz (seed ${SEED}, HERALD_FUZZ_RUNS=${RUNS})`, () => {
 
   beforeAll(async () => {
     const overWebSocket = await connect(wsUrl, { token: 'good-alice', timeoutMs: WAIT_MS });
-    const overLongPoll = await connect(`${base}/lp`, { token: 'good-bob', WebSocket: LongPollWebSocket as never, timeoutMs: WAIT_MS });
+    const overLongPoll = await connect(`${base}/lp`, { token: 'good-bob', WebSocket: LongPollWebSocket, timeoutMs: WAIT_MS });
     bystanders = [wellBehaved(overWebSocket, 'websocket'), wellBehaved(overLongPoll, 'long-poll')];
   });
 
