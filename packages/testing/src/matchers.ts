@@ -65,3 +65,38 @@ export function not(matcher: MatcherLike): Matcher {
   const inner = toMatcher(matcher);
   return matching((message) => !inner(message), `not ${inner.description}`);
 }
+
+function presenceDiff(message: Envelope, topic: string | undefined): { joins: Array<{ userId: string; state?: unknown }>; leaves: string[] } | undefined {
+  if (message.kind !== 'notification' || message.type !== 'herald.PresenceDiff' || (topic !== undefined && message.topic !== topic)) return undefined;
+  return message.body as { joins: Array<{ userId: string; state?: unknown }>; leaves: string[] };
+}
+
+/**
+ * A `herald.PresenceDiff` in which `userId` joined (or set a new state), on `topic` if given,
+ * and with `state` if given.
+ *
+ * @example
+ * await bob.waitFor(presenceJoin('ann', 'room/lobby', { status: 'away' }));
+ */
+export function presenceJoin(userId: string, topic?: string, state?: unknown): Matcher {
+  return matching(
+    (message) =>
+      presenceDiff(message, topic)?.joins.some((member) => member.userId === userId && (state === undefined || JSON.stringify(member.state) === JSON.stringify(state))) ===
+      true,
+    `presence join of ${userId}${topic === undefined ? '' : ` on ${topic}`}${state === undefined ? '' : ` with state ${JSON.stringify(state)}`}`,
+  );
+}
+
+/** A `herald.PresenceDiff` in which `userId` left (its last session), on `topic` if given. */
+export function presenceLeave(userId: string, topic?: string): Matcher {
+  return matching((message) => presenceDiff(message, topic)?.leaves.includes(userId) === true, `presence leave of ${userId}${topic === undefined ? '' : ` on ${topic}`}`);
+}
+
+/** A `herald.PresenceCount` of `topic`, with `count` if given. */
+export function presenceCount(topic: string, count?: number): Matcher {
+  return matching((message) => {
+    if (message.kind !== 'notification' || message.type !== 'herald.PresenceCount') return false;
+    const body = message.body as { topic: string; count: number };
+    return body.topic === topic && (count === undefined || body.count === count);
+  }, `presence count of ${topic}${count === undefined ? '' : ` = ${count}`}`);
+}

@@ -6,7 +6,7 @@
  */
 import type { Herald, HeraldOptions, NotificationMessage, ResponseMessage, WelcomeBody } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withKind, withProperty, withType } from '../matchers.ts';
+import { presenceCount, presenceJoin, presenceLeave, withKind, withProperty, withType } from '../matchers.ts';
 import { clientFrame, closeCode, parseAnswers, RawConnection, rawExchange, serverFrames, upgradeRequest, type RawFrame } from '../node/raw-http.ts';
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
 import { connect, type ConnectOptions, type Tester, type WebSocketConstructor } from '../tester.ts';
@@ -413,7 +413,7 @@ export function describeConformance(target: ConformanceTarget): void {
         expect((await ann.request('herald.Subscribe', { topic })).code).toBe(200);
         expect((await annAgain.request('herald.Subscribe', { topic })).code).toBe(200);
         expect((await bob.request('herald.Subscribe', { topic })).code).toBe(200);
-        await ann.waitFor((m) => withType('herald.PresenceDiff')(m) && JSON.stringify((m as NotificationMessage).body).includes('"bob"'));
+        await ann.waitFor(presenceJoin('bob', topic));
         // ann's second session made no diff: ann joined once.
         expect(diffs(ann)).toEqual([
           { joins: [{ userId: 'ann', connections: 1 }], leaves: [] },
@@ -425,12 +425,12 @@ export function describeConformance(target: ConformanceTarget): void {
         });
         expect(await bob.request('herald.SetPresence', { topic, state: { status: 42 } })).toMatchObject({ code: 400, body: { error: 'validation_failed' } });
         expect(await bob.request('herald.SetPresence', { topic, state: { status: 'away' } })).toMatchObject({ code: 200 });
-        await ann.waitFor((m) => withType('herald.PresenceDiff')(m) && JSON.stringify((m as NotificationMessage).body).includes('away'));
+        await ann.waitFor(presenceJoin('bob', topic, { status: 'away' }));
         expect(await bob.request('herald.Presence', { topic: 'conf/room' })).toMatchObject({ code: 403, body: { error: 'forbidden' } });
         expect((await bob.request('herald.Unsubscribe', { topic })).code).toBe(200);
-        await ann.waitFor((m) => withType('herald.PresenceDiff')(m) && JSON.stringify((m as NotificationMessage).body) === '{"joins":[],"leaves":["bob"]}');
+        await ann.waitFor(presenceLeave('bob', topic));
         expect((await bob.request('herald.Subscribe', { topic: 'conf/count/c' })).code).toBe(200);
-        await bob.waitFor((m) => withType('herald.PresenceCount')(m) && JSON.stringify((m as NotificationMessage).body) === '{"topic":"conf/count/c","count":1}');
+        await bob.waitFor(presenceCount('conf/count/c', 1));
       });
 
       it('refuses topics the server does not allow with 403', async () => {
