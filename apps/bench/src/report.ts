@@ -86,6 +86,24 @@ export interface HistoryRow {
   readonly error?: string;
 }
 
+/** Scenario 11: publishes per second per round, with and without an idempotency key (`src/idempotent.ts`). */
+export interface IdempotentRow {
+  readonly memory: { readonly plain: number[]; readonly keyed: number[] };
+  readonly redis: { readonly plain: number[]; readonly keyed: number[] };
+  readonly error?: string;
+}
+
+/** Scenario 12: presence costs in milliseconds per round (`src/presence.ts`). */
+export interface PresenceRow {
+  readonly members: number;
+  readonly joinMs: number[];
+  readonly publishMs: number[];
+  readonly countSubscribeMs: number[];
+  readonly plainSubscribeMs: number[];
+  readonly countPushMs: number[];
+  readonly error?: string;
+}
+
 export interface Target {
   readonly scenario: number;
   readonly target: string;
@@ -109,6 +127,8 @@ export interface Results {
   readonly growth: ThroughputRow[];
   readonly hostile: HostileRow[];
   readonly history: HistoryRow[];
+  readonly idempotent: IdempotentRow[];
+  readonly presence: PresenceRow[];
   targets: Target[];
   profiles: Array<{ readonly server: string; readonly file: string; readonly busyPercent: number; readonly top: ReadonlyArray<{ name: string; selfPercent: number }> }>;
 }
@@ -170,6 +190,8 @@ export const SCENARIOS = [
   [6, 'Growth'],
   [7, 'A hostile session'],
   [8, 'Topic history memory'],
+  [11, 'Idempotent publish'],
+  [12, 'Presence'],
 ] as const;
 
 /** One line per scenario: the headline figure of the run. */
@@ -192,6 +214,8 @@ function summaryRows(results: Results): string[][] {
   const gN = growth[growth.length - 1];
   const hostile = results.hostile.filter((r) => r.error === undefined);
   const history = results.history.find((r) => r.error === undefined);
+  const idem = results.idempotent.find((r) => r.error === undefined);
+  const presence = results.presence.find((r) => r.error === undefined);
   return [
     ['1. Request/response', `Herald on uWS ${int(herald?.perSecond ?? NaN)} msg/s at ${int(top)} connections`, `${ratio((herald?.perSecond ?? NaN) / (codec?.perSecond ?? NaN))} the codec ceiling`],
     [
@@ -216,6 +240,16 @@ function summaryRows(results: Results): string[][] {
       '8. Topic history memory',
       `${int(history?.bytesPerEntry ?? NaN)} B of heap per history entry (${int(history?.bodyChars ?? NaN)}-character bodies)`,
       `${ratio((history?.heldBytes ?? NaN) / (history?.budget ?? NaN))} historyBytes held under the budget`,
+    ],
+    [
+      '11. Idempotent publish',
+      `keyed ${int(median(idem?.redis.keyed ?? []))} publishes/s on Redis, ${int(median(idem?.memory.keyed ?? []))} in memory`,
+      `${ratio(median(idem?.redis.keyed ?? []) / median(idem?.redis.plain ?? []))} unkeyed on Redis, ${ratio(median(idem?.memory.keyed ?? []) / median(idem?.memory.plain ?? []))} in memory`,
+    ],
+    [
+      '12. Presence',
+      `a join reaches ${int(presence?.members ?? NaN)} members in ${ms(median(presence?.joinMs ?? []))} ms; a count to them in ${ms(median(presence?.countPushMs ?? []))} ms`,
+      `${ratio(median(presence?.joinMs ?? []) / median(presence?.publishMs ?? []))} a publish; count-only subscribe ${ratio(median(presence?.countSubscribeMs ?? []) / median(presence?.plainSubscribeMs ?? []))} a plain one`,
     ],
   ];
 }
@@ -392,6 +426,47 @@ export function renderMarkdown(results: Results): string {
               int(r.evicted),
               r.evictedResumeRecovered ? '**recovered (wrong)**' : 'recovered: false',
             ],
+      ),
+    ),
+  );
+  out.push('');
+
+  const rounds = (values: readonly number[], format: (n: number) => string) => values.map(format).join(', ');
+  out.push('## 11. Idempotent publish');
+  out.push('');
+  out.push(
+    'In a process of its own, no server: `herald.publish` to one topic with no subscribers, 100 in flight, with and without `{ idempotencyKey }` (a fresh key each), on `MemoryBroker` and on `RedisBroker` (a local redis-server); rounds alternate which goes first. Publishes per second per round.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['broker', 'without a key', 'with a key', 'ratio (medians)'],
+      results.idempotent.flatMap((r) =>
+        r.error !== undefined
+          ? [[`failed: ${r.error.slice(0, 160)}`, '', '', '']]
+          : (['memory', 'redis'] as const).map((broker) => [
+              broker === 'memory' ? 'MemoryBroker' : 'RedisBroker',
+              rounds(r[broker].plain, int),
+              rounds(r[broker].keyed, int),
+              ratio(median(r[broker].keyed) / median(r[broker].plain)),
+            ]),
+      ),
+    ),
+  );
+  out.push('');
+  out.push('## 12. Presence');
+  out.push('');
+  out.push(
+    'In a process of its own, no network: sessions on sockets that only count what they are sent. A new member joins a members-mode topic of N members (its `herald.PresenceDiff` reaches all of them) against one `herald.publish` to the same N, interleaved; N sessions subscribe to a count-only topic against N to a topic without presence; one `herald.PresenceCount` push to N. Milliseconds per round.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['N', 'join fan-out', 'publish fan-out', 'count-only subscribe of N', 'plain subscribe of N', 'count push to N'],
+      results.presence.map((r) =>
+        r.error !== undefined
+          ? [`failed: ${r.error.slice(0, 160)}`, '', '', '', '', '']
+          : [int(r.members), `median ${ms(median(r.joinMs))}`, `median ${ms(median(r.publishMs))}`, rounds(r.countSubscribeMs, ms), rounds(r.plainSubscribeMs, ms), rounds(r.countPushMs, ms)],
       ),
     ),
   );

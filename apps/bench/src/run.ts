@@ -23,13 +23,13 @@ import { failedHostileRow, hostile } from './gen/hostile.ts';
 import { closeAll, delivery, exercise, fanout, longPoll, openSessions, requestResponse, type Answer, type Dialect, type Window } from './gen/load.ts';
 import { bundleForProfile, summarizeProfiles } from './profile.ts';
 import { APP_DIR, HAS_TASKSET, pinSelf, runtimeBinary, runtimeVersion, ServerProcess, type ServerSpec } from './proc.ts';
-import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type MemoryRow, type Results, type Target, type ThroughputRow } from './report.ts';
+import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type IdempotentRow, type MemoryRow, type PresenceRow, type Results, type Target, type ThroughputRow } from './report.ts';
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,11,12').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -447,6 +447,41 @@ async function scenarioHistory(results: Results): Promise<void> {
   }
 }
 
+/** A measuring script in a process of its own, pinned like a server; its last line of output is its JSON. */
+async function runScript<T>(file: string, args: readonly string[] = []): Promise<T> {
+  const argv0 = ['--expose-gc', '--conditions=@herald/source', '--import', 'tsx', file, ...(smoke ? ['--smoke'] : []), ...args];
+  const [command, argv] = HAS_TASKSET ? ['taskset', ['-c', '1', node, ...argv0]] : [node, argv0];
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(command, argv, { cwd: APP_DIR, timeout: 300_000, maxBuffer: 1024 * 1024 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out))),
+  );
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '') as T;
+}
+
+/** Scenario 11: what an idempotency key costs a publish, on MemoryBroker and RedisBroker. */
+async function scenarioIdempotent(results: Results): Promise<void> {
+  try {
+    const row = await runScript<IdempotentRow>('src/idempotent.ts');
+    results.idempotent.push(row);
+    const ratioOf = (broker: 'memory' | 'redis') => (median(row[broker].keyed) / median(row[broker].plain)).toFixed(2);
+    log(`idempotent publish: keyed/unkeyed ${ratioOf('redis')}× on Redis, ${ratioOf('memory')}× in memory`);
+  } catch (error) {
+    log(`idempotent publish failed: ${errorText(error)}`);
+    results.idempotent.push({ memory: { plain: [], keyed: [] }, redis: { plain: [], keyed: [] }, error: errorText(error) });
+  }
+}
+
+/** Scenario 12: presence join fan-out and count-only costs. */
+async function scenarioPresence(results: Results): Promise<void> {
+  try {
+    const row = await runScript<PresenceRow>('src/presence.ts');
+    results.presence.push(row);
+    log(`presence: a join to ${row.members} members in ${median(row.joinMs).toFixed(2)} ms (publish ${median(row.publishMs).toFixed(2)} ms); count push ${median(row.countPushMs).toFixed(2)} ms`);
+  } catch (error) {
+    log(`presence failed: ${errorText(error)}`);
+    results.presence.push({ members: 0, joinMs: [], publishMs: [], countSubscribeMs: [], plainSubscribeMs: [], countPushMs: [], error: errorText(error) });
+  }
+}
+
 // ---- targets -----------------------------------------------------------------------------------
 
 /**
@@ -462,6 +497,7 @@ function paired(a: readonly number[], b: readonly number[], medianA: number, med
   return { ratio, text: `${ratio.toFixed(2)}× (per run ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; ratio of medians ${ofMedians.toFixed(2)}×)` };
 }
 
+const int0 = (n: number | undefined) => (n === undefined ? '?' : n.toLocaleString('en-US'));
 const rates = (row: ThroughputRow | undefined) => row?.windows.map((w) => w.perSecond) ?? [];
 
 function targets(results: Results): Target[] {
@@ -545,6 +581,24 @@ function targets(results: Results): Target[] {
     holds: history === undefined ? null : history.heldBytes <= 1.25 * history.budget && history.evicted > 0 && !history.evictedResumeRecovered,
     ...(smoke ? { caveat: 'smoke: the budget is too small for the heap figure to mean anything' } : {}),
   });
+  const idem = results.idempotent.find((r) => r.error === undefined);
+  for (const broker of ['redis', 'memory'] as const) {
+    const r = paired(idem?.[broker].keyed ?? [], idem?.[broker].plain ?? [], median(idem?.[broker].keyed ?? []), median(idem?.[broker].plain ?? []));
+    out.push({
+      scenario: 11,
+      target: `publish with an idempotency key ≥ 0.8× without (${broker === 'redis' ? 'RedisBroker' : 'MemoryBroker'})`,
+      measured: idem === undefined ? 'not run' : r.text,
+      holds: judge(r.ratio, (x) => x >= 0.8),
+      ...(broker === 'memory' ? { caveat: 'an unkeyed in-memory publish costs about 1 µs, so one Map lookup and insert per key is a large share of it' } : {}),
+    });
+  }
+  const pr = results.presence.find((r) => r.error === undefined);
+  const join = paired(pr?.joinMs ?? [], pr?.publishMs ?? [], median(pr?.joinMs ?? []), median(pr?.publishMs ?? []));
+  out.push({ scenario: 12, target: `presence join fan-out to ${int0(pr?.members)} members ≤ 1.5× a publish to them`, measured: pr === undefined ? 'not run' : join.text, holds: judge(join.ratio, (x) => x <= 1.5) });
+  const sub = paired(pr?.countSubscribeMs ?? [], pr?.plainSubscribeMs ?? [], median(pr?.countSubscribeMs ?? []), median(pr?.plainSubscribeMs ?? []));
+  out.push({ scenario: 12, target: `count-only presence: subscribing ${int0(pr?.members)} sessions ≤ 2× without presence`, measured: pr === undefined ? 'not run' : sub.text, holds: judge(sub.ratio, (x) => x <= 2) });
+  const push = median(pr?.countPushMs ?? []);
+  out.push({ scenario: 12, target: `count-only presence: a count pushed to ${int0(pr?.members)} subscribers in ≤ 20 ms`, measured: pr === undefined ? 'not run' : `${push.toFixed(2)} ms (median)`, holds: judge(push, (x) => x <= 20) });
   return out;
 }
 
@@ -553,9 +607,9 @@ function targets(results: Results): Target[] {
 if (flag('render') !== undefined) {
   // Re-renders latest.md and latest.svg from latest.json (after a change to the report's layout).
   const { readFileSync } = await import('node:fs');
-  const parsed = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Omit<Results, 'hostile' | 'history'> & Partial<Pick<Results, 'hostile' | 'history'>>;
-  // Runs from before scenarios 7 and 8 have no hostile or history rows.
-  const stored: Results = { ...parsed, hostile: parsed.hostile ?? [], history: parsed.history ?? [] };
+  const parsed = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Omit<Results, 'hostile' | 'history' | 'idempotent' | 'presence'> & Partial<Pick<Results, 'hostile' | 'history' | 'idempotent' | 'presence'>>;
+  // Runs from before scenarios 7, 8, 11 and 12 have no rows of theirs.
+  const stored: Results = { ...parsed, hostile: parsed.hostile ?? [], history: parsed.history ?? [], idempotent: parsed.idempotent ?? [], presence: parsed.presence ?? [] };
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(stored));
   writeFileSync(join(outDir, 'latest.svg'), renderSvg(stored));
   log(`re-rendered ${join(outDir, 'latest.md')} and latest.svg from latest.json`);
@@ -606,6 +660,8 @@ const results: Results = {
   growth: [],
   hostile: [],
   history: [],
+  idempotent: [],
+  presence: [],
   targets: [],
   profiles: [],
 };
@@ -618,6 +674,8 @@ if (only.has(4)) await scenarioLongPoll(results);
 if (only.has(5)) await scenarioDelivery(results);
 if (only.has(7)) await scenarioHostile(results);
 if (only.has(8)) await scenarioHistory(results);
+if (only.has(11)) await scenarioIdempotent(results);
+if (only.has(12)) await scenarioPresence(results);
 results.targets = targets(results);
 results.durationSeconds = (performance.now() - t0) / 1000;
 

@@ -1,15 +1,15 @@
 /**
- * What an idempotency key costs a publish (bench scenario 10): `herald.publish` with and
+ * What an idempotency key costs a publish (bench scenario 11): `herald.publish` with and
  * without `{ idempotencyKey }`, 100 in flight, on `MemoryBroker` and on `RedisBroker` (a local
  * redis-server), in interleaved rounds so the machine's drifts cancel. Prints one line of JSON:
  * publishes per second per round, `{ memory: { plain, keyed }, redis: { plain, keyed } }`.
  *
- *   node --conditions=@herald/source --import tsx bench/idempotent.ts [--smoke]
+ *   node --conditions=@herald/source --import tsx src/idempotent.ts [--smoke]
  */
 import { createHerald, defineContract, MemoryBroker, type Broker } from '@herald/core';
 import { z } from 'zod';
-import { RedisBroker } from '../src/broker.ts';
-import { startRedis } from '../src/testing/index.ts';
+import { RedisBroker } from '@herald/redis';
+import { startRedis } from '@herald/redis/testing';
 
 const smoke = process.argv.includes('--smoke');
 const PER_ROUND = smoke ? 2_000 : 50_000;
