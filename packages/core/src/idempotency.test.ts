@@ -22,6 +22,25 @@ describe('IdempotencyWindow', () => {
     expect(window.get('b')).toBeUndefined();
     expect(window.get('e')).toBe(3);
   });
+
+  it('keeps a key remembered again until its own window ends, and evicts by first use across many keys', () => {
+    let now = 0;
+    const window = new IdempotencyWindow<number>(1000, () => now, 2000);
+    window.remember('a', 1);
+    now = 500;
+    window.remember('a', 2);
+    now = 1200;
+    // The first entry of a expired; the second, from 500, still holds.
+    expect(window.get('a')).toBe(2);
+    now = 1500;
+    expect(window.get('a')).toBeUndefined();
+    // Far past maxKeys (and past the order's compaction): exactly the newest 2000 stay.
+    for (let i = 0; i < 10_000; i++) window.remember(`k${i}`, i);
+    expect(window.size).toBe(2000);
+    expect([window.get('k7999'), window.get('k8000'), window.get('k9999')]).toEqual([undefined, 8000, 9999]);
+    window.forget('k9999');
+    expect(window.get('k9999')).toBeUndefined();
+  });
 });
 
 describe('MemoryBroker publish with an idempotencyKey', () => {
