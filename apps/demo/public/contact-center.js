@@ -161,7 +161,33 @@ function subscribeToRings() {
   );
 }
 
+/** Who else is on the skills' ring topics: their presence members are the agents online, kept live. */
+function watchAgents() {
+  const render = () =>
+    ($('agents-online').textContent = `Agents online: ${skills
+      .map((skill) => `skill ${skill}: ${[...(presences.get(skill)?.members.keys() ?? [])].sort().join(', ') || 'none'}`)
+      .join(' · ')}`);
+  for (const skill of skills) {
+    const presence = client.presence(`cc/skill/${skill}/OPEN`);
+    presences.set(skill, presence);
+    for (const event of ['sync', 'join', 'leave']) presence.on(event, render);
+  }
+}
+const presences = new Map();
+
 // ---- consumer ---------------------------------------------------------------------------------
+
+/** How many agents of the skill are online, asked of the server (consumers may not watch the skill's topic). */
+async function showSkillAgents() {
+  const skill = $('skill').value.trim();
+  if (!SKILL.test(skill) || client?.state !== 'open') return;
+  try {
+    const { count } = await client.request('cc.AgentsOnline', { skill });
+    $('skill-agents').textContent = `${count} agent${count === 1 ? '' : 's'} online for skill ${skill}`;
+  } catch (error) {
+    $('skill-agents').textContent = `${error.code} ${error.reason}: ${error.message}`;
+  }
+}
 
 async function openConversation(event) {
   event.preventDefault();
@@ -190,6 +216,7 @@ function showState(state) {
   $('status').dataset.state = state;
   $('connect').textContent = state === 'closed' ? 'Connect' : 'Disconnect';
   $('open').disabled = state !== 'open';
+  if (state === 'open' && role === 'consumer') void showSkillAgents();
 }
 
 function connect() {
@@ -211,6 +238,7 @@ function connect() {
   if (role === 'agent') {
     client.on('ams.routing.RingUpdated', showRing);
     subscribeToRings();
+    watchAgents();
   }
 }
 
@@ -230,6 +258,7 @@ function start() {
   $('skill').value = skills[0];
   $('connect').addEventListener('click', connect);
   $('open-form').addEventListener('submit', openConversation);
+  $('skill').addEventListener('change', () => void showSkillAgents());
   showState('closed');
 }
 

@@ -38,7 +38,7 @@ const MAX_HISTORY = 100;
 const SKILL_TOPIC = /^cc\/skill\/([0-9]{1,9})\/(OPEN|CLOSE)$/;
 
 /** The topic where conversations of a skill in a state are announced. */
-export const skillTopic = (skill: string, state: ConvState): string => `cc/skill/${skill}/${state}`;
+export const skillTopic = <S extends ConvState>(skill: string, state: S): `cc/skill/${string}/${S}` => `cc/skill/${skill}/${state}`;
 
 export interface ContactCenter {
   readonly handlers: Pick<Handlers<typeof demo>, RequestType<typeof contactCenter>>;
@@ -123,6 +123,12 @@ export function createContactCenter(): ContactCenter {
           }
         }
         return { subscriptionId: `sub_${randomId(10)}` };
+      },
+
+      'cc.AgentsOnline': async ({ skill }, ctx) => {
+        // The members of a skill's ring topic are its agents online, on every node.
+        const { count, members } = await ctx.herald.members(skillTopic(skill, 'OPEN'), { limit: 100 });
+        return { count, agents: members.map((member) => member.userId) };
       },
 
       'cc.AcceptRing': async ({ ringId }, ctx) => {

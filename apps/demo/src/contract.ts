@@ -54,6 +54,11 @@ export const contactCenter = defineContract({
       request: z.object({ skills: z.array(skill).min(1).max(20), convState: z.array(z.enum(convStates)).min(1).max(convStates.length) }),
       response: z.object({ subscriptionId: z.string() }),
     },
+    'cc.AgentsOnline': {
+      description: 'How many agents of a skill are online (subscribed to its rings, on any node), and the first 100 of them.',
+      request: z.object({ skill }),
+      response: z.object({ count: z.number().int(), agents: z.array(z.string()).max(100) }),
+    },
     'cc.AcceptRing': {
       description: 'An agent accepts a waiting ring. The first agent gets the conversation and its messages so far; any later one gets 409 ring_taken.',
       request: z.object({ ringId }),
@@ -94,4 +99,13 @@ export const contactCenter = defineContract({
 export const demo = defineContract({
   requests: { ...chat.requests, ...contactCenter.requests },
   notifications: { ...chat.notifications, ...contactCenter.notifications },
+  topics: {
+    'room/{room}': { description: 'The messages of one chat room.', notifications: ['chat.Message'] },
+    'cc/skill/{skill}/OPEN': {
+      description: "The rings of a skill. Its presence members are the skill's agents online.",
+      notifications: ['ams.routing.RingUpdated'],
+      presence: 'members',
+    },
+    'cc/skill/{skill}/CLOSE': { description: 'The conversations of a skill that were closed.', notifications: ['cc.ConversationUpdated'] },
+  },
 });

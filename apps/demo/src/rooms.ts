@@ -9,7 +9,7 @@ import { identityOf } from './identity.ts';
 const DIRECT_ROOM = /^dm-([a-z0-9]+)-([a-z0-9]+)$/;
 
 /** The topic a room's messages are published on. */
-export const roomTopic = (room: string): string => `room/${room}`;
+export const roomTopic = (room: string): `room/${string}` => `room/${room}`;
 
 export function maySee(room: string, principal: Principal | null): boolean {
   if (principal === null) return false;

@@ -172,6 +172,9 @@ describe('the contact center (/contact-center)', () => {
     ]);
     await Promise.all([connected(a1), connected(a2), connected(c1)]);
     for (const agent of [a1, a2]) await agent.locator('#subscription', { hasText: 'sub_' }).waitFor(WAIT);
+    // Presence: each agent sees both agents of the skill online, live; the consumer is told how many.
+    for (const agent of [a1, a2]) await agent.locator('#agents-online', { hasText: 'skill 45: a1, a2' }).waitFor(WAIT);
+    await c1.locator('#skill-agents', { hasText: 'online for skill 45' }).waitFor(WAIT);
 
     await c1.fill('#first-message', 'Hello, my order has not arrived');
     await c1.click('#open');

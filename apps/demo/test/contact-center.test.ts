@@ -33,6 +33,22 @@ async function agent(name: string, skills = ['45']): Promise<Tester> {
 const ring = (state: string) => and(withType('ams.routing.RingUpdated'), withProperty('body.ringState', state));
 
 describe('contact center', () => {
+  it("counts a skill's agents online: one per agent, however many tabs, gone when the last leaves", async () => {
+    const consumer = await user('c9');
+    expect(await consumer.request('cc.AgentsOnline', { skill: '45' })).toMatchObject({ code: 200, body: { count: 0, agents: [] } });
+    const a1 = await agent('a1');
+    const a1Tab = await agent('a1');
+    await agent('a2');
+    await agent('a3', ['7']);
+    const online = async () => (await consumer.request('cc.AgentsOnline', { skill: '45' })).body;
+    expect(await online()).toEqual({ count: 2, agents: ['a1', 'a2'] });
+    await a1.close();
+    expect(await online()).toEqual({ count: 2, agents: ['a1', 'a2'] });
+    await a1Tab.close();
+    // Closed by the client (1000): the session ends and the agent leaves at once.
+    await expect.poll(online, { timeout: 20_000 }).toEqual({ count: 1, agents: ['a2'] });
+  });
+
   it('rejects a subscribe request with thousands of invalid items with one issue, not one per item', async () => {
     const a1 = await user('a1');
     const answer = await a1.request('ams.aam.SubscribeExConversations', { skills: ['45'], convState: Array.from({ length: 5000 }, () => 0) });

@@ -150,6 +150,12 @@ export class PresenceHub {
     return [Status.OK, { topic, epoch, offset, ...page }];
   }
 
+  /** A page of members, for the server's own use (`herald.members`); count-only topics: the count alone. */
+  async page(topic: string, after: string | undefined, limit: number | undefined): Promise<PresencePage> {
+    if (this.modeOf(topic) === 'count') return { members: [], count: await this.store.count(topic) };
+    return this.store.members(topic, after, Math.min(limit ?? PRESENCE_PAGE, MAX_PRESENCE_PAGE));
+  }
+
   /** `herald.SetPresence`: the user's state on a topic, checked against the pattern's schema. */
   async set(session: Session, topic: string, state: unknown): Promise<Answer> {
     const refused = this.refusal(session, topic);

@@ -184,6 +184,7 @@ describe('presence', () => {
       pages++;
     } while (after !== undefined);
     expect([seen, pages]).toEqual([['ann', 'bob', 'cat', 'dan', 'eve'], 3]);
+    expect((await herald.members('room/a', { after: 'cat', limit: 1 })).members.map((m) => m.userId)).toEqual(['dan']);
     await herald.close();
   });
 
@@ -211,6 +212,8 @@ describe('presence', () => {
     expect(diffs(ann, 'lobby/all')).toEqual([]);
     expect((await ask(ann, 'herald.Presence', { topic: 'lobby/all' })).body).toEqual({ topic: 'lobby/all', count: 2 });
     expect(await ask(ann, 'herald.SetPresence', { topic: 'lobby/all', state: {} })).toMatchObject({ code: 403 });
+    await expect(herald.members('lobby/all')).resolves.toEqual({ members: [], count: 2 });
+    expect(() => herald.members('plain/x')).toThrow('topic plain/x has no presence');
     await herald.close();
   });
 

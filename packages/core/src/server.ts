@@ -45,7 +45,7 @@ import type { HeraldSocket } from './socket.ts';
 import { StoredDelivery } from './stored-delivery.ts';
 import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
-import { MemoryPresence, type PresenceStore } from './presence.ts';
+import { MemoryPresence, type PresencePage, type PresenceStore } from './presence.ts';
 import { PresenceHub } from './presence-hub.ts';
 import { type Topic, type TopicNotificationType, type TopicParams, type TopicPattern, TopicPatterns } from './topic-patterns.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
@@ -583,6 +583,20 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (refusal !== undefined) throw new HeraldError(refusal[0], refusal[1].error, refusal[1].message);
     const subscribed = await this.join(target, topic, undefined, (body) => target.sendSystem(SystemType.Subscribed, body));
     return { epoch: subscribed.epoch, offset: subscribed.offset };
+  }
+
+  /**
+   * Who is on a topic with presence (its pattern's `presence`), on every node sharing the
+   * presence store: a page of members in `userId` order (count-only topics: the count alone).
+   * Throws a `TypeError` for a topic without presence.
+   *
+   * @example
+   * const { count, members } = await herald.members('skill/billing');
+   */
+  members(topic: string, options: { readonly after?: string; readonly limit?: number } = {}): Promise<PresencePage> {
+    const presence = this.presence;
+    if (presence === undefined || presence.modeOf(topic) === undefined) throw new TypeError(`topic ${topic} has no presence`);
+    return presence.page(topic, options.after, options.limit);
   }
 
   /** Ends a subscription from the server side; the client is told with `herald.Unsubscribed`. */
