@@ -4,8 +4,8 @@ import WebSocket from 'ws';
 import type { Backend } from './backends.ts';
 
 export type Dialed =
-  /** `early`: frames that arrived before the caller could listen (a Welcome in the 101's packet). */
-  | { readonly kind: 'open'; readonly backend: WebSocket; readonly target: Backend; readonly early: readonly Buffer[] }
+  /** `takeEarly`: stops holding frames for the caller and hands over those that arrived before it listened (the Welcome). */
+  | { readonly kind: 'open'; readonly backend: WebSocket; readonly target: Backend; readonly takeEarly: () => readonly Buffer[] }
   | { readonly kind: 'refused'; readonly status: number; readonly headers: Readonly<Record<string, string | undefined>>; readonly body: string }
   | { readonly kind: 'failed'; readonly error: string };
 
@@ -31,10 +31,13 @@ export function dialBackend(
       early.push(data);
     };
     backend.on('message', onEarly);
-    backend.once('open', () => {
+    const takeEarly = (): readonly Buffer[] => {
       backend.off('message', onEarly);
+      return early;
+    };
+    backend.once('open', () => {
       backend.removeAllListeners('error');
-      resolve({ kind: 'open', backend, target, early });
+      resolve({ kind: 'open', backend, target, takeEarly });
     });
     backend.once('unexpected-response', (request, response: IncomingMessage) => {
       const chunks: Buffer[] = [];

@@ -253,7 +253,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
               }
               refuse(dialed.status, dialed.body, passed);
             } else if (dialed.kind === 'open') {
-              const link = new Link(host, dialed.backend, dialed.target, forwarded, offered, routeKey, dialed.early);
+              const link = new Link(host, dialed.backend, dialed.target, forwarded, offered, routeKey, dialed.takeEarly);
               links.add(link);
               stats.linksOpen++;
               stats.linksOpened++;

@@ -16,7 +16,7 @@ export interface LinkHost {
   readonly relink: boolean;
   readonly relinkTimeoutMs: number;
   /** Opens a backend leg for `link` on another backend than `lost`. */
-  dial(link: Link, lost: Backend): Promise<{ readonly backend: WebSocket; readonly target: Backend; readonly early: readonly Buffer[] }>;
+  dial(link: Link, lost: Backend): Promise<{ readonly backend: WebSocket; readonly target: Backend; readonly takeEarly: () => readonly Buffer[] }>;
   ended(link: Link): void;
   relinked(link: Link, ms: number): void;
 }

@@ -80,13 +80,13 @@ export class Link {
     readonly headers: Readonly<Record<string, string>>,
     readonly protocols: readonly string[],
     readonly routeKey: string | undefined,
-    early: readonly Buffer[],
+    takeEarly: () => readonly Buffer[],
   ) {
     this.backend = backend;
     this.target = target;
     target.links++;
     this.listen(backend);
-    for (const frame of early) this.fromBackend(frame, false);
+    for (const frame of takeEarly()) this.fromBackend(frame, false);
   }
 
   private listen(backend: WebSocket): void {
@@ -321,13 +321,13 @@ export class Link {
     this.relinkTimer = setTimeout(() => this.relinkFailed('timed out'), this.host.relinkTimeoutMs);
     this.host.logger.info({ event: 'relink_started', backend: this.target.url }, 'gateway: relinking a session to another backend');
     void this.host.dial(this, this.target).then(
-      ({ backend, target, early }) => this.relinked(backend, target, early),
+      ({ backend, target, takeEarly }) => this.relinked(backend, target, takeEarly),
       (error: unknown) => this.relinkFailed(error instanceof Error ? error.message : String(error)),
     );
     return true;
   }
 
-  private relinked(backend: WebSocket, target: Backend, early: readonly Buffer[]): void {
+  private relinked(backend: WebSocket, target: Backend, takeEarly: () => readonly Buffer[]): void {
     if (this.state !== 'relinking') {
       backend.close(CloseCode.ClientLost, 'client lost');
       return;
@@ -340,7 +340,7 @@ export class Link {
     this.backendPingAt = 0;
     this.staged = [];
     this.listen(backend);
-    for (const frame of early) this.stage(frame);
+    for (const frame of takeEarly()) this.stage(frame);
   }
 
   /** A frame of the new backend before the resume is answered. */
