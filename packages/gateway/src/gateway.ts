@@ -78,6 +78,8 @@ export interface Gateway {
   readonly stats: Readonly<GatewayStats>;
   /** The backends with their health and link counts. */
   readonly backends: readonly Backend[];
+  /** Bytes held for clients now, over all links (walks every link: for tests and metrics, not the hot path). */
+  readonly bufferedBytes: number;
   /**
    * Graceful shutdown: new upgrades get 503, every client gets `herald.Goodbye` 4503 and a
    * close with 4503 (its backend session is detached, so the client resumes through another
@@ -304,6 +306,10 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     const now = Date.now();
     for (const link of links) {
       if (link.client === undefined) continue;
+      if (link.pausedAt !== 0 && now - link.pausedAt >= graceMs) {
+        link.slowConsumer();
+        continue;
+      }
       if (link.clientHeard) {
         link.clientHeard = false;
         link.clientQuietSince = now;
@@ -316,7 +322,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
         link.clientLost(`client leg silent for ${now - link.clientQuietSince} ms`);
         continue;
       }
-      if (link.state !== 'open') continue;
+      // A paused backend leg is not read, so its silence says nothing.
+      if (link.state !== 'open' || link.pausedAt !== 0) continue;
       if (link.backendHeard) {
         link.backendHeard = false;
         link.backendQuietSince = now;
@@ -348,6 +355,11 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     stats,
     get backends() {
       return pool.all;
+    },
+    get bufferedBytes() {
+      let bytes = 0;
+      for (const link of links) bytes += link.clientBuffered;
+      return bytes;
     },
     close() {
       closed ??= (async () => {

@@ -62,7 +62,8 @@ export class Link {
   inFlight = 0;
   private out: Buffer[] | null = null;
   private outBytes = 0;
-  private paused = false;
+  /** When the link stopped reading from the backend for a client above the high-water mark (0: reading). */
+  pausedAt = 0;
   /** The backend's Goodbye, held until its close says whether the gateway relinks instead. */
   private goodbye: Buffer | undefined;
   /** While relinking: frames from the client, and from the new backend before its resume is answered. */
@@ -161,25 +162,31 @@ export class Link {
     client.cork(() => {
       for (const frame of out) {
         if (client.getBufferedAmount() + frame.length > this.host.closeAbove || client.send(frame, false) === DROPPED) {
-          this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full', CloseCode.ClientLost, 'client is a slow consumer');
+          this.slowConsumer();
           return;
         }
       }
     });
-    if (!this.paused && client.getBufferedAmount() > this.host.highWaterMark) {
-      // Stop reading from the backend until the client drains: the backend's own send buffer, and its
-      // 4507 rule, take the pressure, and the gateway holds at most one high-water mark per link.
-      this.paused = true;
+    if (this.pausedAt === 0 && client.getBufferedAmount() > this.host.highWaterMark) {
+      // Stop reading from the backend until the client drains, so the gateway holds about one
+      // high-water mark per link; a client that does not drain in time is a slow consumer (`slowConsumer`).
+      this.pausedAt = Date.now();
       this.backend.pause();
     }
   }
 
   /** uWS drained the client's buffer. */
   drained(): void {
-    if (this.paused && this.client !== undefined && this.client.getBufferedAmount() <= this.host.highWaterMark / 2) {
-      this.paused = false;
+    if (this.pausedAt !== 0 && this.client !== undefined && this.client.getBufferedAmount() <= this.host.highWaterMark / 2) {
+      this.pausedAt = 0;
       this.backend.resume();
     }
+  }
+
+  /** The client did not drain for the keep-alive grace: closed 4507 as a Herald server would, the session detached for its resume. */
+  slowConsumer(): void {
+    this.host.stats.slowConsumers++;
+    this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full', CloseCode.ClientLost, 'client is a slow consumer');
   }
 
   /** Bytes queued for the client (in the gateway and in uWS). */

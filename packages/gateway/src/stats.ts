@@ -16,6 +16,8 @@ export interface GatewayStats {
   /** Client legs closed for keep-alive (half-open), backend legs likewise. */
   clientLegsLost: number;
   backendLegsLost: number;
+  /** Clients closed with 4507: not drained within the keep-alive grace, or past `maxBackpressure`. */
+  slowConsumers: number;
 }
 
 export function emptyStats(): GatewayStats {
@@ -32,5 +34,6 @@ export function emptyStats(): GatewayStats {
     bytesToBackend: 0,
     clientLegsLost: 0,
     backendLegsLost: 0,
+    slowConsumers: 0,
   };
 }
