@@ -365,7 +365,7 @@ export class Link {
         else if (this.position.token !== undefined) this.sendRaw({ kind: 'req', id: AUTHENTICATE_ID, type: SystemType.Authenticate, body: { token: this.position.token } });
         else this.relinkFailed('the new backend leg is not authenticated');
       } else if (type === SystemType.Goodbye) this.relinkFailed('the new backend said goodbye');
-      else if (type === SystemType.Subscribed && !this.resumeSent) return; // the fresh session's own subscriptions, discarded by the resume
+      else if (type === SystemType.Subscribed && this.listedInResume(message['body'])) return; // the fresh session's own ($all), which the resume replaces
       else this.staged.push(frame);
       return;
     }
@@ -376,7 +376,8 @@ export class Link {
     else this.staged.push(frame);
   }
 
-  private resumeSent = false;
+  /** The topics the gateway's `herald.Resume` listed, once sent. */
+  private resumeTopics: Readonly<Record<string, unknown>> | undefined;
   private relinkTimer: ReturnType<typeof setTimeout> | undefined;
 
   private scanSystem(frame: Buffer): Record<string, unknown> | undefined {
@@ -388,10 +389,15 @@ export class Link {
     this.backend.send(JSON.stringify(message));
   }
 
+  private listedInResume(body: unknown): boolean {
+    const topic = (body as { topic?: unknown } | undefined)?.topic;
+    return typeof topic === 'string' && (this.resumeTopics === undefined || topic in this.resumeTopics);
+  }
+
   private sendResume(): void {
     const body = this.position.resumeBody();
     if (body === undefined) return this.relinkFailed('no position to resume from');
-    this.resumeSent = true;
+    this.resumeTopics = body.topics;
     this.sendRaw({ kind: 'req', id: RESUME_ID, type: SystemType.Resume, body });
   }
 
@@ -413,7 +419,7 @@ export class Link {
       this.toClient(frame);
     }
     this.staged = [];
-    this.resumeSent = false;
+    this.resumeTopics = undefined;
     clearTimeout(this.relinkTimer);
     this.state = 'open';
     const held = this.fromClientHeld;
@@ -430,7 +436,7 @@ export class Link {
     this.state = 'open';
     this.staged = [];
     this.fromClientHeld = [];
-    this.resumeSent = false;
+    this.resumeTopics = undefined;
     this.host.stats.relinkFailures++;
     this.host.logger.warn({ event: 'relink_failed', why }, 'gateway: could not relink a session; the client resumes itself');
     if (this.backend.readyState === WebSocket.OPEN || this.backend.readyState === WebSocket.CONNECTING) {
