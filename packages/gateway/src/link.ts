@@ -117,13 +117,21 @@ export class Link {
     if (!isBinary) {
       const scan = this.scan;
       scanBackendFrame(frame, scan);
-      if (scan.sort === FrameSort.Topic) this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position);
-      else if (scan.sort === FrameSort.Private) this.position.privateSent(scan.position);
-      else if (scan.response) {
+      // The client's own rule (PROTOCOL.md §4.6): an offset or seq at or below the one it holds is a duplicate.
+      // A backend that resumed a session can send one live just after its answer; it stops here.
+      if (scan.sort === FrameSort.Topic) {
+        if (!this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) return this.duplicate();
+      } else if (scan.sort === FrameSort.Private) {
+        if (!this.position.privateSent(scan.position)) return this.duplicate();
+      } else if (scan.response) {
         if (this.inFlight > 0) this.inFlight--;
       } else if (scan.sort === FrameSort.System && this.system(frame)) return;
     }
     this.toClient(frame);
+  }
+
+  private duplicate(): void {
+    this.host.stats.duplicatesDropped++;
   }
 
   /** Reads a `herald.*` frame from the backend; true when it is held back (a Goodbye). */

@@ -18,6 +18,8 @@ export interface GatewayStats {
   backendLegsLost: number;
   /** Clients closed with 4507: not drained within the keep-alive grace, or past `maxBackpressure`. */
   slowConsumers: number;
+  /** Topic or private notifications not relayed because the client already had them (same offset or seq). */
+  duplicatesDropped: number;
 }
 
 export function emptyStats(): GatewayStats {
@@ -35,5 +37,6 @@ export function emptyStats(): GatewayStats {
     clientLegsLost: 0,
     backendLegsLost: 0,
     slowConsumers: 0,
+    duplicatesDropped: 0,
   };
 }

@@ -147,10 +147,14 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
     totals.duplicated += topic.duplicated + own.duplicated;
     totals.reordered += topic.reordered + own.reordered;
     if (client.closed !== undefined) totals.disconnected++;
+    if (topic.duplicated + own.duplicated + topic.lost + own.lost > 0 && totals.duplicated + totals.lost <= 4) {
+      const around = (seen: number[]) => seen.filter((n, i) => i > 0 && n <= (seen[i - 1] as number)).slice(0, 3).map((n) => seen.slice(Math.max(0, seen.indexOf(n) - 3), seen.indexOf(n) + 4).join(','));
+      console.log(`${client.userId}: topic ${JSON.stringify(topic)} ${around(client.ticks)}; private ${JSON.stringify(own)} ${around(client.privates)}`);
+    }
   }
   console.log(
     `restart: ${CLIENTS} clients, ${ticks} topic and ${privates} private notifications each; relinks ${gateway.stats.relinks} ` +
-      `(graceful: ${afterGraceful.relinks}, max ${afterGraceful.maxRelinkMs} ms; after SIGKILL: max ${gateway.stats.maxRelinkMs} ms), failures ${gateway.stats.relinkFailures}; ` +
+      `(graceful: ${afterGraceful.relinks}, max ${afterGraceful.maxRelinkMs} ms; after SIGKILL: max ${gateway.stats.maxRelinkMs} ms), failures ${gateway.stats.relinkFailures}, duplicates dropped at the gateway ${gateway.stats.duplicatesDropped}; ` +
       `lost ${totals.lost}, duplicated ${totals.duplicated}, reordered ${totals.reordered}, disconnected ${totals.disconnected}`,
   );
   expect(totals).toEqual({ lost: 0, duplicated: 0, reordered: 0, disconnected: 0 });
