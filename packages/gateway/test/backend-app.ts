@@ -10,6 +10,7 @@ export const contract = defineContract({
     'test.Echo': { request: z.object({ text: z.string() }), response: z.object({ text: z.string() }) },
     'test.Where': { request: z.object({}), response: z.object({ pid: z.number(), node: z.string() }) },
     'test.Join': { request: z.object({ room: z.string() }), response: z.object({ offset: z.number() }) },
+    'test.Slow': { request: z.object({ ms: z.number() }), response: z.object({}) },
     'test.Big': { request: z.object({ kib: z.number(), count: z.number() }), response: z.object({ sent: z.number() }) },
   },
   notifications: {
@@ -42,6 +43,10 @@ export function createBackendHerald(options: BackendAppOptions): Herald<TestCont
       'test.Echo': ({ text }) => ({ text }),
       'test.Where': () => ({ pid: process.pid, node: options.node }),
       'test.Join': async ({ room }, ctx) => ({ offset: (await ctx.subscribe(`room/${room}`)).offset }),
+      'test.Slow': async ({ ms }) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return {};
+      },
       'test.Big': async ({ kib, count }, ctx) => {
         const data = 'x'.repeat(kib * 1024);
         for (let n = 1; n <= count; n++) await ctx.herald.publish('room/big', 'test.Tick', { n, data });
