@@ -103,7 +103,7 @@ it(
     const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', tarballs, ...packages], root);
     const contents = JSON.parse(packed) as { name: string; filename: string; files: { path: string }[] }[];
     expect(contents.map((entry) => entry.name).sort()).toEqual(
-      ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/hono', '@herald/long-poll', '@herald/redis', '@herald/testing', '@herald/uws'],
+      ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/gateway', '@herald/hono', '@herald/long-poll', '@herald/redis', '@herald/testing', '@herald/uws'],
     );
     for (const entry of contents) {
       const files = entry.files.map((file) => file.path);
