@@ -57,6 +57,10 @@ interface Observed {
   joinedAt: number | undefined;
 }
 
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
+}
+
 function observe(userId: string): Promise<Observed> {
   const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`, 'herald.v1', { headers: { authorization: `Bearer user:${userId}` } });
   const observed: Observed = { userId, socket, ticks: [], privates: [], closed: undefined, joinedAt: undefined };
@@ -91,7 +95,7 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
   const publisherStore = new RedisSessionStore({ redis: redis.url });
   await publisherStore.ready;
   const publisher = createBackendHerald({ node: 'publisher', broker: new RedisBroker({ redis: redis.url }), sessionStore: publisherStore });
-  const clients = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`)));
+  const clients = await within(Promise.all(Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`))), 30_000, 'clients joined');
   expect(new Set(gateway.backends.map((backend) => backend.links))).toEqual(new Set([CLIENTS / 2]));
 
   let ticks = 0;
@@ -117,7 +121,7 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
   const graceful = backends[0]!;
   const exited = new Promise((resolve) => graceful.process.once('exit', resolve));
   graceful.process.kill('SIGTERM');
-  await exited;
+  await within(exited, 30_000, 'graceful shutdown of backend 0');
   await eventually(() => expect(gateway.stats.relinks).toBe(CLIENTS / 2), 30_000, 50);
   const afterGraceful = { ...gateway.stats };
   await start(0);
@@ -131,7 +135,7 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
   await start(1);
   await settle();
   publishing = false;
-  await Promise.all([tickLoop, privateLoop]);
+  await within(Promise.all([tickLoop, privateLoop]), 30_000, 'publishers stopped');
 
   await eventually(() => {
     for (const client of clients) {
