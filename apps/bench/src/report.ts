@@ -104,6 +104,17 @@ export interface PresenceRow {
   readonly error?: string;
 }
 
+/** Scenario 10's figures (`gateway-scenario.ts`): msg/s per run direct and through the gateway, KiB RSS per idle session. */
+export interface GatewayFigures {
+  readonly direct: readonly number[];
+  readonly gateway: readonly number[];
+  readonly gatewayCpu: readonly number[];
+  readonly nodeCpu: readonly number[];
+  readonly nodeKiBPerSession: number;
+  readonly gatewayKiBPerSession: number;
+  readonly sharedCore: boolean;
+}
+
 export interface Target {
   readonly scenario: number;
   readonly target: string;
@@ -129,6 +140,8 @@ export interface Results {
   readonly history: HistoryRow[];
   readonly idempotent: IdempotentRow[];
   readonly presence: PresenceRow[];
+  /** Scenario 10, when it ran. */
+  gateway?: GatewayFigures;
   targets: Target[];
   profiles: Array<{ readonly server: string; readonly file: string; readonly busyPercent: number; readonly top: ReadonlyArray<{ name: string; selfPercent: number }> }>;
 }

@@ -5,7 +5,7 @@
  *
  *   pnpm bench                         the full run (results/), about 8 minutes
  *   pnpm bench -- --smoke              every scenario for about a second with tiny counts (results/smoke/)
- *   pnpm bench -- --only=1,6           some scenarios only
+ *   pnpm bench -- --only=1,6           some scenarios only (10: through @herald/gateway vs direct)
  *   pnpm bench -- --profile=herald-uws --only=1
  *                                      node --cpu-prof on that server; top self time in the report
  *   --out=DIR                          where to write (default results/ or results/smoke/)
@@ -21,6 +21,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { failedHostileRow, hostile } from './gen/hostile.ts';
 import { closeAll, delivery, exercise, fanout, longPoll, openSessions, requestResponse, type Answer, type Dialect, type Window } from './gen/load.ts';
+import { scenarioGateway } from './gateway-scenario.ts';
 import { bundleForProfile, summarizeProfiles } from './profile.ts';
 import { APP_DIR, HAS_TASKSET, pinSelf, runtimeBinary, runtimeVersion, ServerProcess, type ServerSpec } from './proc.ts';
 import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type IdempotentRow, type MemoryRow, type PresenceRow, type Results, type Target, type ThroughputRow } from './report.ts';
@@ -29,7 +30,7 @@ const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,11,12').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,10,11,12').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -49,6 +50,7 @@ const FULL = {
   delivery: { connections: 100, inFlight: 2, perTrigger: 100, warmupMs: 1000, windowMs: 2000, runs: 5 },
   hostile: { sessions: 20, intervalMs: 20, warmupMs: 1000, quietMs: 5000, attackMs: 10_000, attackPerSecond: 10, runs: 3 },
   history: { topics: 1000, messages: 1000, budget: 32 * 1024 * 1024 },
+  gateway: { connections: 100, inFlight: 10, warmupMs: 1000, windowMs: 2000, runs: 3, idleSessions: 5000 },
 };
 const SMOKE: typeof FULL = {
   rr: { levels: [4, 16], heraldLevels: [4, 16, 32], inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1 },
@@ -58,6 +60,7 @@ const SMOKE: typeof FULL = {
   delivery: { connections: 4, inFlight: 2, perTrigger: 10, warmupMs: 100, windowMs: 300, runs: 1 },
   hostile: { sessions: 2, intervalMs: 20, warmupMs: 100, quietMs: 300, attackMs: 600, attackPerSecond: 10, runs: 1 },
   history: { topics: 100, messages: 100, budget: 256 * 1024 },
+  gateway: { connections: 4, inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1, idleSessions: 40 },
 };
 const plan = smoke ? SMOKE : FULL;
 
@@ -677,6 +680,16 @@ if (only.has(8)) await scenarioHistory(results);
 if (only.has(11)) await scenarioIdempotent(results);
 if (only.has(12)) await scenarioPresence(results);
 results.targets = targets(results);
+if (only.has(10)) {
+  try {
+    const gateway = await scenarioGateway(plan.gateway, (key, file) => nodeServer(key, key, 'herald', 'herald', file).spec(), log);
+    results.gateway = gateway.figures;
+    results.targets.push(...gateway.targets);
+  } catch (error) {
+    log(`gateway: failed: ${errorText(error)}`);
+    results.targets.push({ scenario: 10, target: 'request/response through the gateway ≥ 0.6× direct', measured: `failed: ${errorText(error)}`, holds: null });
+  }
+}
 results.durationSeconds = (performance.now() - t0) / 1000;
 
 if (profile !== undefined) {

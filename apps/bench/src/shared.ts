@@ -36,10 +36,11 @@ export function userOfToken(token: string): string | null {
  * The upgrade rate limit is off and the per-session rate limit raised, as the benchmark opens
  * thousands of sessions from one address and sends far above a human rate.
  */
-export function createBenchHerald(): Herald<BenchContract> {
+export function createBenchHerald(options: { readonly trustProxy?: readonly string[]; readonly maxConnectionsPerAddress?: number } = {}): Herald<BenchContract> {
   const plainSeq = new WeakMap<object, number>();
   // `herald` is referenced by the publish handler, so it is declared before use.
   const herald: Herald<BenchContract> = createHerald({
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     contract: benchContract,
     upgradeRateLimit: false,
     limits: {
@@ -48,6 +49,7 @@ export function createBenchHerald(): Herald<BenchContract> {
       // Quiet idle sessions (the memory scenario) are not pinged while being measured.
       pingIntervalMs: 120_000,
       pingTimeoutMs: 60_000,
+      ...(options.maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     },
     authenticate: (token) => {
       const userId = userOfToken(token);

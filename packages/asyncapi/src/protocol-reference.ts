@@ -61,8 +61,16 @@ const closeCodeText: Readonly<Record<CloseCode, Pick<CloseCodeInfo, 'when' | 'ac
     when: 'Flood: burst more frames while over the rate limit; a second overdraft of the processing budget; upgrade rate limit for browsers; maxSessionsPerPrincipal or maxConnectionsPerAddress reached.',
     action: 'Wait at least retryAfterMs, then reconnect and resume.',
   },
+  [CloseCode.ClientLost]: {
+    when: 'Sent by a gateway to a backend: the client leg of a relayed session closed without a code, errored or went half-open.',
+    action: 'A backend keeps the session detached for resumeWindowMs, as for any drop.',
+  },
   [CloseCode.InternalError]: {
     when: 'The server failed in a way that ends the connection.',
+    action: 'Reconnect with backoff and resume.',
+  },
+  [CloseCode.BackendLost]: {
+    when: 'Sent by a gateway: the backend leg of the relayed session broke (died, errored, went half-open) and the gateway could not relink it.',
     action: 'Reconnect with backoff and resume.',
   },
   [CloseCode.ShuttingDown]: {
@@ -237,6 +245,12 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
     when: 'A retry waited 30 s for a request still running on another node (nodes sharing sessions); carries retryAfterMs.',
     answeredWith: 'resp',
     retry: 'Yes: wait retryAfterMs, retry with the same id.',
+  },
+  [ErrorReason.NoBackend]: {
+    status: Status.Unavailable,
+    when: 'A gateway has no healthy backend to route the upgrade to.',
+    answeredWith: 'upgrade refusal (HTTP 503, or close 4503 for browsers)',
+    retry: 'Yes: reconnect with backoff.',
   },
 };
 

@@ -95,6 +95,8 @@ export const ErrorReason = {
   OutcomeUnknown: 'outcome_unknown',
   /** A retried request is still running on another node after the retry waited for it; ask again later. */
   StillRunning: 'still_running',
+  /** A gateway has no healthy backend to route the upgrade to; retry later. */
+  NoBackend: 'no_backend',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 
@@ -131,7 +133,11 @@ export const CloseCode = {
   KeepAliveTimeout: 4408,
   SessionTakenOver: 4409,
   TooManyRequests: 4429,
+  /** Sent by a gateway to a backend: the client leg of a relayed session broke (nginx's 499, "client closed request"). */
+  ClientLost: 4499,
   InternalError: 4500,
+  /** Sent by a gateway to a client: the backend leg of its relayed session broke and could not be relinked. */
+  BackendLost: 4502,
   ShuttingDown: 4503,
   SlowConsumer: 4507,
 } as const;
@@ -157,7 +163,9 @@ export const closeCodeRetry: Readonly<Record<CloseCode, RetryAdvice>> = {
   [CloseCode.KeepAliveTimeout]: 'resume',
   [CloseCode.SessionTakenOver]: 'fatal',
   [CloseCode.TooManyRequests]: 'resume',
+  [CloseCode.ClientLost]: 'resume',
   [CloseCode.InternalError]: 'resume',
+  [CloseCode.BackendLost]: 'resume',
   [CloseCode.ShuttingDown]: 'resume',
   [CloseCode.SlowConsumer]: 'resume',
 };

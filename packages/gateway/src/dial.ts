@@ -1,0 +1,59 @@
+/** Opens a backend leg with `ws`: open, refused (the backend's HTTP answer), or failed. */
+import type { IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
+import type { Backend } from './backends.ts';
+
+export type Dialed =
+  /** `takeEarly`: stops holding frames for the caller and hands over those that arrived before it listened (the Welcome). */
+  | { readonly kind: 'open'; readonly backend: WebSocket; readonly target: Backend; readonly takeEarly: () => readonly Buffer[] }
+  | { readonly kind: 'refused'; readonly status: number; readonly headers: Readonly<Record<string, string | undefined>>; readonly body: string }
+  | { readonly kind: 'failed'; readonly error: string };
+
+/** The most of a refusal's body read. */
+const MAX_BODY = 16 * 1024;
+
+export function dialBackend(
+  target: Backend,
+  headers: Readonly<Record<string, string>>,
+  protocols: readonly string[],
+  options: { readonly timeoutMs: number; readonly maxPayload: number },
+): Promise<Dialed> {
+  return new Promise((resolve) => {
+    const backend = new WebSocket(target.url, [...protocols], {
+      headers,
+      perMessageDeflate: false,
+      handshakeTimeout: options.timeoutMs,
+      maxPayload: options.maxPayload,
+      followRedirects: false,
+    });
+    const early: Buffer[] = [];
+    const onEarly = (data: Buffer): void => {
+      early.push(data);
+    };
+    backend.on('message', onEarly);
+    const takeEarly = (): readonly Buffer[] => {
+      backend.off('message', onEarly);
+      return early;
+    };
+    backend.once('open', () => {
+      backend.removeAllListeners('error');
+      resolve({ kind: 'open', backend, target, takeEarly });
+    });
+    backend.once('unexpected-response', (request, response: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      response.on('data', (chunk: Buffer) => {
+        if (length < MAX_BODY) chunks.push(chunk);
+        length += chunk.length;
+      });
+      response.once('end', () => {
+        request.destroy();
+        const flat: Record<string, string | undefined> = {};
+        for (const [name, value] of Object.entries(response.headers)) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+        resolve({ kind: 'refused', status: response.statusCode ?? 502, headers: flat, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY) });
+      });
+      response.once('error', (error) => resolve({ kind: 'failed', error: error.message }));
+    });
+    backend.on('error', (error) => resolve({ kind: 'failed', error: error.message }));
+  });
+}

@@ -1,0 +1,48 @@
+import { encodePrivateNotification, encodeResponse, encodeSystemNotification, encodeTopicNotification, PING_FRAME } from '../../core/src/codec.ts';
+import { describe, expect, it } from 'vitest';
+import { FrameSort, isClientRequest, scanBackendFrame, type Scan } from './frames.ts';
+
+const scan = (): Scan => ({ sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false });
+
+/** Frames as `@herald/core` encodes them: the scanner depends on that field order. */
+describe('scanBackendFrame', () => {
+  it('finds a topic notification\'s topic and offset', () => {
+    const frame = Buffer.from(encodeTopicNotification('chat.Posted', 'room/42', 1319, '{"text":"\\"offset\\":7"}'));
+    const found = scan();
+    scanBackendFrame(frame, found);
+    expect(found).toMatchObject({ sort: FrameSort.Topic, position: 1319 });
+    expect(frame.toString('utf8', found.topicStart, found.topicEnd)).toBe('room/42');
+  });
+
+  it("finds a private notification's seq", () => {
+    const found = scan();
+    scanBackendFrame(Buffer.from(encodePrivateNotification('chat.Direct', 58, '{"n":1}')), found);
+    expect(found).toMatchObject({ sort: FrameSort.Private, position: 58 });
+  });
+
+  it('tells system frames and application responses apart', () => {
+    const found = scan();
+    scanBackendFrame(Buffer.from(encodeSystemNotification('herald.Welcome', { sessionId: 'x' })), found);
+    expect(found.sort).toBe(FrameSort.System);
+    scanBackendFrame(Buffer.from(encodeResponse('7', 'herald.Resume', 200, '{}')), found);
+    expect(found).toMatchObject({ sort: FrameSort.System, response: false });
+    scanBackendFrame(Buffer.from(encodeResponse('8', 'chat.Send', 200, '{"offset":3}')), found);
+    expect(found).toMatchObject({ sort: FrameSort.Other, response: true });
+    scanBackendFrame(Buffer.from(PING_FRAME), found);
+    expect(found).toMatchObject({ sort: FrameSort.Other, response: false });
+  });
+
+  it('takes a frame in another shape as one to relay untouched', () => {
+    const found = scan();
+    scanBackendFrame(Buffer.from('{"type":"x","kind":"notification","seq":3}'), found);
+    expect(found.sort).toBe(FrameSort.Other);
+  });
+});
+
+describe('isClientRequest', () => {
+  it('sees a request whatever the order of its fields', () => {
+    expect(isClientRequest(Buffer.from('{"kind":"req","id":"1","type":"a.B"}'))).toBe(true);
+    expect(isClientRequest(Buffer.from('{"id":"1","type":"a.B","kind":"req"}'))).toBe(true);
+    expect(isClientRequest(Buffer.from('{"kind":"ack","seq":3}'))).toBe(false);
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * Reads what the gateway must know from a frame's bytes without decoding it. Herald servers
+ * write every frame with a fixed field order (core's `codec.ts`), so a topic notification's
+ * topic and offset, a private notification's seq and a response's type sit at known places;
+ * only `herald.*` frames, which are rare, are parsed as JSON.
+ */
+
+const QUOTE = 0x22;
+const NOTIFICATION = Buffer.from('{"kind":"notification","type":"');
+const RESPONSE = Buffer.from('{"kind":"resp","reqId":"');
+const REQUEST = Buffer.from('"kind":"req"');
+const TOPIC = Buffer.from(',"topic":"');
+const OFFSET = Buffer.from('","offset":');
+const SEQ = Buffer.from(',"seq":');
+const TYPE = Buffer.from('","type":"');
+const SYSTEM = Buffer.from('herald.');
+
+/** What a backend frame is, as far as the gateway cares. */
+export const FrameSort = {
+  /** Relayed as it is, nothing to track (application responses, pings, …). */
+  Other: 0,
+  Topic: 1,
+  Private: 2,
+  /** A `herald.*` notification or response: parse it (`system`). */
+  System: 3,
+} as const;
+export type FrameSort = (typeof FrameSort)[keyof typeof FrameSort];
+
+/** Where the last `scan` found things; reused, so scanning allocates nothing. */
+export interface Scan {
+  sort: FrameSort;
+  /** Topic: the topic name's byte range in the frame. */
+  topicStart: number;
+  topicEnd: number;
+  /** Topic: its offset. Private: its seq. */
+  position: number;
+  /** An application response (`resp` not of a `herald.*` type). */
+  response: boolean;
+}
+
+function startsWith(frame: Uint8Array, prefix: Uint8Array, at = 0): boolean {
+  if (frame.length < at + prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (frame[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+function readInteger(frame: Uint8Array, at: number): number {
+  let value = 0;
+  let i = at;
+  for (; i < frame.length; i++) {
+    const digit = (frame[i] as number) - 0x30;
+    if (digit < 0 || digit > 9) break;
+    value = value * 10 + digit;
+  }
+  return i === at ? -1 : value;
+}
+
+function quoteAfter(frame: Buffer, at: number): number {
+  return frame.indexOf(QUOTE, at);
+}
+
+/** Classifies a frame from a backend into `scan`. */
+export function scanBackendFrame(frame: Buffer, scan: Scan): void {
+  scan.sort = FrameSort.Other;
+  scan.response = false;
+  if (startsWith(frame, NOTIFICATION)) {
+    const typeStart = NOTIFICATION.length;
+    if (startsWith(frame, SYSTEM, typeStart)) {
+      scan.sort = FrameSort.System;
+      return;
+    }
+    const typeEnd = quoteAfter(frame, typeStart);
+    if (typeEnd < 0) return;
+    if (startsWith(frame, TOPIC, typeEnd + 1)) {
+      const topicStart = typeEnd + 1 + TOPIC.length;
+      const topicEnd = quoteAfter(frame, topicStart);
+      if (topicEnd < 0 || !startsWith(frame, OFFSET, topicEnd)) return;
+      const offset = readInteger(frame, topicEnd + OFFSET.length);
+      if (offset < 0) return;
+      scan.sort = FrameSort.Topic;
+      scan.topicStart = topicStart;
+      scan.topicEnd = topicEnd;
+      scan.position = offset;
+    } else if (startsWith(frame, SEQ, typeEnd + 1)) {
+      const seq = readInteger(frame, typeEnd + 1 + SEQ.length);
+      if (seq < 0) return;
+      scan.sort = FrameSort.Private;
+      scan.position = seq;
+    }
+    return;
+  }
+  if (startsWith(frame, RESPONSE)) {
+    const idEnd = quoteAfter(frame, RESPONSE.length);
+    if (idEnd < 0 || !startsWith(frame, TYPE, idEnd)) return;
+    if (startsWith(frame, SYSTEM, idEnd + TYPE.length)) scan.sort = FrameSort.System;
+    else scan.response = true;
+  }
+}
+
+/** True for a client frame that is a request (whatever the order of its fields). */
+export function isClientRequest(frame: Buffer): boolean {
+  return frame.indexOf(REQUEST) >= 0;
+}
+
+/** True for a client request of a `herald.*` type the gateway reads (Authenticate). */
+export function isSystemRequest(frame: Buffer): boolean {
+  return frame.indexOf('"herald.') >= 0;
+}
+
+/** A `herald.*` frame as JSON, or undefined when it is not an object. */
+export function parseFrame(frame: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(frame.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,456 @@
+/**
+ * One relayed session: the client leg (uWS) and the backend leg (`ws`), which live and die
+ * together. Frames pass as bytes; the link reads only what it needs to resume the session on
+ * another backend when its backend leg ends (see `relink`).
+ */
+import { CloseCode, SystemType } from '@herald/core';
+import type { WebSocket as UwsWebSocket } from 'uWebSockets.js';
+import WebSocket from 'ws';
+import type { Backend } from './backends.ts';
+import { FrameSort, isClientRequest, isSystemRequest, parseFrame, scanBackendFrame, type Scan } from './frames.ts';
+import type { LinkHost } from './link-host.ts';
+import { SessionPosition } from './session-position.ts';
+
+/** What the gateway keeps on each uWS socket. */
+export interface ClientData {
+  link?: Link;
+  /** A refusal to pass on to a browser once its upgrade is accepted. */
+  refusal?: { readonly code: number; readonly reason: string; readonly retryAfterMs?: number };
+}
+
+/** uWS `send` result when the frame was dropped for exceeding `maxBackpressure`. */
+const DROPPED = 2;
+const RESUME_ID = 'herald-gateway-resume';
+const AUTHENTICATE_ID = 'herald-gateway-auth';
+
+/** Close codes a leg may be closed with by an application (RFC 6455 §7.4), passed on as they are. */
+export function passable(code: number): boolean {
+  return code === 1000 || code === 1001 || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+export function goodbyeFrame(code: number, reason: string, retryAfterMs?: number): string {
+  return JSON.stringify({ kind: 'notification', type: SystemType.Goodbye, body: retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs } });
+}
+
+let pending = new Set<Link>();
+let scheduled = false;
+
+/** Writes what every link queued for its client this tick, each in one cork. */
+function flushPending(): void {
+  scheduled = false;
+  const links = pending;
+  pending = new Set();
+  for (const link of links) link.flush();
+}
+
+type LinkState = 'open' | 'relinking' | 'closed';
+
+export class Link {
+  client: UwsWebSocket<ClientData> | undefined;
+  backend: WebSocket;
+  target: Backend;
+  state: LinkState = 'open';
+  readonly position: SessionPosition = new SessionPosition();
+  /** Keep-alive, read and reset by the gateway's sweep. */
+  clientHeard = true;
+  backendHeard = true;
+  clientQuietSince = 0;
+  backendQuietSince = 0;
+  clientPingAt = 0;
+  backendPingAt = 0;
+  /** Requests relayed to the backend and not answered yet. */
+  inFlight = 0;
+  private out: Buffer[] | null = null;
+  private outBytes = 0;
+  /** When the link stopped reading from the backend for a client above the high-water mark (0: reading). */
+  pausedAt = 0;
+  /** The backend's Goodbye, held until its close says whether the gateway relinks instead. */
+  private goodbye: Buffer | undefined;
+  /** While relinking: frames from the client, and from the new backend before its resume is answered. */
+  private fromClientHeld: { frame: Buffer; binary: boolean }[] = [];
+  private heldBytes = 0;
+  private staged: Buffer[] = [];
+  private relinkStartedAt = 0;
+  private readonly scan: Scan = { sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false };
+
+  constructor(
+    private readonly host: LinkHost,
+    backend: WebSocket,
+    target: Backend,
+    /** The upgrade headers, to dial another backend with. */
+    readonly headers: Readonly<Record<string, string>>,
+    readonly protocols: readonly string[],
+    readonly routeKey: string | undefined,
+    takeEarly: () => readonly Buffer[],
+  ) {
+    this.backend = backend;
+    this.target = target;
+    target.links++;
+    this.listen(backend);
+    for (const frame of takeEarly()) this.fromBackend(frame, false);
+  }
+
+  private listen(backend: WebSocket): void {
+    backend.on('message', (data: Buffer, isBinary: boolean) => {
+      if (backend === this.backend) this.fromBackend(data, isBinary);
+    });
+    backend.on('pong', () => {
+      if (backend === this.backend) this.backendHeard = true;
+    });
+    backend.on('close', (code: number, reason: Buffer) => {
+      if (backend === this.backend) this.backendClosed(code, reason.toString());
+    });
+    backend.on('error', () => {});
+  }
+
+  /** The client's uWS socket opened. */
+  attach(client: UwsWebSocket<ClientData>): void {
+    this.client = client;
+    if (this.out !== null) this.flush();
+  }
+
+  // Backend → client
+
+  private fromBackend(frame: Buffer, isBinary: boolean): void {
+    this.backendHeard = true;
+    if (this.state === 'relinking') return this.stage(frame);
+    if (!isBinary) {
+      const scan = this.scan;
+      scanBackendFrame(frame, scan);
+      // The client's own rule (PROTOCOL.md §4.6): an offset or seq at or below the one it holds is a duplicate.
+      // A backend that resumed a session can send one live just after its answer; it stops here.
+      if (scan.sort === FrameSort.Topic) {
+        if (!this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) return this.duplicate();
+      } else if (scan.sort === FrameSort.Private) {
+        if (!this.position.privateSent(scan.position)) return this.duplicate();
+      } else if (scan.response) {
+        if (this.inFlight > 0) this.inFlight--;
+      } else if (scan.sort === FrameSort.System && this.system(frame)) return;
+    }
+    this.toClient(frame);
+  }
+
+  private duplicate(): void {
+    this.host.stats.duplicatesDropped++;
+  }
+
+  /** Reads a `herald.*` frame from the backend; true when it is held back (a Goodbye). */
+  private system(frame: Buffer): boolean {
+    const message = parseFrame(frame);
+    if (message === undefined) return false;
+    if (message['kind'] === 'resp' && this.inFlight > 0) this.inFlight--;
+    this.position.fromBackend(message);
+    if (message['type'] === SystemType.Goodbye) {
+      this.goodbye = frame;
+      return true;
+    }
+    return false;
+  }
+
+  private toClient(frame: Buffer | string): void {
+    const bytes = typeof frame === 'string' ? Buffer.from(frame) : frame;
+    this.host.stats.framesToClient++;
+    this.host.stats.bytesToClient += bytes.length;
+    (this.out ??= []).push(bytes);
+    this.outBytes += bytes.length;
+    pending.add(this);
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flushPending);
+    }
+  }
+
+  /** Writes the frames queued for the client in one cork; past `maxBackpressure` the client is closed 4507. */
+  flush(): void {
+    const out = this.out;
+    const client = this.client;
+    if (out === null || client === undefined || this.state === 'closed') return;
+    this.out = null;
+    this.outBytes = 0;
+    client.cork(() => {
+      for (const frame of out) {
+        if (client.getBufferedAmount() + frame.length > this.host.closeAbove || client.send(frame, false) === DROPPED) {
+          this.slowConsumer();
+          return;
+        }
+      }
+    });
+    if (this.pausedAt === 0 && client.getBufferedAmount() > this.host.highWaterMark) {
+      // Stop reading from the backend until the client drains, so the gateway holds about one
+      // high-water mark per link; a client that does not drain in time is a slow consumer (`slowConsumer`).
+      this.pausedAt = Date.now();
+      this.backend.pause();
+    }
+  }
+
+  /** uWS drained the client's buffer. */
+  drained(): void {
+    if (this.pausedAt !== 0 && this.client !== undefined && this.client.getBufferedAmount() <= this.host.highWaterMark / 2) {
+      this.pausedAt = 0;
+      this.backend.resume();
+    }
+  }
+
+  /** The client did not drain for the keep-alive grace: closed 4507 as a Herald server would, the session detached for its resume. */
+  slowConsumer(): void {
+    this.host.stats.slowConsumers++;
+    this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full', CloseCode.ClientLost, 'client is a slow consumer');
+  }
+
+  /** Bytes queued for the client (in the gateway and in uWS). */
+  get clientBuffered(): number {
+    return this.outBytes + (this.client !== undefined && this.state !== 'closed' ? this.client.getBufferedAmount() : 0);
+  }
+
+  // Client → backend
+
+  fromClient(frame: Buffer, isBinary: boolean): void {
+    this.clientHeard = true;
+    if (!isBinary && isClientRequest(frame)) {
+      this.inFlight++;
+      if (isSystemRequest(frame)) this.position.fromClient(frame);
+    }
+    if (this.state === 'relinking') {
+      this.fromClientHeld.push({ frame, binary: isBinary });
+      this.heldBytes += frame.length;
+      if (this.heldBytes > this.host.closeAbove) this.relinkFailed('too much sent while the backend was relinked');
+      return;
+    }
+    this.toBackend(frame, isBinary);
+  }
+
+  private toBackend(frame: Buffer | string, binary: boolean): void {
+    if (this.backend.readyState !== WebSocket.OPEN) return;
+    this.host.stats.framesToBackend++;
+    this.host.stats.bytesToBackend += frame.length;
+    this.backend.send(frame, { binary });
+    if (this.backend.bufferedAmount > this.host.closeAbove) {
+      this.close(CloseCode.BackendLost, 'backend is not reading', CloseCode.ClientLost, 'backend send buffer full');
+    }
+  }
+
+  // Ends
+
+  /** The client leg closed (uWS's close callback). */
+  clientClosed(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.client = undefined;
+    this.end();
+    if (passable(code)) this.backend.close(code, reason);
+    else this.backend.close(CloseCode.ClientLost, 'client lost');
+  }
+
+  /** The client leg went half-open: cut it and tell the backend. */
+  clientLost(why: string): void {
+    if (this.state === 'closed') return;
+    const client = this.client;
+    this.client = undefined;
+    this.end();
+    client?.close();
+    this.backend.close(CloseCode.ClientLost, why);
+    this.host.logger.info({ event: 'client_lost', backend: this.target.url, why }, 'gateway: client leg lost');
+  }
+
+  /** The backend leg went half-open. */
+  backendLost(why: string): void {
+    if (this.state !== 'open') return;
+    const backend = this.backend;
+    backend.removeAllListeners('close');
+    backend.terminate();
+    this.backendEnded(undefined, why);
+  }
+
+  private backendClosed(code: number, reason: string): void {
+    if (this.state !== 'open') {
+      if (this.state === 'relinking') this.relinkFailed(`backend closed with ${code} during the resume`);
+      return;
+    }
+    this.backendEnded(code, reason);
+  }
+
+  /** The backend leg ended: relink where the client could not tell, else close the client with the code that fits. */
+  private backendEnded(code: number | undefined, reason: string): void {
+    const goodbye = this.goodbye;
+    this.goodbye = undefined;
+    const goodbyeCode = goodbye === undefined ? undefined : (parseFrame(goodbye)?.['body'] as { code?: unknown } | undefined)?.code;
+    // A Goodbye with another code (4409 taken over, 4401 expired, 4429 …) means something to the client: pass it on.
+    if (goodbyeCode !== undefined && goodbyeCode !== CloseCode.ShuttingDown) return this.forwardClose(goodbye, code, reason);
+    const movable = code === undefined || !passable(code) || code === 1001 || code === 1011 || code === CloseCode.ShuttingDown;
+    if (movable && this.host.relink && this.relink()) return;
+    this.forwardClose(goodbye, code, reason);
+  }
+
+  private forwardClose(goodbye: Buffer | undefined, code: number | undefined, reason: string): void {
+    if (code !== undefined && passable(code) && code !== 1001 && code !== 1011) {
+      if (goodbye !== undefined) this.toClient(goodbye);
+      this.closeClient(code, reason, false);
+    } else {
+      this.closeClient(CloseCode.BackendLost, 'backend lost', true);
+    }
+  }
+
+  /** Says goodbye (unless the backend's Goodbye was relayed) and closes the client leg. */
+  private closeClient(code: number, reason: string, sayGoodbye: boolean): void {
+    if (this.state === 'closed') return;
+    if (sayGoodbye) this.toClient(goodbyeFrame(code, reason));
+    this.flush();
+    const client = this.client;
+    this.client = undefined;
+    this.end();
+    client?.end(code, reason);
+  }
+
+  /** Closes both legs: the client with Goodbye + `clientCode`, the backend with `backendCode`. */
+  close(clientCode: number, clientReason: string, backendCode: number, backendReason: string): void {
+    if (this.state === 'closed') return;
+    const client = this.client;
+    this.out = null;
+    this.client = undefined;
+    this.end();
+    if (client !== undefined) {
+      client.cork(() => {
+        client.send(goodbyeFrame(clientCode, clientReason), false);
+        client.end(clientCode, clientReason);
+      });
+    }
+    this.backend.close(backendCode, backendReason);
+  }
+
+  private end(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.target.links--;
+    pending.delete(this);
+    this.host.ended(this);
+  }
+
+  // Relink
+
+  /** Starts resuming the session on another backend; false when that cannot be done safely. */
+  private relink(): boolean {
+    if (this.client === undefined || this.inFlight > 0) return false;
+    const body = this.position.resumeBody();
+    if (body === undefined) return false;
+    this.state = 'relinking';
+    this.relinkStartedAt = Date.now();
+    this.relinkTimer = setTimeout(() => this.relinkFailed('timed out'), this.host.relinkTimeoutMs);
+    this.host.logger.info({ event: 'relink_started', backend: this.target.url }, 'gateway: relinking a session to another backend');
+    void this.host.dial(this, this.target).then(
+      ({ backend, target, takeEarly }) => this.relinked(backend, target, takeEarly),
+      (error: unknown) => this.relinkFailed(error instanceof Error ? error.message : String(error)),
+    );
+    return true;
+  }
+
+  private relinked(backend: WebSocket, target: Backend, takeEarly: () => readonly Buffer[]): void {
+    if (this.state !== 'relinking') {
+      backend.close(CloseCode.ClientLost, 'client lost');
+      return;
+    }
+    this.target.links--;
+    this.target = target;
+    target.links++;
+    this.backend = backend;
+    this.backendHeard = true;
+    this.backendPingAt = 0;
+    this.staged = [];
+    this.listen(backend);
+    for (const frame of takeEarly()) this.stage(frame);
+  }
+
+  /** A frame of the new backend before the resume is answered. */
+  private stage(frame: Buffer): void {
+    const message = this.scanSystem(frame);
+    if (message === undefined) {
+      this.staged.push(frame);
+      return;
+    }
+    const type = message['type'];
+    if (message['kind'] === 'notification') {
+      if (type === SystemType.Welcome) {
+        const body = message['body'] as { authenticated?: unknown } | undefined;
+        if (body?.authenticated === true) this.sendResume();
+        else if (this.position.token !== undefined) this.sendRaw({ kind: 'req', id: AUTHENTICATE_ID, type: SystemType.Authenticate, body: { token: this.position.token } });
+        else this.relinkFailed('the new backend leg is not authenticated');
+      } else if (type === SystemType.Goodbye) this.relinkFailed('the new backend said goodbye');
+      else if (type === SystemType.Subscribed && this.listedInResume(message['body'])) return; // the fresh session's own ($all), which the resume replaces
+      else this.staged.push(frame);
+      return;
+    }
+    if (message['reqId'] === AUTHENTICATE_ID) {
+      if (message['code'] === 200) this.sendResume();
+      else this.relinkFailed(`the new backend refused the session's token (${String(message['code'])})`);
+    } else if (message['reqId'] === RESUME_ID) this.resumeAnswered(message);
+    else this.staged.push(frame);
+  }
+
+  /** The topics the gateway's `herald.Resume` listed, once sent. */
+  private resumeTopics: Readonly<Record<string, unknown>> | undefined;
+  private relinkTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private scanSystem(frame: Buffer): Record<string, unknown> | undefined {
+    scanBackendFrame(frame, this.scan);
+    return this.scan.sort === FrameSort.System ? parseFrame(frame) : undefined;
+  }
+
+  private sendRaw(message: unknown): void {
+    this.backend.send(JSON.stringify(message));
+  }
+
+  private listedInResume(body: unknown): boolean {
+    const topic = (body as { topic?: unknown } | undefined)?.topic;
+    return typeof topic === 'string' && (this.resumeTopics === undefined || topic in this.resumeTopics);
+  }
+
+  private sendResume(): void {
+    const body = this.position.resumeBody();
+    if (body === undefined) return this.relinkFailed('no position to resume from');
+    this.resumeTopics = body.topics;
+    this.sendRaw({ kind: 'req', id: RESUME_ID, type: SystemType.Resume, body });
+  }
+
+  private resumeAnswered(message: Record<string, unknown>): void {
+    const body = message['body'] as { sessionId?: unknown; recovered?: unknown; reason?: unknown } | undefined;
+    if (message['code'] !== 200 || body?.recovered !== true || body.sessionId !== this.position.sessionId) {
+      this.relinkFailed(`resume not recovered (${String(message['code'])} ${String(body?.reason ?? '')})`);
+      return;
+    }
+    const scan = this.scan;
+    for (const frame of this.staged) {
+      scanBackendFrame(frame, scan);
+      if (scan.sort === FrameSort.Topic && !this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) continue;
+      if (scan.sort === FrameSort.Private && !this.position.privateSent(scan.position)) continue;
+      if (scan.sort === FrameSort.System) {
+        const system = parseFrame(frame);
+        if (system !== undefined) this.position.fromBackend(system);
+      }
+      this.toClient(frame);
+    }
+    this.staged = [];
+    this.resumeTopics = undefined;
+    clearTimeout(this.relinkTimer);
+    this.state = 'open';
+    const held = this.fromClientHeld;
+    this.fromClientHeld = [];
+    this.heldBytes = 0;
+    for (const { frame, binary } of held) this.toBackend(frame, binary);
+    const ms = Date.now() - this.relinkStartedAt;
+    this.host.relinked(this, ms);
+  }
+
+  private relinkFailed(why: string): void {
+    if (this.state !== 'relinking') return;
+    clearTimeout(this.relinkTimer);
+    this.state = 'open';
+    this.staged = [];
+    this.fromClientHeld = [];
+    this.resumeTopics = undefined;
+    this.host.stats.relinkFailures++;
+    this.host.logger.warn({ event: 'relink_failed', why }, 'gateway: could not relink a session; the client resumes itself');
+    if (this.backend.readyState === WebSocket.OPEN || this.backend.readyState === WebSocket.CONNECTING) {
+      this.backend.removeAllListeners('close');
+      this.backend.close(CloseCode.ClientLost, 'relink abandoned');
+    }
+    this.closeClient(CloseCode.BackendLost, 'backend lost', true);
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Backend restarts hidden from clients: two backends on one Redis (shared sessions and topics)
+ * behind the gateway; clients subscribed to a topic and receiving private notifications. One
+ * backend is shut down gracefully (Goodbye 4503) and restarted, then the other is killed
+ * (SIGKILL) and restarted. The gateway resumes each session on the other backend for its
+ * client: every client keeps its one socket, and gets every message once and in order.
+ */
+import { RedisBroker, RedisSessionStore } from '@herald/redis';
+import { startRedis, type RedisServer } from '@herald/redis/testing';
+import { eventually } from '@herald/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { serveGateway, type Gateway } from '../src/index.ts';
+import { createBackendHerald } from './backend-app.ts';
+import { startBackend, START_BOUND_MS, type BackendProcess } from './processes.ts';
+
+const CLIENTS = Number(process.env['HERALD_GATEWAY_CLIENTS'] ?? 20);
+const TICK_MS = 25;
+const PRIVATE_MS = 100;
+
+let redis: RedisServer;
+const backends: (BackendProcess | undefined)[] = [];
+const ports: number[] = [];
+let gateway: Gateway;
+
+async function start(i: number): Promise<void> {
+  backends[i] = await startBackend({ REDIS_URL: redis.url, NODE: `node-${i}` }, ports[i]);
+  ports[i] = backends[i]!.port;
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  await Promise.all([start(0), start(1)]);
+  gateway = await serveGateway({
+    backends: ports.map((port) => `ws://127.0.0.1:${port}/ws`),
+    strategy: 'round-robin',
+    port: 0,
+    host: '127.0.0.1',
+    healthIntervalMs: 200,
+    relinkTimeoutMs: 20_000,
+    logger: { info() {}, warn: (fields, message) => console.log(message, fields), error: (fields, message) => console.log(message, fields) },
+  });
+}, 2 * START_BOUND_MS);
+
+afterAll(async () => {
+  await gateway?.close();
+  await Promise.all(backends.map((backend) => backend?.kill()));
+  await redis?.stop();
+});
+
+interface Observed {
+  readonly userId: string;
+  readonly socket: WebSocket;
+  readonly ticks: number[];
+  readonly privates: number[];
+  closed: number | undefined;
+  joinedAt: number | undefined;
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
+}
+
+function observe(userId: string): Promise<Observed> {
+  const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`, 'herald.v1', { headers: { authorization: `Bearer user:${userId}` } });
+  const observed: Observed = { userId, socket, ticks: [], privates: [], closed: undefined, joinedAt: undefined };
+  return new Promise((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', (code) => (observed.closed = code));
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { kind: string; type?: string; reqId?: string; seq?: number; body?: { n?: number; offset?: number } };
+      if (message.type === 'herald.Welcome') socket.send(JSON.stringify({ kind: 'req', id: 'join', type: 'test.Join', body: { room: 'r' } }));
+      else if (message.reqId === 'join') {
+        observed.joinedAt = message.body?.offset;
+        resolve(observed);
+      } else if (message.type === 'test.Tick') observed.ticks.push(message.body?.n ?? -1);
+      else if (message.type === 'test.Private') {
+        observed.privates.push(message.body?.n ?? -1);
+        socket.send(JSON.stringify({ kind: 'ack', seq: message.seq }));
+      }
+    });
+  });
+}
+
+function tally(seen: readonly number[], first: number, last: number) {
+  let reordered = 0;
+  for (let i = 1; i < seen.length; i++) if ((seen[i] as number) <= (seen[i - 1] as number)) reordered++;
+  const unique = new Set(seen);
+  let lost = 0;
+  for (let n = first; n <= last; n++) if (!unique.has(n)) lost++;
+  return { lost, duplicated: seen.length - unique.size, reordered };
+}
+
+it(`${CLIENTS} clients keep their socket and every message while both backends restart in turn`, async () => {
+  const publisherStore = new RedisSessionStore({ redis: redis.url });
+  await publisherStore.ready;
+  const publisher = createBackendHerald({ node: 'publisher', broker: new RedisBroker({ redis: redis.url }), sessionStore: publisherStore });
+  const clients = await within(Promise.all(Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`))), 30_000, 'clients joined');
+  expect(new Set(gateway.backends.map((backend) => backend.links))).toEqual(new Set([CLIENTS / 2]));
+
+  let ticks = 0;
+  let privates = 0;
+  let publishing = true;
+  const tickLoop = (async () => {
+    while (publishing) {
+      await publisher.publish('room/r', 'test.Tick', { n: ++ticks });
+      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+    }
+  })();
+  const privateLoop = (async () => {
+    while (publishing) {
+      const n = ++privates;
+      await Promise.all(clients.map((client) => publisher.sendToUser(client.userId, 'test.Private', { n })));
+      await new Promise((resolve) => setTimeout(resolve, PRIVATE_MS));
+    }
+  })();
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 1500));
+
+  await settle();
+  // A rolling deploy: backend 0 shuts down gracefully (Goodbye 4503) and comes back.
+  const graceful = backends[0]!;
+  const exited = new Promise((resolve) => graceful.process.once('exit', resolve));
+  graceful.process.kill('SIGTERM');
+  await within(exited, 30_000, 'graceful shutdown of backend 0');
+  await eventually(() => expect(gateway.stats.relinks).toBe(CLIENTS / 2), 30_000, 50);
+  const afterGraceful = { ...gateway.stats };
+  await start(0);
+  await eventually(() => expect(gateway.backends.every((backend) => backend.healthy)).toBe(true), 20_000, 50);
+  await settle();
+  // Backend 1 dies (SIGKILL): its clients (all of them by now) move to backend 0.
+  const onDying = gateway.backends.find((backend) => backend.url.includes(`:${ports[1]}/`))?.links ?? 0;
+  expect(onDying).toBe(CLIENTS);
+  await backends[1]!.kill();
+  await eventually(() => expect(gateway.stats.relinks).toBe(afterGraceful.relinks + onDying), 30_000, 50);
+  await start(1);
+  await settle();
+  publishing = false;
+  await within(Promise.all([tickLoop, privateLoop]), 30_000, 'publishers stopped');
+
+  await eventually(() => {
+    for (const client of clients) {
+      expect(client.ticks.at(-1)).toBe(ticks);
+      expect(client.privates.at(-1)).toBe(privates);
+    }
+  }, 30_000, 50);
+  const totals = { lost: 0, duplicated: 0, reordered: 0, disconnected: 0 };
+  for (const client of clients) {
+    const topic = tally(client.ticks, client.ticks[0] ?? 1, ticks);
+    const own = tally(client.privates, 1, privates);
+    totals.lost += topic.lost + own.lost;
+    totals.duplicated += topic.duplicated + own.duplicated;
+    totals.reordered += topic.reordered + own.reordered;
+    if (client.closed !== undefined) totals.disconnected++;
+    if (topic.duplicated + own.duplicated + topic.lost + own.lost > 0 && totals.duplicated + totals.lost <= 4) {
+      const around = (seen: number[]) => seen.filter((n, i) => i > 0 && n <= (seen[i - 1] as number)).slice(0, 3).map((n) => seen.slice(Math.max(0, seen.indexOf(n) - 3), seen.indexOf(n) + 4).join(','));
+      console.log(`${client.userId}: topic ${JSON.stringify(topic)} ${around(client.ticks)}; private ${JSON.stringify(own)} ${around(client.privates)}`);
+    }
+  }
+  console.log(
+    `restart: ${CLIENTS} clients, ${ticks} topic and ${privates} private notifications each; relinks ${gateway.stats.relinks} ` +
+      `(graceful: ${afterGraceful.relinks}, max ${afterGraceful.maxRelinkMs} ms; after SIGKILL: max ${gateway.stats.maxRelinkMs} ms), failures ${gateway.stats.relinkFailures}, duplicates dropped at the gateway ${gateway.stats.duplicatesDropped}; ` +
+      `lost ${totals.lost}, duplicated ${totals.duplicated}, reordered ${totals.reordered}, disconnected ${totals.disconnected}`,
+  );
+  expect(totals).toEqual({ lost: 0, duplicated: 0, reordered: 0, disconnected: 0 });
+  expect(gateway.stats.relinkFailures).toBe(0);
+  // Each client's first tick is the one after the offset its join answered.
+  for (const client of clients) expect(client.ticks[0]).toBeLessThanOrEqual((client.joinedAt ?? 0) + 1);
+  for (const client of clients) client.socket.close(1000);
+  await publisher.close();
+}, 180_000);
