@@ -21,6 +21,7 @@ interface HeldPoll {
 }
 
 export class LongPollSocket implements HeraldSocket {
+  readonly transport = 'long-poll';
   connection: Connection | undefined;
   closedWith: { code: number; reason: string } | undefined;
   /** When the client was last heard from (any request). */
