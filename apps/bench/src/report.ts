@@ -109,6 +109,8 @@ export interface Results {
   readonly growth: ThroughputRow[];
   readonly hostile: HostileRow[];
   readonly history: HistoryRow[];
+  /** Scenario 9: Herald on uWS with metrics off (`herald-uws`) and on (`herald-uws-metrics`). */
+  readonly metricsCost: ThroughputRow[];
   targets: Target[];
   profiles: Array<{ readonly server: string; readonly file: string; readonly busyPercent: number; readonly top: ReadonlyArray<{ name: string; selfPercent: number }> }>;
 }
@@ -170,6 +172,7 @@ export const SCENARIOS = [
   [6, 'Growth'],
   [7, 'A hostile session'],
   [8, 'Topic history memory'],
+  [9, 'Metrics cost'],
 ] as const;
 
 /** One line per scenario: the headline figure of the run. */
@@ -192,6 +195,8 @@ function summaryRows(results: Results): string[][] {
   const gN = growth[growth.length - 1];
   const hostile = results.hostile.filter((r) => r.error === undefined);
   const history = results.history.find((r) => r.error === undefined);
+  const metricsOff = results.metricsCost.find((r) => r.key === 'herald-uws' && r.error === undefined);
+  const metricsOn = results.metricsCost.find((r) => r.key === 'herald-uws-metrics' && r.error === undefined);
   return [
     ['1. Request/response', `Herald on uWS ${int(herald?.perSecond ?? NaN)} msg/s at ${int(top)} connections`, `${ratio((herald?.perSecond ?? NaN) / (codec?.perSecond ?? NaN))} the codec ceiling`],
     [
@@ -216,6 +221,11 @@ function summaryRows(results: Results): string[][] {
       '8. Topic history memory',
       `${int(history?.bytesPerEntry ?? NaN)} B of heap per history entry (${int(history?.bodyChars ?? NaN)}-character bodies)`,
       `${ratio((history?.heldBytes ?? NaN) / (history?.budget ?? NaN))} historyBytes held under the budget`,
+    ],
+    [
+      '9. Metrics cost',
+      `Herald on uWS ${int(metricsOn?.perSecond ?? NaN)} msg/s with Prometheus metrics, ${int(metricsOff?.perSecond ?? NaN)} without`,
+      `${ratio((metricsOn?.perSecond ?? NaN) / (metricsOff?.perSecond ?? NaN))} off`,
     ],
   ];
 }
@@ -396,6 +406,25 @@ export function renderMarkdown(results: Results): string {
     ),
   );
   out.push('');
+
+  if (results.metricsCost.length > 0) {
+    const m = (plan as { metrics?: { connections: number; inFlight: number; runs: number } }).metrics;
+    out.push('## 9. Metrics cost');
+    out.push('');
+    out.push(
+      `Herald on uWS, request/response as in scenario 1 at ${int(m?.connections ?? NaN)} connections (${m?.inFlight ?? '?'} in flight each), with metrics off and with a prom-client meter (\`@herald/metrics\`) whose \`/metrics\` is fetched every 5 s (Prometheus scrapes every 15 s by default). ` +
+        `${m?.runs ?? '?'} runs, a fresh process each, alternating which mode goes first; the target compares run i of one with run i of the other.`,
+    );
+    out.push('');
+    const off = results.metricsCost.find((r) => r.key === 'herald-uws' && r.error === undefined);
+    out.push(
+      table(
+        ['metrics', 'msg/s', 'runs', '× off', 'server CPU', 'generator CPU', 'note'],
+        results.metricsCost.map((r) => [r.key === 'herald-uws' ? 'off' : 'on (Prometheus)', int(r.perSecond), r.windows.map((w) => int(w.perSecond)).join(', '), ratio(r.perSecond / (off?.perSecond ?? NaN)), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)]),
+      ),
+    );
+    out.push('');
+  }
 
   if (results.profiles.length > 0) {
     out.push('## CPU profiles');

@@ -51,9 +51,10 @@ it('runs every scenario in smoke mode and writes a table row for each', async ()
     growth: results.growth,
     hostile: results.hostile.map((row) => ({ ...row, label: 'a hostile session' })),
     history: results.history.map((row) => ({ ...row, label: 'topic history memory' })),
+    metricsCost: results.metricsCost,
   };
   const counts = Object.fromEntries(Object.entries(sections).map(([name, rows]) => [name, rows.length]));
-  expect(counts).toEqual({ requestResponse: 16, fanout: 6, memory: 3, longPoll: 2, delivery: 2, growth: 3, hostile: 1, history: 1 });
+  expect(counts).toEqual({ requestResponse: 16, fanout: 6, memory: 3, longPoll: 2, delivery: 2, growth: 3, hostile: 1, history: 1, metricsCost: 2 });
   const failures = Object.values(sections)
     .flat()
     .filter((row) => row.error !== undefined)

@@ -15,7 +15,6 @@ import { RequestContext } from './request-context.ts';
 import type { Herald, HeraldOptions } from './server.ts';
 import { type Session, SessionState } from './session.ts';
 import type { RequestClaim, SessionStore } from './session-store.ts';
-import { UNKNOWN_TYPE_LABEL } from './server-metrics.ts';
 
 /** Issues listed in a `validation_failed` answer: enough to fix a request, never a large reply. */
 const MAX_ISSUES = 10;
@@ -46,7 +45,7 @@ export class RequestPipeline<C extends ContractDefinition> {
         });
       } else if (seen.frame !== undefined) {
         session.answer(seen, seen.frame);
-        this.herald.metrics?.retryAnswered(this.typeLabel(request.type));
+        this.herald.metrics?.retryAnswered(request.type);
       }
       return;
     }
@@ -85,7 +84,7 @@ export class RequestPipeline<C extends ContractDefinition> {
           entry.span = undefined;
           entry.startedAt = 0;
           session.answer(entry, claim.frame);
-          this.herald.metrics?.retryAnswered(this.typeLabel(request.type));
+          this.herald.metrics?.retryAnswered(request.type);
           return;
         case 'conflict':
           this.answerError(session, request, entry, Status.Conflict, { error: ErrorReason.IdConflict, message: `id ${request.id} was used for ${claim.type}` });
@@ -125,7 +124,8 @@ export class RequestPipeline<C extends ContractDefinition> {
       return;
     }
     // What blocks every other session: the request's synchronous work, charged to its session.
-    const started = performance.now();
+    // Metered without a store, the clock was read for this request a moment ago: once is enough.
+    const started = entry.startedAt !== 0 && this.store === undefined ? entry.startedAt : performance.now();
     const validation = validate(definition.request, request.body);
     if (validation instanceof Promise) {
       session.retryCache().track(entry);
@@ -211,15 +211,10 @@ export class RequestPipeline<C extends ContractDefinition> {
   /** Reports a request's answer to the meter and tracer, once. */
   private answered(entry: DedupEntry, code: number): void {
     if (entry.startedAt === 0) return;
-    this.herald.metrics?.requestAnswered(this.typeLabel(entry.type), code, (performance.now() - entry.startedAt) / 1000);
+    this.herald.metrics?.requestAnswered(entry.type, code, (performance.now() - entry.startedAt) / 1000);
     entry.startedAt = 0;
     entry.span?.end(code);
     entry.span = undefined;
-  }
-
-  /** A label value bounded by the contract: types a client made up are all `unknown`. */
-  private typeLabel(type: string): string {
-    return Object.hasOwn(this.options.contract.requests, type) ? type : UNKNOWN_TYPE_LABEL;
   }
 
   private storeAnswer(store: SessionStore, session: Session, request: RequestMessage, frame: string): void {

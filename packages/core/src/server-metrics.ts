@@ -63,6 +63,14 @@ class Family2<T> {
   }
 }
 
+/** The instruments of one request type and status code. */
+class RequestSeries {
+  constructor(
+    readonly count: CounterInstrument,
+    readonly latency: HistogramInstrument,
+  ) {}
+}
+
 /** Per transport (`websocket`, `long-poll`): what a connection reports on its hot path. */
 export class TransportMetrics {
   constructor(
@@ -81,8 +89,10 @@ export class ServerMetrics {
   private readonly bytesOut: Family<CounterInstrument>;
   private readonly opened: Family<CounterInstrument>;
   private readonly closed: Family2<CounterInstrument>;
-  private readonly requests: Family2<CounterInstrument>;
-  private readonly latency: Family2<HistogramInstrument>;
+  private readonly requests: (labels: MetricLabels) => CounterInstrument;
+  private readonly latency: (labels: MetricLabels) => HistogramInstrument;
+  /** Per contract type (and `unknown`), per status code. */
+  private readonly answered = new Map<string, Map<number, RequestSeries>>();
   private readonly retries: Family<CounterInstrument>;
   private readonly resumed: Family2<CounterInstrument>;
   private readonly upgradeRefusals: Family<CounterInstrument>;
@@ -96,7 +106,12 @@ export class ServerMetrics {
   readonly rateLimited: CounterInstrument;
   readonly highWater: CounterInstrument;
 
-  constructor(meter: Meter, gauges: () => ServerGauges) {
+  constructor(
+    meter: Meter,
+    gauges: () => ServerGauges,
+    /** Whether a request type is the contract's: label values stay bounded by it. */
+    private readonly known: (type: string) => boolean,
+  ) {
     const counter = (name: string, help: string, labelNames: readonly string[] = []) => meter.counter({ name, help, labelNames, unit: '1' });
     const bytes = (name: string, help: string) => meter.counter({ name, help, labelNames: ['transport'], unit: 'By' });
     this.framesIn = new Family(counter('herald_frames_received_total', 'Frames received from clients.', ['transport']), 'transport');
@@ -105,12 +120,14 @@ export class ServerMetrics {
     this.bytesOut = new Family(bytes('herald_sent_bytes_total', 'Text sent to clients one by one, in UTF-16 code units (bytes for ASCII JSON).'), 'transport');
     this.opened = new Family(counter('herald_connections_opened_total', 'Connections opened (accepted upgrades and long-poll opens).', ['transport']), 'transport');
     this.closed = new Family2(counter('herald_connections_closed_total', 'Connections closed, by close code (1006 when the transport gave none).', ['transport', 'code']), 'transport', 'code');
-    this.requests = new Family2(counter('herald_requests_total', 'Application requests answered, by contract type and status code.', ['type', 'code']), 'type', 'code');
-    this.latency = new Family2(
-      meter.histogram({ name: 'herald_request_duration_seconds', help: 'Time from a request frame to its answer.', labelNames: ['type', 'code'], unit: 's', buckets: LATENCY_BUCKETS }),
-      'type',
-      'code',
-    );
+    this.requests = counter('herald_requests_total', 'Application requests answered, by contract type and status code.', ['type', 'code']);
+    this.latency = meter.histogram({
+      name: 'herald_request_duration_seconds',
+      help: 'Time from a request frame to its answer.',
+      labelNames: ['type', 'code'],
+      unit: 's',
+      buckets: LATENCY_BUCKETS,
+    });
     this.retries = new Family(counter('herald_retries_answered_total', 'Retried requests answered from the retry cache, not run again.', ['type']), 'type');
     this.resumed = new Family2(counter('herald_sessions_resumed_total', 'herald.Resume answers, by recovered and the RecoveryReason (none when recovered).', ['recovered', 'reason']), 'recovered', 'reason');
     this.upgradeRefusals = new Family(counter('herald_upgrade_refusals_total', 'Upgrades (and long-poll opens) refused, by error reason.', ['reason']), 'reason');
@@ -152,14 +169,32 @@ export class ServerMetrics {
     this.closed.of(transport, code ?? 1006).add(1);
   }
 
-  /** `type` must be a contract type or `UNKNOWN_TYPE_LABEL`: label values stay bounded. */
+  /** The label value of a request type: itself when the contract has it, else `unknown`. */
+  typeLabel(type: string): string {
+    return this.known(type) ? type : UNKNOWN_TYPE_LABEL;
+  }
+
   requestAnswered(type: string, code: number, seconds: number): void {
-    this.requests.of(type, code).add(1);
-    this.latency.of(type, code).record(seconds);
+    // Contract types hit the first lookup; any other type is looked up as `unknown`, never kept.
+    const byCode = this.answered.get(type) ?? this.answeredOf(this.typeLabel(type));
+    let series = byCode.get(code);
+    if (series === undefined) {
+      const labels = { type: this.typeLabel(type), code: String(code) };
+      series = new RequestSeries(this.requests(labels), this.latency(labels));
+      byCode.set(code, series);
+    }
+    series.count.add(1);
+    series.latency.record(seconds);
+  }
+
+  private answeredOf(label: string): Map<number, RequestSeries> {
+    let byCode = this.answered.get(label);
+    if (byCode === undefined) this.answered.set(label, (byCode = new Map()));
+    return byCode;
   }
 
   retryAnswered(type: string): void {
-    this.retries.of(type).add(1);
+    this.retries.of(this.typeLabel(type)).add(1);
   }
 
   sessionResumed(recovered: boolean, reason: string | undefined): void {

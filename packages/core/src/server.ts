@@ -311,7 +311,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const upgradeRateLimit = options.upgradeRateLimit ?? DEFAULT_UPGRADE_RATE_LIMIT;
     this.upgradeLimiter = upgradeRateLimit === false ? undefined : new UpgradeLimiter(upgradeRateLimit);
     this.connectionsPerAddress = new AddressConnections(this.limits.maxConnectionsPerAddress);
-    this.metrics = options.meter === undefined ? undefined : new ServerMetrics(options.meter, () => this.gauges());
+    this.metrics = options.meter === undefined ? undefined : new ServerMetrics(options.meter, () => this.gauges(), (type) => Object.hasOwn(options.contract.requests, type));
     this.topics.metrics = this.metrics;
     this.now = this.clock.now();
   }
