@@ -1,8 +1,8 @@
 import { heraldProject, SOURCE } from '@herald/vitest-config';
-import { mergeConfig } from 'vitest/config';
 
-// @opentelemetry/api has a browser build whose global lookup differs from the Node build the
-// SDKs register with: resolve as Node does, or the tests' providers are never seen.
-export default mergeConfig(heraldProject('metrics'), {
-  resolve: { conditions: [...SOURCE, 'module', 'node', 'development|production'] },
-});
+// @opentelemetry/api's `module` build has extensionless imports that Node cannot load, and its
+// browser build keeps its globals apart from the Node build the SDKs register with: resolve as
+// Node does, without `module` or `browser`.
+const conditions = [...SOURCE, 'node', 'import', 'development|production'];
+const project = heraldProject('metrics');
+export default { ...project, resolve: { ...project.resolve, conditions }, ssr: { ...project.ssr, resolve: { ...project.ssr?.resolve, conditions } } };

@@ -59,8 +59,8 @@ export function conformanceToken(token: string): Principal | null {
 /** A fresh Herald server for one conformance test (`limits` overrides, e.g. for load runs). */
 export function createConformanceHerald(
   limits: Partial<Limits> = {},
-  /** The engine under the server (`broker`, `sessionStore`), for running the suite on many nodes' parts. */
-  engine: Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore'> = {},
+  /** The engine under the server (`broker`, `sessionStore`) for running the suite on many nodes' parts, and its `meter` and `tracer`. */
+  engine: Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore' | 'meter' | 'tracer'> = {},
 ): Herald<ConformanceContract> {
   const runs = new Map<string, number>();
   return createHerald({
