@@ -102,6 +102,9 @@ it('shows herald_ families whose counters grow with real traffic, over WebSocket
   expect(value(after, 'herald_connections_open')).toBeGreaterThanOrEqual(2);
   expect(value(after, 'herald_subscriptions')).toBeGreaterThanOrEqual(2);
 
+  // Bob's long-poll client keeps a poll waiting for frames.
+  await eventually(async () => expect(value(await scrape(), 'herald_long_poll_held_polls')).toBe(1), 15_000);
+
   await alice.close(1000);
   await eventually(async () => {
     const families = await scrape();

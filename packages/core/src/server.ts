@@ -243,6 +243,11 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly logger: Logger;
   /** @internal The `herald_` instruments, when there is a `meter`. */
   readonly metrics: ServerMetrics | undefined;
+  /**
+   * The `meter` option, for the parts around the server to report their own `herald_` families
+   * (the long-poll handler's held polls); the broker is handed it through `Broker.instrument`.
+   */
+  readonly meter: Meter | undefined;
   now: number;
   private readonly sessions = new Map<string, Session>();
   private readonly users: UserIndex;
@@ -313,6 +318,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.connectionsPerAddress = new AddressConnections(this.limits.maxConnectionsPerAddress);
     this.metrics = options.meter === undefined ? undefined : new ServerMetrics(options.meter, () => this.gauges(), (type) => Object.hasOwn(options.contract.requests, type));
     this.topics.metrics = this.metrics;
+    this.meter = options.meter;
+    if (options.meter !== undefined) this.broker.instrument?.(options.meter);
     this.now = this.clock.now();
   }
 

@@ -100,6 +100,11 @@ export class LongPollSocket implements HeraldSocket {
     return true;
   }
 
+  /** Whether a poll waits here for frames. */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
   /** Answers the held poll, if any, with what there is now. */
   release(): void {
     const held = this.held;
