@@ -1,7 +1,10 @@
 /**
  * /metrics of a demo node on Redis: the shared long-poll handler's held polls, and the Redis
- * broker's outbox, errors and reconnects across a Redis restart. Real redis-server, real clients.
+ * broker's outbox, errors and reconnects across a Redis restart; and the Grafana dashboard of
+ * `@herald/metrics` queries nothing such a scrape lacks. Real redis-server, real clients.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { LongPollWebSocket } from '@herald/client';
 import { startRedis, type RedisServer } from '@herald/redis/testing';
 import { connect, eventually, type Tester } from '@herald/testing';
@@ -44,4 +47,22 @@ it('counts held polls, and the broker outbox, errors and reconnects across a Red
     expect(await series('herald_redis_reconnects_total', { connection: 'client' })).toBe(1);
     expect(await series('herald_redis_reconnects_total', { connection: 'subscriber' })).toBe(1);
   }, 20_000);
+});
+
+it('queries in the Grafana dashboard name only families a real scrape has, counters under rate()', async () => {
+  const file = createRequire(import.meta.url).resolve('@herald/metrics/grafana/herald.json');
+  const dashboard = JSON.parse(readFileSync(file, 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }>; templating: { list: Array<{ definition?: string }> } };
+  const queries = [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dashboard.templating.list.flatMap((v) => v.definition ?? [])];
+  expect(queries.length).toBeGreaterThan(30);
+  const families = new Map(parsePrometheusTextFormat(await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text()).map((f) => [f.name, f.type]));
+  const missing: string[] = [];
+  for (const query of queries) {
+    for (const [, rated, name] of query.matchAll(/(rate\()?\b(herald_[a-z_]+)/g)) {
+      const base = (name as string).replace(/_(bucket|sum|count)$/, '');
+      const type = families.get(name as string) ?? (families.get(base) === 'HISTOGRAM' ? 'HISTOGRAM' : undefined);
+      if (type === undefined) missing.push(name as string);
+      else if (rated !== undefined) expect(['COUNTER', 'HISTOGRAM'], `rate(${name})`).toContain(type);
+    }
+  }
+  expect(missing).toEqual([]);
 });
