@@ -135,7 +135,7 @@ export class ServerMetrics {
     this.detached = counter('herald_sessions_detached_total', 'Sessions whose connection dropped, kept for a resume.')({});
     this.notificationsSent = counter('herald_notifications_sent_total', 'Private notifications queued for sessions.')({});
     this.notificationsAcked = counter('herald_notifications_acked_total', 'Private notifications confirmed by cumulative acks.')({});
-    this.notificationsReplayed = counter('herald_notifications_replayed_total', 'Private notifications sent again after a resume or a drain.')({});
+    this.notificationsReplayed = counter('herald_notifications_replayed_total', 'Private notifications sent from the replay buffer rather than live: after a resume, a drained send buffer, or a new session settling.')({});
     this.publishes = counter('herald_topic_messages_total', 'Topic messages delivered to this node by the broker.')({});
     this.fanout = meter.histogram({ name: 'herald_topic_fanout', help: 'Local subscribers one topic message reached.', labelNames: [], unit: '1', buckets: FANOUT_BUCKETS })({});
     this.rateLimited = counter('herald_rate_limited_frames_total', 'Frames refused over the rate limit or processing budget.')({});
