@@ -56,6 +56,8 @@ export interface Meter {
 export interface RequestSpan {
   /** The request was answered with `code` (its HTTP-like status). */
   end(code: number): void;
+  /** Runs the middleware and handler inside the span's context, so that spans they start are its children. */
+  run?<T>(work: () => T): T;
 }
 
 /** What a tracer is told of a request when it starts. */

@@ -152,8 +152,9 @@ export class RequestPipeline<C extends ContractDefinition> {
     const type = request.type as RequestType<C>;
     const context = new RequestContext<C>(this.herald, session, request.id, type);
     let result: unknown;
+    const span = entry.span;
     try {
-      result = this.invoke(context, validation.value);
+      result = span?.run === undefined ? this.invoke(context, validation.value) : span.run(() => this.invoke(context, validation.value));
     } catch (error) {
       result = Promise.reject(error);
     }

@@ -2,9 +2,12 @@
  * The bindings over real sockets: a Herald server on uWS, real clients, and what prom-client's
  * registry and OpenTelemetry's SDK (in-memory exporters) then hold.
  */
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { context } from '@opentelemetry/api';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type HistogramMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Meter, RequestTracer } from '@herald/core';
+import { createHerald, defineContract, type Meter, type RequestTracer } from '@herald/core';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { connect, eventually, type Tester } from '@herald/testing';
 import { createConformanceHerald } from '@herald/testing/conformance';
 import { serveHerald, type HeraldUwsServer } from '@herald/uws';
@@ -111,4 +114,40 @@ it('without principal: true, spans do not name the user', async () => {
   await eventually(() => expect(exporter.getFinishedSpans().length).toBe(1), 15_000);
   expect(exporter.getFinishedSpans()[0]?.attributes['enduser.id']).toBeUndefined();
   await provider.shutdown();
+});
+
+it('OpenTelemetry: a span the handler starts, after an await, is a child of the request span', async () => {
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  try {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const tracer = provider.getTracer('app');
+    const any: StandardSchemaV1<unknown, unknown> = { '~standard': { version: 1, vendor: 'test', validate: (value) => ({ value }) } };
+    const herald = createHerald({
+      contract: defineContract({ requests: { 'app.Query': { request: any, response: any } }, notifications: {} }),
+      upgradeRateLimit: false,
+      tracer: otelTracer(provider.getTracer('herald')),
+      handlers: {
+        'app.Query': async () => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          tracer.startSpan('db.query').end();
+          return {};
+        },
+      },
+    });
+    const server = await serveHerald(herald, { port: 0, host: '127.0.0.1', drainMs: 0 });
+    servers.push(server);
+    const client = await connect(`ws://127.0.0.1:${server.port}/ws`);
+    clients.push(client);
+    expect((await client.request('app.Query', {})).code).toBe(200);
+    await eventually(() => expect(exporter.getFinishedSpans().length).toBe(2), 15_000);
+    const request = exporter.getFinishedSpans().find((s) => s.name === 'app.Query');
+    const query = exporter.getFinishedSpans().find((s) => s.name === 'db.query');
+    expect(query?.parentSpanContext?.spanId).toBe(request?.spanContext().spanId);
+    expect(query?.spanContext().traceId).toBe(request?.spanContext().traceId);
+    await provider.shutdown();
+  } finally {
+    context.disable();
+  }
 });

@@ -75,7 +75,9 @@ function remoteParent(traceparent: string): SpanContext | undefined {
  * A span per application request (kind SERVER, named by its type), a child of the client's span
  * when the request carries a `traceparent`: `herald.request.type`, `herald.request.id`,
  * `herald.session.id`, `herald.response.code`, and `enduser.id` only with `principal: true`.
- * Answers of 500 and above set the span's status to error.
+ * Answers of 500 and above set the span's status to error. The middleware and handler run in the
+ * span's context: with a context manager registered (the Node SDK's), spans they start are its
+ * children.
  *
  * @example
  * import { trace } from '@opentelemetry/api';
@@ -90,7 +92,9 @@ export function otelTracer(tracer: Tracer, options: OtelTracerOptions = {}): Req
       const attributes: Attributes = { 'herald.request.type': info.type, 'herald.request.id': info.id, 'herald.session.id': info.sessionId };
       if (principal && info.userId !== undefined) attributes['enduser.id'] = info.userId;
       const span = tracer.startSpan(info.type, { kind: SpanKind.SERVER, attributes }, parent === undefined ? active : trace.setSpanContext(active, parent));
+      const within = trace.setSpan(active, span);
       return {
+        run: (work) => context.with(within, work),
         end(code) {
           span.setAttribute('herald.response.code', code);
           if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
