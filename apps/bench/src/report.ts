@@ -142,6 +142,8 @@ export interface Results {
   readonly presence: PresenceRow[];
   /** Scenario 10, when it ran. */
   gateway?: GatewayFigures;
+  /** Scenario 9: Herald on uWS with metrics off (`herald-uws`) and on (`herald-uws-metrics`). */
+  readonly metricsCost: ThroughputRow[];
   targets: Target[];
   profiles: Array<{ readonly server: string; readonly file: string; readonly busyPercent: number; readonly top: ReadonlyArray<{ name: string; selfPercent: number }> }>;
 }
@@ -203,6 +205,7 @@ export const SCENARIOS = [
   [6, 'Growth'],
   [7, 'A hostile session'],
   [8, 'Topic history memory'],
+  [9, 'Metrics cost'],
   [11, 'Idempotent publish'],
   [12, 'Presence'],
 ] as const;
@@ -229,6 +232,8 @@ function summaryRows(results: Results): string[][] {
   const history = results.history.find((r) => r.error === undefined);
   const idem = results.idempotent.find((r) => r.error === undefined);
   const presence = results.presence.find((r) => r.error === undefined);
+  const metricsOff = results.metricsCost.find((r) => r.key === 'herald-uws' && r.error === undefined);
+  const metricsOn = results.metricsCost.find((r) => r.key === 'herald-uws-metrics' && r.error === undefined);
   return [
     ['1. Request/response', `Herald on uWS ${int(herald?.perSecond ?? NaN)} msg/s at ${int(top)} connections`, `${ratio((herald?.perSecond ?? NaN) / (codec?.perSecond ?? NaN))} the codec ceiling`],
     [
@@ -263,6 +268,11 @@ function summaryRows(results: Results): string[][] {
       '12. Presence',
       `a join reaches ${int(presence?.members ?? NaN)} members in ${ms(median(presence?.joinMs ?? []))} ms; a count to them in ${ms(median(presence?.countPushMs ?? []))} ms`,
       `${ratio(median(presence?.joinMs ?? []) / median(presence?.publishMs ?? []))} a publish; count-only subscribe ${ratio(median(presence?.countSubscribeMs ?? []) / median(presence?.plainSubscribeMs ?? []))} a plain one`,
+    ],
+    [
+      '9. Metrics cost',
+      `Herald on uWS ${int(metricsOn?.perSecond ?? NaN)} msg/s with Prometheus metrics, ${int(metricsOff?.perSecond ?? NaN)} without`,
+      `${ratio((metricsOn?.perSecond ?? NaN) / (metricsOff?.perSecond ?? NaN))} off`,
     ],
   ];
 }
@@ -444,6 +454,24 @@ export function renderMarkdown(results: Results): string {
   );
   out.push('');
 
+  if (results.metricsCost.length > 0) {
+    const m = (plan as { metrics?: { connections: number; inFlight: number; runs: number } }).metrics;
+    out.push('## 9. Metrics cost');
+    out.push('');
+    out.push(
+      `Herald on uWS, request/response as in scenario 1 at ${int(m?.connections ?? NaN)} connections (${m?.inFlight ?? '?'} in flight each), with metrics off and with a prom-client meter (\`@herald/metrics\`) whose \`/metrics\` is fetched every 5 s (Prometheus scrapes every 15 s by default). ` +
+        `${m?.runs ?? '?'} runs, a fresh process each, alternating which mode goes first; the target compares run i of one with run i of the other.`,
+    );
+    out.push('');
+    const off = results.metricsCost.find((r) => r.key === 'herald-uws' && r.error === undefined);
+    out.push(
+      table(
+        ['metrics', 'msg/s', 'runs', '× off', 'server CPU', 'generator CPU', 'note'],
+        results.metricsCost.map((r) => [r.key === 'herald-uws' ? 'off' : 'on (Prometheus)', int(r.perSecond), r.windows.map((w) => int(w.perSecond)).join(', '), ratio(r.perSecond / (off?.perSecond ?? NaN)), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)]),
+      ),
+    );
+    out.push('');
+  }
   const rounds = (values: readonly number[], format: (n: number) => string) => values.map(format).join(', ');
   out.push('## 11. Idempotent publish');
   out.push('');

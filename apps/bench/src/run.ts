@@ -5,7 +5,7 @@
  *
  *   pnpm bench                         the full run (results/), about 8 minutes
  *   pnpm bench -- --smoke              every scenario for about a second with tiny counts (results/smoke/)
- *   pnpm bench -- --only=1,6           some scenarios only (10: through @herald/gateway vs direct)
+ *   pnpm bench -- --only=1,6           some scenarios only (9: the cost of Prometheus metrics; 10: through @herald/gateway vs direct)
  *   pnpm bench -- --profile=herald-uws --only=1
  *                                      node --cpu-prof on that server; top self time in the report
  *   --out=DIR                          where to write (default results/ or results/smoke/)
@@ -30,7 +30,7 @@ const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,10,11,12').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -51,6 +51,7 @@ const FULL = {
   hostile: { sessions: 20, intervalMs: 20, warmupMs: 1000, quietMs: 5000, attackMs: 10_000, attackPerSecond: 10, runs: 3 },
   history: { topics: 1000, messages: 1000, budget: 32 * 1024 * 1024 },
   gateway: { connections: 100, inFlight: 10, warmupMs: 1000, windowMs: 2000, runs: 3, idleSessions: 5000 },
+  metrics: { connections: 1000, inFlight: 10, warmupMs: 1000, windowMs: 2000, runs: 6 },
 };
 const SMOKE: typeof FULL = {
   rr: { levels: [4, 16], heraldLevels: [4, 16, 32], inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1 },
@@ -61,6 +62,7 @@ const SMOKE: typeof FULL = {
   hostile: { sessions: 2, intervalMs: 20, warmupMs: 100, quietMs: 300, attackMs: 600, attackPerSecond: 10, runs: 1 },
   history: { topics: 100, messages: 100, budget: 256 * 1024 },
   gateway: { connections: 4, inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1, idleSessions: 40 },
+  metrics: { connections: 16, inFlight: 2, warmupMs: 100, windowMs: 200, runs: 2 },
 };
 const plan = smoke ? SMOKE : FULL;
 
@@ -92,6 +94,7 @@ const nodeServer = (key: string, label: string, dialect: Dialect, answer: Answer
 
 const SERVERS = {
   heraldUws: nodeServer('herald-uws', 'Herald on uWS', 'herald', 'herald', 'src/servers/herald-uws.ts'),
+  heraldMetrics: nodeServer('herald-uws-metrics', 'Herald on uWS with Prometheus metrics', 'herald', 'herald', 'src/servers/herald-uws-metrics.ts'),
   heraldDemo: nodeServer('herald-demo', 'the demo on Herald on uWS', 'herald', 'herald', 'src/servers/herald-demo.ts'),
   uwsEcho: nodeServer('uws-echo', 'raw uWS.js echo (transport ceiling)', 'raw', 'any', 'src/servers/uws-raw.ts', 'echo'),
   uwsJson: nodeServer('uws-json', 'bare JSON on uWS.js (codec ceiling)', 'raw', 'any', 'src/servers/uws-raw.ts', 'json'),
@@ -429,6 +432,37 @@ async function scenarioHostile(results: Results): Promise<void> {
   }
 }
 
+/**
+ * Scenario 9: request/response on Herald on uWS with metrics off and on (a prom-client meter,
+ * scraped every 5 s), a fresh process per run, alternating which goes first, so that the
+ * machine's load lands on both alike.
+ */
+async function scenarioMetricsCost(results: Results): Promise<void> {
+  const { runs: count, connections, ...load } = plan.metrics;
+  const modes = [SERVERS.heraldUws, SERVERS.heraldMetrics];
+  const runs = new Runs();
+  for (let run = 1; run <= count; run++) {
+    for (const server of run % 2 === 1 ? modes : [...modes].reverse()) {
+      try {
+        await withServer(server.spec(), async (process) => {
+          const result = await requestResponse(server.dialect, server.answer, process.port, process, { connections, ...load, windows: 1 });
+          const notes = [result.wrong > 0 ? `${result.wrong} sampled responses were wrong` : '', result.closedEarly > 0 ? `${result.closedEarly} connections closed during the run` : ''].filter(Boolean);
+          runs.add(server.key, result.windows, notes);
+          log(`metrics cost run ${run}: ${server.label}: ${Math.round(result.windows[0]?.perSecond ?? NaN)} msg/s`);
+        });
+      } catch (error) {
+        runs.fail(server.key, error);
+        log(`metrics cost run ${run}: ${server.label} failed: ${errorText(error)}`);
+      }
+    }
+  }
+  for (const server of modes) {
+    const row = runs.row(server.key, server.key, server.label, connections);
+    log(`metrics cost: ${server.label}: ${describe(row)}`);
+    results.metricsCost.push(row);
+  }
+}
+
 /** Scenario 8 in a process of its own (`--expose-gc`, nothing else in its heap), pinned like a server. */
 async function scenarioHistory(results: Results): Promise<void> {
   const { topics, messages, budget } = plan.history;
@@ -584,6 +618,16 @@ function targets(results: Results): Target[] {
     holds: history === undefined ? null : history.heldBytes <= 1.25 * history.budget && history.evicted > 0 && !history.evictedResumeRecovered,
     ...(smoke ? { caveat: 'smoke: the budget is too small for the heap figure to mean anything' } : {}),
   });
+  const off = ok(results.metricsCost.find((r) => r.key === 'herald-uws'));
+  const on = ok(results.metricsCost.find((r) => r.key === 'herald-uws-metrics'));
+  const cost = paired(rates(on), rates(off), on?.perSecond ?? NaN, off?.perSecond ?? NaN);
+  out.push({
+    scenario: 9,
+    target: `request/response with Prometheus metrics on ≥ 0.95× off (${plan.metrics.connections} connections)`,
+    measured: cost.text,
+    holds: judge(cost.ratio, (r) => r >= 0.95),
+    ...(bound(on) || bound(off) ? { caveat: 'generator-bound: the ratio understates the cost' } : {}),
+  });
   const idem = results.idempotent.find((r) => r.error === undefined);
   for (const broker of ['redis', 'memory'] as const) {
     const r = paired(idem?.[broker].keyed ?? [], idem?.[broker].plain ?? [], median(idem?.[broker].keyed ?? []), median(idem?.[broker].plain ?? []));
@@ -610,9 +654,17 @@ function targets(results: Results): Target[] {
 if (flag('render') !== undefined) {
   // Re-renders latest.md and latest.svg from latest.json (after a change to the report's layout).
   const { readFileSync } = await import('node:fs');
-  const parsed = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Omit<Results, 'hostile' | 'history' | 'idempotent' | 'presence'> & Partial<Pick<Results, 'hostile' | 'history' | 'idempotent' | 'presence'>>;
-  // Runs from before scenarios 7, 8, 11 and 12 have no rows of theirs.
-  const stored: Results = { ...parsed, hostile: parsed.hostile ?? [], history: parsed.history ?? [], idempotent: parsed.idempotent ?? [], presence: parsed.presence ?? [] };
+  const parsed = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as Omit<Results, 'hostile' | 'history' | 'metricsCost' | 'idempotent' | 'presence'> &
+    Partial<Pick<Results, 'hostile' | 'history' | 'metricsCost' | 'idempotent' | 'presence'>>;
+  // Runs from before scenarios 7, 8, 9, 11 and 12 have no rows of theirs.
+  const stored: Results = {
+    ...parsed,
+    hostile: parsed.hostile ?? [],
+    history: parsed.history ?? [],
+    metricsCost: parsed.metricsCost ?? [],
+    idempotent: parsed.idempotent ?? [],
+    presence: parsed.presence ?? [],
+  };
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(stored));
   writeFileSync(join(outDir, 'latest.svg'), renderSvg(stored));
   log(`re-rendered ${join(outDir, 'latest.md')} and latest.svg from latest.json`);
@@ -665,6 +717,7 @@ const results: Results = {
   history: [],
   idempotent: [],
   presence: [],
+  metricsCost: [],
   targets: [],
   profiles: [],
 };
@@ -677,6 +730,7 @@ if (only.has(4)) await scenarioLongPoll(results);
 if (only.has(5)) await scenarioDelivery(results);
 if (only.has(7)) await scenarioHostile(results);
 if (only.has(8)) await scenarioHistory(results);
+if (only.has(9)) await scenarioMetricsCost(results);
 if (only.has(11)) await scenarioIdempotent(results);
 if (only.has(12)) await scenarioPresence(results);
 results.targets = targets(results);

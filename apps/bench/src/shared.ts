@@ -3,7 +3,7 @@
  * (about 100 bytes of JSON body), the Herald contract of the benchmark, and the tokens.
  * Runtime-neutral (Node, Bun, Deno): no `node:` imports.
  */
-import { createHerald, defineContract, type Herald, type Schema } from '@herald/core';
+import { createHerald, defineContract, type Herald, type HeraldOptions, type Schema } from '@herald/core';
 
 /** The request body every request/response scenario sends (about 100 bytes of JSON). */
 export const REQUEST_BODY = { user: 'u-10077', text: 'hello there, general kenobi: a request body of about a hundred bytes', n: 12345 };
@@ -36,20 +36,21 @@ export function userOfToken(token: string): string | null {
  * The upgrade rate limit is off and the per-session rate limit raised, as the benchmark opens
  * thousands of sessions from one address and sends far above a human rate.
  */
-export function createBenchHerald(options: { readonly trustProxy?: readonly string[]; readonly maxConnectionsPerAddress?: number } = {}): Herald<BenchContract> {
+export function createBenchHerald(options: Pick<HeraldOptions<BenchContract>, 'meter' | 'trustProxy'> = {}): Herald<BenchContract> {
   const plainSeq = new WeakMap<object, number>();
   // `herald` is referenced by the publish handler, so it is declared before use.
   const herald: Herald<BenchContract> = createHerald({
-    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...options,
     contract: benchContract,
     upgradeRateLimit: false,
     limits: {
       rateLimit: { messagesPerSecond: 1e9, burst: 1e9 },
+      // Every benchmark connection comes from loopback: the per-address cap would refuse past 256.
+      maxConnectionsPerAddress: 1e9,
       replayWindow: 10_000,
       // Quiet idle sessions (the memory scenario) are not pinged while being measured.
       pingIntervalMs: 120_000,
       pingTimeoutMs: 60_000,
-      ...(options.maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     },
     authenticate: (token) => {
       const userId = userOfToken(token);

@@ -53,9 +53,10 @@ it('runs every scenario in smoke mode and writes a table row for each', async ()
     history: results.history.map((row) => ({ ...row, label: 'topic history memory' })),
     idempotent: results.idempotent.map((row) => ({ ...row, label: 'idempotent publish' })),
     presence: results.presence.map((row) => ({ ...row, label: 'presence' })),
+    metricsCost: results.metricsCost,
   };
   const counts = Object.fromEntries(Object.entries(sections).map(([name, rows]) => [name, rows.length]));
-  expect(counts).toEqual({ requestResponse: 16, fanout: 6, memory: 3, longPoll: 2, delivery: 2, growth: 3, hostile: 1, history: 1, idempotent: 1, presence: 1 });
+  expect(counts).toEqual({ requestResponse: 16, fanout: 6, memory: 3, longPoll: 2, delivery: 2, growth: 3, hostile: 1, history: 1, metricsCost: 2, idempotent: 1, presence: 1 });
   const failures = Object.values(sections)
     .flat()
     .filter((row) => row.error !== undefined)

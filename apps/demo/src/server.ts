@@ -3,13 +3,15 @@
  * API docs on /docs and /asyncapi.json, the pages (the playground on /, the contact center on
  * /contact-center) and the browser build of `@herald/client` they import. Given a Redis URL it
  * is one node of a cluster: topics, sessions and long-poll connections live in Redis.
- * /healthz and /readyz answer probes and load balancers (readiness follows Redis and the drain).
+ * /healthz and /readyz answer probes and load balancers (readiness follows Redis and the drain),
+ * /metrics Prometheus (the `herald_` families of `@herald/metrics`).
  */
 import { readFileSync } from 'node:fs';
 import { createDocsHandler, type DocsHandler } from '@herald/asyncapi';
 import type { HeraldOptions } from '@herald/core';
 import { createLongPollHandler } from '@herald/long-poll';
 import { RedisBroker, RedisLongPollStore, RedisSessionStore } from '@herald/redis';
+import { metricsHandler, prometheusMetrics } from '@herald/metrics';
 import { attachFetch, attachHttp, loadUws, serveHerald } from '@herald/uws';
 import type { HttpResponse } from 'uWebSockets.js';
 import { createDemo } from './app.ts';
@@ -27,6 +29,8 @@ export interface DemoOptions {
   readonly redisUrl?: string;
   /** Also answer health checks on this port, over HTTP/1.0 too (haproxy's default check); 0 picks a free one. */
   readonly healthPort?: number;
+  /** The `node` label of the metrics on /metrics (default: none). */
+  readonly node?: string;
 }
 
 export interface DemoServer {
@@ -79,7 +83,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
 
   const app = loadUws().App();
   const cluster = options.redisUrl === undefined ? undefined : await joinCluster(options.redisUrl);
-  const herald = createDemo({ ...options.herald, ...(cluster === undefined ? {} : { broker: cluster.broker, sessionStore: cluster.sessionStore }) });
+  const metrics = prometheusMetrics(options.node === undefined ? {} : { node: options.node });
+  const herald = createDemo({
+    meter: metrics.meter,
+    ...options.herald,
+    ...(cluster === undefined ? {} : { broker: cluster.broker, sessionStore: cluster.sessionStore }),
+  });
   const longPoll = createLongPollHandler(herald, cluster === undefined ? {} : { store: cluster.longPollStore });
   attachHttp(app, '/lp', longPoll.handle);
   attachHttp(app, '/lp/*', longPoll.handle);
@@ -89,6 +98,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
   const serveDocs = async (request: Request) => (await docs?.(request)) ?? new Response('not found', { status: 404 });
   attachFetch(app, '/docs', serveDocs);
   attachFetch(app, '/asyncapi.json', serveDocs);
+  attachFetch(app, '/metrics', metricsHandler(metrics.registry));
 
   for (const [path, asset] of Object.entries(assets)) app.get(path, (res) => serve(res, asset));
   app.any('/*', (res) => {

@@ -41,6 +41,10 @@ describe.each(runtimes)('the Hono demo on %s', (_name, command, args) => {
     expect(await alice.waitFor(withType('chat.Message'))).toMatchObject({ topic: 'room/hono', offset: 1, body: { from: 'bob', text: 'over http' } });
     await alice.request('chat.Whisper', { to: 'bob', text: 'over ws' });
     expect(await bob.waitFor(withType('chat.Whispered'))).toMatchObject({ seq: 1, body: { from: 'alice' } });
+    const scrape = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(scrape).toMatch(/^herald_requests_total\{type="chat\.Send",code="200"\} 1$/m);
+    expect(scrape).toMatch(/^herald_connections_opened_total\{transport="long-poll"\} 1$/m);
+    expect(scrape).toMatch(/^herald_connections_opened_total\{transport="websocket"\} 1$/m);
     alice.drop();
     bob.drop();
   }, 20_000);

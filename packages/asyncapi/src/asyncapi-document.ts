@@ -16,6 +16,7 @@ import {
   systemBodyJsonSchemas,
   type ContractDefinition,
   type JsonSchema,
+  TRACEPARENT_PATTERN,
   type TopicDefinition,
 } from '@herald/core';
 import { componentRef, toAsyncApiSchema } from './asyncapi-schema.ts';
@@ -79,6 +80,8 @@ const errorCodeTable = markdownTable(
 );
 
 const RESP_DESCRIPTION = 'Optional: the number of responses received on this connection, so the server can let those answers go (PROTOCOL.md, Confirming responses).';
+
+const TRACEPARENT_DESCRIPTION = "Optional: the W3C Trace Context of the client's span; a tracing server's span for the request continues it (PROTOCOL.md §4.4).";
 
 function integer(minimum: number, description?: string): JsonSchema {
   return { type: 'integer', minimum, maximum: Number.MAX_SAFE_INTEGER, ...(description === undefined ? {} : { description }) };
@@ -246,7 +249,14 @@ class DocumentBuilder {
       correlationId: { $ref: '#/components/correlationIds/request' },
       tags,
       payload: envelope(
-        { kind: { const: Kind.Request }, id: { $ref: componentRef('herald.Id') }, type: { const: entry.type }, body: requestBody, resp: integer(0, RESP_DESCRIPTION) },
+        {
+          kind: { const: Kind.Request },
+          id: { $ref: componentRef('herald.Id') },
+          type: { const: entry.type },
+          body: requestBody,
+          resp: integer(0, RESP_DESCRIPTION),
+          traceparent: { type: 'string', pattern: TRACEPARENT_PATTERN.source, description: TRACEPARENT_DESCRIPTION },
+        },
         entry.requestBodyRequired ? ['kind', 'id', 'type', 'body'] : ['kind', 'id', 'type'],
       ),
       examples: [{ name: 'request', payload: requestExample(entry) }],

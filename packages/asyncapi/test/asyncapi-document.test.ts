@@ -95,6 +95,7 @@ describe.each(contracts)('the AsyncAPI document of the %s contract', (_name, con
       expect(payload.properties['kind']?.const).toBe('req');
       expect(payload.properties['type']?.const).toBe(type);
       expect(payload.required).toEqual(expect.arrayContaining(['kind', 'id', 'type']));
+      expect(payload.properties['traceparent']).toMatchObject({ type: 'string', pattern: expect.stringContaining('[0-9a-f]{32}') });
       const body = resolvePointer(document, payload.properties['body']?.$ref ?? '') as Record<string, unknown>;
       expect(body['type']).toBe('object');
       expect(definition.description === undefined || request?.['description'] === definition.description).toBe(true);

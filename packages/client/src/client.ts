@@ -107,6 +107,20 @@ export interface ClientOptions {
   readonly onGap?: (gap: StreamGap) => void;
   /** Handler exceptions, refused subscriptions, `herald.Error` notices. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * The W3C `traceparent` of the caller's active span, read as each application request is made
+   * and sent with it, so that the server's span for the request continues the caller's trace.
+   * Undefined sends none. The client depends on no tracing library; with OpenTelemetry:
+   *
+   * @example
+   * import { context, propagation } from '@opentelemetry/api';
+   * createClient({ url, traceContext: () => {
+   *   const carrier: Record<string, string> = {};
+   *   propagation.inject(context.active(), carrier);
+   *   return carrier['traceparent'];
+   * } });
+   */
+  readonly traceContext?: () => string | undefined;
   /** Source of randomness for the backoff jitter (tests). */
   readonly random?: () => number;
 }
@@ -291,7 +305,9 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   ): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.stopError ?? this.failure(ClientErrorReason.Closed, 'the client is closed'));
     const id = String(++this.nextId);
-    const rest = JSON.stringify(body === undefined ? { id, type } : { id, type, body }).slice(1);
+    // JSON leaves out an undefined `traceparent`.
+    const traceparent = system ? undefined : this.options.traceContext?.();
+    const rest = JSON.stringify(body === undefined ? { id, type, traceparent } : { id, type, body, traceparent }).slice(1);
     const max = this.limits?.maxMessageBytes;
     // `{"kind":"req","resp":N,` in front: 40 bytes at most.
     if (max !== undefined && rest.length * 3 + 40 > max && utf8Length(rest) + 40 > max) {

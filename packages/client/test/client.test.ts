@@ -79,6 +79,20 @@ describe('requests', () => {
     await started.stop();
   });
 
+  it('sends the traceparent its traceContext gives with each application request, none when it gives none', async () => {
+    const seen: Array<[string, string | undefined]> = [];
+    const s = await server({ tracer: { startRequest: (info) => (seen.push([info.type, info.traceparent]), { end: () => {} }) } });
+    let traceparent: string | undefined = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const c = client(s.url, { traceContext: () => traceparent });
+    expect(await c.request('test.Echo', { text: 'a' })).toEqual({ text: 'a' });
+    traceparent = undefined;
+    expect(await c.request('test.Echo', { text: 'b' })).toEqual({ text: 'b' });
+    expect(seen).toEqual([
+      ['test.Echo', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'],
+      ['test.Echo', undefined],
+    ]);
+  });
+
   it('refuses locally a request above the advertised maxMessageBytes', async () => {
     const { url } = await server({ limits: { maxMessageBytes: 1024 } });
     const ann = client(url);

@@ -5,6 +5,7 @@
  */
 import type { StreamPosition } from './envelope.ts';
 import type { DependencyHealth } from './health.ts';
+import type { Meter } from './meter.ts';
 
 /** One message of a topic, as stored and delivered by a broker. */
 export interface TopicMessage {
@@ -72,5 +73,10 @@ export interface Broker {
   unlistenDirect(channel: string, listener: DirectListener): Promise<void>;
   /** The link to where topics live, for `/readyz` (absent: always reachable). */
   health?(): DependencyHealth;
+  /**
+   * Called once by the server that uses this broker, with its `meter`: a broker with a link of its
+   * own (Redis) reports on it there (outbox depth, errors, reconnects).
+   */
+  instrument?(meter: Meter): void;
   close(): Promise<void>;
 }

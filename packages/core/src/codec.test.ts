@@ -98,6 +98,32 @@ describe('decodeClientFrame', () => {
     expect(failureOf(text)).toEqual({ status: 400, error: 'invalid_envelope', reqId: 'r1' });
   });
 
+  const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  it('reads a req with a W3C traceparent, with and without resp', () => {
+    expect(decodeClientFrame(`{"kind":"req","id":"8","type":"t","traceparent":"${TRACEPARENT}"}`, LIMITS)).toEqual({
+      ok: true,
+      message: { kind: 'req', id: '8', type: 't', body: undefined, traceparent: TRACEPARENT },
+    });
+    expect(decodeClientFrame(`{"kind":"req","id":"8","type":"t","resp":2,"traceparent":"${TRACEPARENT}"}`, LIMITS)).toMatchObject({
+      ok: true,
+      message: { resp: 2, traceparent: TRACEPARENT },
+    });
+  });
+
+  it.each([
+    ['a number', '1'],
+    ['upper case', `"${TRACEPARENT.toUpperCase()}"`],
+    ['another version', `"01${TRACEPARENT.slice(2)}"`],
+    ['an all-zero trace id', `"00-${'0'.repeat(32)}-00f067aa0ba902b7-01"`],
+    ['an all-zero parent id', `"00-4bf92f3577b34da6a3ce929d0e0e4736-${'0'.repeat(16)}-01"`],
+    ['a short trace id', '"00-4bf92f35-00f067aa0ba902b7-01"'],
+  ])('refuses a traceparent that is %s, naming the request', (_what, value) => {
+    const text = `{"kind":"req","id":"r1","type":"t","traceparent":${value}}`;
+    expect(failureOf(text)).toEqual({ status: 400, error: 'invalid_envelope', reqId: 'r1' });
+    expect(new Ajv2020({ strict: false }).compile(envelopeJsonSchema)(JSON.parse(text))).toBe(false);
+  });
+
   it('accepts the longest id and type, and the edges of their alphabets', () => {
     const id = 'A'.repeat(63) + '-';
     const type = '$/' + 'z'.repeat(126);

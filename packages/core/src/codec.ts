@@ -145,6 +145,19 @@ export function decodeClientFrame(text: string, limits: CodecLimits): DecodeResu
   return validateClientMessage(value);
 }
 
+/** W3C Trace Context `traceparent`, version 00: trace id and parent id not all zeros. */
+export const TRACEPARENT_PATTERN: RegExp = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** A request that carries a `traceparent`: kept apart so the common request stays one object literal. */
+function tracedRequest(id: string, type: string, body: unknown, resp: unknown, traceparent: unknown): DecodeResult {
+  if (typeof traceparent !== 'string' || !TRACEPARENT_PATTERN.test(traceparent)) {
+    return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.traceparent must match ' + TRACEPARENT_PATTERN.source, id, type);
+  }
+  if (resp === undefined) return { ok: true, message: { kind: Kind.Request, id, type, body, traceparent } };
+  if (!isCount(resp, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.resp must be an integer >= 0', id, type);
+  return { ok: true, message: { kind: Kind.Request, id, type, body, resp, traceparent } };
+}
+
 /** Checks a parsed value against the client side of the envelope schema. */
 export function validateClientMessage(value: unknown): DecodeResult {
   if (!isObject(value)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'an envelope must be a JSON object');
@@ -160,6 +173,8 @@ export function validateClientMessage(value: unknown): DecodeResult {
         return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.type must match ' + TYPE_PATTERN.source, id);
       }
       const resp = value['resp'];
+      const traceparent = value['traceparent'];
+      if (traceparent !== undefined) return tracedRequest(id, type, value['body'], resp, traceparent);
       if (resp === undefined) return { ok: true, message: { kind, id, type, body: value['body'] } };
       if (!isCount(resp, 0)) return failure(Status.BadRequest, ErrorReason.InvalidEnvelope, 'req.resp must be an integer >= 0', id, type);
       return { ok: true, message: { kind, id, type, body: value['body'], resp } };

@@ -1,4 +1,5 @@
 import { utf8Length } from './codec.ts';
+import type { RequestSpan } from './meter.ts';
 
 /**
  * Recent request ids of a session with the frame that answered each, so that a retried
@@ -25,11 +26,15 @@ export interface DedupEntry {
   frame: string | undefined;
   /** @internal The generation holding it (it is in the cache while that is `current` or `previous`). */
   home: Map<string, DedupEntry> | null;
+  /** @internal `performance.now()` when the request arrived, when the server is metered or traced (else 0). */
+  startedAt: number;
+  /** @internal The request's span, when the server has a tracer. */
+  span: RequestSpan | undefined;
 }
 
 /** An entry for a request, not yet remembered by any cache. */
 export function dedupEntry(id: string, type: string): DedupEntry {
-  return { id, type, frame: undefined, home: null };
+  return { id, type, frame: undefined, home: null, startedAt: 0, span: undefined };
 }
 
 /** Bytes of cached answers per session when nothing else is configured. */

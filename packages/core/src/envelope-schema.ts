@@ -6,7 +6,7 @@
 import { PROTOCOL_NAME, RecoveryReason, SystemType } from './constants.ts';
 import { ERROR_REASON_PATTERN } from './errors.ts';
 import { MAX_TOKEN_LENGTH } from './system-bodies.ts';
-import { ID_PATTERN, TOPIC_PATTERN, TYPE_PATTERN } from './codec.ts';
+import { ID_PATTERN, TOPIC_PATTERN, TRACEPARENT_PATTERN, TYPE_PATTERN } from './codec.ts';
 
 /** A JSON Schema document. */
 export type JsonSchema = Record<string, unknown>;
@@ -38,7 +38,7 @@ export const envelopeJsonSchema: JsonSchema = {
   required: ['kind'],
   properties: { kind: { enum: ['req', 'resp', 'notification', 'ack', 'ping', 'pong'] } },
   oneOf: [
-    object({ kind: { const: 'req' }, id, type, body: true, resp: count(0) }, ['kind', 'id', 'type']),
+    object({ kind: { const: 'req' }, id, type, body: true, resp: count(0), traceparent: { type: 'string', pattern: TRACEPARENT_PATTERN.source } }, ['kind', 'id', 'type']),
     object({ kind: { const: 'resp' }, reqId: id, type, code: { type: 'integer', minimum: 100, maximum: 599 }, body: true }, [
       'kind',
       'reqId',

@@ -12,6 +12,8 @@ export interface RequestMessage<Type extends string = string, Body = unknown> {
   readonly body?: Body;
   /** Responses the client had received on this connection when it sent this (see `AckMessage.resp`). */
   readonly resp?: number;
+  /** W3C trace context of the client's span (`00-<trace-id>-<parent-id>-<flags>`), for the server's request span. */
+  readonly traceparent?: string;
 }
 
 /** The server's answer to one request, correlated by `reqId`. */

@@ -4,6 +4,7 @@ export { envelopeJsonSchema, systemBodyJsonSchemas, type JsonSchema } from './en
 export {
   ID_PATTERN,
   TOPIC_PATTERN,
+  TRACEPARENT_PATTERN,
   TYPE_PATTERN,
   decodeClientFrame,
   type CodecLimits,
@@ -50,6 +51,17 @@ export type { HeraldSocket } from './socket.ts';
 export { clientAddress, proxyMatcher, type ForwardedHeader, type RequestOrigin } from './client-address.ts';
 export { consoleLogger, type LogFields, type Logger } from './logger.ts';
 export type { HttpExchange } from './http-exchange.ts';
+export type {
+  CounterInstrument,
+  HistogramDefinition,
+  HistogramInstrument,
+  Meter,
+  MetricDefinition,
+  MetricLabels,
+  RequestSpan,
+  RequestTraceInfo,
+  RequestTracer,
+} from './meter.ts';
 export type { NativePublish } from './topics.ts';
 export { MemoryPresence, type PresenceChange, type PresenceMember, type PresenceMode, type PresencePage, type PresenceStore, type PresenceStoreListener } from './presence.ts';
 export type { PresenceDiffBody } from './presence-hub.ts';

@@ -43,11 +43,15 @@ export class RequestPipeline<C extends ContractDefinition> {
           error: ErrorReason.IdConflict,
           message: `id ${request.id} was used for ${seen.type}`,
         });
-      } else if (seen.frame !== undefined) session.answer(seen, seen.frame);
+      } else if (seen.frame !== undefined) {
+        session.answer(seen, seen.frame);
+        this.herald.metrics?.retryAnswered(request.type);
+      }
       return;
     }
     // Remembered only once it runs past this call, so that a retry meanwhile waits for it.
     const entry = dedupEntry(request.id, request.type);
+    if (this.herald.metrics !== undefined || this.options.tracer !== undefined) this.started(session, request, entry);
     if (this.store !== undefined) {
       session.retryCache().track(entry);
       void this.beginShared(this.store, session, request, entry);
@@ -69,7 +73,7 @@ export class RequestPipeline<C extends ContractDefinition> {
       } catch (error) {
         // Not recorded as answered: a retry asks the store again.
         session.dedup?.forget(request.id);
-        this.fail(session, request, error);
+        this.fail(session, request, entry, error);
         return;
       }
       switch (claim.state) {
@@ -77,7 +81,10 @@ export class RequestPipeline<C extends ContractDefinition> {
           this.dispatch(session, request, entry);
           return;
         case 'done':
+          entry.span = undefined;
+          entry.startedAt = 0;
           session.answer(entry, claim.frame);
+          this.herald.metrics?.retryAnswered(request.type);
           return;
         case 'conflict':
           this.answerError(session, request, entry, Status.Conflict, { error: ErrorReason.IdConflict, message: `id ${request.id} was used for ${claim.type}` });
@@ -96,6 +103,7 @@ export class RequestPipeline<C extends ContractDefinition> {
           if (this.clock.now() >= deadline) {
             // Not remembered here: a later retry asks the store again and gets the answer.
             session.dedup?.forget(request.id);
+            this.answered(entry, Status.Unavailable);
             session.sendError(request.id, request.type, Status.Unavailable, {
               error: ErrorReason.StillRunning,
               message: `request ${request.id} is still running on another node; retry later with the same id`,
@@ -116,7 +124,8 @@ export class RequestPipeline<C extends ContractDefinition> {
       return;
     }
     // What blocks every other session: the request's synchronous work, charged to its session.
-    const started = performance.now();
+    // Metered without a store, the clock was read for this request a moment ago: once is enough.
+    const started = entry.startedAt !== 0 && this.store === undefined ? entry.startedAt : performance.now();
     const validation = validate(definition.request, request.body);
     if (validation instanceof Promise) {
       session.retryCache().track(entry);
@@ -143,8 +152,9 @@ export class RequestPipeline<C extends ContractDefinition> {
     const type = request.type as RequestType<C>;
     const context = new RequestContext<C>(this.herald, session, request.id, type);
     let result: unknown;
+    const span = entry.span;
     try {
-      result = this.invoke(context, validation.value);
+      result = span?.run === undefined ? this.invoke(context, validation.value) : span.run(() => this.invoke(context, validation.value));
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -180,8 +190,32 @@ export class RequestPipeline<C extends ContractDefinition> {
       this.answerError(session, request, entry, ...this.describe(error, session, request));
       return;
     }
+    this.answered(entry, Status.OK);
     session.answer(entry, frame);
     if (this.store !== undefined) this.storeAnswer(this.store, session, request, frame);
+  }
+
+  private started(session: Session, request: RequestMessage, entry: DedupEntry): void {
+    entry.startedAt = performance.now();
+    const tracer = this.options.tracer;
+    if (tracer !== undefined) {
+      entry.span = tracer.startRequest({
+        type: request.type,
+        id: request.id,
+        sessionId: session.id,
+        userId: session.userId,
+        traceparent: request.traceparent,
+      });
+    }
+  }
+
+  /** Reports a request's answer to the meter and tracer, once. */
+  private answered(entry: DedupEntry, code: number): void {
+    if (entry.startedAt === 0) return;
+    this.herald.metrics?.requestAnswered(entry.type, code, (performance.now() - entry.startedAt) / 1000);
+    entry.startedAt = 0;
+    entry.span?.end(code);
+    entry.span = undefined;
   }
 
   private storeAnswer(store: SessionStore, session: Session, request: RequestMessage, frame: string): void {
@@ -197,11 +231,14 @@ export class RequestPipeline<C extends ContractDefinition> {
 
   private answerError(session: Session, request: RequestMessage, entry: DedupEntry, status: number, body: ErrorBody): void {
     const frame = encodeErrorResponse(request.id, request.type, status, body);
+    this.answered(entry, status);
     session.answer(entry, frame);
     if (this.store !== undefined) this.storeAnswer(this.store, session, request, frame);
   }
 
-  private fail(session: Session, request: RequestMessage, error: unknown): void {
-    session.sendError(request.id, request.type, ...this.describe(error, session, request));
+  private fail(session: Session, request: RequestMessage, entry: DedupEntry, error: unknown): void {
+    const [status, body] = this.describe(error, session, request);
+    this.answered(entry, status);
+    session.sendError(request.id, request.type, status, body);
   }
 }

@@ -33,6 +33,8 @@ import type { Contract, ContractDefinition, NotificationBody, NotificationType }
 import { HeraldError } from './errors.ts';
 import { type HeraldHealth, heraldHealth } from './health.ts';
 import { type Logger, consoleLogger } from './logger.ts';
+import type { Meter, RequestTracer } from './meter.ts';
+import { type ServerGauges, ServerMetrics } from './server-metrics.ts';
 import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { IdempotencyWindow, type PublishOptions, assertIdempotencyKey, idempotencyWindow } from './idempotency.ts';
 import { MemoryBroker } from './memory-broker.ts';
@@ -184,6 +186,20 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
    * error on the console, nothing else.
    */
   readonly logger?: Logger;
+  /**
+   * Where the server reports its `herald_` metrics (`prometheusMetrics` or `otelMeter` from
+   * `@herald/metrics`). Without it nothing is counted, and the hot path pays one check per call site.
+   *
+   * @example
+   * const metrics = prometheusMetrics();
+   * createHerald({ contract, handlers, meter: metrics.meter });
+   */
+  readonly meter?: Meter;
+  /**
+   * Starts a span per application request (`otelTracer` from `@herald/metrics`), with the
+   * client's `traceparent` when its envelope carries one.
+   */
+  readonly tracer?: RequestTracer;
   /** Period of the sweep that drives deadlines and keep-alive (default 1000 ms). */
   readonly sweepIntervalMs?: number;
   readonly clock?: Clock;
@@ -258,6 +274,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   readonly highWaterMark: number;
   readonly processingBudget: ProcessingBudget | undefined;
   readonly logger: Logger;
+  /** @internal The `herald_` instruments, when there is a `meter`. */
+  readonly metrics: ServerMetrics | undefined;
+  /**
+   * The `meter` option, for the parts around the server to report their own `herald_` families
+   * (the long-poll handler's held polls); the broker is handed it through `Broker.instrument`.
+   */
+  readonly meter: Meter | undefined;
   now: number;
   private readonly sessions = new Map<string, Session>();
   private readonly users: UserIndex;
@@ -340,6 +363,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const upgradeRateLimit = options.upgradeRateLimit ?? DEFAULT_UPGRADE_RATE_LIMIT;
     this.upgradeLimiter = upgradeRateLimit === false ? undefined : new UpgradeLimiter(upgradeRateLimit);
     this.connectionsPerAddress = new AddressConnections(this.limits.maxConnectionsPerAddress);
+    this.metrics = options.meter === undefined ? undefined : new ServerMetrics(options.meter, () => this.gauges(), (type) => Object.hasOwn(options.contract.requests, type));
+    this.topics.metrics = this.metrics;
+    this.meter = options.meter;
+    if (options.meter !== undefined) this.broker.instrument?.(options.meter);
     this.now = this.clock.now();
   }
 
@@ -362,6 +389,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (!match.pattern.definition.notifications.includes(type)) {
       throw new TypeError(`topic pattern ${match.pattern.pattern} does not carry ${type} (it carries ${match.pattern.definition.notifications.join(', ')})`);
     }
+  }
+
+  private gauges(): ServerGauges {
+    let subscriptions = 0;
+    for (const session of this.sessions.values()) subscriptions += session.topics?.size ?? 0;
+    return { ...this.stats, subscriptions };
   }
 
   /**
@@ -409,6 +442,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       this.logger.error({ event: 'upgrade_failed', address, err: error }, 'upgrade failed');
       throw error;
     });
+    if (!decision.ok) this.metrics?.upgradeRefused(decision.body.error);
     if (!decision.ok && decision.status !== Status.Unauthorized) {
       this.logger.info({ event: 'upgrade_refused', status: decision.status, reason: decision.body.error, address, origin }, 'upgrade refused');
     }
@@ -472,6 +506,13 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const session = new Session(this, randomId(SESSION_ID_LENGTH));
     const connection = new Connection(socket, accepted.client, session);
     if (accepted.address !== undefined) this.addresses.set(connection, accepted.address);
+    const metrics = this.metrics;
+    if (metrics !== undefined) {
+      const transport = socket.transport ?? 'websocket';
+      connection.metrics = metrics.transport(transport);
+      metrics.connectionOpened(transport);
+      connection.closeReport = (code) => metrics.connectionClosed(transport, code);
+    }
     session.attach(connection);
     this.sessions.set(session.id, session);
     this.startSweep();
@@ -742,6 +783,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.principal = principal;
     session.state = SessionState.Open;
     session.authenticatedAt = this.clock.now();
+    this.metrics?.authenticated.add(1);
     this.users.add(session);
     if (!session.holding) this.capSessions(session);
     this.sessionStore?.create(session.id, principal.userId).catch((error: unknown) => this.reportError(error, session));
@@ -920,6 +962,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const reason = lost ?? (all ? undefined : RecoveryReason.TopicNotRecovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, ...(reason === undefined ? {} : { reason }), topics: Object.fromEntries(topics) };
     target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
+    this.metrics?.sessionResumed(all, reason);
     if (fresh) target.settle();
     if (reason !== undefined && this.options.onRecoveryFailed !== undefined) {
       const failed: Record<string, RecoveryReason> = {};

@@ -18,6 +18,7 @@ import {
 import { CloseCode, ErrorReason, Kind, Status, SystemType, closeCodeRetry, type CloseCode as CloseCodeValue } from './constants.ts';
 import type { ErrorBody, Limits, RequestMessage } from './envelope.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
+import type { ServerMetrics, TransportMetrics } from './server-metrics.ts';
 import type { SessionStore } from './session-store.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
@@ -63,6 +64,8 @@ export interface SessionHost {
   readonly clock: Clock;
   /** Set when sessions are shared between nodes: private notifications then go through it. */
   readonly sessionStore: SessionStore | undefined;
+  /** Set when the server has a `meter`. */
+  readonly metrics: ServerMetrics | undefined;
   handleRequest(session: Session, request: RequestMessage): void;
   /** Stores a private notification for a session (`sessionStore` set); the store numbers it, and it comes back queued. */
   notifyStored(session: Session, type: string, bodyJson: string | undefined): void;
@@ -89,6 +92,10 @@ export class Connection {
   sendLog: SendLog | null = null;
   /** @internal Frees what the connection holds on the server (its place in `maxConnectionsPerAddress`); runs once. */
   release: (() => void) | undefined = undefined;
+  /** @internal Its transport's counters, when the server has a `meter`. */
+  metrics: TransportMetrics | undefined = undefined;
+  /** @internal Reports the close code once (the server's, or else the transport's); unset when not metered. */
+  closeReport: ((code: number | undefined) => void) | undefined = undefined;
 
   constructor(
     readonly socket: HeraldSocket,
@@ -105,8 +112,16 @@ export class Connection {
 
   /** The transport closed, for any reason. */
   closed(code?: number): void {
+    this.reportClose(code);
     this.ended();
     this.session.transportClosed(this, code);
+  }
+
+  /** @internal Counts the connection's close once, with the first code known. */
+  reportClose(code: number | undefined): void {
+    const report = this.closeReport;
+    this.closeReport = undefined;
+    report?.(code);
   }
 
   /** @internal The connection is over: closed by the transport, or by the server. */
@@ -187,7 +202,10 @@ export class Session implements TopicSubscriber {
   get backpressured(): boolean {
     const connection = this.connection;
     const full = connection !== null && connection.socket.bufferedAmount > this.host.highWaterMark;
-    if (full) this.heldBack = true;
+    if (full && !this.heldBack) {
+      this.heldBack = true;
+      this.host.metrics?.highWater.add(1);
+    }
     return full;
   }
 
@@ -196,6 +214,11 @@ export class Session implements TopicSubscriber {
     if (connection === null) return;
     connection.socket.send(frame);
     this.lastOutboundAt = this.host.now;
+    const metrics = connection.metrics;
+    if (metrics !== undefined) {
+      metrics.framesOut.add(1);
+      metrics.bytesOut.add(frame.length);
+    }
   }
 
   sendSystem(type: SystemType, body: unknown): void {
@@ -209,6 +232,11 @@ export class Session implements TopicSubscriber {
     connection.socket.send(frame);
     this.lastOutboundAt = this.host.now;
     connection.responses++;
+    const metrics = connection.metrics;
+    if (metrics !== undefined) {
+      metrics.framesOut.add(1);
+      metrics.bytesOut.add(frame.length);
+    }
   }
 
   sendError(reqId: string, type: string, status: number, body: ErrorBody): void {
@@ -279,6 +307,7 @@ export class Session implements TopicSubscriber {
 
   /** @internal Keeps the frame of `seq` for replay and sends it when the connection is ready for it. */
   queuePrivate(seq: number, frame: string): void {
+    this.host.metrics?.notificationsSent.add(1);
     const replay = (this.replay ??= new ReplayBuffer());
     const full = replay.size >= this.host.limits.replayWindow;
     if (full && this.connection === null) replay.dropOldest();
@@ -328,10 +357,12 @@ export class Session implements TopicSubscriber {
   flushReplay(): void {
     const replay = this.replay;
     if (replay === null || this.connection === null || this.holding) return;
+    const metrics = this.host.metrics;
     replay.forEachAfter(this.sentSeq, (frame, seq) => {
       if (this.backpressured) return false;
       this.sendFrame(frame);
       this.sentSeq = seq;
+      metrics?.notificationsReplayed.add(1);
       return true;
     });
   }
@@ -344,6 +375,11 @@ export class Session implements TopicSubscriber {
   receive(connection: Connection, data: string | ArrayBuffer | ArrayBufferView): void {
     if (connection !== this.connection || this.state === SessionState.Closed) return;
     this.touch();
+    const metrics = connection.metrics;
+    if (metrics !== undefined) {
+      metrics.framesIn.add(1);
+      metrics.bytesIn.add(typeof data === 'string' ? data.length : data.byteLength);
+    }
     const allowed = this.takeToken();
     if (typeof data !== 'string') {
       if (allowed) this.protocolError(Status.BadRequest, ErrorReason.BinaryFrame, 'binary frames are not part of herald.v1');
@@ -391,7 +427,10 @@ export class Session implements TopicSubscriber {
     const replay = this.replay;
     // Acks that only confirm responses repeat the last seq: the store is told only of progress.
     const advanced = replay !== null && acked >= replay.oldestSeq;
+    const held = replay?.size ?? 0;
     replay?.ack(acked);
+    const metrics = this.host.metrics;
+    if (metrics !== undefined && replay !== null && held > replay.size) metrics.notificationsAcked.add(held - replay.size);
     if (this.host.sessionStore !== undefined && acked > 0 && advanced) {
       this.host.sessionStore.ack(this.id, acked).catch(() => {
         // A lost ack only keeps a few notifications in the mailbox longer; the next one covers it.
@@ -459,6 +498,7 @@ export class Session implements TopicSubscriber {
       this.tokens--;
       return true;
     }
+    this.host.metrics?.rateLimited.add(1);
     if (++this.refused > burst) {
       this.close(CloseCode.TooManyRequests, 'too many messages', Math.ceil((burst * 1000) / messagesPerSecond));
     }
@@ -554,6 +594,7 @@ export class Session implements TopicSubscriber {
     const connection = this.connection;
     if (connection === null) return;
     this.sendSystem(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs });
+    connection.reportClose(code);
     connection.socket.close(code, reason);
     connection.ended();
   }
@@ -572,6 +613,7 @@ export class Session implements TopicSubscriber {
     this.connection?.sendLog?.close();
     this.connection = null;
     this.state = SessionState.Detached;
+    this.host.metrics?.detached.add(1);
     this.detachedAt = this.host.now;
     this.sentSeq = 0;
     this.host.leaveTopics(this);

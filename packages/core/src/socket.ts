@@ -18,4 +18,6 @@ export interface HeraldSocket {
   subscribe?(topic: string): void;
   /** Leaves the transport's native fan-out for a topic. */
   unsubscribe?(topic: string): void;
+  /** The `transport` label of its metrics (default `websocket`; long-poll sockets say `long-poll`). */
+  readonly transport?: string;
 }

@@ -9,6 +9,7 @@ import type { Broker, TopicMessage } from './broker.ts';
 import { encodeSystemNotification, encodeTopicNotification } from './codec.ts';
 import { RecoveryReason, SystemType } from './constants.ts';
 import type { StreamPosition, SubscribedBody } from './envelope.ts';
+import type { ServerMetrics } from './server-metrics.ts';
 
 /** Why history after `since` is incomplete: the stream was reset, or it no longer reaches back. */
 export function lossOf(since: StreamPosition, now: StreamPosition): RecoveryReason {
@@ -77,6 +78,8 @@ export class TopicRegistry {
   private readonly topics = new Map<string, TopicState>();
   /** Set by an adapter whose transport can publish natively (uWS `app.publish`). */
   nativePublish: NativePublish | undefined = undefined;
+  /** Set by the server when it has a `meter`. */
+  metrics: ServerMetrics | undefined = undefined;
 
   constructor(private readonly broker: Broker) {}
 
@@ -99,7 +102,11 @@ export class TopicRegistry {
     state.epoch = state.deliveredEpoch = message.epoch;
     state.offset = state.delivered = message.offset;
     for (const queue of state.pending.values()) queue.push(message);
-    if (state.live.size === 0 && state.native.size === 0) return;
+    this.metrics?.publishes.add(1);
+    if (state.live.size === 0 && state.native.size === 0) {
+      this.metrics?.fanout.record(0);
+      return;
+    }
     if (lost !== undefined) this.announceReset(state, message, lost);
     const frame = frameOf(message);
     const behind = { epoch: message.epoch, offset: message.offset - 1 };
@@ -119,6 +126,7 @@ export class TopicRegistry {
         state.lagging.set(subscriber, behind);
       }
     }
+    this.metrics?.fanout.record(state.native.size + state.live.size);
   }
 
   /** Tells live subscribers that history was lost (a new epoch, or a gap), before the message after it reaches them. */

@@ -17,6 +17,7 @@ import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
 import { readBody } from './read-body.ts';
 import { sharedHandler } from './shared-handler.ts';
 import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore } from './store.ts';
+import { HELD_POLLS_METRIC } from './held-polls-metric.ts';
 import { ACK_RULE, JSON_HEADERS, parseAck, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
 
 /** Options of `createLongPollHandler`. */
@@ -137,6 +138,11 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
   const holdTick = Math.max(1, Math.min(1000, Math.floor(pollTimeoutMs / 5)));
   const holding = new Set<LongPollSocket>();
   let holdSweep: ReturnType<typeof setInterval> | undefined;
+  herald.meter?.gauge(HELD_POLLS_METRIC, () => {
+    let held = 0;
+    for (const socket of holding) if (socket.holding) held++;
+    return held;
+  });
 
   const expire = (): void => {
     const now = Date.now();

@@ -21,6 +21,7 @@ interface HeldPoll {
 }
 
 export class LongPollSocket implements HeraldSocket {
+  readonly transport = 'long-poll';
   connection: Connection | undefined;
   closedWith: { code: number; reason: string } | undefined;
   /** When the client was last heard from (any request). */
@@ -97,6 +98,11 @@ export class LongPollSocket implements HeraldSocket {
     }
     this.held = { answer, since: now };
     return true;
+  }
+
+  /** Whether a poll waits here for frames. */
+  get holding(): boolean {
+    return this.held !== undefined;
   }
 
   /** Answers the held poll, if any, with what there is now. */

@@ -6,6 +6,7 @@ import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpEx
 import type { LongPollHandler, RequestPeer } from './long-poll-handler.ts';
 import { readBody } from './read-body.ts';
 import type { SharedLongPollStore, SharedRefusal } from './store.ts';
+import { HELD_POLLS_METRIC } from './held-polls-metric.ts';
 import { ACK_RULE, JSON_HEADERS, parseAck, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
 
 /** The request headers the endpoints and `herald.upgrade` read. */
@@ -106,6 +107,8 @@ export interface SharedSettings {
 /** The same endpoints over a store every node shares: any node answers any request. */
 export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, settings: SharedSettings): LongPollHandler {
   const { path } = settings;
+  let held = 0;
+  herald.meter?.gauge(HELD_POLLS_METRIC, () => held);
   /** Requests being answered (those with a body, once it is in): `close` waits for their answers. */
   const answering = new Set<Promise<unknown>>();
   const track = <T>(answer: Promise<T>): Promise<T> => {
@@ -152,7 +155,13 @@ export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, s
     if (endpoint === '/poll' && request.method === 'GET') {
       const ack = readAck(request);
       if (ack instanceof Response) return ack;
-      const result = await store.poll(sid, credential, ack, settings.pollTimeoutMs, request.signal);
+      held++;
+      let result: Awaited<ReturnType<SharedLongPollStore['poll']>>;
+      try {
+        result = await store.poll(sid, credential, ack, settings.pollTimeoutMs, request.signal);
+      } finally {
+        held--;
+      }
       return typeof result === 'string' ? refusal(result) : json(200, pollBody(result));
     }
     if (endpoint === '' && request.method === 'DELETE') {

@@ -6,7 +6,7 @@
  * A node that misses part of a channel (a dropped subscriber connection) fills the gap from the
  * stream before delivering anything later.
  */
-import type { Broker, DirectListener, StreamPosition, TopicHistory, TopicListener, TopicMessage, TopicRetention } from '@herald/core';
+import type { Broker, CounterInstrument, DirectListener, Meter, StreamPosition, TopicHistory, TopicListener, TopicMessage, TopicRetention } from '@herald/core';
 import { idempotencyWindow, randomId } from '@herald/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Outbox } from './outbox.ts';
@@ -130,6 +130,18 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
+/** One Redis connection's counters; unset until a server's meter is handed over. */
+class LinkMetrics {
+  errors: CounterInstrument | undefined = undefined;
+  reconnects: CounterInstrument | undefined = undefined;
+  private readyBefore = false;
+
+  ready(): void {
+    if (this.readyBefore) this.reconnects?.add(1);
+    this.readyBefore = true;
+  }
+}
+
 /**
  * ioredis options shared by every connection Herald opens: reconnect forever; a command issued
  * while Redis is away waits for one reconnect attempt, then fails (writes that must survive an
@@ -205,6 +217,8 @@ export class RedisBroker implements Broker {
   private readonly channels = new Map<string, Set<DirectListener>>();
   private lastError: string | undefined;
   private closed = false;
+  /** Errors and reconnects of each connection, once a server hands its meter over. */
+  private readonly links: Record<'client' | 'subscriber', LinkMetrics> = { client: new LinkMetrics(), subscriber: new LinkMetrics() };
 
   constructor(options: RedisBrokerOptions = {}) {
     this.prefix = options.prefix ?? 'herald:';
@@ -220,21 +234,24 @@ export class RedisBroker implements Broker {
     this.client.defineCommand('heraldHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT });
     this.subscriber = new Redis(redisOptions);
     this.outbox = new Outbox(options.outboxSize ?? 10_000, () => this.client.status === 'ready', isConnectionError);
-    const noteError = (error: Error): void => {
+    const noteError = (link: LinkMetrics) => (error: Error): void => {
       this.lastError = error.message;
+      link.errors?.add(1);
     };
     const noteClose = (): void => {
       this.lastError ??= 'connection to redis closed';
     };
-    this.client.on('error', noteError);
-    this.subscriber.on('error', noteError);
+    this.client.on('error', noteError(this.links.client));
+    this.subscriber.on('error', noteError(this.links.subscriber));
     this.client.on('close', noteClose);
     this.subscriber.on('close', noteClose);
     this.client.on('ready', () => {
+      this.links.client.ready();
       this.lastError = undefined;
       void this.outbox.flush();
     });
     this.subscriber.on('ready', () => {
+      this.links.subscriber.ready();
       // Subscriptions come back by themselves; what was published meanwhile comes from the streams.
       for (const topic of this.topics.keys()) void this.catchUp(topic);
     });
@@ -255,6 +272,17 @@ export class RedisBroker implements Broker {
 
   private directChannel(channel: string): string {
     return `${this.prefix}d:${channel}`;
+  }
+
+  /** Reports the outbox depth, and each connection's errors and reconnects, through the server's meter. */
+  instrument(meter: Meter): void {
+    meter.gauge({ name: 'herald_broker_outbox', help: 'Writes the Redis broker holds while Redis is away.', labelNames: [], unit: '1' }, () => this.outbox.size);
+    const errors = meter.counter({ name: 'herald_redis_errors_total', help: 'Errors on the broker’s Redis connections.', labelNames: ['connection'], unit: '1' });
+    const reconnects = meter.counter({ name: 'herald_redis_reconnects_total', help: 'Times a broker connection to Redis was ready again after losing it.', labelNames: ['connection'], unit: '1' });
+    for (const connection of ['client', 'subscriber'] as const) {
+      this.links[connection].errors = errors({ connection });
+      this.links[connection].reconnects = reconnects({ connection });
+    }
   }
 
   /** The link to Redis, for a health endpoint. */

@@ -140,6 +140,7 @@ interface Waiting {
  * after the writes on the same connection, so a woken poll reads all of it.
  */
 class RedisLongPollSocket implements SharedLongPollSocket {
+  readonly transport = 'long-poll';
   connection: Connection | undefined;
   closedWith: { code: number; reason: string } | undefined;
   private waking = false;

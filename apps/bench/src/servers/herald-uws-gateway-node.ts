@@ -8,5 +8,5 @@ import { serveHerald } from '@herald/uws';
 import { createBenchHerald } from '../shared.ts';
 import { ready } from './control.ts';
 
-const server = await serveHerald(createBenchHerald({ trustProxy: ['127.0.0.1'], maxConnectionsPerAddress: 100_000 }), { port: 0, host: '127.0.0.1', path: '/ws' });
+const server = await serveHerald(createBenchHerald({ trustProxy: ['127.0.0.1'] }), { port: 0, host: '127.0.0.1', path: '/ws' });
 ready(server.port);

@@ -65,8 +65,8 @@ export function conformanceToken(token: string): Principal | null {
 /** A fresh Herald server for one conformance test (`limits` overrides, e.g. for load runs). */
 export function createConformanceHerald(
   limits: Partial<Limits> = {},
-  /** The engine under the server (`broker`, `sessionStore`), for running the suite on many nodes' parts. */
-  engine: Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore' | 'presence'> = {},
+  /** The engine under the server (`broker`, `sessionStore`, `presence`) for running the suite on many nodes' parts, and its `meter` and `tracer`. */
+  engine: Pick<HeraldOptions<ConformanceContract>, 'broker' | 'sessionStore' | 'presence' | 'meter' | 'tracer'> = {},
 ): Herald<ConformanceContract> {
   const runs = new Map<string, number>();
   return createHerald({

@@ -1,0 +1,1 @@
+export { metricsHandler, prometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.ts';
