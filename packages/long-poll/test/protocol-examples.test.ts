@@ -262,6 +262,42 @@ const scenarios: Record<string, Scenario> = {
   },
 
   // §4.9 Subscribe, §4.10 Unsubscribe
+  'presence-page': {
+    run: async (stage) => {
+      // Four diffs follow (three joins and a state), so the page is read at offset 1318.
+      await stage.app.fill('team/42', 1314);
+      const [ann, annAgain, bob, cat] = await Promise.all(['ann', 'ann', 'bob', 'cat'].map((token) => stage.client({ token })));
+      for (const tester of [ann, annAgain, bob, cat]) await (tester as Tester).request('herald.Subscribe', { topic: 'team/42' });
+      await (ann as Tester).request('herald.SetPresence', { topic: 'team/42', state: { status: 'away' } });
+      return (ann as Tester).request('herald.Presence', { topic: 'team/42', limit: 2 }, { id: '21' });
+    },
+  },
+  'presence-set': {
+    run: async (stage) => {
+      const ann = await stage.client({ token: 'ann' });
+      await ann.request('herald.Subscribe', { topic: 'team/42' });
+      return ann.request('herald.SetPresence', { topic: 'team/42', state: { status: 'away' } }, { id: '22' });
+    },
+  },
+  'presence-leave': {
+    run: async (stage) => {
+      await stage.app.fill('team/42', 1316);
+      const ann = await stage.client({ token: 'ann' });
+      const bob = await stage.client({ token: 'bob' });
+      await ann.request('herald.Subscribe', { topic: 'team/42' });
+      await bob.request('herald.Subscribe', { topic: 'team/42' });
+      await next(ann, topicFrame('team/42', 1318));
+      await bob.request('herald.Unsubscribe', { topic: 'team/42' });
+      return next(ann, topicFrame('team/42', 1319));
+    },
+  },
+  'presence-count': {
+    run: async (stage) => {
+      const testers = await Promise.all(['ann', 'bob', 'cat'].map((token) => stage.client({ token })));
+      for (const tester of testers) await tester.request('herald.Subscribe', { topic: 'lobby/all' });
+      return next(testers[0] as Tester, and(withType('herald.PresenceCount'), withProperty('body.count', 3)));
+    },
+  },
   'subscribe-live': {
     run: async (stage) => {
       await stage.app.fill('chat/room/42', 1318);

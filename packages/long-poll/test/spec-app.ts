@@ -25,6 +25,13 @@ export const specContract = defineContract({
     'ams.routing.RingUpdated': { body: anything },
     'ops.MaintenanceScheduled': { body: anything },
   },
+  topics: {
+    'chat/room/{room}': { notifications: ['chat.MessagePosted'] },
+    'room/{room}': { notifications: ['chat.Message'] },
+    'team/{team}': { notifications: ['chat.Message'], presence: { state: z.object({ status: z.string() }) } },
+    'brand/{brand}/skill/{skill}': { notifications: ['ams.routing.RingUpdated'] },
+    'lobby/{name}': { notifications: ['chat.Message'], presence: 'count' },
+  },
 });
 
 export type SpecContract = typeof specContract;
@@ -60,7 +67,7 @@ export interface SpecApp {
 export function createSpecApp(options: Partial<HeraldOptions<SpecContract>> & { broker?: Broker } = {}): SpecApp {
   const broker = options.broker ?? new MemoryBroker({ historySize: 5000 });
   const post = async (room: string, from: string, text: string) => {
-    const topic = `chat/room/${room}`;
+    const topic = `chat/room/${room}` as const;
     const messageId = `m_${7494 + (await broker.position(topic)).offset}`;
     const { offset } = await app.herald.publish(topic, 'chat.MessagePosted', { messageId, from, text });
     return { messageId, offset };
