@@ -4,44 +4,16 @@
  * http://localhost:9090 (PORT to change it) doing round-robin without stickiness. Stop a node
  * (the pids are printed) and watch its clients resume on the others.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { startHaproxy, startRedis, type RedisServer } from '@herald/redis/testing';
+import { startHaproxy } from '@herald/redis/testing';
+import { freePort, sharedRedis, startNode } from './demo-node.ts';
 
 const NODES = Number(process.env['NODES'] ?? 3);
 const port = Number(process.env['PORT'] ?? 9090);
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port: free } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return free;
-}
-
-function startNode(nodePort: number, healthPort: number, redisUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('main.ts', import.meta.url))], {
-    env: { ...process.env, PORT: String(nodePort), HEALTH_PORT: String(healthPort), HOST: '127.0.0.1', REDIS_URL: redisUrl },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Herald demo on')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`node on ${nodePort} exited with ${code}`)));
-  });
-}
-
-let redis: RedisServer | undefined;
-let redisUrl = process.env['REDIS_URL'];
-if (redisUrl === undefined) {
-  redis = await startRedis();
-  redisUrl = redis.url;
-}
+const { url: redisUrl, redis } = await sharedRedis();
 const ports = await Promise.all(Array.from({ length: NODES }, freePort));
 const healthPorts = await Promise.all(Array.from({ length: NODES }, freePort));
-const nodes = await Promise.all(ports.map((nodePort, index) => startNode(nodePort, healthPorts[index] as number, redisUrl)));
+const nodes = await Promise.all(ports.map((nodePort, index) => startNode(nodePort, redisUrl, { HEALTH_PORT: String(healthPorts[index]) })));
 // haproxy's own default check (`option httpchk`: OPTIONS / HTTP/1.0) on each node's health listener.
 const proxy = await startHaproxy(
   ports.map((nodePort, index) => ({ port: nodePort, healthPort: healthPorts[index] as number })),

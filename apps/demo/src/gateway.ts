@@ -6,41 +6,12 @@
  * (`kill <pid>`, the pids are printed) and the sessions on it move to the other one without
  * their pages seeing a disconnect.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { serveGateway } from '@herald/gateway';
-import { startRedis, type RedisServer } from '@herald/redis/testing';
+import { freePort, sharedRedis, startNode } from './demo-node.ts';
 
 const port = Number(process.env['PORT'] ?? 9090);
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port: free } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return free;
-}
-
-function startNode(nodePort: number, redisUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('main.ts', import.meta.url))], {
-    env: { ...process.env, PORT: String(nodePort), HOST: '127.0.0.1', REDIS_URL: redisUrl },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Herald demo on')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`node on ${nodePort} exited with ${code}`)));
-  });
-}
-
-let redis: RedisServer | undefined;
-let redisUrl = process.env['REDIS_URL'];
-if (redisUrl === undefined) {
-  redis = await startRedis();
-  redisUrl = redis.url;
-}
+const { url: redisUrl, redis } = await sharedRedis();
 const ports = await Promise.all([freePort(), freePort()]);
 const nodes = await Promise.all(ports.map((nodePort) => startNode(nodePort, redisUrl)));
 const gateway = await serveGateway({ backends: ports.map((nodePort) => `ws://127.0.0.1:${nodePort}/ws`), strategy: 'least-connections', port, host: '0.0.0.0' });

@@ -146,8 +146,7 @@ export class PresenceHub {
     if (this.modeOf(topic) === 'count') return [Status.OK, { topic, count: await this.store.count(topic) }];
     // The page reflects every diff up to the offset read before it (later ones may repeat what it shows).
     const { offset, epoch } = await this.broker.position(topic);
-    const page: PresencePage = await this.store.members(topic, after, Math.min(limit ?? PRESENCE_PAGE, MAX_PRESENCE_PAGE));
-    return [Status.OK, { topic, epoch, offset, ...page }];
+    return [Status.OK, { topic, epoch, offset, ...(await this.page(topic, after, limit)) }];
   }
 
   /** A page of members, for the server's own use (`herald.members`); count-only topics: the count alone. */
