@@ -26,6 +26,8 @@ export interface PresenceDiffBody {
 export interface PresenceHooks {
   readonly occupied?: (topic: string) => void;
   readonly vacated?: (topic: string) => void;
+  /** A member joined, updated its state or left (for metrics). */
+  readonly changed?: (change: 'joined' | 'updated' | 'left') => void;
   /** A store or broker call failed (for a session, or for the store's own changes). */
   readonly reportError: (error: unknown, session: Session | undefined) => void;
 }
@@ -74,6 +76,7 @@ export class PresenceHub {
   private changed(topic: string, change: PresenceChange, userId: string, mode: PresenceMode): Promise<unknown> {
     if (change.occupied) this.hooks.occupied?.(topic);
     if (change.vacated) this.hooks.vacated?.(topic);
+    if (change.member !== undefined) this.hooks.changed?.(change.member);
     if (mode === 'count' || change.member === undefined) return Promise.resolve();
     const body: PresenceDiffBody =
       change.member === 'left' ? { joins: [], leaves: [userId] } : { joins: change.current === undefined ? [] : [change.current], leaves: [] };

@@ -10,6 +10,10 @@ import { connectMemory, ManualClock, type MemorySocket } from './testing/index.t
 const contract = defineContract({
   requests: { 'test.Echo': { request: z.object({ text: z.string() }), response: z.object({ text: z.string() }) } },
   notifications: { 'test.Note': { body: z.object({ n: z.number() }) } },
+  topics: {
+    'room/{roomId}': { notifications: ['test.Note'], presence: { state: z.object({ status: z.string() }) } },
+    'note/{name}': { notifications: ['test.Note'] },
+  },
 });
 
 /** Counters and histogram observations by `name{label=value,…}`, gauges by name. */
@@ -133,5 +137,31 @@ describe('server metrics', () => {
     expect(meter.count('herald_notifications_replayed_total{}')).toBe(3);
     socket.deliver({ kind: 'ack', seq: 3 });
     expect(meter.count('herald_notifications_acked_total{}')).toBe(3);
+  });
+
+  it('counts presence changes by kind, and the memberships of local sessions', async () => {
+    const meter = new RecordingMeter();
+    const herald = server(meter, { canSubscribe: () => true });
+    const memberships = () => meter.gauges.get('herald_presence_memberships')?.();
+    const ann = await connect(herald, 'ann');
+    const annAgain = await connect(herald, 'ann');
+    const bob = await connect(herald, 'bob');
+    ann.deliver({ kind: 'req', id: 's', type: 'herald.Subscribe', body: { topic: 'room/1' } });
+    annAgain.deliver({ kind: 'req', id: 's', type: 'herald.Subscribe', body: { topic: 'room/1' } });
+    bob.deliver({ kind: 'req', id: 's', type: 'herald.Subscribe', body: { topic: 'room/1' } });
+    bob.deliver({ kind: 'req', id: 't', type: 'herald.Subscribe', body: { topic: 'note/a' } });
+    await flush();
+    // ann's second session is the same member: two joins, three memberships.
+    expect(meter.count('herald_presence_changes_total{change=joined}')).toBe(2);
+    expect(memberships()).toBe(3);
+    bob.deliver({ kind: 'req', id: 'p', type: 'herald.SetPresence', body: { topic: 'room/1', state: { status: 'away' } } });
+    await flush();
+    expect(bob.received).toContainEqual(expect.objectContaining({ reqId: 'p', code: 200 }));
+    bob.deliver({ kind: 'req', id: 'u', type: 'herald.Unsubscribe', body: { topic: 'room/1' } });
+    await flush();
+    expect(meter.count('herald_presence_changes_total{change=updated}')).toBe(1);
+    expect(meter.count('herald_presence_changes_total{change=left}')).toBe(1);
+    expect(memberships()).toBe(2);
+    expect(meter.count('herald_presence_errors_total{}')).toBe(0);
   });
 });

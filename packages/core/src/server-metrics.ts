@@ -20,6 +20,8 @@ export interface ServerGauges {
   readonly subscriptions: number;
   readonly bufferedBytes: number;
   readonly replayFrames: number;
+  /** Topics this node's sessions are present on, counted per session. */
+  readonly presenceMemberships: number;
 }
 
 /** Instruments of one label family, made on first use of each label set. */
@@ -96,6 +98,7 @@ export class ServerMetrics {
   private readonly retries: Family<CounterInstrument>;
   private readonly resumed: Family2<CounterInstrument>;
   private readonly upgradeRefusals: Family<CounterInstrument>;
+  private readonly presenceChanges: Family<CounterInstrument>;
   readonly authenticated: CounterInstrument;
   readonly detached: CounterInstrument;
   readonly notificationsSent: CounterInstrument;
@@ -105,6 +108,7 @@ export class ServerMetrics {
   readonly fanout: HistogramInstrument;
   readonly rateLimited: CounterInstrument;
   readonly highWater: CounterInstrument;
+  readonly presenceErrors: CounterInstrument;
 
   constructor(
     meter: Meter,
@@ -140,6 +144,11 @@ export class ServerMetrics {
     this.fanout = meter.histogram({ name: 'herald_topic_fanout', help: 'Local subscribers one topic message reached.', labelNames: [], unit: '1', buckets: FANOUT_BUCKETS })({});
     this.rateLimited = counter('herald_rate_limited_frames_total', 'Frames refused over the rate limit or processing budget.')({});
     this.highWater = counter('herald_send_buffer_high_water_total', 'Times a send buffer went above the high-water mark (notifications then wait).')({});
+    this.presenceChanges = new Family(
+      counter('herald_presence_changes_total', 'Presence changes this node saw: members joined, updated their state, or left (reaped ones included).', ['change']),
+      'change',
+    );
+    this.presenceErrors = counter('herald_presence_errors_total', 'Presence store or broker calls that failed.')({});
     const gauge = (name: string, help: string, read: (g: ServerGauges) => number, unit = '1') => {
       meter.gauge({ name, help, labelNames: [], unit }, () => read(gauges()));
     };
@@ -149,6 +158,7 @@ export class ServerMetrics {
     gauge('herald_subscriptions', 'Topic subscriptions of local sessions.', (g) => g.subscriptions);
     gauge('herald_send_buffer_bytes', 'Bytes queued in the transports’ send buffers.', (g) => g.bufferedBytes, 'By');
     gauge('herald_replay_frames', 'Private notifications held for replay.', (g) => g.replayFrames);
+    gauge('herald_presence_memberships', 'Presence topics this node’s sessions are members of, one per session and topic.', (g) => g.presenceMemberships);
   }
 
   transport(name: string): TransportMetrics {
@@ -199,6 +209,10 @@ export class ServerMetrics {
 
   sessionResumed(recovered: boolean, reason: string | undefined): void {
     this.resumed.of(recovered ? 'true' : 'false', reason ?? 'none').add(1);
+  }
+
+  presenceChanged(change: 'joined' | 'updated' | 'left'): void {
+    this.presenceChanges.of(change).add(1);
   }
 
   upgradeRefused(reason: string): void {

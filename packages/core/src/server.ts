@@ -326,8 +326,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       ? new PresenceHub(options.presence ?? new MemoryPresence(), this.patterns, this.broker, {
           ...(options.onOccupied === undefined ? {} : { occupied: options.onOccupied }),
           ...(options.onVacated === undefined ? {} : { vacated: options.onVacated }),
-          reportError: (error, session) =>
-            session === undefined ? this.logger.error({ event: 'presence_failed', err: error }, 'presence store or broker failed') : this.reportError(error, session),
+          changed: (change) => this.metrics?.presenceChanged(change),
+          reportError: (error, session) => {
+            this.metrics?.presenceErrors.add(1);
+            if (session === undefined) this.logger.error({ event: 'presence_failed', err: error }, 'presence store or broker failed');
+            else this.reportError(error, session);
+          },
         })
       : undefined;
     const store = (this.sessionStore = options.sessionStore);
@@ -393,8 +397,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   private gauges(): ServerGauges {
     let subscriptions = 0;
-    for (const session of this.sessions.values()) subscriptions += session.topics?.size ?? 0;
-    return { ...this.stats, subscriptions };
+    let presenceMemberships = 0;
+    for (const session of this.sessions.values()) {
+      subscriptions += session.topics?.size ?? 0;
+      presenceMemberships += session.presence?.size ?? 0;
+    }
+    return { ...this.stats, subscriptions, presenceMemberships };
   }
 
   /**
