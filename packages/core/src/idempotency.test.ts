@@ -9,37 +9,56 @@ import { createHerald } from './server.ts';
 import { connectMemory, ManualClock } from './testing/index.ts';
 
 describe('IdempotencyWindow', () => {
+  const v = (n: number) => ({ n });
+
   it('remembers a key for the window, then forgets it, and never holds more than maxKeys', () => {
     let now = 0;
-    const window = new IdempotencyWindow<number>(1000, () => now, 3);
-    window.remember('a', 1);
+    const window = new IdempotencyWindow<{ n: number }>(1000, () => now, 3);
+    window.remember('t', 'a', v(1));
     now = 999;
-    expect(window.get('a')).toBe(1);
+    expect(window.get('t', 'a')).toEqual(v(1));
     now = 1000;
-    expect(window.get('a')).toBeUndefined();
-    for (const [i, key] of ['b', 'c', 'd', 'e'].entries()) window.remember(key, i);
+    expect(window.get('t', 'a')).toBeUndefined();
+    for (const [i, key] of ['b', 'c', 'd', 'e'].entries()) window.remember('t', key, v(i));
     expect(window.size).toBe(3);
-    expect(window.get('b')).toBeUndefined();
-    expect(window.get('e')).toBe(3);
+    expect(window.get('t', 'b')).toBeUndefined();
+    expect(window.get('t', 'e')).toEqual(v(3));
+  });
+
+  it('keeps keys apart per scope, and counts them across scopes', () => {
+    const window = new IdempotencyWindow<{ n: number }>(1000, () => 0, 3);
+    window.remember('room/a', 'k', v(1));
+    window.remember('room/b', 'k', v(2));
+    expect([window.get('room/a', 'k'), window.get('room/b', 'k'), window.get('room/c', 'k')]).toEqual([v(1), v(2), undefined]);
+    // A scope's key is not another's joined with it.
+    expect(window.get('room/a\nk', '')).toBeUndefined();
+    window.remember('room/c', 'k', v(3));
+    window.remember('room/c', 'l', v(4));
+    expect(window.size).toBe(3);
+    expect(window.get('room/a', 'k')).toBeUndefined();
+    window.forget('room/b', 'k');
+    window.forget('room/b', 'k');
+    expect(window.size).toBe(2);
   });
 
   it('keeps a key remembered again until its own window ends, and evicts by first use across many keys', () => {
     let now = 0;
-    const window = new IdempotencyWindow<number>(1000, () => now, 2000);
-    window.remember('a', 1);
+    const window = new IdempotencyWindow<{ n: number }>(1000, () => now, 2000);
+    window.remember('t', 'a', v(1));
     now = 500;
-    window.remember('a', 2);
+    window.remember('t', 'a', v(2));
     now = 1200;
     // The first entry of a expired; the second, from 500, still holds.
-    expect(window.get('a')).toBe(2);
+    expect(window.get('t', 'a')).toEqual(v(2));
     now = 1500;
-    expect(window.get('a')).toBeUndefined();
+    expect(window.get('t', 'a')).toBeUndefined();
     // Far past maxKeys (and past the order's compaction): exactly the newest 2000 stay.
-    for (let i = 0; i < 10_000; i++) window.remember(`k${i}`, i);
+    const scope = (i: number) => `s${i % 7}`;
+    for (let i = 0; i < 10_000; i++) window.remember(scope(i), `k${i}`, v(i));
     expect(window.size).toBe(2000);
-    expect([window.get('k7999'), window.get('k8000'), window.get('k9999')]).toEqual([undefined, 8000, 9999]);
-    window.forget('k9999');
-    expect(window.get('k9999')).toBeUndefined();
+    expect([window.get(scope(7999), 'k7999'), window.get(scope(8000), 'k8000'), window.get(scope(9999), 'k9999')]).toEqual([undefined, v(8000), v(9999)]);
+    window.forget(scope(9999), 'k9999');
+    expect(window.get(scope(9999), 'k9999')).toBeUndefined();
   });
 });
 

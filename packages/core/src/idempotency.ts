@@ -38,20 +38,29 @@ export function idempotencyWindow(owner: string, windowMs: number | undefined): 
 }
 
 /**
- * Keys used within the last `windowMs`, with what their first use gave. Keys are kept in the
- * order they were first used, so expired ones are dropped from the front as new ones come:
- * memory stays within what the window holds, and `maxKeys` bounds it under any rate.
+ * Keys used within the last `windowMs`, per scope (a topic, a user), with what their first use
+ * gave. Keys are kept in the order they were first used, so expired ones are dropped from the
+ * front as new ones come: memory stays within what the window holds, and `maxKeys` bounds it
+ * under any rate. Values are objects, so an entry is told from a later one of the same key by
+ * identity.
  */
-export class IdempotencyWindow<V> {
-  private readonly used = new Map<string, { readonly value: V; readonly at: number }>();
+export class IdempotencyWindow<V extends object> {
   /**
-   * Keys in the order they were remembered, with when: expiry and eviction pop from the front.
-   * (Deleting a Map's oldest entries and iterating from its start again is O(deleted) in V8,
-   * which made a window of 100,000 keys 100× slower.) An entry whose key was remembered again
-   * or forgotten since is skipped.
+   * Per scope, then per key: a key joined to its scope would be a new string to hash on every
+   * publish, which cost more than the publish itself.
    */
-  private order: string[] = [];
-  private orderAt: number[] = [];
+  private readonly used = new Map<string, Map<string, V>>();
+  private count = 0;
+  /**
+   * What was remembered, in order, with when: expiry and eviction pop from the front. (Deleting
+   * a Map's oldest entries and iterating from its start again is O(deleted) in V8, which made a
+   * window of 100,000 keys 100× slower.) An entry whose key was remembered again or forgotten
+   * since is skipped.
+   */
+  private scopes: string[] = [];
+  private keys: string[] = [];
+  private values: V[] = [];
+  private times: number[] = [];
   private head = 0;
 
   constructor(
@@ -60,38 +69,49 @@ export class IdempotencyWindow<V> {
     private readonly maxKeys = 100_000,
   ) {}
 
-  /** What the key's first use within the window gave, if it was used. */
-  get(key: string): V | undefined {
+  /** What the key's first use in `scope` within the window gave, if it was used. */
+  get(scope: string, key: string): V | undefined {
     this.expire();
-    return this.used.get(key)?.value;
+    return this.used.get(scope)?.get(key);
   }
 
-  remember(key: string, value: V): void {
-    const at = this.now();
-    this.used.set(key, { value, at });
-    this.order.push(key);
-    this.orderAt.push(at);
-    while (this.used.size > this.maxKeys && this.popOldest()) {}
+  remember(scope: string, key: string, value: V): void {
+    let inScope = this.used.get(scope);
+    if (inScope === undefined) this.used.set(scope, (inScope = new Map()));
+    const size = inScope.size;
+    inScope.set(key, value);
+    this.count += inScope.size - size;
+    this.scopes.push(scope);
+    this.keys.push(key);
+    this.values.push(value);
+    this.times.push(this.now());
+    while (this.count > this.maxKeys && this.popOldest()) {}
   }
 
-  forget(key: string): void {
-    this.used.delete(key);
+  forget(scope: string, key: string): void {
+    const inScope = this.used.get(scope);
+    if (inScope?.delete(key) !== true) return;
+    this.count--;
+    if (inScope.size === 0) this.used.delete(scope);
   }
 
   get size(): number {
-    return this.used.size;
+    return this.count;
   }
 
   /** Drops the front of the order, and its key if the entry is still the one remembered then; false when empty. */
   private popOldest(): boolean {
-    if (this.head >= this.order.length) return false;
-    const key = this.order[this.head] as string;
-    const at = this.orderAt[this.head] as number;
+    const at = this.head;
+    if (at >= this.keys.length) return false;
+    const scope = this.scopes[at] as string;
+    const key = this.keys[at] as string;
+    if (this.used.get(scope)?.get(key) === this.values[at]) this.forget(scope, key);
     this.head++;
-    if (this.used.get(key)?.at === at) this.used.delete(key);
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
-      this.orderAt = this.orderAt.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.keys.length) {
+      this.scopes = this.scopes.slice(this.head);
+      this.keys = this.keys.slice(this.head);
+      this.values = this.values.slice(this.head);
+      this.times = this.times.slice(this.head);
       this.head = 0;
     }
     return true;
@@ -99,6 +119,6 @@ export class IdempotencyWindow<V> {
 
   private expire(): void {
     const before = this.now() - this.windowMs;
-    while (this.head < this.order.length && (this.orderAt[this.head] as number) <= before) this.popOldest();
+    while (this.head < this.times.length && (this.times[this.head] as number) <= before) this.popOldest();
   }
 }

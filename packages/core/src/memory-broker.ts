@@ -69,7 +69,7 @@ export class MemoryBroker implements Broker {
   private readonly now: () => number;
   /** Streams holding history, the one published to least recently first: where eviction starts. */
   private readonly holding = new Set<Stream>();
-  /** Idempotency keys used, per topic (`<topic>\n<key>`), with the position they published at. */
+  /** Idempotency keys used, per topic, with the position they published at. */
   private readonly keys: IdempotencyWindow<StreamPosition>;
   private bytes = 0;
   private messages = 0;
@@ -149,9 +149,8 @@ export class MemoryBroker implements Broker {
   }
 
   publish(topic: string, type: string, body: string | undefined, idempotencyKey?: string): Promise<StreamPosition> {
-    const keyed = idempotencyKey === undefined ? undefined : `${topic}\n${idempotencyKey}`;
-    if (keyed !== undefined) {
-      const first = this.keys.get(keyed);
+    if (idempotencyKey !== undefined) {
+      const first = this.keys.get(topic, idempotencyKey);
       if (first !== undefined) return Promise.resolve(first);
     }
     const stream = this.stream(topic);
@@ -169,7 +168,7 @@ export class MemoryBroker implements Broker {
     if (timed) this.trim(stream, now);
     this.evict();
     const position = { epoch: stream.epoch, offset };
-    if (keyed !== undefined) this.keys.remember(keyed, position);
+    if (idempotencyKey !== undefined) this.keys.remember(topic, idempotencyKey, position);
     const message: TopicMessage = { topic, epoch: stream.epoch, offset, type, body };
     for (const listener of stream.listeners) listener(message);
     return Promise.resolve(position);

@@ -606,13 +606,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const encoded = encodeBody(body);
     if (this.sessionStore !== undefined) return this.sessionStore.notifyUser(userId, type, encoded, key);
     if (key === undefined) return this.users.sendToUser(userId, type, encoded);
-    const keyed = `${userId}\n${key}`;
-    const first = this.sentToUser.get(keyed);
+    const first = this.sentToUser.get(userId, key);
     if (first !== undefined) return first;
     const sent = this.users.sendToUser(userId, type, encoded);
-    this.sentToUser.remember(keyed, sent);
+    this.sentToUser.remember(userId, key, sent);
     // A send that failed did not happen: its retry must go out.
-    sent.catch(() => this.sentToUser.forget(keyed));
+    sent.catch(() => this.sentToUser.forget(userId, key));
     return sent;
   }
 
