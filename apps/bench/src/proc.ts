@@ -155,6 +155,11 @@ export class ServerProcess {
     return { heapUsed: Number(match[2]), external: Number(match[3]) };
   }
 
+  /** Writes a command line to a Node server's stdin (see `servers/control.ts`). */
+  command(line: string): void {
+    this.child.stdin?.write(`${line}\n`);
+  }
+
   get errors(): string {
     return this.stderr;
   }

@@ -3,6 +3,7 @@
  * `latest.md` (the tables and the targets) and `latest.svg` (a hand-written bar chart).
  */
 import type { HostileRow } from './gen/hostile.ts';
+import type { ConflationFigures } from './conflation-scenario.ts';
 
 /** Below this server CPU (fraction of its core) a throughput figure says more about the generator. */
 export const SATURATED = 0.9;
@@ -142,6 +143,8 @@ export interface Results {
   readonly presence: PresenceRow[];
   /** Scenario 10, when it ran. */
   gateway?: GatewayFigures;
+  /** Scenario 13, when it ran. */
+  conflation?: ConflationFigures;
   /** Scenario 9: Herald on uWS with metrics off (`herald-uws`) and on (`herald-uws-metrics`). */
   readonly metricsCost: ThroughputRow[];
   targets: Target[];
@@ -208,6 +211,7 @@ export const SCENARIOS = [
   [9, 'Metrics cost'],
   [11, 'Idempotent publish'],
   [12, 'Presence'],
+  [13, 'Conflation'],
 ] as const;
 
 /** One line per scenario: the headline figure of the run. */
@@ -232,6 +236,7 @@ function summaryRows(results: Results): string[][] {
   const history = results.history.find((r) => r.error === undefined);
   const idem = results.idempotent.find((r) => r.error === undefined);
   const presence = results.presence.find((r) => r.error === undefined);
+  const [cQuiet, cSlow] = results.conflation?.runs ?? [];
   const metricsOff = results.metricsCost.find((r) => r.key === 'herald-uws' && r.error === undefined);
   const metricsOn = results.metricsCost.find((r) => r.key === 'herald-uws-metrics' && r.error === undefined);
   return [
@@ -268,6 +273,11 @@ function summaryRows(results: Results): string[][] {
       '12. Presence',
       `a join reaches ${int(presence?.members ?? NaN)} members in ${ms(median(presence?.joinMs ?? []))} ms; a count to them in ${ms(median(presence?.countPushMs ?? []))} ms`,
       `${ratio(median(presence?.joinMs ?? []) / median(presence?.publishMs ?? []))} a publish; count-only subscribe ${ratio(median(presence?.countSubscribeMs ?? []) / median(presence?.plainSubscribeMs ?? []))} a plain one`,
+    ],
+    [
+      '13. Conflation',
+      `server RSS ${cSlow?.rssMiB.third ?? 'n/a'} → ${cSlow?.rssMiB.end ?? 'n/a'} MiB with ${results.conflation?.slow ?? 'n/a'} slow subscribers`,
+      `fast p99 ${ratio((cSlow?.p99Ms ?? NaN) / (cQuiet?.p99Ms ?? NaN))} without slow ones`,
     ],
     [
       '9. Metrics cost',
@@ -512,6 +522,33 @@ export function renderMarkdown(results: Results): string {
     ),
   );
   out.push('');
+
+  out.push('## 13. Conflation');
+  out.push('');
+  const c = results.conflation;
+  out.push(
+    c === undefined
+      ? 'Not run.'
+      : `Herald on uWS publishes one topic at ${int(c.rate)} messages of ~1 KB a second for ${int(c.seconds)} s to ${int(c.subscribers)} subscribers; ${int(c.slow)} of them read ${int(c.slowBytesPerSecond / 1000)} KB/s through a token bucket, the rest as fast as they can. Three runs: conflated without the slow ones (the same fast ones only), conflated with them, not conflated with them (they catch up from history). Latency is from publish to receipt, over the fast ones, after the first fifth of the run.`,
+  );
+  out.push('');
+  if (c !== undefined) {
+    out.push(
+      table(
+        ['run', 'fast p50 / p99', 'fewest a fast one got', 'server RSS at ⅓ → end (max)', 'server CPU', 'slow ones read', 'conflated frames to slow ones'],
+        c.runs.map((r) => [
+          r.name,
+          `${ms(r.p50Ms)} / ${ms(r.p99Ms)} ms`,
+          `${int(r.fastMinReceived)} of ${int(r.published)}`,
+          `${r.rssMiB.third} → ${r.rssMiB.end} MiB (${r.rssMiB.max})`,
+          `${r.serverCpuSeconds.toFixed(1)} s`,
+          `${int(r.slowBytes / 1024)} KiB`,
+          int(r.slowConflated),
+        ]),
+      ),
+    );
+    out.push('');
+  }
 
   if (results.profiles.length > 0) {
     out.push('## CPU profiles');

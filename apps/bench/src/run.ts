@@ -24,13 +24,14 @@ import { closeAll, delivery, exercise, fanout, longPoll, openSessions, requestRe
 import { scenarioGateway } from './gateway-scenario.ts';
 import { bundleForProfile, summarizeProfiles } from './profile.ts';
 import { APP_DIR, HAS_TASKSET, pinSelf, runtimeBinary, runtimeVersion, ServerProcess, type ServerSpec } from './proc.ts';
+import { scenarioConflation } from './conflation-scenario.ts';
 import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type IdempotentRow, type MemoryRow, type PresenceRow, type Results, type Target, type ThroughputRow } from './report.ts';
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12,13').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -743,6 +744,11 @@ if (only.has(10)) {
     log(`gateway: failed: ${errorText(error)}`);
     results.targets.push({ scenario: 10, target: 'request/response through the gateway ≥ 0.6× direct', measured: `failed: ${errorText(error)}`, holds: null });
   }
+}
+if (only.has(13)) {
+  const conflation = await scenarioConflation(smoke, log);
+  if (conflation.figures !== undefined) results.conflation = conflation.figures;
+  results.targets.push(...conflation.targets);
 }
 results.durationSeconds = (performance.now() - t0) / 1000;
 

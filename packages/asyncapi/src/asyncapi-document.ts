@@ -305,13 +305,19 @@ class DocumentBuilder {
       history === undefined
         ? "Its history is the broker's (Welcome topicHistory)."
         : `It keeps the last ${history.messages} messages${history.ttlMs === undefined ? '' : ` of at most ${history.ttlMs} ms`} for resume and since, announced in herald.Subscribed as history.`;
+    const conflate = definition.conflate === undefined || definition.conflate === false ? undefined : definition.conflate === true ? {} : { maxRate: definition.conflate.maxRate };
+    const latest =
+      conflate === undefined
+        ? ''
+        : ` Conflated (latest only): a subscriber that fell behind gets the newest message, marked conflated: true, instead of every one it missed${conflate.maxRate === undefined ? '' : `; live delivery is capped at ${conflate.maxRate} messages a second`}.`;
     this.topicChannels[key] = {
       address: pattern,
       title: pattern,
-      description: `${definition.description === undefined ? '' : `${definition.description}\n\n`}Topic notifications of the topics ${pattern} stands for, on the Herald connection: subscribe with ${SystemType.Subscribe}. ${kept}`,
+      description: `${definition.description === undefined ? '' : `${definition.description}\n\n`}Topic notifications of the topics ${pattern} stands for, on the Herald connection: subscribe with ${SystemType.Subscribe}. ${kept}${latest}`,
       ...(Object.keys(parameters).length === 0 ? {} : { parameters }),
       messages,
       ...(history === undefined ? {} : { 'x-herald-history': history }),
+      ...(conflate === undefined ? {} : { 'x-herald-conflate': conflate }),
     };
     this.operations[this.operationKeys.key(`receive-topic:${pattern}`, `receive.topic.${pattern}`)] = {
       channel: { $ref: `#/channels/${key}` },

@@ -60,6 +60,25 @@ describe("the contract's topic patterns", () => {
   });
 });
 
+describe('a conflated topic pattern', () => {
+  const prices = defineContract({
+    requests: {},
+    notifications: { 'price.Quote': { body: z.object({ bid: z.number(), ask: z.number() }) } },
+    topics: { 'price/{symbol}': { notifications: ['price.Quote'], conflate: { maxRate: 20 } }, 'book/{symbol}': { notifications: ['price.Quote'], conflate: true } },
+  });
+  const document = asyncApiDocument(prices, options);
+  const channel = (address: string) => Object.values(document.channels).find((candidate) => candidate['address'] === address) as Record<string, unknown>;
+
+  it('says so in x-herald-conflate and in its description, and stays valid AsyncAPI', async () => {
+    expect(channel('price/{symbol}')).toMatchObject({ 'x-herald-conflate': { maxRate: 20 } });
+    expect(channel('price/{symbol}')['description']).toContain('capped at 20 messages a second');
+    expect(channel('book/{symbol}')).toMatchObject({ 'x-herald-conflate': {} });
+    expect(channel('book/{symbol}')['description']).toContain('Conflated (latest only)');
+    const diagnostics = await diagnose(document);
+    expect(diagnostics.filter((diagnostic) => diagnostic.severity !== DiagnosticSeverity.Information && diagnostic.severity !== DiagnosticSeverity.Hint)).toEqual([]);
+  });
+});
+
 describe.each(contracts)('the AsyncAPI document of the %s contract', (_name, contract) => {
   const document = asyncApiDocument(contract, options);
 

@@ -47,6 +47,8 @@ export interface NotificationMeta {
   readonly type: string;
   readonly topic?: string;
   readonly offset?: number;
+  /** The topic is latest-only, and offsets before this one were left out on purpose (superseded). */
+  readonly conflated?: true;
   readonly seq?: number;
 }
 
@@ -513,7 +515,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       const state = this.topics.get(message.topic);
       const position = state?.position;
       if (position !== undefined && message.offset <= position.offset) return;
-      if (state !== undefined && position !== undefined && message.offset > position.offset + 1) {
+      // A conflated message supersedes the offsets before it on purpose: not a gap.
+      if (state !== undefined && position !== undefined && message.offset > position.offset + 1 && message.conflated !== true) {
         // Never skipped: a pending subscribe or resume re-sends it or reports it; else re-sync now.
         if (state.awaiting === 0) this.resync(message.topic, state, position.offset, message.offset);
         return;

@@ -397,6 +397,50 @@ describe('a gap in a topic stream', () => {
   });
 });
 
+describe('a conflated topic', () => {
+  it('takes a jump marked conflated as the newest state, not a gap, and still re-syncs an unmarked one', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'herald.v1' });
+    const limits = { maxMessageBytes: 65536, maxDepth: 32, pingIntervalMs: 25000, pingTimeoutMs: 10000, authDeadlineMs: 10000, replayWindow: 100, resumeWindowMs: 60000, dedupWindow: 10, maxSubscriptions: 10, rateLimit: { messagesPerSecond: 100, burst: 100 } };
+    const tick = (offset: number, conflated = false) =>
+      JSON.stringify({ kind: 'notification', type: 'test.Tick', topic: 't/a', offset, ...(conflated ? { conflated: true } : {}), body: { n: offset } });
+    const subscribes: unknown[] = [];
+    server.on('connection', (ws) => {
+      ws.send(JSON.stringify({ kind: 'notification', type: 'herald.Welcome', body: { sessionId: 'conflatedconflatedconf', protocol: 'herald.v1', authenticated: true, userId: 'ann', limits } }));
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { id?: string; type?: string; body?: { since?: { offset: number } } };
+        if (message.type !== 'herald.Subscribe') return;
+        subscribes.push(message.body);
+        const answer = (offset: number) => JSON.stringify({ kind: 'resp', reqId: message.id, type: 'herald.Subscribe', code: 200, body: { topic: 't/a', epoch: 'e', offset, recovered: true } });
+        if (message.body?.since === undefined) {
+          ws.send(answer(0));
+          ws.send(tick(1));
+          // 2 to 9 superseded on purpose; then 11 arrives without 10 and without the mark: a gap.
+          ws.send(tick(10, true));
+          ws.send(tick(12));
+          return;
+        }
+        ws.send(tick(12, true));
+        ws.send(answer(12));
+      });
+    });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const gaps: unknown[] = [];
+    const ann = client(`ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`, { onGap: (gap) => gaps.push(gap) });
+    const seen: Array<[number, boolean]> = [];
+    ann.subscribe('t/a', (body, meta) => seen.push([(body as { n: number }).n, meta.conflated === true]));
+    await until(() => seen.length === 3, 10_000);
+    expect(seen).toEqual([
+      [1, false],
+      [10, true],
+      [12, true],
+    ]);
+    expect(gaps).toEqual([{ topic: 't/a', last: 10, received: 12 }]);
+    expect(subscribes).toEqual([{ topic: 't/a' }, { topic: 't/a', since: { epoch: 'e', offset: 10 } }]);
+    ann.close();
+    server.close();
+  });
+});
+
 describe('authentication and keep-alive', () => {
   it('refreshes an expiring token in session without reconnecting', async () => {
     const test = await server();

@@ -215,8 +215,8 @@ export function encodeErrorResponse(reqId: string, type: string, code: number, b
 }
 
 /** Frame of a topic notification: identical for every subscriber, so it is built once. */
-export function encodeTopicNotification(type: string, topic: string, offset: number, bodyJson: string | undefined): string {
-  const head = '{"kind":"notification","type":"' + type + '","topic":"' + topic + '","offset":' + offset;
+export function encodeTopicNotification(type: string, topic: string, offset: number, bodyJson: string | undefined, conflated = false): string {
+  const head = '{"kind":"notification","type":"' + type + '","topic":"' + topic + '","offset":' + offset + (conflated ? ',"conflated":true' : '');
   return bodyJson === undefined ? head + '}' : head + ',"body":' + bodyJson + '}';
 }
 

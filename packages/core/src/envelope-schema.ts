@@ -46,8 +46,8 @@ export const envelopeJsonSchema: JsonSchema = {
       'code',
     ]),
     {
-      ...object({ kind: { const: 'notification' }, type, body: true, topic, offset: count(1), seq: count(1) }, ['kind', 'type']),
-      dependentRequired: { topic: ['offset'], offset: ['topic'] },
+      ...object({ kind: { const: 'notification' }, type, body: true, topic, offset: count(1), conflated: { const: true }, seq: count(1) }, ['kind', 'type']),
+      dependentRequired: { topic: ['offset'], offset: ['topic'], conflated: ['topic'] },
       not: { required: ['topic', 'seq'] },
     },
     object({ kind: { const: 'ack' }, seq: count(0), resp: count(0) }, ['kind', 'seq']),

@@ -36,6 +36,11 @@ export interface NotificationMessage<Type extends string = string, Body = unknow
   readonly body?: Body;
   readonly topic?: string;
   readonly offset?: number;
+  /**
+   * On a conflated (latest-only) topic: offsets between the last one sent to this client and
+   * this one were left out on purpose, superseded by this message. Not a gap.
+   */
+  readonly conflated?: true;
   readonly seq?: number;
 }
 

@@ -318,8 +318,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.clock = options.clock ?? systemClock;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.broker = options.broker ?? new MemoryBroker();
-    this.topics = new TopicRegistry(this.broker);
-    this.patterns = new TopicPatterns(options.contract.topics, Object.keys(options.contract.notifications));
+    const patterns = (this.patterns = new TopicPatterns(options.contract.topics, Object.keys(options.contract.notifications)));
+    this.topics = new TopicRegistry(this.broker, this.clock, (topic) => patterns.conflationOf(topic));
     this.useTopicRetention();
     const withPresence = Object.values(options.contract.topics ?? {}).some((topic) => topic.presence !== undefined && topic.presence !== false);
     this.presence = withPresence

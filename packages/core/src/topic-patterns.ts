@@ -7,6 +7,7 @@ import type { TopicRetention } from './broker.ts';
 import { BROADCAST_TOPIC } from './constants.ts';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Schema } from './contract.ts';
+import type { Conflation } from './topics.ts';
 
 /** One topic pattern of a contract. */
 export interface TopicDefinition<Notification extends string = string> {
@@ -23,6 +24,14 @@ export interface TopicDefinition<Notification extends string = string> {
    * `'count'` (a count pushed at most once a second, no member lists: for large topics).
    */
   readonly presence?: 'members' | 'count' | { readonly state: Schema } | false;
+  /**
+   * Latest only: each message is its topic's whole state (a price, a position, a score). A
+   * subscriber that fell behind (a full send buffer, a resume) gets the newest message, marked
+   * `conflated`, instead of every one it missed, so a slow one costs no memory and is never
+   * closed for it; `{ maxRate }` also caps live delivery to that many messages a second, each
+   * slot sending the newest one.
+   */
+  readonly conflate?: boolean | { readonly maxRate: number };
   readonly description?: string;
 }
 
@@ -118,6 +127,10 @@ export function compilePattern(pattern: string, definition: TopicDefinition, not
   if (presence !== undefined && presence !== false && presence !== 'members' && presence !== 'count' && !stated) {
     throw new TypeError(`topic pattern ${JSON.stringify(pattern)}: presence is 'members', 'count', false or { state: <schema> }`);
   }
+  const conflate = definition.conflate;
+  if (conflate !== undefined && typeof conflate !== 'boolean' && !(typeof conflate?.maxRate === 'number' && conflate.maxRate > 0 && conflate.maxRate <= 1000)) {
+    throw new TypeError(`topic pattern ${JSON.stringify(pattern)}: conflate is true, false or { maxRate } with 0 < maxRate ≤ 1000 messages a second`);
+  }
   return { pattern, names, definition, regex: new RegExp(`^${source}$`) };
 }
 
@@ -154,6 +167,13 @@ export class TopicPatterns {
     if (this.cache.size >= 10_000) this.cache.clear();
     this.cache.set(topic, found);
     return found;
+  }
+
+  /** How a topic is conflated when its pattern says so (undefined: every message is delivered). */
+  conflationOf(topic: string): Conflation | undefined {
+    const conflate = this.match(topic)?.pattern.definition.conflate;
+    if (conflate === undefined || conflate === false) return undefined;
+    return { intervalMs: conflate === true ? 0 : 1000 / conflate.maxRate };
   }
 
   /** The history a topic keeps when its pattern says (undefined: the broker's). */

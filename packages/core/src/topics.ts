@@ -4,8 +4,13 @@
  * that is catching up (history after `since`, or after falling behind a full send buffer)
  * is "pending": live messages queue for it until its catch-up is sent, so it sees every
  * offset once and in order.
+ *
+ * A conflated topic (latest only: each message is the topic's whole state) never makes a
+ * subscriber catch up through what it missed: it gets the newest message, marked `conflated`,
+ * and with a `maxRate` live delivery is capped too, the newest message at each slot.
  */
 import type { Broker, TopicMessage } from './broker.ts';
+import type { Clock } from './clock.ts';
 import { encodeSystemNotification, encodeTopicNotification } from './codec.ts';
 import { RecoveryReason, SystemType } from './constants.ts';
 import type { StreamPosition, SubscribedBody } from './envelope.ts';
@@ -31,6 +36,11 @@ export interface TopicSubscriber {
 /** The transport's own publish: one call sends a frame to every natively subscribed socket. */
 export type NativePublish = (topic: string, frame: string) => void;
 
+/** How a conflated topic is delivered: `intervalMs` between live messages at most (0: no cap). */
+export interface Conflation {
+  readonly intervalMs: number;
+}
+
 class TopicState {
   /** Live subscribers sent to one by one. */
   readonly live = new Set<TopicSubscriber>();
@@ -50,12 +60,20 @@ class TopicState {
    */
   deliveredEpoch = '';
   delivered = 0;
+  /** Conflated topics only: the newest message, and the last one live subscribers were sent. */
+  latest: TopicMessage | undefined = undefined;
+  lastSent: TopicMessage | undefined = undefined;
+  /** With a rate cap: when live subscribers were last sent one, and the newest held back since. */
+  sentAt = -Infinity;
+  held: TopicMessage | undefined = undefined;
+  timer: unknown = undefined;
   readonly ready: Promise<void>;
 
   constructor(
     readonly name: string,
     readonly listener: (message: TopicMessage) => void,
     broker: Broker,
+    readonly conflation: Conflation | undefined,
   ) {
     this.ready = broker.subscribe(name, listener);
   }
@@ -65,8 +83,13 @@ class TopicState {
   }
 }
 
-function frameOf(message: TopicMessage): string {
-  return encodeTopicNotification(message.type, message.topic, message.offset, message.body);
+function frameOf(message: TopicMessage, conflated = false): string {
+  return encodeTopicNotification(message.type, message.topic, message.offset, message.body, conflated);
+}
+
+/** Whether `message` skips offsets after `last` in the same epoch: its frame then says `conflated`. */
+function skips(message: TopicMessage, last: StreamPosition | undefined): boolean {
+  return last !== undefined && last.epoch === message.epoch && message.offset > last.offset + 1;
 }
 
 /** `herald.TopicReset` before a message that does not follow the last one: the stream lost history (a broker restart). */
@@ -81,7 +104,12 @@ export class TopicRegistry {
   /** Set by the server when it has a `meter`. */
   metrics: ServerMetrics | undefined = undefined;
 
-  constructor(private readonly broker: Broker) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly clock: Clock,
+    /** Whether a topic is conflated (latest only), and how. */
+    private readonly conflationOf: (topic: string) => Conflation | undefined = () => undefined,
+  ) {}
 
   get size(): number {
     return this.topics.size;
@@ -90,7 +118,7 @@ export class TopicRegistry {
   private state(topic: string): TopicState {
     let state = this.topics.get(topic);
     if (state === undefined) {
-      state = new TopicState(topic, (message) => this.deliver(state as TopicState, message), this.broker);
+      state = new TopicState(topic, (message) => this.deliver(state as TopicState, message), this.broker, this.conflationOf(topic));
       this.topics.set(topic, state);
     }
     return state;
@@ -99,16 +127,63 @@ export class TopicRegistry {
   private deliver(state: TopicState, message: TopicMessage): void {
     // A new epoch, or offsets skipped by the broker: subscribers are told instead of silently skipping.
     const lost = state.epoch !== '' && (state.epoch !== message.epoch || message.offset > state.offset + 1) ? lossOf(state, message) : undefined;
-    state.epoch = state.deliveredEpoch = message.epoch;
-    state.offset = state.delivered = message.offset;
-    for (const queue of state.pending.values()) queue.push(message);
+    const conflation = state.conflation;
+    state.epoch = message.epoch;
+    state.offset = message.offset;
+    // A conflated topic's live subscribers may be sent it later, or never: `fanOut` says when.
+    if (conflation === undefined) {
+      state.deliveredEpoch = message.epoch;
+      state.delivered = message.offset;
+    } else state.latest = message;
+    for (const queue of state.pending.values()) {
+      // Latest only: a subscriber catching up needs the newest message, not a growing queue.
+      if (conflation !== undefined) queue.length = 0;
+      queue.push(message);
+    }
     this.metrics?.publishes.add(1);
     if (state.live.size === 0 && state.native.size === 0) {
       this.metrics?.fanout.record(0);
       return;
     }
     if (lost !== undefined) this.announceReset(state, message, lost);
-    const frame = frameOf(message);
+    else if (conflation !== undefined && conflation.intervalMs > 0 && this.clock.now() - state.sentAt < conflation.intervalMs) {
+      // Held for the next slot, where the newest one held goes out.
+      state.held = message;
+      state.timer ??= this.clock.setInterval(() => this.releaseHeld(state), conflation.intervalMs);
+      return;
+    }
+    this.fanOut(state, message);
+  }
+
+  /** A rate-capped topic's slot: the newest message held since the last one goes out; an idle slot stops the timer. */
+  private releaseHeld(state: TopicState): void {
+    const held = state.held;
+    if (held === undefined) {
+      this.stopTimer(state);
+      return;
+    }
+    state.held = undefined;
+    this.fanOut(state, held);
+  }
+
+  private stopTimer(state: TopicState): void {
+    if (state.timer === undefined) return;
+    this.clock.clearInterval(state.timer);
+    state.timer = undefined;
+    state.held = undefined;
+  }
+
+  /** Sends `message` to every live subscriber with one frame; those whose buffer is full fall behind. */
+  private fanOut(state: TopicState, message: TopicMessage): void {
+    let frame: string;
+    if (state.conflation === undefined) frame = frameOf(message);
+    else {
+      frame = frameOf(message, skips(message, state.lastSent));
+      state.lastSent = message;
+      state.deliveredEpoch = message.epoch;
+      state.delivered = message.offset;
+      state.sentAt = this.clock.now();
+    }
     const behind = { epoch: message.epoch, offset: message.offset - 1 };
     if (state.native.size > 0) {
       for (const subscriber of state.native) {
@@ -134,6 +209,8 @@ export class TopicRegistry {
     const frame = resetFrameOf(message, reason);
     if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
     for (const subscriber of state.live) subscriber.sendTopicFrame(frame);
+    // What was held belongs to the stream before the reset.
+    state.held = undefined;
   }
 
   private goLive(state: TopicState, subscriber: TopicSubscriber): void {
@@ -186,8 +263,15 @@ export class TopicRegistry {
       announce(subscribed);
       return subscribed;
     }
+    const caughtUpTo = since !== undefined && state.conflation !== undefined && state.lagging.has(subscriber) ? this.catchUpLatest(state, subscriber, since) : undefined;
+    if (caughtUpTo !== undefined) {
+      const subscribed = { topic, ...caughtUpTo, recovered: true };
+      announce(subscribed);
+      return subscribed;
+    }
     this.leave(state, subscriber);
     state.pending.set(subscriber, []);
+    const conflated = state.conflation !== undefined;
     try {
       await state.ready;
       let subscribed: SubscribedBody;
@@ -195,9 +279,15 @@ export class TopicRegistry {
       if (since === undefined) {
         subscribed = { topic, ...(await this.broker.position(topic)) };
       } else {
-        const history = await this.broker.history(topic, since);
+        let history = await this.broker.history(topic, since);
+        const { position } = history;
+        // Latest only: the newest message is the whole state, whatever the history lost before it.
+        if (conflated && !history.complete && position.epoch === since.epoch && position.offset > since.offset) {
+          const latest = await this.broker.history(topic, { epoch: position.epoch, offset: position.offset - 1 });
+          if (latest.complete && latest.position.epoch === position.epoch) history = latest;
+        }
         let offset = history.position.offset;
-        if (history.complete) ({ last: offset, done: caughtUp } = this.sendAll(subscriber, history.messages, since.offset, since.epoch));
+        if (history.complete) ({ last: offset, done: caughtUp } = this.sendAll(subscriber, history.messages, since.offset, since.epoch, conflated));
         subscribed = history.complete
           ? { topic, epoch: history.position.epoch, offset, recovered: true }
           : { topic, epoch: history.position.epoch, offset, recovered: false, reason: lossOf(since, history.position) };
@@ -213,7 +303,7 @@ export class TopicRegistry {
         state.offset = subscribed.offset;
       }
       state.pending.delete(subscriber);
-      const rest = caughtUp ? this.sendAll(subscriber, queue, subscribed.offset, subscribed.epoch) : { last: subscribed.offset, done: false };
+      const rest = caughtUp ? this.sendAll(subscriber, queue, subscribed.offset, subscribed.epoch, conflated) : { last: subscribed.offset, done: false };
       // A full send buffer stops the catch-up; the next drain resumes it from history.
       if (rest.done) this.goLive(state, subscriber);
       else state.lagging.set(subscriber, { epoch: subscribed.epoch, offset: rest.last });
@@ -224,18 +314,40 @@ export class TopicRegistry {
     }
   }
 
-  /** Sends messages after `after` (in `epoch`) in order until the send buffer fills; says how far it got. */
-  private sendAll(subscriber: TopicSubscriber, messages: readonly TopicMessage[], after: number, epoch: string): { last: number; done: boolean } {
+  /**
+   * A lagging subscriber of a conflated topic whose buffer drained: sends it the newest message
+   * (nothing when it has that one), makes it live, and says where it stands. Undefined when this
+   * node has no newer message of its epoch (then it catches up from history), or the buffer is
+   * still full (it stays behind).
+   */
+  private catchUpLatest(state: TopicState, subscriber: TopicSubscriber, since: StreamPosition): StreamPosition | undefined {
+    const latest = state.latest;
+    if (latest === undefined || latest.epoch !== since.epoch || latest.offset < since.offset) return undefined;
+    if (latest.offset > since.offset && !subscriber.sendTopicFrame(frameOf(latest, skips(latest, since)))) return undefined;
+    state.lagging.delete(subscriber);
+    this.goLive(state, subscriber);
+    return { epoch: latest.epoch, offset: latest.offset };
+  }
+
+  /**
+   * Sends messages after `after` (in `epoch`) in order until the send buffer fills; says how far
+   * it got. `conflated`: only the newest of them (after a reset, the newest of the new epoch).
+   */
+  private sendAll(subscriber: TopicSubscriber, messages: readonly TopicMessage[], after: number, epoch: string, conflated = false): { last: number; done: boolean } {
     let last = after;
     let current = epoch;
-    for (const message of messages) {
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i] as TopicMessage;
       if (message.epoch !== current) {
         if (!subscriber.sendTopicFrame(resetFrameOf(message, RecoveryReason.EpochChanged))) return { last, done: false };
         current = message.epoch;
         last = message.offset - 1;
       }
       if (message.offset <= last) continue;
-      if (!subscriber.sendTopicFrame(frameOf(message))) return { last, done: false };
+      const next = messages[i + 1];
+      if (conflated && next !== undefined && next.epoch === current) continue;
+      const frame = conflated ? frameOf(message, skips(message, { epoch: current, offset: last })) : frameOf(message);
+      if (!subscriber.sendTopicFrame(frame)) return { last, done: false };
       last = message.offset;
     }
     return { last, done: true };
@@ -246,6 +358,7 @@ export class TopicRegistry {
     if (state === undefined) return;
     this.leave(state, subscriber);
     if (state.empty) {
+      this.stopTimer(state);
       this.topics.delete(topic);
       this.broker.unsubscribe(topic, state.listener).catch(() => {
         // Losing an unsubscribe only leaves a listener whose deliveries find no state: harmless.

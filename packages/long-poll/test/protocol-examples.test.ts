@@ -209,6 +209,16 @@ const scenarios: Record<string, Scenario> = {
   },
 
   // §4.6 notifications
+  'conflated-notification': {
+    run: async (stage) => {
+      // Behind the history (the spec app keeps 5,000 messages): a conflated topic recovers from the newest.
+      for (let n = 1; n < 9412; n++) await stage.app.broker.publish('price/ACME', 'price.Quote', `{"bid":${100 + n / 10000},"ask":${100.04 + n / 10000}}`);
+      const { epoch } = await stage.app.herald.publish('price/ACME', 'price.Quote', { bid: 101.2, ask: 101.24 });
+      const tester = await stage.signedIn();
+      await tester.request('herald.Subscribe', { topic: 'price/ACME', since: { epoch, offset: 2000 } });
+      return tester.waitFor(topicFrame('price/ACME', 9412));
+    },
+  },
   'topic-notification': {
     run: async (stage) => {
       await stage.app.fill('chat/room/42', 1318);

@@ -24,6 +24,7 @@ export const specContract = defineContract({
     'chat.Message': { body: z.object({ room: z.string(), text: z.string(), from: z.string() }) },
     'ams.routing.RingUpdated': { body: anything },
     'ops.MaintenanceScheduled': { body: anything },
+    'price.Quote': { body: z.object({ bid: z.number(), ask: z.number() }) },
   },
   topics: {
     'chat/room/{room}': { notifications: ['chat.MessagePosted'] },
@@ -31,6 +32,7 @@ export const specContract = defineContract({
     'team/{team}': { notifications: ['chat.Message'], presence: { state: z.object({ status: z.string() }) } },
     'brand/{brand}/skill/{skill}': { notifications: ['ams.routing.RingUpdated'] },
     'lobby/{name}': { notifications: ['chat.Message'], presence: 'count' },
+    'price/{symbol}': { notifications: ['price.Quote'], conflate: true },
   },
 });
 
