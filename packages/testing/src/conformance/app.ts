@@ -30,6 +30,7 @@ export const conformanceContract = defineContract({
     'conf/limit/{n}': { notifications: ['conf.Published'] },
     'conf/presence/{room}': { notifications: ['conf.Published'], presence: { state: z.object({ status: z.string().max(20) }) } },
     'conf/count/{room}': { notifications: ['conf.Published'], presence: 'count' },
+    'conf/latest/{name}': { notifications: ['conf.Published'], conflate: true },
   },
 });
 

@@ -395,6 +395,23 @@ export function describeConformance(target: ConformanceTarget): void {
         await reader.expectNothing(100, withType('conf.Published'));
       });
 
+      it('recovers a conflated topic from its newest message, marked conflated, and delivers it live unmarked (§6 Conflated topics)', async () => {
+        await boot();
+        const live = await client({ token: 'user:ann' });
+        const writer = await client({ token: 'user:bob' });
+        const topic = 'conf/latest/quote';
+        const { epoch } = (await live.request('herald.Subscribe', { topic })).body as { epoch: string };
+        await writer.request('conf.Publish', { topic, count: 30 });
+        await live.waitFor(withProperty('offset', 30));
+        const liveFrames = live.log.filter(withType('conf.Published')) as NotificationMessage[];
+        expect(liveFrames.map((m) => [m.offset, m.conflated])).toEqual(Array.from({ length: 30 }, (_, i) => [i + 1, undefined]));
+        const late = await client({ token: 'user:cid' });
+        const answer = await late.request('herald.Subscribe', { topic, since: { epoch, offset: 2 } });
+        expect(answer).toMatchObject({ code: 200, body: { topic, epoch, offset: 30, recovered: true } });
+        const caughtUp = late.log.filter(withType('conf.Published')) as NotificationMessage[];
+        expect(caughtUp).toEqual([{ kind: 'notification', type: 'conf.Published', topic, offset: 30, conflated: true, body: { n: 30 } }]);
+      });
+
       it('counts $all toward maxSubscriptions (§4.9)', async () => {
         await boot();
         const tester = await client({ token: 'user:ann' });
