@@ -9,6 +9,7 @@ import type { Broker, TopicMessage } from './broker.ts';
 import { encodeSystemNotification, encodeTopicNotification } from './codec.ts';
 import { RecoveryReason, SystemType } from './constants.ts';
 import type { StreamPosition, SubscribedBody } from './envelope.ts';
+import type { InspectedTopic } from './inspection.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 
 /** Why history after `since` is incomplete: the stream was reset, or it no longer reaches back. */
@@ -50,6 +51,8 @@ class TopicState {
    */
   deliveredEpoch = '';
   delivered = 0;
+  /** Messages delivered here, for the inspector's publish rate. */
+  messages = 0;
   readonly ready: Promise<void>;
 
   constructor(
@@ -87,6 +90,16 @@ export class TopicRegistry {
     return this.topics.size;
   }
 
+  /** Every topic with subscribers here, for `Inspection.snapshot`. */
+  inspect(): InspectedTopic[] {
+    const topics: InspectedTopic[] = [];
+    for (const state of this.topics.values()) {
+      const subscribers = state.live.size + state.native.size + state.pending.size + state.lagging.size;
+      topics.push({ topic: state.name, subscribers, epoch: state.epoch, offset: state.offset, messages: state.messages });
+    }
+    return topics;
+  }
+
   private state(topic: string): TopicState {
     let state = this.topics.get(topic);
     if (state === undefined) {
@@ -101,6 +114,7 @@ export class TopicRegistry {
     const lost = state.epoch !== '' && (state.epoch !== message.epoch || message.offset > state.offset + 1) ? lossOf(state, message) : undefined;
     state.epoch = state.deliveredEpoch = message.epoch;
     state.offset = state.delivered = message.offset;
+    state.messages++;
     for (const queue of state.pending.values()) queue.push(message);
     this.metrics?.publishes.add(1);
     if (state.live.size === 0 && state.native.size === 0) {
