@@ -42,6 +42,7 @@ export {
   type InspectedRequests,
   type InspectedSession,
   type InspectedTopic,
+  type InspectionRelay,
   type InspectionSnapshot,
   type TappedFrame,
 } from './inspection.ts';

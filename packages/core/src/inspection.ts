@@ -94,6 +94,27 @@ export interface TappedFrame {
   readonly frame: string;
 }
 
+/**
+ * Carries the inspection between the nodes of a cluster (`RedisInspectionRelay` from
+ * `@herald/redis`): every node reports its snapshot, and asks another node to act on a
+ * session it holds. Reports and requests are JSON values; their meaning is the inspector's.
+ */
+export interface InspectionRelay {
+  /** This node's name, as the other nodes see it. */
+  readonly nodeId: string;
+  /**
+   * Starts reporting `node.report()` every few seconds and answering the requests of other
+   * nodes with `node.answer`.
+   */
+  start(node: { report(): unknown; answer(request: unknown): unknown }): void;
+  /** The latest report of every other node that reported recently, by node id. */
+  reports(): Promise<ReadonlyMap<string, unknown>>;
+  /** Asks another node; rejects when it does not answer in time. */
+  ask(nodeId: string, request: unknown): Promise<unknown>;
+  /** Stops reporting and answering. */
+  close(): Promise<void>;
+}
+
 /** What the inspection needs from the server that owns it. */
 export interface InspectionHost {
   readonly now: () => number;
