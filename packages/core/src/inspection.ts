@@ -124,6 +124,8 @@ export interface InspectionHost {
   readonly topics: () => readonly InspectedTopic[];
   readonly unsubscribe: (session: Session, topic: string, reason: string) => void;
   readonly destroy: (session: Session) => void;
+  /** Sessions tapped now went from none to some (+1) or back (-1): topic frames a transport publishes natively are then copied to their taps. */
+  readonly tapping: (delta: 1 | -1) => void;
 }
 
 const STATES = ['authenticating', 'open', 'detached'] as const;
@@ -194,9 +196,8 @@ export class Inspection {
 
   /**
    * Calls `listener` with every frame the session sends and receives from now on, until the
-   * returned function is called or the session ends. Topic frames a transport publishes natively
-   * (uWS) reach its subscribers without passing the session, and are not seen. Returns undefined
-   * for a session this node does not hold.
+   * returned function is called or the session ends; topic frames a transport publishes
+   * natively (uWS) included. Returns undefined for a session this node does not hold.
    */
   tap(sessionId: string, listener: (frame: TappedFrame) => void): (() => void) | undefined {
     const session = this.host.session(sessionId);
@@ -205,6 +206,7 @@ export class Inspection {
     if (listeners === undefined) {
       const set = (listeners = new Set());
       this.taps.set(session, set);
+      this.host.tapping(1);
       session.tap = (direction, frame) => {
         const tapped: TappedFrame = { at: this.host.now(), direction, frame };
         for (const each of set) each(tapped);
@@ -214,9 +216,20 @@ export class Inspection {
     return () => {
       const set = this.taps.get(session);
       if (set === undefined || !set.delete(listener) || set.size > 0) return;
-      this.taps.delete(session);
-      session.tap = undefined;
+      this.untap(session);
     };
+  }
+
+  /** Whether this node holds the session now. */
+  holds(sessionId: string): boolean {
+    const session = this.host.session(sessionId);
+    return session !== undefined && session.state !== SessionState.Closed;
+  }
+
+  private untap(session: Session): void {
+    if (!this.taps.delete(session)) return;
+    session.tap = undefined;
+    this.host.tapping(-1);
   }
 
   /**
@@ -266,6 +279,6 @@ export class Inspection {
 
   /** @internal The session ended: its taps go with it. */
   ended(session: Session): void {
-    if (this.taps.delete(session)) session.tap = undefined;
+    this.untap(session);
   }
 }

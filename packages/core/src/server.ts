@@ -431,6 +431,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       topics: () => this.topics.inspect(),
       unsubscribe: (session, topic, reason) => this.unsubscribe(session, topic, reason),
       destroy: (session) => this.destroy(session),
+      tapping: (delta) => (this.topics.tapped += delta),
     }));
   }
 

@@ -27,6 +27,8 @@ export interface TopicSubscriber {
   readonly backpressured: boolean;
   /** Joins (or leaves) the transport's native fan-out; false when its socket has none. */
   nativeSubscribe(topic: string, join: boolean): boolean;
+  /** Set while an inspector taps the subscriber's frames. */
+  readonly tap?: ((direction: 'out', frame: string) => void) | undefined;
 }
 
 /** The transport's own publish: one call sends a frame to every natively subscribed socket. */
@@ -83,6 +85,8 @@ export class TopicRegistry {
   nativePublish: NativePublish | undefined = undefined;
   /** Set by the server when it has a `meter`. */
   metrics: ServerMetrics | undefined = undefined;
+  /** Sessions an inspector taps (`Inspection.tap`): natively published frames are copied to them. */
+  tapped = 0;
 
   constructor(private readonly broker: Broker) {}
 
@@ -133,6 +137,7 @@ export class TopicRegistry {
         }
       }
       if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
+      if (this.tapped > 0) for (const subscriber of state.native) subscriber.tap?.('out', frame);
     }
     for (const subscriber of state.live) {
       if (!subscriber.sendTopicFrame(frame)) {

@@ -47,6 +47,11 @@ export class FrameTails {
   /** The frames of a session after `after`, tapping it from now on; undefined when this node does not hold it. */
   read(sessionId: string, after: number, now: number): TailPage | undefined {
     let tail = this.tails.get(sessionId);
+    if (tail !== undefined && !this.inspection.holds(sessionId)) {
+      tail.untap();
+      this.tails.delete(sessionId);
+      return undefined;
+    }
     if (tail === undefined) {
       const started = new Tail(now);
       const untap = this.inspection.tap(sessionId, (tapped) => started.push(tapped, this.showBodies));
