@@ -4,73 +4,22 @@
  * and vanish as clients connect and disconnect, a session's frames are tailed live, and the
  * disconnect action ends a session, whose client sees close code 4410 and does not reconnect.
  *
- * The screenshot lands in `test/artifacts/`; with `UPDATE_SCREENSHOTS=1` it is also copied to
- * `docs/`, where the README shows it.
+ * The screenshot lands in `test/artifacts/` (see `chromium.ts`).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createClient, type HeraldClient } from '@herald/client';
 import { eventually } from '@herald/testing';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { type Adapter, chat, serveInspected, TOKEN, type InspectedServer } from './servers.ts';
+import { type Chromium, launchChromium, screenshot, sessionRow as row, signedIn, WAIT } from './chromium.ts';
+import { type Adapter, chatClient, serveInspected, type InspectedServer } from './servers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
-/** Generous: the machine may be loaded; each wait ends as soon as its condition holds. */
-const WAIT = { timeout: 15_000 };
-
-let browser: BrowserContext;
-let profile: string;
+let chromium: Chromium;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  profile = mkdtempSync(join(tmpdir(), 'herald-inspector-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1400, height: 900 } });
+  chromium = await launchChromium();
 });
 
 afterAll(async () => {
-  await browser?.close();
-  if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
+  await chromium?.close();
 });
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  if (process.env['UPDATE_SCREENSHOTS'] === '1') {
-    mkdirSync(DOCS, { recursive: true });
-    copyFileSync(path, join(DOCS, `${name}.png`));
-  }
-}
-
-function client(server: InspectedServer, user: string): HeraldClient<typeof chat> {
-  return createClient<typeof chat>({ url: `ws://127.0.0.1:${server.port}/ws`, WebSocket: WebSocket as never, token: `user:${user}` });
-}
-
-async function signedIn(server: InspectedServer, token = TOKEN): Promise<Page> {
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.port}/inspector`);
-  await page.fill('#token', token);
-  await page.click('#sign-in-button');
-  return page;
-}
-
-const row = (page: Page, user: string) => page.locator(`inspector-sessions tr[data-user="${user}"]`);
 
 describe.each<Adapter>(['uws', 'hono'])('the inspector on %s', (adapter) => {
   let server: InspectedServer;
@@ -90,7 +39,7 @@ describe.each<Adapter>(['uws', 'hono'])('the inspector on %s', (adapter) => {
   });
 
   it('asks again when the token is refused, and shows nothing', async () => {
-    const page = await signedIn(server, 'not-the-inspector-token');
+    const page = await signedIn(chromium.context, server.port, 'not-the-inspector-token');
     await page.locator('.notice', { hasText: 'The token was refused.' }).waitFor(WAIT);
     expect(await page.locator('#sign-in').isVisible()).toBe(true);
     expect(await page.locator('inspector-sessions tr').count()).toBe(0);
@@ -98,12 +47,12 @@ describe.each<Adapter>(['uws', 'hono'])('the inspector on %s', (adapter) => {
   });
 
   it('shows sessions as clients connect and disconnect, tails one, and disconnects one (4410)', async () => {
-    const page = await signedIn(server);
+    const page = await signedIn(chromium.context, server.port);
     await page.locator('#state', { hasText: 'live' }).waitFor(WAIT);
     await page.locator('inspector-sessions tr.empty').waitFor(WAIT);
 
-    const alice = client(server, 'alice');
-    const bob = client(server, 'bob');
+    const alice = chatClient(server.port, 'alice');
+    const bob = chatClient(server.port, 'bob');
     await alice.subscribe('room/lobby', () => {}).ready;
     await bob.request('chat.Send', { room: 'lobby', text: 'hello' });
     await row(page, 'alice').waitFor(WAIT);

@@ -2,10 +2,12 @@
  * A small chat with the inspector mounted, on uWS (`attachHttp`) or on Hono (`@hono/node-server`
  * with `ws`): the same herald and inspector options, served the way each adapter serves them.
  */
+import { createClient, type HeraldClient } from '@herald/client';
 import { createHerald, defineContract, type Broker, type Herald, type SessionStore } from '@herald/core';
 import { mountHerald } from '@herald/hono';
 import { attachHttp, loadUws, serveHerald } from '@herald/uws';
 import { Hono } from 'hono';
+import WebSocket from 'ws';
 import { z } from 'zod';
 import { createInspector, type InspectorHandler, type InspectorOptions } from '../src/index.ts';
 
@@ -86,4 +88,9 @@ export async function serveInspected(adapter: Adapter, options: ServeOptions = {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** A real client of the chat (`@herald/client` over `ws`), signed in as `user`. */
+export function chatClient(port: number, user: string): HeraldClient<typeof chat> {
+  return createClient<typeof chat>({ url: `ws://127.0.0.1:${port}/ws`, WebSocket: WebSocket as never, token: `user:${user}` });
 }

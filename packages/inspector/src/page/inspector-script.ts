@@ -80,13 +80,14 @@ class InspectorTopics extends HTMLElement {
     for (const { snapshot } of view.nodes) {
       for (const topic of snapshot.topics) {
         const seen = topics.get(topic.topic) ?? { subscribers: 0, messages: 0, offset: 0 };
-        topics.set(topic.topic, { subscribers: seen.subscribers + topic.subscribers, messages: seen.messages + topic.messages, offset: Math.max(seen.offset, topic.offset) });
+        // Every node with subscribers gets every message: the topic's rate is the busiest node's, not the sum.
+        topics.set(topic.topic, { subscribers: seen.subscribers + topic.subscribers, messages: Math.max(seen.messages, topic.messages), offset: Math.max(seen.offset, topic.offset) });
       }
     }
     const rows = [...topics].sort(([a], [b]) => a.localeCompare(b)).map(([topic, { subscribers, messages, offset }]) =>
       h('tr', { 'data-topic': topic }, h('td', {}, topic), h('td', { class: 'number' }, subscribers),
         h('td', { class: 'number' }, view.rate('topic ' + topic, messages).toFixed(1) + '/s'), h('td', { class: 'number' }, offset)));
-    this.replaceChildren(h('h2', {}, 'Topics'), table('topics', ['Topic', 'Subscribers', 'Messages', 'Last offset'], rows, 'No topics'));
+    this.replaceChildren(h('h2', {}, 'Topics'), table('topics', ['Topic', 'Subscribers', 'Publish rate', 'Last offset'], rows, 'No topics'));
   }
 }
 
@@ -158,7 +159,7 @@ class InspectorSession extends HTMLElement {
     if (response?.ok) {
       const page = await response.json();
       this.after = page.next;
-      this.status.textContent = 'Live: ' + page.next + ' frames since the tap started' + (this.inspector.showBodies ? '' : ' (bodies hidden)');
+      this.status.textContent = 'Live: ' + page.next + (page.next === 1 ? ' frame' : ' frames') + ' since the tap started' + (this.inspector.showBodies ? '' : ' (bodies hidden)');
       for (const frame of page.frames) {
         this.list.prepend(h('li', { class: 'frame ' + frame.direction },
           h('time', {}, clock(frame.at)), h('span', { class: 'direction' }, frame.direction === 'in' ? '→ in' : '← out'), h('code', {}, JSON.stringify(frame.frame))));
