@@ -35,7 +35,6 @@ export { HeraldError } from './errors.ts';
 export {
   INSPECTION_HISTORY,
   Inspection,
-  OPERATOR_CLOSE_CODE,
   type InspectedClose,
   type InspectedError,
   type InspectedRefusal,

@@ -50,6 +50,15 @@ describe('herald.inspection()', () => {
     expect(snapshot.topics.find((t) => t.topic === 'room/1')).toMatchObject({ subscribers: 1, offset: 1, messages: 1 });
   });
 
+  it('lists at most maxSessions sessions, and counts them all', async () => {
+    const herald = server();
+    const inspection = herald.inspection();
+    for (const user of ['ann', 'ben', 'cat']) await connectMemory(herald, { authorization: `Bearer ${user}` });
+    const snapshot = inspection.snapshot({ maxSessions: 2 });
+    expect(snapshot.sessionCount).toBe(3);
+    expect(snapshot.sessions).toHaveLength(2);
+  });
+
   it('counts answers per type and code, and remembers refusals, handler errors and closes', async () => {
     const herald = server();
     const inspection = herald.inspection();

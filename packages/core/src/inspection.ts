@@ -11,9 +11,6 @@ import type { ClientClass } from './upgrade.ts';
 /** How many refusals, errors and closes the inspection remembers, newest first. */
 export const INSPECTION_HISTORY = 50;
 
-/** The close code a session gets when an operator disconnects it (PROTOCOL.md, "Close codes"). */
-export const OPERATOR_CLOSE_CODE: typeof CloseCode.Disconnected = CloseCode.Disconnected;
-
 /** How a connection of a session ended: the code, and the reason when the server closed it. */
 export interface InspectedClose {
   readonly at: number;
@@ -78,6 +75,8 @@ export interface InspectionSnapshot {
   /** Since when requests and refusals are counted. */
   readonly since: number;
   readonly draining: boolean;
+  /** Sessions held, of which `sessions` lists the first `maxSessions`. */
+  readonly sessionCount: number;
   readonly sessions: readonly InspectedSession[];
   readonly topics: readonly InspectedTopic[];
   readonly requests: InspectedRequests;
@@ -155,15 +154,19 @@ export class Inspection {
   private readonly lastCloses = new WeakMap<Session, InspectedClose>();
   private readonly taps = new Map<Session, Set<(frame: TappedFrame) => void>>();
 
+  /** @internal Made by `herald.inspection()`. */
   constructor(private readonly host: InspectionHost) {
     this.since = host.now();
   }
 
-  /** Everything the inspector shows of this node now. */
-  snapshot(): InspectionSnapshot {
+  /** Everything the inspector shows of this node now, with at most `maxSessions` sessions (default all). */
+  snapshot(options: { readonly maxSessions?: number } = {}): InspectionSnapshot {
+    const maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
     const sessions: InspectedSession[] = [];
+    let sessionCount = 0;
     for (const session of this.host.sessions()) {
       if (session.state === SessionState.Closed) continue;
+      if (++sessionCount > maxSessions) continue;
       const connection = session.connection;
       sessions.push({
         id: session.id,
@@ -185,6 +188,7 @@ export class Inspection {
       at: this.host.now(),
       since: this.since,
       draining: this.host.draining(),
+      sessionCount,
       sessions,
       topics: this.host.topics(),
       requests,
@@ -239,7 +243,7 @@ export class Inspection {
   disconnect(sessionId: string, reason = 'disconnected by an operator'): boolean {
     const session = this.host.session(sessionId);
     if (session === undefined) return false;
-    if (session.connection !== null) session.close(OPERATOR_CLOSE_CODE, reason);
+    if (session.connection !== null) session.close(CloseCode.Disconnected, reason);
     this.host.destroy(session);
     return true;
   }

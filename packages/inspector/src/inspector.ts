@@ -32,6 +32,8 @@ export interface InspectorOptions {
   readonly node?: string;
   /** How long a session's frames stay tapped after the page last asked for them (default 30 s). */
   readonly tailIdleMs?: number;
+  /** The most sessions a node lists (default 500); the page says how many there are in all. */
+  readonly maxSessions?: number;
 }
 
 /** One node's part of the page. */
@@ -138,6 +140,7 @@ export function createInspector(herald: Herald<any>, options: InspectorOptions):
   const relay = options.relay;
   const node = relay?.nodeId ?? options.node ?? 'local';
   const inspection = herald.inspection();
+  const limit = { maxSessions: options.maxSessions ?? 500 };
   const tails = new FrameTails(inspection, showBodies, options.tailIdleMs ?? 30_000);
   let sweep: ReturnType<typeof setInterval> | undefined = setInterval(() => tails.sweep(Date.now()), SWEEP_MS);
   (sweep as { unref?: () => void }).unref?.();
@@ -156,7 +159,7 @@ export function createInspector(herald: Herald<any>, options: InspectorOptions):
   }
 
   relay?.start({
-    report: () => inspection.snapshot(),
+    report: () => inspection.snapshot(limit),
     answer: (request) => (isRelayRequest(request) ? act(request) : refusal(400, 'invalid_request', 'not an inspector request')),
   });
 
@@ -173,7 +176,7 @@ export function createInspector(herald: Herald<any>, options: InspectorOptions):
   }
 
   async function snapshot(): Promise<InspectorSnapshot> {
-    const nodes: NodeReport[] = [{ node, snapshot: inspection.snapshot() }];
+    const nodes: NodeReport[] = [{ node, snapshot: inspection.snapshot(limit) }];
     if (relay !== undefined) {
       for (const [other, report] of await relay.reports()) if (other !== node) nodes.push({ node: other, snapshot: report as InspectionSnapshot });
     }

@@ -49,7 +49,9 @@ class InspectorSessions extends HTMLElement {
   show(view) {
     const { nodes, actions, now, inspector } = view;
     const rows = [];
+    let total = 0;
     for (const { node, snapshot } of nodes) {
+      total += snapshot.sessionCount;
       for (const session of snapshot.sessions) {
         const topics = session.topics.map((topic) => h('span', { class: 'topic' }, topic,
           actions ? h('button', { class: 'unsubscribe', title: 'Unsubscribe from ' + topic, 'aria-label': 'Unsubscribe from ' + topic,
@@ -69,7 +71,8 @@ class InspectorSessions extends HTMLElement {
           h('td', {}, actions ? h('button', { class: 'disconnect', onclick: () => inspector.act('disconnect', { node, session: session.id }) }, 'Disconnect') : '')));
       }
     }
-    this.replaceChildren(h('h2', {}, 'Sessions ', h('span', { class: 'count' }, String(rows.length))),
+    const count = total === rows.length ? String(total) : total + ' (listing ' + rows.length + ')';
+    this.replaceChildren(h('h2', {}, 'Sessions ', h('span', { class: 'count' }, count)),
       table('sessions', ['Node', 'Session', 'User', 'Transport', 'State', 'Age', 'Topics', 'Unacked', 'Buffered', 'Last close', ''], rows, 'No sessions'));
   }
 }
