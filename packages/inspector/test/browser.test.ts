@@ -1,7 +1,8 @@
 /**
  * The inspector page in Debian's Chromium (`/usr/bin/chromium`, driven by playwright-core), on a
  * real server on uWS and on Hono, with real clients (`@herald/client` over `ws`): sessions appear
- * and vanish as clients connect and disconnect, a session's frames are tailed live, and the
+ * and vanish as clients connect and disconnect, a session's frames are tailed live, the unsubscribe action
+ * ends one subscription, and the
  * disconnect action ends a session, whose client sees close code 4410 and does not reconnect.
  *
  * The screenshot lands in `test/artifacts/` (see `chromium.ts`).
@@ -46,7 +47,7 @@ describe.each<Adapter>(['uws', 'hono'])('the inspector on %s', (adapter) => {
     await page.close();
   });
 
-  it('shows sessions as clients connect and disconnect, tails one, and disconnects one (4410)', async () => {
+  it('shows sessions as clients connect and disconnect, tails one, unsubscribes one from a topic and disconnects it (4410)', async () => {
     const page = await signedIn(chromium.context, server.port);
     await page.locator('#state', { hasText: 'live' }).waitFor(WAIT);
     await page.locator('inspector-sessions tr.empty').waitFor(WAIT);
@@ -72,6 +73,12 @@ describe.each<Adapter>(['uws', 'hono'])('the inspector on %s', (adapter) => {
     await page.locator('inspector-session li.frame.out', { hasText: 'chat.Message' }).first().waitFor(WAIT);
     expect(await page.locator('inspector-session').textContent()).not.toContain('a secret');
     if (adapter === 'uws') await screenshot(page, 'inspector');
+
+    // Unsubscribing her from a topic leaves the session open, without the topic.
+    await row(page, 'alice').locator('.topic', { hasText: 'room/lobby' }).locator('button.unsubscribe').click();
+    await row(page, 'alice').locator('.topic', { hasText: 'room/lobby' }).waitFor({ state: 'detached', ...WAIT });
+    await page.locator('inspector-session li.frame.out', { hasText: 'herald.Unsubscribed' }).waitFor(WAIT);
+    expect(alice.state).toBe('open');
 
     await row(page, 'alice').locator('button.disconnect').click();
     await eventually(() => expect(alice.state).toBe('closed'), 15_000);
