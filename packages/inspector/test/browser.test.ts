@@ -1,9 +1,9 @@
 /**
  * The inspector page in Debian's Chromium (`/usr/bin/chromium`, driven by playwright-core), on a
  * real server on uWS and on Hono, with real clients (`@herald/client` over `ws`): sessions appear
- * and vanish as clients connect and disconnect, a session's frames are tailed live, the unsubscribe action
- * ends one subscription, and the
- * disconnect action ends a session, whose client sees close code 4410 and does not reconnect.
+ * and vanish as clients connect and disconnect, a session's frames are tailed live, the
+ * unsubscribe action ends one subscription, and the disconnect action ends a session, whose
+ * client sees close code 4410 and does not reconnect.
  *
  * The screenshot lands in `test/artifacts/` (see `chromium.ts`).
  */
