@@ -71,10 +71,19 @@ describe('herald.inspection()', () => {
     await flush();
     const snapshot = inspection.snapshot();
     expect(snapshot.requests).toEqual({ 'test.Echo': { '200': 1 }, 'test.Crash': { '500': 1 } });
-    expect(snapshot.refusals[0]).toMatchObject({ status: 401, reason: 'invalid_token' });
+    expect(snapshot.refusals[0]).toMatchObject({ what: 'upgrade', status: 401, reason: 'invalid_token' });
     expect(snapshot.errors[0]).toMatchObject({ event: 'handler_failed', type: 'test.Crash', message: 'boom' });
     expect(snapshot.sessions[0]).toMatchObject({ userId: 'bob', state: 'detached', lastClose: { code: 1006 } });
     expect(snapshot.closes[0]).toMatchObject({ userId: 'bob', code: 1006 });
+  });
+
+  it('remembers the subscriptions it refused a session, with the topic and the user', async () => {
+    const herald = createHerald({ contract, authenticate: (token) => ({ userId: token }), canSubscribe: () => false, handlers: { 'test.Echo': ({ text }) => ({ text }), 'test.Crash': () => ({}) } });
+    const inspection = herald.inspection();
+    const frank = await connectMemory(herald, { authorization: 'Bearer frank' });
+    frank.deliver({ kind: 'req', id: '1', type: 'herald.Subscribe', body: { topic: 'room/9' } });
+    await flush();
+    expect(inspection.snapshot().refusals[0]).toMatchObject({ what: 'subscribe room/9', status: 403, reason: 'not allowed to subscribe to room/9', userId: 'frank' });
   });
 
   it('taps a session\'s frames both ways until untapped, and the session stops paying for it', async () => {

@@ -49,12 +49,18 @@ export interface InspectedTopic {
   readonly messages: number;
 }
 
-/** An upgrade or long-poll open the server refused. */
+/** An upgrade or long-poll open the server refused, or a subscription it refused a session. */
 export interface InspectedRefusal {
   readonly at: number;
+  /** `upgrade`, or `subscribe <topic>`. */
+  readonly what: string;
   readonly status: number;
   readonly reason: string;
+  /** The client's address, for an upgrade. */
   readonly address: string | undefined;
+  /** The session and its user, for a subscription. */
+  readonly sessionId?: string;
+  readonly userId?: string | undefined;
 }
 
 /** A failure: a handler that threw (a 500), or a store, broker or hook that failed. */
@@ -265,7 +271,12 @@ export class Inspection {
 
   /** @internal The server refused an upgrade or a long-poll open. */
   refused(status: number, reason: string, address: string | undefined): void {
-    remember(this.refusals, { at: this.host.now(), status, reason, address });
+    remember(this.refusals, { at: this.host.now(), what: 'upgrade', status, reason, address });
+  }
+
+  /** @internal The server refused a session's `herald.Subscribe` (or a topic of its resume). */
+  refusedSubscription(session: Session, topic: string, status: number, reason: string): void {
+    remember(this.refusals, { at: this.host.now(), what: `subscribe ${topic}`, status, reason, address: undefined, sessionId: session.id, userId: session.userId });
   }
 
   /** @internal A handler, store, broker or hook failed. */

@@ -876,7 +876,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
    */
   private async refuseSubscription(session: Session, topic: string): Promise<[number, ErrorBody] | undefined> {
     if (topic === BROADCAST_TOPIC) return undefined;
-    const refused = (message: string): [number, ErrorBody] => [Status.Forbidden, { error: ErrorReason.Forbidden, message }];
+    const refused = (message: string): [number, ErrorBody] => {
+      this.inspecting?.refusedSubscription(session, topic, Status.Forbidden, message);
+      return [Status.Forbidden, { error: ErrorReason.Forbidden, message }];
+    };
     if (topic.startsWith('$')) return refused(`not allowed to subscribe to ${topic}`);
     const match = this.patterns.declared ? this.patterns.match(topic) : null;
     if (this.patterns.declared && match === null) return refused(`${topic} matches no topic pattern of the contract`);

@@ -61,6 +61,9 @@ describe.each<Adapter>(['uws', 'hono'])('the inspector on %s', (adapter) => {
     await row(page, 'alice').locator('.topic', { hasText: 'room/lobby' }).waitFor(WAIT);
     await page.locator('inspector-topics tr[data-topic="room/lobby"]').waitFor(WAIT);
     await page.locator('inspector-requests tr[data-type="chat.Send"]', { hasText: '200 × 1' }).waitFor(WAIT);
+    // The chat lets sessions subscribe to room/* only: a refusal shows with its topic and user.
+    await expect(bob.subscribe('lobby', () => {}).ready).rejects.toThrow();
+    await page.locator('inspector-events table.refusals tr', { hasText: 'subscribe lobby' }).and(page.locator('tr', { hasText: 'bob' })).waitFor(WAIT);
 
     // A client that leaves for good (close code 1000) takes its session off the page.
     bob.close();

@@ -118,7 +118,7 @@ class InspectorEvents extends HTMLElement {
     const all = (key) => view.nodes.flatMap(({ node, snapshot }) => snapshot[key].map((event) => ({ node, ...event }))).sort((a, b) => b.at - a.at).slice(0, 20);
     this.replaceChildren(
       h('h2', {}, 'Recent refusals'),
-      table('refusals', ['Time', 'Node', 'Status', 'Reason', 'Address'], all('refusals').map((r) => h('tr', {}, h('td', {}, clock(r.at)), h('td', {}, r.node), h('td', {}, r.status), h('td', {}, r.reason), h('td', {}, r.address ?? '—'))), 'None'),
+      table('refusals', ['Time', 'Node', 'What', 'Status', 'Reason', 'Who'], all('refusals').map((r) => h('tr', {}, h('td', {}, clock(r.at)), h('td', {}, r.node), h('td', {}, r.what), h('td', {}, r.status), h('td', {}, r.reason), h('td', {}, r.userId ?? r.address ?? '—'))), 'None'),
       h('h2', {}, 'Recent errors'),
       table('errors', ['Time', 'Node', 'Event', 'Type', 'Message'], all('errors').map((e) => h('tr', {}, h('td', {}, clock(e.at)), h('td', {}, e.node), h('td', {}, e.event), h('td', {}, e.type ?? '—'), h('td', {}, e.message))), 'None'),
       h('h2', {}, 'Recent closes'),
