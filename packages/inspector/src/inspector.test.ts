@@ -128,6 +128,8 @@ describe('createInspector', () => {
     expect((await post('/api/disconnect', { node: 'elsewhere', session: bobSession })).status).toBe(404);
     expect((await post('/api/disconnect', { session: bobSession })).status).toBe(400);
     expect((await call('/api/disconnect', { method: 'POST', body: 'not json' })).status).toBe(400);
+    expect((await call('/api/disconnect', { method: 'POST', body: JSON.stringify({ node: 'local', session: bobSession, pad: 'x'.repeat(5000) }) })).status).toBe(400);
+    expect(bob.closedWith).toBeUndefined();
   });
 
   async function tail(socket: MemorySocket, showBodies: boolean): Promise<TailPage> {

@@ -203,10 +203,10 @@ export function createInspector(herald: Herald<any>, options: InspectorOptions):
       return;
     }
     if ((route === '/disconnect' || route === '/unsubscribe') && method === 'POST') {
-      // The body is read before the handler returns (see `HttpExchange.readBody`), the token checked after.
+      // Refused before the body is read: without the token nothing of it is taken in.
+      if (!authorized) return answer(exchange, 401, { error: 'unauthorized', message: 'send Authorization: Bearer <inspector token>' });
+      if (!actions) return answer(exchange, 403, { error: 'forbidden', message: 'the inspector is read-only (actions: false)' });
       exchange.readBody(MAX_ACTION_BYTES, (text) => {
-        if (!authorized) return answer(exchange, 401, { error: 'unauthorized', message: 'send Authorization: Bearer <inspector token>' });
-        if (!actions) return answer(exchange, 403, { error: 'forbidden', message: 'the inspector is read-only (actions: false)' });
         let body: Record<string, unknown> = {};
         try {
           body = text === undefined ? {} : (JSON.parse(text) as Record<string, unknown>);
