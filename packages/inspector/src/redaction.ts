@@ -6,6 +6,7 @@ import { SystemType, utf8Length } from '@herald/core';
 
 /** System messages whose bodies are protocol bookkeeping (topics, offsets, close codes), not application data. */
 const PROTOCOL_BODIES: ReadonlySet<string> = new Set([
+  SystemType.Resume,
   SystemType.Subscribe,
   SystemType.Subscribed,
   SystemType.Unsubscribe,
