@@ -1,4 +1,4 @@
-import { createHerald, defineContract, type Herald } from '@herald/core';
+import { createHerald, defineContract, type Herald, type InspectionRelay } from '@herald/core';
 import { connectMemory, type MemorySocket } from '@herald/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -167,5 +167,24 @@ describe('createInspector', () => {
     start();
     expect((await call('/api/frames?session=nobody&after=0')).status).toBe(404);
     expect((await call('/api/frames?after=0')).status).toBe(400);
+  });
+
+  it('shows this node when the relay fails, and says why the others are missing', async () => {
+    const broken: InspectionRelay = {
+      nodeId: 'n1',
+      start: () => {},
+      reports: () => Promise.reject(new Error('redis unreachable')),
+      ask: () => Promise.reject(new Error('redis unreachable')),
+      close: () => Promise.resolve(),
+    };
+    start({ relay: broken, actions: true });
+    await connectMemory(herald, { authorization: 'Bearer dana' });
+    await flush();
+    const body = await snapshot();
+    expect(body).toMatchObject({ node: 'n1', relayError: 'redis unreachable' });
+    expect(body.nodes.map((n) => n.node)).toEqual(['n1']);
+    const remote = await post('/api/disconnect', { node: 'n2', session: 'elsewhere' });
+    expect(remote.status).toBe(502);
+    expect(await remote.json()).toMatchObject({ error: 'node_unreachable', message: 'redis unreachable' });
   });
 });

@@ -50,6 +50,8 @@ export interface InspectorSnapshot {
   readonly showBodies: boolean;
   /** This node first, then every other node that reported recently. */
   readonly nodes: readonly NodeReport[];
+  /** Why the other nodes are missing: the relay failed (Redis unreachable, say). */
+  readonly relayError?: string;
 }
 
 /** The inspector, mounted on a server's routes. */
@@ -175,10 +177,14 @@ export function createInspector(herald: Herald<any>, options: InspectorOptions):
     }
   }
 
+  /** This node's snapshot, and the others' when the relay answers: a Redis that is away does not hide this node. */
   async function snapshot(): Promise<InspectorSnapshot> {
     const nodes: NodeReport[] = [{ node, snapshot: inspection.snapshot(limit) }];
-    if (relay !== undefined) {
+    if (relay === undefined) return { node, actions, showBodies, nodes };
+    try {
       for (const [other, report] of await relay.reports()) if (other !== node) nodes.push({ node: other, snapshot: report as InspectionSnapshot });
+    } catch (error) {
+      return { node, actions, showBodies, nodes, relayError: error instanceof Error ? error.message : String(error) };
     }
     return { node, actions, showBodies, nodes };
   }
@@ -187,10 +193,7 @@ export function createInspector(herald: Herald<any>, options: InspectorOptions):
     const method = exchange.method;
     if (route === '/snapshot' && method === 'GET') {
       if (!authorized) return answer(exchange, 401, { error: 'unauthorized', message: 'send Authorization: Bearer <inspector token>' });
-      snapshot().then(
-        (body) => answer(exchange, 200, body),
-        (error: unknown) => answer(exchange, 502, { error: 'node_unreachable', message: error instanceof Error ? error.message : String(error) }),
-      );
+      void snapshot().then((body) => answer(exchange, 200, body));
       return;
     }
     if (route === '/frames' && method === 'GET') {

@@ -263,7 +263,8 @@ class HeraldInspector extends HTMLElement {
       this.requests.show(view);
       this.events.show(view);
       this.counters = this.next;
-      this.state.textContent = 'live · ' + snapshot.nodes.length + (snapshot.nodes.length === 1 ? ' node' : ' nodes') + ' · ' + (snapshot.actions ? 'actions on' : 'read-only') + ' · ' + clock(this.at);
+      this.state.textContent = 'live · ' + snapshot.nodes.length + (snapshot.nodes.length === 1 ? ' node' : ' nodes') + ' · ' + (snapshot.actions ? 'actions on' : 'read-only') + ' · ' + clock(this.at) +
+        (snapshot.relayError ? ' · other nodes unreachable: ' + snapshot.relayError : '');
       this.dataset.polled = String((Number(this.dataset.polled ?? '0')) + 1);
     } catch (error) {
       this.state.textContent = 'unreachable: ' + error.message;
