@@ -14,7 +14,7 @@ import { packed, run } from '../packed/index.ts';
 /** Build and pack (shared, once), install from the registry, compile and run on a busy machine: generous. */
 const TIMEOUT_MS = 6 * 60_000;
 /** The libraries; create-herald is a project generator, tested by generating a project. */
-const LIBRARIES = ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/gateway', '@herald/hono', '@herald/long-poll', '@herald/metrics', '@herald/redis', '@herald/testing', '@herald/uws'];
+const LIBRARIES = ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/gateway', '@herald/hono', '@herald/inspector', '@herald/long-poll', '@herald/metrics', '@herald/redis', '@herald/testing', '@herald/uws'];
 
 const CONTRACT = `import { defineContract } from '@herald/core';
 import { z } from 'zod';

@@ -13,7 +13,7 @@ import { formatMessage } from 'publint/utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packed, type PackedPackage } from '../packed/index.ts';
 
-const PACKAGES = ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/gateway', '@herald/hono', '@herald/long-poll', '@herald/metrics', '@herald/redis', '@herald/testing', '@herald/uws', 'create-herald'];
+const PACKAGES = ['@herald/asyncapi', '@herald/client', '@herald/core', '@herald/gateway', '@herald/hono', '@herald/inspector', '@herald/long-poll', '@herald/metrics', '@herald/redis', '@herald/testing', '@herald/uws', 'create-herald'];
 /** What `--profile esm-only` leaves out. */
 const IGNORED: readonly ResolutionKind[] = ['node10', 'node16-cjs'];
 

@@ -4,16 +4,19 @@
  * /contact-center) and the browser build of `@herald/client` they import. Given a Redis URL it
  * is one node of a cluster: topics, sessions and long-poll connections live in Redis.
  * /healthz and /readyz answer probes and load balancers (readiness follows Redis and the drain),
- * /metrics Prometheus (the `herald_` families of `@herald/metrics`).
+ * /metrics Prometheus (the `herald_` families of `@herald/metrics`). Given an inspector token,
+ * /inspector shows the live sessions and topics (`@herald/inspector`), of every node in a cluster.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createDocsHandler, type DocsHandler } from '@herald/asyncapi';
-import type { HeraldOptions } from '@herald/core';
+import type { Herald, HeraldOptions } from '@herald/core';
+import { createInspector, type InspectorHandler } from '@herald/inspector';
 import { createLongPollHandler } from '@herald/long-poll';
-import { RedisBroker, RedisLongPollStore, RedisSessionStore } from '@herald/redis';
+import { RedisBroker, RedisInspectionRelay, RedisLongPollStore, RedisSessionStore } from '@herald/redis';
 import { metricsHandler, prometheusMetrics } from '@herald/metrics';
 import { attachFetch, attachHttp, loadUws, serveHerald } from '@herald/uws';
-import type { HttpResponse } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { createDemo } from './app.ts';
 import { buildBrowserClient } from './browser-client.ts';
 import { demo } from './contract.ts';
@@ -29,8 +32,12 @@ export interface DemoOptions {
   readonly redisUrl?: string;
   /** Also answer health checks on this port, over HTTP/1.0 too (haproxy's default check); 0 picks a free one. */
   readonly healthPort?: number;
-  /** The `node` label of the metrics on /metrics (default: none). */
+  /** The `node` label of the metrics on /metrics, and the node's name on /inspector (default: none; there, host and pid). */
   readonly node?: string;
+  /** Serve /inspector behind this bearer token (at least 16 characters); without it there is no inspector. */
+  readonly inspectorToken?: string;
+  /** Let the inspector disconnect sessions and unsubscribe them from topics (default false: read-only). */
+  readonly inspectorActions?: boolean;
 }
 
 export interface DemoServer {
@@ -99,6 +106,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
   attachFetch(app, '/docs', serveDocs);
   attachFetch(app, '/asyncapi.json', serveDocs);
   attachFetch(app, '/metrics', metricsHandler(metrics.registry));
+  const inspector = options.inspectorToken === undefined ? undefined : mountInspector(app, herald, options, options.redisUrl);
 
   for (const [path, asset] of Object.entries(assets)) app.get(path, (res) => serve(res, asset));
   app.any('/*', (res) => {
@@ -123,10 +131,25 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
     port: server.port,
     async close() {
       await server.close();
+      await inspector?.close();
       await longPoll.close();
       await cluster?.close();
     },
   };
+}
+
+/** /inspector, reporting to the other nodes through Redis in a cluster. */
+function mountInspector(app: TemplatedApp, herald: Herald<typeof demo>, options: DemoOptions, redisUrl: string | undefined): InspectorHandler {
+  const node = options.node ?? `${hostname()}-${process.pid}`;
+  const inspector = createInspector(herald, {
+    token: options.inspectorToken ?? '',
+    actions: options.inspectorActions === true,
+    node,
+    ...(redisUrl === undefined ? {} : { relay: new RedisInspectionRelay({ redis: redisUrl, nodeId: node }) }),
+  });
+  attachHttp(app, inspector.path, inspector.handle);
+  attachHttp(app, `${inspector.path}/*`, inspector.handle);
+  return inspector;
 }
 
 /** The Redis side of a cluster node. */

@@ -1,5 +1,5 @@
-/** The demo in cluster mode: two nodes on one Redis, clients on different nodes. */
-import { connect, withType, type Tester } from '@herald/testing';
+/** The demo in cluster mode: two nodes on one Redis, clients on different nodes, one inspector page for both. */
+import { connect, eventually, withType, type Tester } from '@herald/testing';
 import { startRedis, type RedisServer } from '@herald/redis/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDemo, type DemoServer } from '../src/server.ts';
@@ -7,10 +7,13 @@ import { startDemo, type DemoServer } from '../src/server.ts';
 let redis: RedisServer;
 const nodes: DemoServer[] = [];
 const open: Tester[] = [];
+const INSPECTOR_TOKEN = 'cluster-inspector-token-0123';
 
 beforeAll(async () => {
   redis = await startRedis();
-  for (let i = 0; i < 2; i++) nodes.push(await startDemo({ port: 0, host: '127.0.0.1', redisUrl: redis.url, herald: { upgradeRateLimit: false } }));
+  for (let i = 0; i < 2; i++) {
+    nodes.push(await startDemo({ port: 0, host: '127.0.0.1', redisUrl: redis.url, herald: { upgradeRateLimit: false }, node: `n${i + 1}`, inspectorToken: INSPECTOR_TOKEN }));
+  }
 });
 
 afterAll(async () => {
@@ -45,4 +48,18 @@ it('shares rooms, whispers and sessions between nodes', async () => {
   const back = await client(1, 'demo-alice');
   expect(await back.request('herald.Resume', { sessionId, seq: 1, topics: {} })).toMatchObject({ code: 200, body: { sessionId, recovered: true } });
   expect(await back.waitFor(withType('chat.Whispered'))).toMatchObject({ seq: 2, body: { text: 'while you were away' } });
+});
+
+it('lists the sessions of both nodes on either node\'s inspector', async () => {
+  await client(0, 'demo-dora');
+  await client(1, 'demo-emil');
+  for (const node of nodes) {
+    await eventually(async () => {
+      const answer = await fetch(`http://127.0.0.1:${node.port}/inspector/api/snapshot`, { headers: { authorization: `Bearer ${INSPECTOR_TOKEN}` } });
+      const { nodes: reports } = (await answer.json()) as { nodes: Array<{ node: string; snapshot: { sessions: Array<{ userId?: string }> } }> };
+      const users = Object.fromEntries(reports.map((report) => [report.node, report.snapshot.sessions.map((session) => session.userId)]));
+      expect(users['n1']).toContain('dora');
+      expect(users['n2']).toContain('emil');
+    }, 15_000);
+  }
 });

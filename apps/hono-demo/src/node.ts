@@ -3,7 +3,7 @@ import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import { createApp, port } from './app.ts';
 
-const { app, close } = createApp(upgradeWebSocket);
+const { app, close } = createApp(upgradeWebSocket, (name) => process.env[name]);
 const server = serve({ fetch: app.fetch, port: port((name) => process.env[name]), websocket: { server: new WebSocketServer({ noServer: true }) as never } }, (info) =>
   console.log(`Herald on Hono (Node) on http://localhost:${info.port}`),
 );

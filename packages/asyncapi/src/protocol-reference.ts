@@ -57,6 +57,10 @@ const closeCodeText: Readonly<Record<CloseCode, Pick<CloseCodeInfo, 'when' | 'ac
     when: 'The session was resumed on another connection.',
     action: 'Do not reconnect from this connection; the session lives on elsewhere.',
   },
+  [CloseCode.Disconnected]: {
+    when: 'An operator ended the session (the inspector\'s disconnect action); the session is gone.',
+    action: 'Do not reconnect on your own; a user may start a new session.',
+  },
   [CloseCode.TooManyRequests]: {
     when: 'Flood: burst more frames while over the rate limit; a second overdraft of the processing budget; upgrade rate limit for browsers; maxSessionsPerPrincipal or maxConnectionsPerAddress reached.',
     action: 'Wait at least retryAfterMs, then reconnect and resume.',

@@ -132,6 +132,8 @@ export const CloseCode = {
   SubprotocolNotAcceptable: 4406,
   KeepAliveTimeout: 4408,
   SessionTakenOver: 4409,
+  /** An operator ended the session (the inspector's disconnect action); HTTP 410, "Gone". */
+  Disconnected: 4410,
   TooManyRequests: 4429,
   /** Sent by a gateway to a backend: the client leg of a relayed session broke (nginx's 499, "client closed request"). */
   ClientLost: 4499,
@@ -162,6 +164,7 @@ export const closeCodeRetry: Readonly<Record<CloseCode, RetryAdvice>> = {
   [CloseCode.SubprotocolNotAcceptable]: 'fatal',
   [CloseCode.KeepAliveTimeout]: 'resume',
   [CloseCode.SessionTakenOver]: 'fatal',
+  [CloseCode.Disconnected]: 'fatal',
   [CloseCode.TooManyRequests]: 'resume',
   [CloseCode.ClientLost]: 'resume',
   [CloseCode.InternalError]: 'resume',

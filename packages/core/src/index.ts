@@ -32,6 +32,19 @@ export {
   type Validation,
 } from './contract.ts';
 export { HeraldError } from './errors.ts';
+export {
+  INSPECTION_HISTORY,
+  Inspection,
+  type InspectedClose,
+  type InspectedError,
+  type InspectedRefusal,
+  type InspectedRequests,
+  type InspectedSession,
+  type InspectedTopic,
+  type InspectionRelay,
+  type InspectionSnapshot,
+  type TappedFrame,
+} from './inspection.ts';
 export { HEALTH_PATHS, healthAnswer, type DependencyHealth, type HealthAnswer, type HealthProbe, type HeraldHealth } from './health.ts';
 export type { Broker, DirectListener, TopicHistory, TopicListener, TopicMessage, TopicRetention } from './broker.ts';
 export { MemoryBroker, type HistoryUsage, type MemoryBrokerOptions } from './memory-broker.ts';

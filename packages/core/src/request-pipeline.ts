@@ -51,7 +51,7 @@ export class RequestPipeline<C extends ContractDefinition> {
     }
     // Remembered only once it runs past this call, so that a retry meanwhile waits for it.
     const entry = dedupEntry(request.id, request.type);
-    if (this.herald.metrics !== undefined || this.options.tracer !== undefined) this.started(session, request, entry);
+    if (this.herald.metrics !== undefined || this.options.tracer !== undefined || this.herald.inspecting !== undefined) this.started(session, request, entry);
     if (this.store !== undefined) {
       session.retryCache().track(entry);
       void this.beginShared(this.store, session, request, entry);
@@ -213,6 +213,7 @@ export class RequestPipeline<C extends ContractDefinition> {
   private answered(entry: DedupEntry, code: number): void {
     if (entry.startedAt === 0) return;
     this.herald.metrics?.requestAnswered(entry.type, code, (performance.now() - entry.startedAt) / 1000);
+    this.herald.inspecting?.answered(entry.type, code);
     entry.startedAt = 0;
     entry.span?.end(code);
     entry.span = undefined;
@@ -224,6 +225,7 @@ export class RequestPipeline<C extends ContractDefinition> {
 
   describe(error: unknown, session: Session, request: RequestMessage): [number, ErrorBody] {
     if (error instanceof HeraldError) return [error.status, error.toBody()];
+    this.herald.inspecting?.failed('handler_failed', error, session.id, request.type);
     if (this.options.onError !== undefined) this.options.onError(error, { type: request.type, sessionId: session.id });
     else this.herald.logger.error({ event: 'handler_failed', type: request.type, sessionId: session.id, err: error }, 'handler failed');
     return [Status.InternalError, INTERNAL_ERROR_BODY];

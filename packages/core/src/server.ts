@@ -32,6 +32,7 @@ import {
 import type { Contract, ContractDefinition, NotificationBody, NotificationType } from './contract.ts';
 import { HeraldError } from './errors.ts';
 import { type HeraldHealth, heraldHealth } from './health.ts';
+import { Inspection } from './inspection.ts';
 import { type Logger, consoleLogger } from './logger.ts';
 import type { Meter, RequestTracer } from './meter.ts';
 import { type ServerGauges, ServerMetrics } from './server-metrics.ts';
@@ -281,6 +282,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
    * (the long-poll handler's held polls); the broker is handed it through `Broker.instrument`.
    */
   readonly meter: Meter | undefined;
+  /** @internal Set by the first `inspection()`. */
+  inspecting: Inspection | undefined = undefined;
   now: number;
   private readonly sessions = new Map<string, Session>();
   private readonly users: UserIndex;
@@ -419,6 +422,27 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     return heraldHealth(this.closing, this.broker.health?.(), this.sessionStore?.health?.());
   }
 
+  /**
+   * This server's inspection (`@herald/inspector` serves it as a page): snapshots of its sessions
+   * and topics, frame taps, and the operator's actions. It starts counting refusals, errors and
+   * answers at the first call; a server never asked pays nothing for it.
+   *
+   * @example
+   * const { sessions, topics } = herald.inspection().snapshot();
+   */
+  inspection(): Inspection {
+    return (this.inspecting ??= new Inspection({
+      now: () => this.clock.now(),
+      draining: () => this.closing,
+      sessions: () => this.sessions.values(),
+      session: (sessionId) => this.sessions.get(sessionId),
+      topics: () => this.topics.inspect(),
+      unsubscribe: (session, topic, reason) => this.unsubscribe(session, topic, reason),
+      destroy: (session) => this.destroy(session),
+      tapping: (delta) => (this.topics.tapped += delta),
+    }));
+  }
+
   /** Counts for health checks and tests; walks every session, so not for the hot path. */
   get stats(): HeraldStats {
     let connections = 0;
@@ -450,7 +474,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       this.logger.error({ event: 'upgrade_failed', address, err: error }, 'upgrade failed');
       throw error;
     });
-    if (!decision.ok) this.metrics?.upgradeRefused(decision.body.error);
+    if (!decision.ok) {
+      this.metrics?.upgradeRefused(decision.body.error);
+      this.inspecting?.refused(decision.status, decision.body.error, address);
+    }
     if (!decision.ok && decision.status !== Status.Unauthorized) {
       this.logger.info({ event: 'upgrade_refused', status: decision.status, reason: decision.body.error, address, origin }, 'upgrade refused');
     }
@@ -676,6 +703,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const connection = session.connection;
     if (connection === null || this.closeLogged.has(connection)) return;
     this.closeLogged.add(connection);
+    this.inspecting?.closed(session, code, reason);
     const address = this.addresses.get(connection);
     const fields = { event: 'session_closed', code, reason, sessionId: session.id, userId: session.userId, address };
     if (code === CloseCode.ShuttingDown) this.logger.debug?.(fields, 'session closed');
@@ -843,6 +871,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private reportError(error: unknown, session: Session): void {
+    this.inspecting?.failed('internal_error', error, session.id, undefined);
     if (this.options.onError !== undefined) this.options.onError(error, { type: '', sessionId: session.id });
     else this.logger.error({ event: 'internal_error', sessionId: session.id, err: error }, 'store, broker or hook failed');
   }
@@ -854,7 +883,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
    */
   private async refuseSubscription(session: Session, topic: string): Promise<[number, ErrorBody] | undefined> {
     if (topic === BROADCAST_TOPIC) return undefined;
-    const refused = (message: string): [number, ErrorBody] => [Status.Forbidden, { error: ErrorReason.Forbidden, message }];
+    const refused = (message: string): [number, ErrorBody] => {
+      this.inspecting?.refusedSubscription(session, topic, Status.Forbidden, message);
+      return [Status.Forbidden, { error: ErrorReason.Forbidden, message }];
+    };
     if (topic.startsWith('$')) return refused(`not allowed to subscribe to ${topic}`);
     const match = this.patterns.declared ? this.patterns.match(topic) : null;
     if (this.patterns.declared && match === null) return refused(`${topic} matches no topic pattern of the contract`);
@@ -1037,6 +1069,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.sessions.delete(session.id);
     this.users.remove(session);
     this.stored?.forget(session);
+    this.inspecting?.ended(session);
     const store = this.sessionStore;
     if (store === undefined || session.principal === null) return;
     if (ended) store.release(session.id).catch((error: unknown) => this.reportError(error, session));

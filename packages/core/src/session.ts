@@ -20,6 +20,7 @@ import type { ErrorBody, Limits, RequestMessage } from './envelope.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
 import type { ServerMetrics, TransportMetrics } from './server-metrics.ts';
 import type { SessionStore } from './session-store.ts';
+import type { Inspection } from './inspection.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
@@ -66,6 +67,8 @@ export interface SessionHost {
   readonly sessionStore: SessionStore | undefined;
   /** Set when the server has a `meter`. */
   readonly metrics: ServerMetrics | undefined;
+  /** Set once `herald.inspection()` was called. */
+  readonly inspecting: Inspection | undefined;
   handleRequest(session: Session, request: RequestMessage): void;
   /** Stores a private notification for a session (`sessionStore` set); the store numbers it, and it comes back queued. */
   notifyStored(session: Session, type: string, bodyJson: string | undefined): void;
@@ -162,7 +165,7 @@ export class Session implements TopicSubscriber {
   resuming = false;
   /** When the session was authenticated: a client resumes right after, so the settle time counts from here. */
   authenticatedAt = 0;
-  private readonly openedAt: number;
+  readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
   private pingSentAt = 0;
@@ -178,6 +181,8 @@ export class Session implements TopicSubscriber {
   private budgetAt: number;
   /** Overdrew the processing budget, and the budget has not been full since. */
   private overdrawn = false;
+  /** @internal Set while an inspector taps the session's frames (`Inspection.tap`). */
+  tap: ((direction: 'in' | 'out', frame: string) => void) | undefined = undefined;
 
   constructor(
     private readonly host: SessionHost,
@@ -213,6 +218,7 @@ export class Session implements TopicSubscriber {
     const connection = this.connection;
     if (connection === null) return;
     connection.socket.send(frame);
+    this.tap?.('out', frame);
     this.lastOutboundAt = this.host.now;
     const metrics = connection.metrics;
     if (metrics !== undefined) {
@@ -230,6 +236,7 @@ export class Session implements TopicSubscriber {
     const connection = this.connection;
     if (connection === null) return;
     connection.socket.send(frame);
+    this.tap?.('out', frame);
     this.lastOutboundAt = this.host.now;
     connection.responses++;
     const metrics = connection.metrics;
@@ -381,6 +388,7 @@ export class Session implements TopicSubscriber {
       metrics.bytesIn.add(typeof data === 'string' ? data.length : data.byteLength);
     }
     const allowed = this.takeToken();
+    if (this.tap !== undefined && typeof data === 'string') this.tap('in', data);
     if (typeof data !== 'string') {
       if (allowed) this.protocolError(Status.BadRequest, ErrorReason.BinaryFrame, 'binary frames are not part of herald.v1');
       return;
@@ -601,6 +609,7 @@ export class Session implements TopicSubscriber {
 
   transportClosed(connection: Connection, code: number | undefined): void {
     if (connection !== this.connection) return;
+    this.host.inspecting?.closed(this, code, undefined);
     if (code === CloseCode.SlowConsumer) this.host.closingSession(this, code, 'slow consumer: send buffer full');
     if (code === CloseCode.Normal || this.state === SessionState.Authenticating) this.host.destroy(this);
     else this.detach();

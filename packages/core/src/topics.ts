@@ -14,6 +14,7 @@ import type { Clock } from './clock.ts';
 import { encodeSystemNotification, encodeTopicNotification } from './codec.ts';
 import { RecoveryReason, SystemType } from './constants.ts';
 import type { StreamPosition, SubscribedBody } from './envelope.ts';
+import type { InspectedTopic } from './inspection.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 
 /** Why history after `since` is incomplete: the stream was reset, or it no longer reaches back. */
@@ -31,6 +32,8 @@ export interface TopicSubscriber {
   readonly backpressured: boolean;
   /** Joins (or leaves) the transport's native fan-out; false when its socket has none. */
   nativeSubscribe(topic: string, join: boolean): boolean;
+  /** Set while an inspector taps the subscriber's frames. */
+  readonly tap?: ((direction: 'out', frame: string) => void) | undefined;
 }
 
 /** The transport's own publish: one call sends a frame to every natively subscribed socket. */
@@ -60,6 +63,8 @@ class TopicState {
    */
   deliveredEpoch = '';
   delivered = 0;
+  /** Messages delivered here, for the inspector's publish rate. */
+  messages = 0;
   /** Conflated topics only: the newest message, and the last one live subscribers were sent. */
   latest: TopicMessage | undefined = undefined;
   lastSent: TopicMessage | undefined = undefined;
@@ -103,6 +108,8 @@ export class TopicRegistry {
   nativePublish: NativePublish | undefined = undefined;
   /** Set by the server when it has a `meter`. */
   metrics: ServerMetrics | undefined = undefined;
+  /** Sessions an inspector taps (`Inspection.tap`): natively published frames are copied to them. */
+  tapped = 0;
 
   constructor(
     private readonly broker: Broker,
@@ -113,6 +120,16 @@ export class TopicRegistry {
 
   get size(): number {
     return this.topics.size;
+  }
+
+  /** Every topic with subscribers here, for `Inspection.snapshot`. */
+  inspect(): InspectedTopic[] {
+    const topics: InspectedTopic[] = [];
+    for (const state of this.topics.values()) {
+      const subscribers = state.live.size + state.native.size + state.pending.size + state.lagging.size;
+      topics.push({ topic: state.name, subscribers, epoch: state.epoch, offset: state.offset, messages: state.messages });
+    }
+    return topics;
   }
 
   private state(topic: string): TopicState {
@@ -130,6 +147,7 @@ export class TopicRegistry {
     const conflation = state.conflation;
     state.epoch = message.epoch;
     state.offset = message.offset;
+    state.messages++;
     // A conflated topic's live subscribers may be sent it later, or never: `fanOut` says when.
     if (conflation === undefined) {
       state.deliveredEpoch = message.epoch;
@@ -194,6 +212,7 @@ export class TopicRegistry {
         }
       }
       if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
+      if (this.tapped > 0) for (const subscriber of state.native) subscriber.tap?.('out', frame);
     }
     for (const subscriber of state.live) {
       if (!subscriber.sendTopicFrame(frame)) {

@@ -491,6 +491,13 @@ const scenarios: Record<string, Scenario> = {
       return lastGoodbye(tester);
     },
   },
+  'operator-disconnect': {
+    run: async (stage) => {
+      const tester = await stage.signedIn();
+      stage.app.herald.inspection().disconnect(tester.welcome.sessionId);
+      return lastGoodbye(tester);
+    },
+  },
   'auth-deadline': {
     server: () => ({ limits: { authDeadlineMs: 300 } }),
     run: async (stage) => lastGoodbye(await stage.client()),

@@ -20,6 +20,8 @@ export const conformanceContract = defineContract({
       request: z.object({ to: z.string(), count: z.number().int().min(1).max(1000) }),
       response: z.object({ sent: z.number() }),
     },
+    /** Disconnects another session as an operator would (`herald.inspection().disconnect`), whatever the server runs on. */
+    'conf.Disconnect': { request: z.object({ sessionId: z.string() }), response: z.object({ disconnected: z.boolean() }) },
   },
   notifications: {
     'conf.Published': { body: z.object({ n: z.number() }) },
@@ -101,6 +103,7 @@ export function createConformanceHerald(
         for (let n = 1; n <= count; n++) await ctx.herald.sendToUser(to, 'conf.Private', { n });
         return { sent: count };
       },
+      'conf.Disconnect': ({ sessionId }, ctx) => ({ disconnected: ctx.herald.inspection().disconnect(sessionId) }),
     },
     ...engine,
   });

@@ -560,6 +560,18 @@ export function describeConformance(target: ConformanceTarget): void {
         expect((await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 })).body).toMatchObject({ recovered: true });
         expect((await ann.closed).code).toBe(4409);
       });
+
+      it('ends a session an operator disconnects with Goodbye and 4410, and a resume of it finds nothing', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        const operator = await client({ token: 'user:op' });
+        expect((await operator.request('conf.Disconnect', { sessionId: ann.welcome.sessionId })).body).toEqual({ disconnected: true });
+        expect((await ann.closed).code).toBe(4410);
+        expect(ann.log.at(-1)).toMatchObject({ type: 'herald.Goodbye', body: { code: 4410, reason: 'disconnected by an operator' } });
+        const again = await client({ token: 'user:ann' });
+        const resumed = await again.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 });
+        expect(resumed).toMatchObject({ code: 200, body: { recovered: false, reason: 'unknown_session' } });
+      });
     });
 
     describe('keep-alive', () => {

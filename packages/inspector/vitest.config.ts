@@ -1,0 +1,3 @@
+import { heraldProject } from '@herald/vitest-config';
+
+export default heraldProject('inspector');
