@@ -12,16 +12,14 @@ export class AddressConnections {
     return (this.open.get(address) ?? 0) < this.max;
   }
 
-  /** Counts a connection of `address`; the returned function ends it, once. */
-  add(address: string): () => void {
+  /** Counts a connection of `address`, until `remove` (once per `add`). */
+  add(address: string): void {
     this.open.set(address, (this.open.get(address) ?? 0) + 1);
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      const left = (this.open.get(address) ?? 1) - 1;
-      if (left === 0) this.open.delete(address);
-      else this.open.set(address, left);
-    };
+  }
+
+  remove(address: string): void {
+    const left = (this.open.get(address) ?? 1) - 1;
+    if (left === 0) this.open.delete(address);
+    else this.open.set(address, left);
   }
 }

@@ -50,6 +50,7 @@ import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
 import { MemoryPresence, type PresencePage, type PresenceStore } from './presence.ts';
 import { PresenceHub } from './presence-hub.ts';
+import { TopicSet } from './topic-set.ts';
 import { type Topic, type TopicNotificationType, type TopicParams, type TopicPattern, TopicPatterns } from './topic-patterns.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
 import { UserIndex } from './user-index.ts';
@@ -563,7 +564,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         session.close(CloseCode.TooManyRequests, truncateReason(refused.body.message), CAP_RETRY_AFTER_MS);
         return connection;
       }
-      connection.release = this.connectionsPerAddress.add(address);
+      this.connectionsPerAddress.add(address);
+      connection.counted = this.connectionsPerAddress;
+      connection.address = address;
     }
     const principal = accepted.principal ?? (this.options.authenticate === undefined ? ANONYMOUS : null);
     const welcome: WelcomeBody = {
@@ -911,7 +914,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     announce: (subscribed: SubscribedBody) => void,
   ): Promise<SubscribedBody> {
     if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
-    (session.topics ??= new Set()).add(topic);
+    (session.topics ??= new TopicSet()).add(topic);
     const history = this.patterns.retentionOf(topic);
     const joined = this.topics.subscribe(session, topic, since, history === undefined ? announce : (subscribed) => announce({ ...subscribed, history }));
     const presence = this.presence;

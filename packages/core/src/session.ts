@@ -3,6 +3,7 @@
  * buffer, de-duplication cache) and the connection it is on now, if any. The server's
  * single sweep drives every deadline through `tick`; nothing here owns a timer.
  */
+import type { AddressConnections } from './address-connections.ts';
 import type { Clock } from './clock.ts';
 import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry } from './dedup-cache.ts';
 import {
@@ -23,6 +24,7 @@ import type { SessionStore } from './session-store.ts';
 import type { Inspection } from './inspection.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
+import type { TopicSet } from './topic-set.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
 
 /** A new session that neither resumes nor sends a request settles on its own after this long. */
@@ -93,8 +95,9 @@ export class Connection {
   responses = 0;
   /** @internal Answers written here and not confirmed yet; from the client's first `resp` on. */
   sendLog: SendLog | null = null;
-  /** @internal Frees what the connection holds on the server (its place in `maxConnectionsPerAddress`); runs once. */
-  release: (() => void) | undefined = undefined;
+  /** @internal Its place in `maxConnectionsPerAddress`, freed once when it ends (a field, not a closure: one per connection adds up). */
+  counted: AddressConnections | undefined = undefined;
+  address: string | undefined = undefined;
   /** @internal Its transport's counters, when the server has a `meter`. */
   metrics: TransportMetrics | undefined = undefined;
   /** @internal Reports the close code once (the server's, or else the transport's); unset when not metered. */
@@ -129,9 +132,9 @@ export class Connection {
 
   /** @internal The connection is over: closed by the transport, or by the server. */
   ended(): void {
-    const release = this.release;
-    this.release = undefined;
-    release?.();
+    const counted = this.counted;
+    this.counted = undefined;
+    if (counted !== undefined) counted.remove(this.address as string);
   }
 
   /** The socket's send buffer drained below the high-water mark. */
@@ -156,7 +159,7 @@ export class Session implements TopicSubscriber {
   sentSeq = 0;
   replay: ReplayBuffer | null = null;
   dedup: DedupCache | null = null;
-  topics: Set<string> | null = null;
+  topics: TopicSet | null = null;
   /** The client subscribed, resumed or made a request: it has state of its own and cannot resume another session. */
   hasClientState = false;
   /** Private notifications wait unsent until the session settles (see `settle`). */

@@ -5,10 +5,10 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
-import { ErrorReason, handshakeRefusal, type Herald, type UpgradeRejected } from '@herald/core';
+import { ErrorReason, handshakeRefusal, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { attachHealth, type HealthListenerOptions, listenHealth } from './health.ts';
-import { begin, drained } from './in-flight.ts';
+import { beginOn, drained, end } from './in-flight.ts';
 import { loadUws, type UwsModule } from './native.ts';
 import { drainedIn, flushPending, inCallback, receiveIn, UwsSocket, type UserData } from './uws-socket.ts';
 
@@ -188,11 +188,14 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
 
     open: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
-      data.ended = begin(app);
+      data.inFlight = beginOn(app);
       const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove));
+      const decision = data.decision as UpgradeDecision;
+      // Held by every socket for as long as it is open otherwise: a session keeps what it needs.
+      data.decision = undefined;
       inCallback(socket, () => {
-        if (data.decision.ok) data.connection = herald.open(socket, data.decision);
-        else herald.reject(socket, data.decision);
+        if (decision.ok) data.connection = herald.open(socket, decision);
+        else herald.reject(socket, decision);
       });
     },
 
@@ -216,7 +219,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
     close: (ws: WebSocket<UserData>, code: number) => {
       const data = ws.getUserData();
       if (data.socket !== undefined) data.socket.closed = true;
-      data.ended?.();
+      if (data.inFlight !== undefined) end(data.inFlight);
       data.connection?.closed(code);
     },
   });

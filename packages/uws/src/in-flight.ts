@@ -5,7 +5,7 @@
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 
-interface InFlight {
+export interface InFlight {
   count: number;
   /** Drains waiting for the count to reach 0. */
   readonly waiting: Set<() => void>;
@@ -21,14 +21,28 @@ function inFlight(app: TemplatedApp): InFlight {
 
 /** Counts one more thing in flight on `app`; the function returned ends it (once, however often called). */
 export function begin(app: TemplatedApp): () => void {
-  const state = inFlight(app);
-  state.count++;
+  const state = beginOn(app);
   let ended = false;
   return () => {
     if (ended) return;
     ended = true;
-    if (--state.count === 0) for (const drained of [...state.waiting]) drained();
+    end(state);
   };
+}
+
+/**
+ * Counts one more thing in flight on `app` and returns the app's count, for something that ends
+ * exactly once by itself (a WebSocket's `close`): no function to allocate per socket.
+ */
+export function beginOn(app: TemplatedApp): InFlight {
+  const state = inFlight(app);
+  state.count++;
+  return state;
+}
+
+/** Ends one thing counted by `beginOn`. */
+export function end(state: InFlight): void {
+  if (--state.count === 0) for (const drained of [...state.waiting]) drained();
 }
 
 /** Resolves once nothing is in flight on `app`, or after `timeoutMs`. */

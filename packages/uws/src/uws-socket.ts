@@ -7,14 +7,16 @@
 import { CloseCode } from '@herald/core';
 import type { Connection, HeraldSocket, UpgradeDecision } from '@herald/core';
 import type { WebSocket } from 'uWebSockets.js';
+import type { InFlight } from './in-flight.ts';
 
 /** What Herald keeps on each uWS socket. */
 export interface UserData {
-  readonly decision: UpgradeDecision;
+  /** The upgrade's outcome, until the socket opens (then let go). */
+  decision: UpgradeDecision | undefined;
   socket?: UwsSocket;
   connection?: Connection;
-  /** Ends the socket's count in flight (`in-flight.ts`). */
-  ended?: () => void;
+  /** The app's count of what is in flight, which this socket is part of until it closes (`in-flight.ts`). */
+  inFlight?: InFlight;
 }
 
 /** uWS `send` result when the frame was dropped for exceeding `maxBackpressure`. */
