@@ -84,7 +84,7 @@ console.log(`herald core / codec ceiling: ${(core / bare).toFixed(2)}`);
 const SUBSCRIBERS = smoke ? 100 : 10_000;
 const fanout = createHerald({ contract, handlers: { 'bench.Echo': (b) => b, 'bench.Zod': (b) => b }, subscribeToBroadcast: false });
 const frameIdentity = new Set<string>();
-const counting: HeraldSocket = { send: (frame) => void frameIdentity.add(frame), close: () => {}, bufferedAmount: 0 };
+const counting: HeraldSocket = { send: (frame) => void frameIdentity.add(frame as string), close: () => {}, bufferedAmount: 0 };
 for (let i = 0; i < SUBSCRIBERS; i++) {
   const connection = fanout.open(counting, { ok: true, protocol: 'herald.v1', client: 'native', principal: { userId: `u${i}` } });
   await fanout.subscribe(connection.session, 'ticker');

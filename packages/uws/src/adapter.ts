@@ -5,7 +5,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
-import { ErrorReason, handshakeRefusal, type Herald, type UpgradeRejected } from '@herald/core';
+import { ErrorReason, handshakeRefusal, nativeTopic, type Herald, type UpgradeRejected } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { attachHealth, type HealthListenerOptions, listenHealth } from './health.ts';
 import { begin, drained } from './in-flight.ts';
@@ -141,9 +141,15 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   // Room kept below maxBackpressure for the close frame that tells a slow consumer to resume.
   const closeAbove = maxBackpressure - 1024;
   if (options.health !== false) attachHealth(app, herald);
+  const encoders = [...herald.encoders.values()];
   herald.useNativePublish((topic, frame) => {
     flushPending();
     app.publish(topic, frame, false);
+    // Encoded only for an encoding some socket subscribed in: once per publication, not per subscriber.
+    for (const encoder of encoders) {
+      const binaryTopic = nativeTopic(encoder.codec.protocol, topic);
+      if (app.numSubscribers(binaryTopic) > 0) app.publish(binaryTopic, encoder.encodeShared(frame), true);
+    }
   });
   app.ws<UserData>(options.path ?? '/ws', {
     compression: uws.DISABLED,
@@ -189,7 +195,8 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
     open: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
       data.ended = begin(app);
-      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove));
+      const binaryProtocol = data.decision.ok && herald.encoders.has(data.decision.protocol) ? data.decision.protocol : undefined;
+      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove, binaryProtocol));
       inCallback(socket, () => {
         if (data.decision.ok) data.connection = herald.open(socket, data.decision);
         else herald.reject(socket, data.decision);
