@@ -187,8 +187,8 @@ export function decodeBinaryFrame(bytes: Uint8Array, codec: WireCodec, limits: C
   try {
     value = codec.decode(bytes);
   } catch (error) {
-    // Nesting deep enough to exhaust the decoder's stack is nesting past maxDepth.
-    if (error instanceof RangeError) return failure(Status.BadRequest, ErrorReason.TooDeep, `nesting deeper than maxDepth (${limits.maxDepth})`);
+    // Nesting deep enough to exhaust the decoder's stack is nesting past maxDepth (V8 and JSC say so alike).
+    if (error instanceof RangeError && /call stack/i.test(error.message)) return failure(Status.BadRequest, ErrorReason.TooDeep, `nesting deeper than maxDepth (${limits.maxDepth})`);
     return failure(Status.BadRequest, ErrorReason.InvalidMsgpack, `frame is not one ${codec.protocol} value`);
   }
   const breach = dataModelBreach(value, limits.maxDepth, 0);

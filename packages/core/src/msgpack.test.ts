@@ -69,6 +69,9 @@ describe('herald.v1.msgpack', () => {
     expect(errorOf(socket)).toMatchObject({ code: 400, error: 'invalid_msgpack' });
     socket.deliver(new Uint8Array([0x82, 0xa1]));
     expect(errorOf(socket)).toMatchObject({ code: 400, error: 'invalid_msgpack' });
+    // Truncated inside a string: the decoder's out-of-bounds read is a RangeError too, not nesting.
+    socket.deliver(new Uint8Array([0x82, 0xa4]));
+    expect(errorOf(socket)).toMatchObject({ code: 400, error: 'invalid_msgpack' });
     // Two values in one frame, as two envelopes in one text frame are invalid_json.
     socket.deliver(new Uint8Array([...codec.encode({ kind: 'ping' }), ...codec.encode({ kind: 'ping' })]));
     expect(errorOf(socket)).toMatchObject({ code: 400, error: 'invalid_msgpack' });
