@@ -122,7 +122,10 @@ export class Connection {
     return bytes.byteLength;
   }
 
-  /** A frame arrived: text, or binary (answered as PROTOCOL.md says). */
+  /**
+   * A frame arrived: text, or binary (answered as PROTOCOL.md says). Binary data is read before
+   * this returns and not kept, so an adapter may pass a buffer its transport reuses afterwards.
+   */
   receive(data: string | ArrayBuffer | ArrayBufferView): void {
     this.session.receive(this, data);
   }

@@ -208,7 +208,8 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
       const connection = data.connection;
       if (connection === undefined) return;
       // Copy out of uWS's buffer now: it is reused once this callback returns.
-      receiveIn(data.socket, connection, isBinary ? new Uint8Array(message.slice(0)) : textDecoder.decode(message));
+      // uWS's buffer lives for this callback only: the core reads a binary frame before `receive` returns and keeps none of it.
+      receiveIn(data.socket, connection, isBinary ? new Uint8Array(message) : textDecoder.decode(message));
     },
 
     drain: (ws: WebSocket<UserData>) => {
