@@ -105,6 +105,16 @@ export interface PresenceRow {
   readonly error?: string;
 }
 
+/** Scenario 14: `herald.v1.msgpack` beside `herald.v1` and the bare-JSON codec ceiling. */
+export interface MsgpackFigures {
+  /** Request/response rows: `herald-uws` (JSON), `herald-uws-msgpack`, `uws-json` (codec ceiling). */
+  readonly requestResponse: ThroughputRow[];
+  /** Fan-out rows: `herald-uws` (JSON subscribers) and `herald-uws-msgpack` (MessagePack subscribers). */
+  readonly fanout: FanoutRow[];
+  /** Payload bytes (WebSocket headers not counted) of one request, one response and one topic notification. */
+  readonly bytes: { readonly [encoding in 'json' | 'msgpack']: { readonly request: number; readonly response: number; readonly notification: number } };
+}
+
 /** Scenario 10's figures (`gateway-scenario.ts`): msg/s per run direct and through the gateway, KiB RSS per idle session. */
 export interface GatewayFigures {
   readonly direct: readonly number[];
@@ -145,6 +155,8 @@ export interface Results {
   gateway?: GatewayFigures;
   /** Scenario 13, when it ran. */
   conflation?: ConflationFigures;
+  /** Scenario 14, when it ran. */
+  msgpack?: MsgpackFigures;
   /** Scenario 9: Herald on uWS with metrics off (`herald-uws`) and on (`herald-uws-metrics`). */
   readonly metricsCost: ThroughputRow[];
   targets: Target[];
@@ -545,6 +557,37 @@ export function renderMarkdown(results: Results): string {
           `${int(r.slowBytes / 1024)} KiB`,
           int(r.slowConflated),
         ]),
+      ),
+    );
+    out.push('');
+  }
+
+  const mp = results.msgpack;
+  if (mp !== undefined) {
+    out.push('## 14. herald.v1.msgpack');
+    out.push('');
+    out.push(
+      'Herald on uWS with `codecs: [msgpack()]`, its clients offering `herald.v1.msgpack` (the same envelopes as MessagePack in binary frames, requests confirming `resp` as in scenario 1), beside Herald on uWS in `herald.v1` and the bare-JSON codec ceiling of scenario 1, interleaved runs; then one publish to 10,000 MessagePack subscribers beside 10,000 JSON ones. Payload bytes exclude WebSocket headers.',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['server', 'msg/s (median)', 'runs', 'server CPU', 'generator CPU', 'notes'],
+        mp.requestResponse.map((r) => [r.label, r.error === undefined ? int(r.perSecond) : `failed: ${r.error.slice(0, 120)}`, r.windows.map((w) => int(w.perSecond)).join(', '), pct(r.serverCpu), pct(r.generatorCpu), noteOf(r)]),
+      ),
+    );
+    out.push('');
+    out.push(
+      table(
+        ['encoding', 'request', 'response', 'request + response', 'topic notification'],
+        (['json', 'msgpack'] as const).map((e) => [e === 'json' ? 'herald.v1 (JSON)' : 'herald.v1.msgpack', `${mp.bytes[e].request} B`, `${mp.bytes[e].response} B`, `${mp.bytes[e].request + mp.bytes[e].response} B`, `${mp.bytes[e].notification} B`]),
+      ),
+    );
+    out.push('');
+    out.push(
+      table(
+        ['subscribers', 'p50', 'p99', 'publishes', 'server CPU per publish'],
+        mp.fanout.map((r) => [r.label, r.error === undefined ? `${ms(r.p50)} ms` : `failed: ${r.error.slice(0, 120)}`, `${ms(r.p99)} ms`, int(r.rounds), `${ms(r.cpuMsPerPublish)} ms`]),
       ),
     );
     out.push('');

@@ -5,7 +5,7 @@
  *
  *   pnpm bench                         the full run (results/), about 8 minutes
  *   pnpm bench -- --smoke              every scenario for about a second with tiny counts (results/smoke/)
- *   pnpm bench -- --only=1,6           some scenarios only (9: the cost of Prometheus metrics; 10: through @herald/gateway vs direct)
+ *   pnpm bench -- --only=1,6           some scenarios only (9: the cost of Prometheus metrics; 10: through @herald/gateway vs direct; 13: conflation with slow subscribers; 14: herald.v1.msgpack)
  *   pnpm bench -- --profile=herald-uws --only=1
  *                                      node --cpu-prof on that server; top self time in the report
  *   --out=DIR                          where to write (default results/ or results/smoke/)
@@ -25,13 +25,13 @@ import { scenarioGateway } from './gateway-scenario.ts';
 import { bundleForProfile, summarizeProfiles } from './profile.ts';
 import { APP_DIR, HAS_TASKSET, pinSelf, runtimeBinary, runtimeVersion, ServerProcess, type ServerSpec } from './proc.ts';
 import { scenarioConflation } from './conflation-scenario.ts';
-import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type IdempotentRow, type MemoryRow, type PresenceRow, type Results, type Target, type ThroughputRow } from './report.ts';
+import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type IdempotentRow, type MemoryRow, type MsgpackFigures, type PresenceRow, type Results, type Target, type ThroughputRow } from './report.ts';
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12,13').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12,13,14').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -95,6 +95,7 @@ const nodeServer = (key: string, label: string, dialect: Dialect, answer: Answer
 
 const SERVERS = {
   heraldUws: nodeServer('herald-uws', 'Herald on uWS', 'herald', 'herald', 'src/servers/herald-uws.ts'),
+  heraldMsgpack: nodeServer('herald-uws-msgpack', 'Herald on uWS in herald.v1.msgpack', 'herald-msgpack', 'herald', 'src/servers/herald-uws.ts', 'msgpack'),
   heraldMetrics: nodeServer('herald-uws-metrics', 'Herald on uWS with Prometheus metrics', 'herald', 'herald', 'src/servers/herald-uws-metrics.ts'),
   heraldDemo: nodeServer('herald-demo', 'the demo on Herald on uWS', 'herald', 'herald', 'src/servers/herald-demo.ts'),
   uwsEcho: nodeServer('uws-echo', 'raw uWS.js echo (transport ceiling)', 'raw', 'any', 'src/servers/uws-raw.ts', 'echo'),
@@ -464,6 +465,69 @@ async function scenarioMetricsCost(results: Results): Promise<void> {
   }
 }
 
+/**
+ * Scenario 14: `herald.v1.msgpack` beside `herald.v1` (Herald on uWS without codecs, the JSON
+ * default) and the bare-JSON codec ceiling, interleaved, at scenario 1's larger level; then the
+ * fan-out to the larger size, MessagePack subscribers beside JSON ones.
+ */
+async function scenarioMsgpack(results: Results): Promise<void> {
+  const connections = plan.rr.levels[plan.rr.levels.length - 1] as number;
+  const servers = [SERVERS.heraldUws, SERVERS.heraldMsgpack, SERVERS.uwsJson];
+  const runs = new Runs();
+  const bytes = { json: { request: NaN, response: NaN, notification: NaN }, msgpack: { request: NaN, response: NaN, notification: NaN } };
+  const encodingOf = (key: string) => (key === 'herald-uws-msgpack' ? 'msgpack' : 'json');
+  for (let run = 1; run <= plan.rr.runs; run++) {
+    for (const server of run % 2 === 1 ? servers : [...servers].reverse()) {
+      try {
+        await withServer(server.spec(), async (process) => {
+          const result = await requestResponse(server.dialect, server.answer, process.port, process, { connections, ...plan.rr, windows: 1 });
+          const notes = [result.wrong > 0 ? `${result.wrong} sampled responses were wrong` : '', result.closedEarly > 0 ? `${result.closedEarly} connections closed during the run` : ''].filter(Boolean);
+          runs.add(server.key, result.windows, notes);
+          if (server.key !== 'uws-json') Object.assign(bytes[encodingOf(server.key)], { request: result.requestBytes, response: result.responseBytes });
+          log(`msgpack run ${run}: ${server.label}: ${Math.round(result.windows[0]?.perSecond ?? NaN)} msg/s, server ${Math.round((result.windows[0]?.serverCpu ?? NaN) * 100)}%`);
+        });
+      } catch (error) {
+        runs.fail(server.key, error);
+        log(`msgpack run ${run}: ${server.label} failed: ${errorText(error)}`);
+      }
+    }
+  }
+  const requestResponseRows = servers.map((server) => runs.row(server.key, server.key, server.label, connections));
+  for (const row of requestResponseRows) log(`msgpack: ${row.label}: ${describe(row)}`);
+  const subscribers = plan.fanout.sizes[plan.fanout.sizes.length - 1] as number;
+  const fanoutServers = [SERVERS.heraldUws, SERVERS.heraldMsgpack];
+  const samples = new Map<string, { delivery: number[]; cpu: number[]; missed: number; error?: string }>();
+  for (let pass = 1; pass <= plan.fanout.passes; pass++) {
+    for (const server of pass % 2 === 1 ? fanoutServers : [...fanoutServers].reverse()) {
+      const entry = samples.get(server.key) ?? { delivery: [], cpu: [], missed: 0 };
+      samples.set(server.key, entry);
+      try {
+        await withServer(server.spec(), async (process) => {
+          const result = await fanout(server.dialect, process.port, process, { subscribers, ...plan.fanout });
+          entry.delivery.push(...result.deliveryMs);
+          entry.cpu.push(result.serverCpuMsPerPublish);
+          entry.missed += result.missed;
+          bytes[encodingOf(server.key)].notification = result.frameBytes;
+          log(`msgpack fan-out pass ${pass}: ${server.label}, ${subscribers}: p50 ${percentile(result.deliveryMs, 50).toFixed(2)} ms, p99 ${percentile(result.deliveryMs, 99).toFixed(2)} ms`);
+        });
+      } catch (error) {
+        entry.error ??= errorText(error);
+        log(`msgpack fan-out pass ${pass}: ${server.label} failed: ${errorText(error)}`);
+      }
+    }
+  }
+  const fanoutRows: FanoutRow[] = fanoutServers.map((server) => {
+    const entry = samples.get(server.key);
+    const base = { key: server.key, label: `${int0(subscribers)} ${server.key === 'herald-uws' ? 'herald.v1' : 'herald.v1.msgpack'} subscribers`, subscribers };
+    if (entry === undefined || entry.error !== undefined || entry.delivery.length === 0) {
+      return { ...base, p50: NaN, p99: NaN, rounds: 0, cpuMsPerPublish: NaN, missed: entry?.missed ?? 0, error: entry?.error ?? 'no round finished' };
+    }
+    return { ...base, p50: percentile(entry.delivery, 50), p99: percentile(entry.delivery, 99), rounds: entry.delivery.length, cpuMsPerPublish: median(entry.cpu), missed: entry.missed };
+  });
+  const figures: MsgpackFigures = { requestResponse: requestResponseRows, fanout: fanoutRows, bytes };
+  results.msgpack = figures;
+}
+
 /** Scenario 8 in a process of its own (`--expose-gc`, nothing else in its heap), pinned like a server. */
 async function scenarioHistory(results: Results): Promise<void> {
   const { topics, messages, budget } = plan.history;
@@ -640,6 +704,32 @@ function targets(results: Results): Target[] {
       ...(broker === 'memory' ? { caveat: 'an unkeyed in-memory publish costs about 1 µs, so one Map lookup and insert per key is a large share of it' } : {}),
     });
   }
+  const mp = results.msgpack;
+  if (mp !== undefined) {
+    const rr = new Map(mp.requestResponse.map((r) => [r.key, ok(r)]));
+    const binary = rr.get('herald-uws-msgpack');
+    const versus = (key: string, name: string, min: number) => {
+      const other = rr.get(key);
+      const { ratio, text } = paired(rates(binary), rates(other), binary?.perSecond ?? NaN, other?.perSecond ?? NaN);
+      const caveats = [bound(binary) ? 'msgpack generator-bound: ratio is a lower bound' : '', bound(other) ? `${name} generator-bound` : ''].filter(Boolean).join('; ');
+      out.push({ scenario: 14, target: `request/response in herald.v1.msgpack ≥ ${min}× ${name} (${int0(binary?.connections)} connections)`, measured: text, holds: judge(ratio, (r) => r >= min), ...(caveats ? { caveat: caveats } : {}) });
+    };
+    versus('herald-uws', "Herald's own herald.v1 (JSON)", 1.3);
+    versus('uws-json', 'the bare-JSON codec ceiling', 1.0);
+    const json = mp.bytes.json.request + mp.bytes.json.response;
+    const packed = mp.bytes.msgpack.request + mp.bytes.msgpack.response;
+    out.push({
+      scenario: 14,
+      target: 'bytes per request + response in herald.v1.msgpack ≥ 25% fewer than herald.v1',
+      measured: `${packed} B vs ${json} B: ${Math.round((1 - packed / json) * 100)}% fewer (notification ${mp.bytes.msgpack.notification} B vs ${mp.bytes.json.notification} B)`,
+      holds: judge(1 - packed / json, (r) => r >= 0.25),
+    });
+    const fj = ok(mp.fanout.find((r) => r.key === 'herald-uws'));
+    const fm = ok(mp.fanout.find((r) => r.key === 'herald-uws-msgpack'));
+    const f50 = (fm?.p50 ?? NaN) / (fj?.p50 ?? NaN);
+    const f99 = (fm?.p99 ?? NaN) / (fj?.p99 ?? NaN);
+    out.push({ scenario: 14, target: `fan-out to ${int0(fm?.subscribers)} in herald.v1.msgpack ≤ 1.0× herald.v1 (p50)`, measured: `p50 ${f50.toFixed(2)}× (${(fm?.p50 ?? NaN).toFixed(2)} vs ${(fj?.p50 ?? NaN).toFixed(2)} ms), p99 ${f99.toFixed(2)}×`, holds: judge(f50, (r) => r <= 1) });
+  }
   const pr = results.presence.find((r) => r.error === undefined);
   const join = paired(pr?.joinMs ?? [], pr?.publishMs ?? [], median(pr?.joinMs ?? []), median(pr?.publishMs ?? []));
   out.push({ scenario: 12, target: `presence join fan-out to ${int0(pr?.members)} members ≤ 1.5× a publish to them`, measured: pr === undefined ? 'not run' : join.text, holds: judge(join.ratio, (x) => x <= 1.5) });
@@ -734,6 +824,7 @@ if (only.has(8)) await scenarioHistory(results);
 if (only.has(9)) await scenarioMetricsCost(results);
 if (only.has(11)) await scenarioIdempotent(results);
 if (only.has(12)) await scenarioPresence(results);
+if (only.has(14)) await scenarioMsgpack(results);
 results.targets = targets(results);
 if (only.has(10)) {
   try {

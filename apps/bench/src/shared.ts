@@ -36,7 +36,7 @@ export function userOfToken(token: string): string | null {
  * The upgrade rate limit is off and the per-session rate limit raised, as the benchmark opens
  * thousands of sessions from one address and sends far above a human rate.
  */
-export function createBenchHerald(options: Pick<HeraldOptions<BenchContract>, 'meter' | 'trustProxy'> = {}): Herald<BenchContract> {
+export function createBenchHerald(options: Pick<HeraldOptions<BenchContract>, 'meter' | 'trustProxy' | 'codecs'> = {}): Herald<BenchContract> {
   const plainSeq = new WeakMap<object, number>();
   // `herald` is referenced by the publish handler, so it is declared before use.
   const herald: Herald<BenchContract> = createHerald({

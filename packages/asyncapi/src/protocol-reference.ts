@@ -120,9 +120,21 @@ const errorCodeText: Readonly<Record<ErrorReason, Omit<ErrorCodeInfo, 'error'>>>
   },
   [ErrorReason.BinaryFrame]: {
     status: Status.BadRequest,
-    when: 'A binary frame.',
+    when: 'A binary frame on a herald.v1 session.',
     answeredWith: 'herald.Error',
     retry: 'No: send text frames.',
+  },
+  [ErrorReason.InvalidMsgpack]: {
+    status: Status.BadRequest,
+    when: 'A binary frame of a herald.v1.msgpack session that is not one MessagePack value of the JSON data model.',
+    answeredWith: 'herald.Error',
+    retry: 'No: fix the client.',
+  },
+  [ErrorReason.TextFrame]: {
+    status: Status.BadRequest,
+    when: 'A text frame on a herald.v1.msgpack session.',
+    answeredWith: 'herald.Error',
+    retry: 'No: send binary frames.',
   },
   [ErrorReason.TooLarge]: {
     status: Status.PayloadTooLarge,

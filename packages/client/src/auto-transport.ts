@@ -7,6 +7,7 @@
  * client reconnects over WebSocket. The session is resumed across every switch, so nothing is
  * lost or doubled.
  */
+import type { WireCodec } from '@herald/core';
 import { invalidWebSocketUrl } from './connect-failure.ts';
 import { longPollTransport } from './long-poll-transport.ts';
 import { failedAttempt, webSocketTransport, type Transport, type TransportConnection, type WebSocketConstructor } from './transport.ts';
@@ -18,6 +19,8 @@ export interface AutoTransportOptions {
   readonly longPollUrl?: string;
   readonly WebSocket?: WebSocketConstructor;
   readonly headers?: Record<string, string>;
+  /** The WebSocket's binary subprotocol (`msgpack()` from `@herald/client/msgpack`); long-poll stays JSON. */
+  readonly codec?: WireCodec;
   /** How long to stay on long-poll after WebSocket failed (default 5 min). */
   readonly rememberMs?: number;
   /** How often to try WebSocket again while on long-poll (default 60 s). */
@@ -63,6 +66,7 @@ export function autoTransport(options: AutoTransportOptions): Transport {
     url: options.url,
     ...(options.WebSocket === undefined ? {} : { WebSocket: options.WebSocket }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
+    ...(options.codec === undefined ? {} : { codec: options.codec }),
   };
   const webSocket = webSocketTransport(socketOptions);
   const longPoll = longPollTransport({ url: options.longPollUrl ?? defaultLongPollUrl(options.url), ...(options.headers === undefined ? {} : { headers: options.headers }) });

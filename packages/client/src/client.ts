@@ -34,6 +34,7 @@ import {
   type PresenceCountBody,
   type TopicResetBody,
   type WelcomeBody,
+  type WireCodec,
 } from '@herald/core';
 import type { ConnectFailure } from './connect-failure.ts';
 import { ClientErrorReason, HeraldRequestError, type ErrorDetails } from './errors.ts';
@@ -80,6 +81,15 @@ export interface ClientOptions {
   readonly WebSocket?: WebSocketConstructor;
   /** For the default transport: upgrade headers, where the runtime can send them. */
   readonly headers?: Record<string, string>;
+  /**
+   * For the default transport: speak a binary subprotocol, `msgpack()` from
+   * `@herald/client/msgpack` (`herald.v1.msgpack`; the server must offer it).
+   *
+   * @example
+   * import { msgpack } from '@herald/client/msgpack';
+   * const client = createClient<typeof chat>({ url, token, codec: msgpack() });
+   */
+  readonly codec?: WireCodec;
   /** A token, or a provider called for every (re)authentication and refresh. */
   readonly token?: string | (() => string | Promise<string>);
   /** Per-request timeout (default 10 s). */
@@ -261,6 +271,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         url: options.url as string,
         ...(options.WebSocket === undefined ? {} : { WebSocket: options.WebSocket }),
         ...(options.headers === undefined ? {} : { headers: options.headers }),
+        ...(options.codec === undefined ? {} : { codec: options.codec }),
       });
     (globalThis as { document?: EventTarget }).document?.addEventListener('visibilitychange', this.onVisible);
     // Opened once the constructor has returned, so that callbacks (a transport that fails at
@@ -598,12 +609,12 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     }
   }
 
-  private receive(text: string): void {
+  private receive(frame: string | object): void {
     this.lastReceivedAt = Date.now();
     this.probeDeadline = 0;
     let message: ServerMessage;
     try {
-      message = JSON.parse(text) as ServerMessage;
+      message = (typeof frame === 'string' ? JSON.parse(frame) : frame) as ServerMessage;
     } catch {
       return;
     }

@@ -2,13 +2,14 @@
  * How the client reaches a server. The client's logic (auth, requests, resume, keep-alive)
  * only sees this interface, so the long-poll transport plugs in without changing it.
  */
-import { PROTOCOL_NAME } from '@herald/core';
+import { PROTOCOL_NAME, type WireCodec } from '@herald/core';
 import { connectionRefused, invalidWebSocketUrl, noWebSocket, refusedWith, unsupportedSubprotocol, upgradeFailed, type ConnectFailure } from './connect-failure.ts';
 
 /** What a transport reports. */
 export interface TransportEvents {
   onOpen(): void;
-  onMessage(text: string): void;
+  /** A frame: JSON text, or the envelope a binary subprotocol's codec decoded. */
+  onMessage(frame: string | object): void;
   /**
    * Closed, for any reason; 1006 when there was no close frame. `failure` says why an attempt
    * failed before it opened, when the transport could tell (a refused upgrade, a bad URL).
@@ -33,7 +34,7 @@ export type Transport = (events: TransportEvents) => TransportConnection;
 export interface WebSocketLike {
   /** The subprotocol the server selected, where the implementation exposes it. */
   readonly protocol?: string;
-  send(data: string): void;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: never) => void) | null;
   onmessage: ((event: never) => void) | null;
@@ -49,6 +50,8 @@ export interface WebSocketTransportOptions {
   readonly WebSocket?: WebSocketConstructor;
   /** Upgrade headers, for runtimes whose WebSocket sends them (`ws`, Bun); browsers cannot. */
   readonly headers?: Record<string, string>;
+  /** Speak a binary subprotocol instead of `herald.v1`: `msgpack()` from `@herald/client/msgpack`. */
+  readonly codec?: WireCodec;
 }
 
 /** How long the HTTP request that asks why an upgrade failed may take. */
@@ -76,7 +79,10 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
     if (Impl === undefined) return failedAttempt(events, noWebSocket);
     const invalid = invalidWebSocketUrl(url);
     if (invalid !== undefined) return failedAttempt(events, invalid);
-    const socket = options.headers === undefined ? new Impl(url, PROTOCOL_NAME) : new Impl(url, PROTOCOL_NAME, { headers: options.headers });
+    const codec = options.codec;
+    const protocol = codec === undefined ? PROTOCOL_NAME : codec.protocol;
+    const socket = options.headers === undefined ? new Impl(url, protocol) : new Impl(url, protocol, { headers: options.headers });
+    if (codec !== undefined) (socket as { binaryType?: string }).binaryType = 'arraybuffer';
     let closed = false;
     let opened = false;
     let error: string | undefined;
@@ -88,7 +94,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
     };
     socket.onopen = () => {
       // PROTOCOL.md §2: a 101 that selects no subprotocol, or another, fails the connection (4406).
-      if (typeof socket.protocol === 'string' && socket.protocol !== PROTOCOL_NAME) {
+      if (typeof socket.protocol === 'string' && socket.protocol !== protocol) {
         const failure = unsupportedSubprotocol(url, socket.protocol === '' ? 'selected no subprotocol' : `selected the subprotocol ${socket.protocol}`);
         socket.close(1000, 'subprotocol not acceptable');
         return report(4406, failure.message, failure);
@@ -98,7 +104,20 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
     };
     socket.onmessage = (event: { data: unknown }) => {
       // A socket this side closed may still deliver what was in flight: the client has moved on.
-      if (!closed && typeof event.data === 'string') events.onMessage(event.data);
+      if (closed) return;
+      const data = event.data;
+      if (codec === undefined) {
+        if (typeof data === 'string') events.onMessage(data);
+      } else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+        const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        let message: unknown;
+        try {
+          message = codec.decode(bytes);
+        } catch {
+          return;
+        }
+        if (typeof message === 'object' && message !== null) events.onMessage(message);
+      }
     };
     socket.onclose = (event: { code: number; reason: string }) => {
       if (closed) return;
@@ -109,7 +128,8 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
       if (typeof event.message === 'string') error = event.message;
     };
     return {
-      send: (text) => socket.send(text),
+      // The client builds JSON text; a binary subprotocol's frame carries the same envelope.
+      send: (text) => socket.send(codec === undefined ? text : codec.encode(JSON.parse(text))),
       close: (code, reason) => {
         socket.close(code, reason);
         // Report at once: a dead peer may never complete the close handshake.

@@ -24,7 +24,7 @@ class ScriptedWebSocket implements WebSocketLike {
 
 describe('webSocketTransport', () => {
   it('delivers nothing more once this side has closed, though the socket still hands over frames in flight', () => {
-    const received: string[] = [];
+    const received: Array<string | object> = [];
     const closes: number[] = [];
     const connection = webSocketTransport({ url: 'ws://127.0.0.1:1/', WebSocket: ScriptedWebSocket })({
       onOpen: () => {},

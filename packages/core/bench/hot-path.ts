@@ -10,6 +10,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { z } from 'zod';
 import { createHerald, defineContract, type HeraldSocket } from '../src/index.ts';
+import { msgpack } from '../src/msgpack.ts';
 
 const smoke = process.argv.includes('--smoke');
 const N = smoke ? 5_000 : 1_000_000;
@@ -39,6 +40,8 @@ const herald = createHerald({
   contract,
   handlers: { 'bench.Echo': (body) => body, 'bench.Zod': (body) => body },
   limits: { rateLimit: { messagesPerSecond: 1e9, burst: 1e12 }, dedupWindow: 256 },
+  // One session sends every request at once: the processing budget would throttle it.
+  processingBudget: false,
   subscribeToBroadcast: false,
 });
 
@@ -81,10 +84,30 @@ const core = measure('herald core: decode, route, dedup, respond', run(echo));
 measure('herald core with a Zod schema', run(zodFrames));
 console.log(`herald core / codec ceiling: ${(core / bare).toFixed(2)}`);
 
+// herald.v1.msgpack: the same requests as MessagePack frames, answered in MessagePack.
+const codec = msgpack();
+const packed = echo.map((frame) => codec.encode(JSON.parse(frame)));
+const bareMsgpack = measure('codec ceiling: msgpack unpack + pack', () => {
+  for (const frame of packed) {
+    const m = codec.decode(frame) as { id: string; type: string; body: unknown };
+    socket.send(codec.encode({ kind: 'resp', reqId: m.id, type: m.type, code: 200, body: m.body }));
+  }
+});
+const binaryHerald = createHerald({ contract, handlers: { 'bench.Echo': (body) => body, 'bench.Zod': (body) => body }, codecs: [codec], limits: { rateLimit: { messagesPerSecond: 1e9, burst: 1e12 }, dedupWindow: 256 }, processingBudget: false, subscribeToBroadcast: false });
+const coreMsgpack = measure('herald core in herald.v1.msgpack', () => {
+  const connection = binaryHerald.open(socket, { ok: true, protocol: 'herald.v1.msgpack', client: 'native', principal: { userId: 'bench' } });
+  const before = sent;
+  for (const frame of packed) connection.receive(frame);
+  if (sent - before < N) throw new Error(`only ${sent - before} of ${N} responses were sent synchronously`);
+  connection.closed(1000);
+});
+console.log(`msgpack codec ceiling / JSON codec ceiling: ${(bareMsgpack / bare).toFixed(2)}; herald core msgpack / JSON: ${(coreMsgpack / core).toFixed(2)}`);
+await binaryHerald.close();
+
 const SUBSCRIBERS = smoke ? 100 : 10_000;
 const fanout = createHerald({ contract, handlers: { 'bench.Echo': (b) => b, 'bench.Zod': (b) => b }, subscribeToBroadcast: false });
 const frameIdentity = new Set<string>();
-const counting: HeraldSocket = { send: (frame) => void frameIdentity.add(frame), close: () => {}, bufferedAmount: 0 };
+const counting: HeraldSocket = { send: (frame) => void frameIdentity.add(frame as string), close: () => {}, bufferedAmount: 0 };
 for (let i = 0; i < SUBSCRIBERS; i++) {
   const connection = fanout.open(counting, { ok: true, protocol: 'herald.v1', client: 'native', principal: { userId: `u${i}` } });
   await fanout.subscribe(connection.session, 'ticker');

@@ -6,6 +6,7 @@
  */
 import { ErrorReason, Kind, Status } from './constants.ts';
 import type { ClientMessage, ErrorBody } from './envelope.ts';
+import type { WireCodec } from './wire-codec.ts';
 
 /** Request ids: what a client may put in `id` (and the server echoes in `reqId`). */
 export const ID_PATTERN: RegExp = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -142,6 +143,57 @@ export function decodeClientFrame(text: string, limits: CodecLimits): DecodeResu
   } catch {
     return failure(Status.BadRequest, ErrorReason.InvalidJson, 'frame is not valid JSON');
   }
+  return validateClientMessage(value);
+}
+
+/** What a decoded binary frame breaks: values outside the JSON data model, or nesting past `maxDepth`. */
+function dataModelBreach(value: unknown, maxDepth: number, depth: number): ErrorReason | undefined {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : ErrorReason.InvalidMsgpack;
+  if (typeof value !== 'object') return ErrorReason.InvalidMsgpack;
+  if (depth >= maxDepth) return ErrorReason.TooDeep;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const breach = dataModelBreach(item, maxDepth, depth + 1);
+      if (breach !== undefined) return breach;
+    }
+    return undefined;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return ErrorReason.InvalidMsgpack;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    // An absent field may be packed as nil's cousin `undefined` (msgpackr's fixext 0): read as absent.
+    if (item === undefined) continue;
+    const breach = dataModelBreach(item, maxDepth, depth + 1);
+    if (breach !== undefined) return breach;
+  }
+  return undefined;
+}
+
+/**
+ * Decodes one binary frame of a binary subprotocol: the same answers as a text frame of
+ * `herald.v1`, with `invalid_msgpack` for bytes that are not one value of the JSON data model.
+ * A frame refused unread (too large) has no readable id: it is answered with `herald.Error`.
+ *
+ * @example
+ * const result = decodeBinaryFrame(bytes, msgpack(), limits);
+ */
+export function decodeBinaryFrame(bytes: Uint8Array, codec: WireCodec, limits: CodecLimits): DecodeResult {
+  if (bytes.byteLength > limits.maxMessageBytes) {
+    return failure(Status.PayloadTooLarge, ErrorReason.TooLarge, `frame exceeds maxMessageBytes (${limits.maxMessageBytes})`);
+  }
+  let value: unknown;
+  try {
+    value = codec.decode(bytes);
+  } catch (error) {
+    // Nesting deep enough to exhaust the decoder's stack is nesting past maxDepth (V8 and JSC say so alike).
+    if (error instanceof RangeError && /call stack/i.test(error.message)) return failure(Status.BadRequest, ErrorReason.TooDeep, `nesting deeper than maxDepth (${limits.maxDepth})`);
+    return failure(Status.BadRequest, ErrorReason.InvalidMsgpack, `frame is not one ${codec.protocol} value`);
+  }
+  const breach = dataModelBreach(value, limits.maxDepth, 0);
+  if (breach === ErrorReason.TooDeep) return failure(Status.BadRequest, ErrorReason.TooDeep, `nesting deeper than maxDepth (${limits.maxDepth})`);
+  if (breach !== undefined) return failure(Status.BadRequest, ErrorReason.InvalidMsgpack, 'frame holds a value outside the JSON data model (bin, ext, NaN, …)');
   return validateClientMessage(value);
 }
 

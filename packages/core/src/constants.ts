@@ -6,6 +6,9 @@
 /** The WebSocket subprotocol a Herald v1 client offers in `Sec-WebSocket-Protocol`. */
 export const PROTOCOL_NAME = 'herald.v1';
 
+/** `herald.v1` with every envelope a MessagePack value in a binary frame (PROTOCOL.md §2.1). */
+export const MSGPACK_PROTOCOL_NAME = 'herald.v1.msgpack';
+
 /** The `kind` of an envelope. */
 export const Kind = {
   Request: 'req',
@@ -68,6 +71,10 @@ export const ErrorReason = {
   InvalidEnvelope: 'invalid_envelope',
   TooDeep: 'too_deep',
   BinaryFrame: 'binary_frame',
+  /** A binary frame of a `herald.v1.msgpack` session that is not one MessagePack value of the JSON data model. */
+  InvalidMsgpack: 'invalid_msgpack',
+  /** A text frame on a session whose subprotocol carries envelopes in binary frames. */
+  TextFrame: 'text_frame',
   TooLarge: 'too_large',
   ValidationFailed: 'validation_failed',
   UnknownType: 'unknown_type',

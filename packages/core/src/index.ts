@@ -6,6 +6,7 @@ export {
   TOPIC_PATTERN,
   TRACEPARENT_PATTERN,
   TYPE_PATTERN,
+  decodeBinaryFrame,
   decodeClientFrame,
   type CodecLimits,
   type DecodeFailure,
@@ -103,3 +104,4 @@ export {
 } from './upgrade.ts';
 export { DEFAULT_LIMITS, Herald, createHerald, type AuthenticateInfo, type HeraldOptions, type HeraldStats, type RecoveryFailureInfo, type TopicRule, type TopicRules } from './server.ts';
 export { RequestContext, type Handler, type Handlers, type Middleware, type SessionHandle } from './request-context.ts';
+export { FrameEncoder, nativeTopic, type WireCodec } from './wire-codec.ts';

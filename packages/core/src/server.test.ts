@@ -357,7 +357,7 @@ describe('de-duplication of retried requests (property)', () => {
           } else await finish(id);
         }
         for (const id of [...pending.keys()]) await finish(id);
-        const frames = send.mock.calls.map(([frame]) => frame);
+        const frames = send.mock.calls.map(([frame]) => frame as string);
         for (const [id, count] of runs) {
           expect(count).toBe(1);
           const answers = frames.filter((frame) => (JSON.parse(frame) as { reqId?: string }).reqId === id);

@@ -54,6 +54,7 @@ import { TopicSet } from './topic-set.ts';
 import { type Topic, type TopicNotificationType, type TopicParams, type TopicPattern, TopicPatterns } from './topic-patterns.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
 import { UserIndex } from './user-index.ts';
+import { FrameEncoder, type WireCodec } from './wire-codec.ts';
 import {
   type ClientClass,
   type Principal,
@@ -149,6 +150,15 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
    */
   readonly sessionStore?: SessionStore;
   readonly limits?: Partial<Limits>;
+  /**
+   * Binary subprotocols offered besides `herald.v1` (JSON in text frames, always on): a client
+   * that offers one gets the same session with its envelopes in binary frames.
+   *
+   * @example
+   * import { msgpack } from '@herald/core/msgpack';
+   * createHerald({ contract, handlers, codecs: [msgpack()] }); // herald.v1.msgpack
+   */
+  readonly codecs?: readonly WireCodec[];
   /** Send-buffer bytes above which a session's notifications wait (default 1 MiB). */
   readonly highWaterMark?: number;
   /**
@@ -311,6 +321,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   private readonly closeLogged = new WeakSet<Connection>();
   private sweepHandle: unknown = undefined;
   private closing = false;
+  /** The encoder of each binary subprotocol (`codecs`), by its name. */
+  readonly encoders: ReadonlyMap<string, FrameEncoder>;
+  /** The subprotocols an upgrade may select: `herald.v1`, then those of `codecs`. */
+  private readonly protocols: readonly string[];
 
   constructor(private readonly options: HeraldOptions<C>) {
     assertOriginPolicy(options);
@@ -321,6 +335,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.processingBudget = options.processingBudget === false ? undefined : (options.processingBudget ?? DEFAULT_PROCESSING_BUDGET);
     this.clock = options.clock ?? systemClock;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+    this.encoders = new Map((options.codecs ?? []).map((codec) => [codec.protocol, new FrameEncoder(codec)]));
+    this.protocols = [PROTOCOL_NAME, ...this.encoders.keys()];
     this.broker = options.broker ?? new MemoryBroker();
     const patterns = (this.patterns = new TopicPatterns(options.contract.topics, Object.keys(options.contract.notifications)));
     this.topics = new TopicRegistry(this.broker, this.clock, (topic) => patterns.conflationOf(topic));
@@ -412,7 +428,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /**
    * For adapters whose transport publishes natively (uWS `app.publish`, Bun `server.publish`):
    * sockets that implement `subscribe`/`unsubscribe` then get topic frames through one call
-   * per message instead of one send per subscriber.
+   * per message instead of one send per subscriber. `publish` gets the JSON frame; sockets of
+   * a binary subprotocol join a topic of their own (see `nativeTopic`), published with
+   * `encoders`' `encodeShared` of the same frame, once per publication.
    */
   useNativePublish(publish: NativePublish): void {
     this.topics.nativePublish = publish;
@@ -486,38 +504,38 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   private async decide(request: UpgradeRequest, address: string | undefined): Promise<UpgradeDecision> {
-    const checked = checkUpgrade(request, this.options);
+    const checked = checkUpgrade(request, this.options, this.protocols);
     if ('ok' in checked) return checked;
-    const { client } = checked;
-    if (this.closing) return rejection(Status.Unavailable, ErrorReason.ShuttingDown, 'server shutting down', client, PROTOCOL_NAME);
+    const { client, protocol } = checked;
+    if (this.closing) return rejection(Status.Unavailable, ErrorReason.ShuttingDown, 'server shutting down', client, protocol);
     if (this.upgradeLimiter !== undefined && address !== undefined) {
       const wait = this.upgradeLimiter.take(address, this.clock.now());
-      if (wait > 0) return rejection(Status.TooManyRequests, ErrorReason.RateLimited, 'too many upgrades', client, PROTOCOL_NAME, wait);
+      if (wait > 0) return rejection(Status.TooManyRequests, ErrorReason.RateLimited, 'too many upgrades', client, protocol, wait);
       this.startSweep();
     }
-    if (address !== undefined && !this.connectionsPerAddress.admits(address)) return this.tooManyConnections(client);
+    if (address !== undefined && !this.connectionsPerAddress.admits(address)) return this.tooManyConnections(client, protocol);
     const token = bearerToken(request);
     if (token === null) {
       const message = `Authorization must be "Bearer <token>" with one token of at most ${MAX_TOKEN_LENGTH} characters`;
-      return rejection(Status.BadRequest, ErrorReason.ValidationFailed, message, client, PROTOCOL_NAME);
+      return rejection(Status.BadRequest, ErrorReason.ValidationFailed, message, client, protocol);
     }
     let principal: Principal | null = null;
     const withAddress = address === undefined ? {} : { address };
     if (token !== undefined && this.options.authenticate !== undefined) {
       principal = await this.checkToken(token, { sessionId: undefined, client, ...withAddress });
-      if (principal === null) return rejection(Status.Unauthorized, ErrorReason.InvalidToken, 'invalid token', client, PROTOCOL_NAME);
-      if (this.sessionsFull(principal.userId)) return this.tooManySessions(client);
+      if (principal === null) return rejection(Status.Unauthorized, ErrorReason.InvalidToken, 'invalid token', client, protocol);
+      if (this.sessionsFull(principal.userId)) return this.tooManySessions(client, protocol);
     }
-    return { ok: true, protocol: PROTOCOL_NAME, client, principal, ...withAddress };
+    return { ok: true, protocol, client, principal, ...withAddress };
   }
 
-  private tooManyConnections(client: ClientClass): UpgradeRejected {
+  private tooManyConnections(client: ClientClass, protocol: string): UpgradeRejected {
     const message = `too many connections from this address (at most ${this.limits.maxConnectionsPerAddress})`;
-    return rejection(Status.TooManyRequests, ErrorReason.TooManyConnections, message, client, PROTOCOL_NAME, CAP_RETRY_AFTER_MS);
+    return rejection(Status.TooManyRequests, ErrorReason.TooManyConnections, message, client, protocol, CAP_RETRY_AFTER_MS);
   }
 
-  private tooManySessions(client: ClientClass): UpgradeRejected {
-    return rejection(Status.TooManyRequests, ErrorReason.TooManySessions, this.sessionCapMessage(), client, PROTOCOL_NAME, CAP_RETRY_AFTER_MS);
+  private tooManySessions(client: ClientClass, protocol: string): UpgradeRejected {
+    return rejection(Status.TooManyRequests, ErrorReason.TooManySessions, this.sessionCapMessage(), client, protocol, CAP_RETRY_AFTER_MS);
   }
 
   private sessionCapMessage(): string {
@@ -540,7 +558,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   open(socket: HeraldSocket, accepted: UpgradeAccepted): Connection {
     this.now = this.clock.now();
     const session = new Session(this, randomId(SESSION_ID_LENGTH));
-    const connection = new Connection(socket, accepted.client, session);
+    const connection = new Connection(socket, accepted.client, session, this.encoders.get(accepted.protocol));
     if (accepted.address !== undefined) this.addresses.set(connection, accepted.address);
     const metrics = this.metrics;
     if (metrics !== undefined) {
@@ -560,7 +578,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (address !== undefined) {
       // Upgrades decided at the same time can all pass `upgrade`'s check; the count holds here.
       if (!this.connectionsPerAddress.admits(address)) {
-        const refused = this.tooManyConnections(connection.client);
+        const refused = this.tooManyConnections(connection.client, accepted.protocol);
         session.close(CloseCode.TooManyRequests, truncateReason(refused.body.message), CAP_RETRY_AFTER_MS);
         return connection;
       }
@@ -591,7 +609,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const code = closeCodeForStatus(rejected.status);
     const reason = truncateReason(rejected.body.message);
     const retryAfterMs = rejected.body.retryAfterMs;
-    socket.send(encodeSystemNotification(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs }));
+    const goodbye = encodeSystemNotification(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs });
+    const encoder = rejected.protocol === undefined ? undefined : this.encoders.get(rejected.protocol);
+    socket.send(encoder === undefined ? goodbye : encoder.encode(goodbye));
     socket.close(code, reason);
   }
 

@@ -9,12 +9,14 @@ import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, dedupEntry, responseHead, typ
 import {
   PING_FRAME,
   PONG_FRAME,
+  decodeBinaryFrame,
   decodeClientFrame,
   encodeErrorResponse,
   unparsedRequestId,
   unparsedRequestType,
   encodePrivateNotification,
   encodeSystemNotification,
+  type DecodeResult,
 } from './codec.ts';
 import { CloseCode, ErrorReason, Kind, Status, SystemType, closeCodeRetry, type CloseCode as CloseCodeValue } from './constants.ts';
 import type { ErrorBody, Limits, RequestMessage } from './envelope.ts';
@@ -26,6 +28,7 @@ import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
 import type { TopicSet } from './topic-set.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
+import type { FrameEncoder } from './wire-codec.ts';
 
 /** A new session that neither resumes nor sends a request settles on its own after this long. */
 export const SETTLE_AFTER_MS = 1000;
@@ -107,11 +110,28 @@ export class Connection {
     readonly socket: HeraldSocket,
     readonly client: ClientClass,
     session: Session,
+    /** Set on a connection of a binary subprotocol: its frames are encoded on the way out. */
+    readonly encoder: FrameEncoder | undefined = undefined,
   ) {
     this.session = session;
   }
 
-  /** A frame arrived: text, or binary (answered as PROTOCOL.md says). */
+  /** @internal Writes a frame the core built; `shared` when other connections get the same one (a topic frame). */
+  write(frame: string, shared: boolean): number {
+    const encoder = this.encoder;
+    if (encoder === undefined) {
+      this.socket.send(frame);
+      return frame.length;
+    }
+    const bytes = shared ? encoder.encodeShared(frame) : encoder.encode(frame);
+    this.socket.send(bytes);
+    return bytes.byteLength;
+  }
+
+  /**
+   * A frame arrived: text, or binary (answered as PROTOCOL.md says). Binary data is read before
+   * this returns and not kept, so an adapter may pass a buffer its transport reuses afterwards.
+   */
   receive(data: string | ArrayBuffer | ArrayBufferView): void {
     this.session.receive(this, data);
   }
@@ -217,16 +237,16 @@ export class Session implements TopicSubscriber {
     return full;
   }
 
-  sendFrame(frame: string): void {
+  sendFrame(frame: string, shared = false): void {
     const connection = this.connection;
     if (connection === null) return;
-    connection.socket.send(frame);
+    const length = connection.write(frame, shared);
     this.tap?.('out', frame);
     this.lastOutboundAt = this.host.now;
     const metrics = connection.metrics;
     if (metrics !== undefined) {
       metrics.framesOut.add(1);
-      metrics.bytesOut.add(frame.length);
+      metrics.bytesOut.add(length);
     }
   }
 
@@ -238,14 +258,14 @@ export class Session implements TopicSubscriber {
   sendResponse(frame: string): void {
     const connection = this.connection;
     if (connection === null) return;
-    connection.socket.send(frame);
+    const length = connection.write(frame, false);
     this.tap?.('out', frame);
     this.lastOutboundAt = this.host.now;
     connection.responses++;
     const metrics = connection.metrics;
     if (metrics !== undefined) {
       metrics.framesOut.add(1);
-      metrics.bytesOut.add(frame.length);
+      metrics.bytesOut.add(length);
     }
   }
 
@@ -287,7 +307,7 @@ export class Session implements TopicSubscriber {
   /** @internal TopicSubscriber: false when the frame was held back by a full send buffer. */
   sendTopicFrame(frame: string): boolean {
     if (this.backpressured) return false;
-    this.sendFrame(frame);
+    this.sendFrame(frame, true);
     return true;
   }
 
@@ -295,6 +315,7 @@ export class Session implements TopicSubscriber {
   nativeSubscribe(topic: string, join: boolean): boolean {
     const socket = this.connection?.socket;
     if (socket?.subscribe === undefined || socket.unsubscribe === undefined) return false;
+    // The socket's adapter joins the native topic of its connection's encoding (see `herald.useNativePublish`).
     if (join) socket.subscribe(topic);
     else socket.unsubscribe(topic);
     return true;
@@ -391,21 +412,46 @@ export class Session implements TopicSubscriber {
       metrics.bytesIn.add(typeof data === 'string' ? data.length : data.byteLength);
     }
     const allowed = this.takeToken();
+    // The inspector's tail shows text frames; a MessagePack session's frames are binary.
     if (this.tap !== undefined && typeof data === 'string') this.tap('in', data);
-    if (typeof data !== 'string') {
-      if (allowed) this.protocolError(Status.BadRequest, ErrorReason.BinaryFrame, 'binary frames are not part of herald.v1');
+    if (typeof data !== 'string' || connection.encoder !== undefined) {
+      this.receiveBinary(connection, data, allowed);
       return;
     }
     if (!allowed) {
       // Refused frames are not parsed: the id, if readable, is enough to answer.
       const reqId = unparsedRequestId(data);
-      if (reqId !== undefined) {
-        const body: ErrorBody = { error: ErrorReason.RateLimited, message: 'rate limit exceeded', retryAfterMs: this.retryAfterMs() };
-        this.sendError(reqId, unparsedRequestType(data) ?? UNKNOWN_TYPE, Status.TooManyRequests, body);
-      }
+      if (reqId !== undefined) this.refuseRateLimited(reqId, unparsedRequestType(data) ?? UNKNOWN_TYPE);
       return;
     }
-    const result = decodeClientFrame(data, this.host.limits);
+    this.dispatch(connection, decodeClientFrame(data, this.host.limits));
+  }
+
+  /** A frame on a connection of a binary subprotocol, or a binary frame on a `herald.v1` one. */
+  private receiveBinary(connection: Connection, data: string | ArrayBuffer | ArrayBufferView, allowed: boolean): void {
+    const encoder = connection.encoder;
+    if (encoder === undefined) {
+      if (allowed) this.protocolError(Status.BadRequest, ErrorReason.BinaryFrame, 'binary frames are not part of herald.v1');
+      return;
+    }
+    if (typeof data === 'string') {
+      if (allowed) this.protocolError(Status.BadRequest, ErrorReason.TextFrame, `text frames are not part of ${encoder.codec.protocol}`);
+      return;
+    }
+    const bytes = data instanceof Uint8Array ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+    const result = decodeBinaryFrame(bytes, encoder.codec, this.host.limits);
+    if (allowed) this.dispatch(connection, result);
+    // A refused frame is decoded only to find the id to answer (a binary frame has no readable head).
+    else if (result.ok && result.message.kind === Kind.Request) this.refuseRateLimited(result.message.id, result.message.type);
+    else if (!result.ok && result.reqId !== undefined) this.refuseRateLimited(result.reqId, result.reqType ?? UNKNOWN_TYPE);
+  }
+
+  private refuseRateLimited(reqId: string, type: string): void {
+    const body: ErrorBody = { error: ErrorReason.RateLimited, message: 'rate limit exceeded', retryAfterMs: this.retryAfterMs() };
+    this.sendError(reqId, type, Status.TooManyRequests, body);
+  }
+
+  private dispatch(connection: Connection, result: DecodeResult): void {
     if (!result.ok) {
       const body: ErrorBody = { error: result.error, message: result.message };
       if (result.reqId !== undefined) {

@@ -3,8 +3,11 @@
  * this shape, hands it to `herald.open`, and feeds the returned `Connection` what happens.
  */
 export interface HeraldSocket {
-  /** Sends one text frame. Must not throw once the socket is closed (ignore instead). */
-  send(frame: string): void;
+  /**
+   * Sends one frame: text for a string, binary for bytes (only on connections of a binary
+   * subprotocol, see `WireCodec`). Must not throw once the socket is closed (ignore instead).
+   */
+  send(frame: string | Uint8Array): void;
   /** Closes with a code and a reason of at most 123 UTF-8 bytes. */
   close(code: number, reason: string): void;
   /** Bytes accepted by `send` but not yet written to the network. */

@@ -193,10 +193,15 @@ export function handshakeRefusal(headers: UpgradeRequest['headers']): UpgradeRej
 }
 
 /** The checks that need no I/O: subprotocol and Origin. */
-export function checkUpgrade(request: UpgradeRequest, policy: UpgradePolicy): UpgradeRejected | { client: ClientClass } {
+export function checkUpgrade(
+  request: UpgradeRequest,
+  policy: UpgradePolicy,
+  supported: readonly string[] = [PROTOCOL_NAME],
+): UpgradeRejected | { client: ClientClass; protocol: string } {
   const client = classifyClient(request, policy);
   const offered = offeredProtocols(request.headers.get('sec-websocket-protocol'));
-  const protocol = offered.includes(PROTOCOL_NAME) ? PROTOCOL_NAME : undefined;
+  // The client lists the subprotocols it offers in its order of preference (RFC 6455 §4.1).
+  const protocol = offered.find((name) => supported.includes(name));
   if (protocol === undefined) {
     const message = `offer the subprotocol ${PROTOCOL_NAME} in Sec-WebSocket-Protocol`;
     return rejection(Status.NotAcceptable, ErrorReason.UnsupportedSubprotocol, message, client, offered[0]);
@@ -205,5 +210,5 @@ export function checkUpgrade(request: UpgradeRequest, policy: UpgradePolicy): Up
   if (origin !== null && !originAllowed(origin, request, policy)) {
     return rejection(Status.Forbidden, ErrorReason.OriginNotAllowed, "this page's origin is not allowed", client, protocol);
   }
-  return { client };
+  return { client, protocol };
 }

@@ -3,7 +3,7 @@
  * runtime-specific `upgradeWebSocket` runs, native refusals as HTTP, browsers refused after the
  * upgrade with a close code, and the socket events wired to the core's connection.
  */
-import { HEALTH_PATHS, handshakeRefusal, healthAnswer, type Connection, type HealthProbe, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
+import { HEALTH_PATHS, handshakeRefusal, healthAnswer, nativeTopic, type Connection, type HealthProbe, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket, WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
 import { HonoSocket, isBunServer } from './hono-socket.ts';
@@ -67,7 +67,15 @@ export function heraldWebSocket(herald: Herald<any>, upgradeWebSocket: AnyUpgrad
     const env: unknown = c.env;
     if (!nativeTopics && isBunServer(env)) {
       nativeTopics = true;
-      herald.useNativePublish((topic, frame) => void env.publish(topic, frame));
+      const encoders = [...herald.encoders.values()];
+      herald.useNativePublish((topic, frame) => {
+        env.publish(topic, frame);
+        // Encoded only for an encoding some socket subscribed in: once per publication, not per subscriber.
+        for (const encoder of encoders) {
+          const binaryTopic = nativeTopic(encoder.codec.protocol, topic);
+          if ((env.subscriberCount?.(binaryTopic) ?? 1) > 0) env.publish(binaryTopic, encoder.encodeShared(frame));
+        }
+      });
     }
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       return c.json({ error: 'upgrade_required', message: 'this endpoint speaks WebSocket (herald.v1)' }, 426);
@@ -83,14 +91,17 @@ export function heraldWebSocket(herald: Herald<any>, upgradeWebSocket: AnyUpgrad
       let connection: Connection | undefined;
       return {
         onOpen: (_event: Event, ws: WSContext) => {
-          const socket = new HonoSocket(ws, nativeTopics);
+          const binaryProtocol = decision.ok && herald.encoders.has(decision.protocol) ? decision.protocol : undefined;
+          const socket = new HonoSocket(ws, nativeTopics, binaryProtocol);
           if (!decision.ok) return herald.reject(socket, decision);
           connection = herald.open(socket, decision);
           socket.observePongs(connection);
         },
         onMessage: (event: MessageEvent<WSMessageReceive>) => {
           const data = event.data;
-          connection?.receive(typeof data === 'string' ? data : new Uint8Array(0));
+          if (typeof data === 'string' || ArrayBuffer.isView(data) || data instanceof ArrayBuffer) connection?.receive(data);
+          // A Blob despite `binaryType` (a runtime that ignores it): answered as an undecodable frame, never reordered.
+          else connection?.receive(new Uint8Array(0));
         },
         onClose: (event: CloseEvent) => connection?.closed(event.code),
         onError: () => connection?.closed(1006),

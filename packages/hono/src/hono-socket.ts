@@ -5,11 +5,12 @@
  * see its pong, so only there are native clients probed with RFC pings; Bun's sockets join
  * native topics; Deno's close lingers (see `close`).
  */
-import type { Connection, HeraldSocket } from '@herald/core';
+import { nativeTopic, type Connection, type HeraldSocket } from '@herald/core';
 import type { WSContext } from 'hono/ws';
 
 interface RawSocket {
   readonly readyState?: number;
+  binaryType?: string;
   readonly bufferedAmount?: number;
   getBufferedAmount?(): number;
   ping?(): void;
@@ -20,7 +21,8 @@ interface RawSocket {
 
 /** Bun's server, which Hono hands to handlers as `c.env`: it can publish to a topic natively. */
 export interface BunServerLike {
-  publish(topic: string, data: string): number;
+  publish(topic: string, data: string | Uint8Array): number;
+  subscriberCount?(topic: string): number;
   upgrade(request: Request, options?: unknown): boolean;
 }
 
@@ -39,16 +41,23 @@ export class HonoSocket implements HeraldSocket {
   unsubscribe?: (topic: string) => void;
   private readonly lingerMs: number;
 
-  /** `nativeTopics`: the server publishes natively (Bun), so sockets join topics there. */
+  /**
+   * `nativeTopics`: the server publishes natively (Bun), so sockets join topics there (those of
+   * a binary subprotocol, `binaryProtocol`, join its topics of their own).
+   */
   constructor(
     private readonly ws: WSContext,
     nativeTopics: boolean,
+    binaryProtocol: string | undefined = undefined,
   ) {
     const raw = (this.raw = (ws.raw ?? {}) as RawSocket);
     this.lingerMs = 'Deno' in globalThis ? DENO_CLOSE_LINGER_MS : 0;
+    // A Blob can only be read asynchronously, which would reorder frames (Deno's default).
+    if (raw.binaryType === 'blob') raw.binaryType = 'arraybuffer';
     if (nativeTopics && typeof raw.subscribe === 'function' && typeof raw.unsubscribe === 'function') {
-      this.subscribe = (topic) => raw.subscribe?.(topic);
-      this.unsubscribe = (topic) => raw.unsubscribe?.(topic);
+      const topicOf = (topic: string) => (binaryProtocol === undefined ? topic : nativeTopic(binaryProtocol, topic));
+      this.subscribe = (topic) => raw.subscribe?.(topicOf(topic));
+      this.unsubscribe = (topic) => raw.unsubscribe?.(topicOf(topic));
     }
   }
 
@@ -64,8 +73,8 @@ export class HonoSocket implements HeraldSocket {
     return (this.raw.readyState ?? this.ws.readyState) === OPEN;
   }
 
-  send(frame: string): void {
-    if (this.open) this.ws.send(frame);
+  send(frame: string | Uint8Array): void {
+    if (this.open) this.ws.send(frame as string | Uint8Array<ArrayBuffer>);
   }
 
   close(code: number, reason: string): void {

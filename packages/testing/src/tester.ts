@@ -4,7 +4,7 @@
  * acknowledge) and otherwise sends exactly what a test tells it to, malformed input included.
  * It imports no test framework, so it works under vitest, `bun test` and `deno test`.
  */
-import { PROTOCOL_NAME, SystemType, type Envelope, type ResponseMessage, type WelcomeBody } from '@herald/core';
+import { PROTOCOL_NAME, SystemType, type Envelope, type ResponseMessage, type WelcomeBody, type WireCodec } from '@herald/core';
 import { responseTo, toMatcher, withType, type MatcherLike } from './matchers.ts';
 
 /** The subset of the WHATWG WebSocket the tester uses (`ws` and every runtime's global fit). */
@@ -33,6 +33,11 @@ export interface ConnectOptions {
   readonly skipWelcome?: boolean;
   /** The WebSocket implementation (default: `ws` on Node, else the global one). */
   readonly WebSocket?: WebSocketConstructor;
+  /**
+   * Speak a binary subprotocol (`msgpack()` from `@herald/core/msgpack`): offered instead of
+   * `herald.v1` unless `protocols` says otherwise, envelopes sent and read as its binary frames.
+   */
+  readonly codec?: WireCodec;
 }
 
 export interface CloseInfo {
@@ -62,8 +67,10 @@ function describe(messages: readonly Envelope[]): string {
 export class Tester {
   /** Every envelope received, in order. */
   readonly log: Envelope[] = [];
-  /** Frames that were not JSON (a conforming server never sends one). */
+  /** Frames that were not JSON (a conforming server never sends one), or not the codec's. */
   readonly invalid: string[] = [];
+  /** The frame type of each of `log`. */
+  readonly frameTypes: Array<'text' | 'binary'> = [];
   /** Resolves when the connection closes. */
   readonly closed: Promise<CloseInfo>;
   closeInfo: CloseInfo | undefined;
@@ -74,17 +81,21 @@ export class Tester {
     readonly socket: WebSocketLike,
     private readonly timeoutMs: number,
     autoPong: boolean,
+    private readonly codec: WireCodec | undefined = undefined,
   ) {
+    if ((socket as { binaryType?: string }).binaryType === 'blob') (socket as { binaryType?: string }).binaryType = 'arraybuffer';
     socket.addEventListener('message', (event: { data: unknown }) => {
-      const text = typeof event.data === 'string' ? event.data : new TextDecoder().decode(event.data as ArrayBuffer);
+      const binary = typeof event.data !== 'string';
+      const bytes = binary ? (event.data instanceof ArrayBuffer ? new Uint8Array(event.data) : (event.data as Uint8Array)) : undefined;
       let message: Envelope;
       try {
-        message = JSON.parse(text) as Envelope;
+        message = (bytes !== undefined && codec !== undefined ? codec.decode(bytes) : JSON.parse(bytes === undefined ? (event.data as string) : new TextDecoder().decode(bytes))) as Envelope;
       } catch {
-        this.invalid.push(text);
+        this.invalid.push(bytes === undefined ? (event.data as string) : new TextDecoder().decode(bytes));
         return;
       }
       this.log.push(message);
+      this.frameTypes.push(binary ? 'binary' : 'text');
       if (autoPong && message.kind === 'ping') this.send({ kind: 'pong' });
       for (const wake of this.waiters) wake();
     });
@@ -117,9 +128,10 @@ export class Tester {
     return welcome.body as WelcomeBody;
   }
 
-  /** Sends an envelope (stringified), a raw string, or bytes (a binary frame). */
+  /** Sends an envelope (stringified, or encoded with the codec), a raw string, or bytes (a binary frame). */
   send(message: Envelope | Record<string, unknown> | string | Uint8Array): void {
-    this.socket.send(typeof message === 'string' || message instanceof Uint8Array ? message : JSON.stringify(message));
+    if (typeof message === 'string' || message instanceof Uint8Array) this.socket.send(message);
+    else this.socket.send(this.codec === undefined ? JSON.stringify(message) : this.codec.encode(message));
   }
 
   /** Sends a request and resolves to its response (whatever its code). */
@@ -210,10 +222,10 @@ export class Tester {
  */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Tester> {
   const WebSocketImpl = options.WebSocket ?? (await defaultWebSocket());
-  const protocols = options.protocols ?? PROTOCOL_NAME;
+  const protocols = options.protocols ?? options.codec?.protocol ?? PROTOCOL_NAME;
   const socket = new WebSocketImpl(url, protocols, options.headers === undefined ? {} : { headers: options.headers });
   const timeoutMs = options.timeoutMs ?? 2000;
-  const tester = new Tester(socket, timeoutMs, options.autoPong ?? true);
+  const tester = new Tester(socket, timeoutMs, options.autoPong ?? true, options.codec);
   await new Promise<void>((resolve, reject) => {
     socket.addEventListener('open', () => resolve());
     socket.addEventListener('error', (event: { message?: string }) => reject(new Error(`connect ${url}: ${event.message ?? 'failed'}`)));

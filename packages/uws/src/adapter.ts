@@ -5,7 +5,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
-import { ErrorReason, handshakeRefusal, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
+import { ErrorReason, handshakeRefusal, nativeTopic, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { attachHealth, type HealthListenerOptions, listenHealth } from './health.ts';
 import { beginOn, drained, end } from './in-flight.ts';
@@ -141,9 +141,15 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   // Room kept below maxBackpressure for the close frame that tells a slow consumer to resume.
   const closeAbove = maxBackpressure - 1024;
   if (options.health !== false) attachHealth(app, herald);
+  const encoders = [...herald.encoders.values()];
   herald.useNativePublish((topic, frame) => {
     flushPending();
     app.publish(topic, frame, false);
+    // Encoded only for an encoding some socket subscribed in: once per publication, not per subscriber.
+    for (const encoder of encoders) {
+      const binaryTopic = nativeTopic(encoder.codec.protocol, topic);
+      if (app.numSubscribers(binaryTopic) > 0) app.publish(binaryTopic, encoder.encodeShared(frame), true);
+    }
   });
   app.ws<UserData>(options.path ?? '/ws', {
     compression: uws.DISABLED,
@@ -189,10 +195,11 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
     open: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
       data.inFlight = beginOn(app);
-      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove));
       const decision = data.decision as UpgradeDecision;
       // Held by every socket for as long as it is open otherwise: a session keeps what it needs.
       data.decision = undefined;
+      const binaryProtocol = decision.ok && herald.encoders.has(decision.protocol) ? decision.protocol : undefined;
+      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove, binaryProtocol));
       inCallback(socket, () => {
         if (decision.ok) data.connection = herald.open(socket, decision);
         else herald.reject(socket, decision);
@@ -203,8 +210,8 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
       const data = ws.getUserData();
       const connection = data.connection;
       if (connection === undefined) return;
-      // Copy out of uWS's buffer now: it is reused once this callback returns.
-      receiveIn(data.socket, connection, isBinary ? new Uint8Array(message.slice(0)) : textDecoder.decode(message));
+      // uWS's buffer lives for this callback only: the core reads a binary frame before `receive` returns and keeps none of it.
+      receiveIn(data.socket, connection, isBinary ? new Uint8Array(message) : textDecoder.decode(message));
     },
 
     drain: (ws: WebSocket<UserData>) => {

@@ -4,7 +4,7 @@
  * `await` in a handler, a fan-out to other sockets) are queued and written at the end of the
  * tick inside one `cork`, so everything a tick produces for a socket leaves in one write.
  */
-import { CloseCode } from '@herald/core';
+import { CloseCode, nativeTopic } from '@herald/core';
 import type { Connection, HeraldSocket, UpgradeDecision } from '@herald/core';
 import type { WebSocket } from 'uWebSockets.js';
 import type { InFlight } from './in-flight.ts';
@@ -73,7 +73,7 @@ export function drainedIn(socket: UwsSocket | undefined, connection: Connection 
 
 export class UwsSocket implements HeraldSocket {
   closed = false;
-  private queue: string[] | null = null;
+  private queue: Array<string | Uint8Array> | null = null;
   private queuedBytes = 0;
 
   constructor(
@@ -85,9 +85,11 @@ export class UwsSocket implements HeraldSocket {
      * room for the Goodbye and the close frame, so the client is told rather than cut off).
      */
     private readonly closeAbove: number,
+    /** The binary subprotocol of the connection, if it negotiated one: its native topics are its own. */
+    private readonly binaryProtocol: string | undefined = undefined,
   ) {}
 
-  send(frame: string): void {
+  send(frame: string | Uint8Array): void {
     if (this.closed) return;
     if (corked === this) {
       this.write(frame);
@@ -124,8 +126,8 @@ export class UwsSocket implements HeraldSocket {
    * A frame that would push the buffer past `closeAbove` closes the socket with the resumable
    * 4507 instead (the session keeps it for the resume); one uWS still drops is treated alike.
    */
-  private write(frame: string): void {
-    if (this.ws.getBufferedAmount() + frame.length > this.closeAbove || this.ws.send(frame, false) === DROPPED) {
+  private write(frame: string | Uint8Array): void {
+    if (this.ws.getBufferedAmount() + frame.length > this.closeAbove || this.ws.send(frame, typeof frame !== 'string') === DROPPED) {
       this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full');
     }
   }
@@ -147,10 +149,14 @@ export class UwsSocket implements HeraldSocket {
   }
 
   subscribe(topic: string): void {
-    if (!this.closed) this.ws.subscribe(topic);
+    if (!this.closed) this.ws.subscribe(this.topicOf(topic));
   }
 
   unsubscribe(topic: string): void {
-    if (!this.closed) this.ws.unsubscribe(topic);
+    if (!this.closed) this.ws.unsubscribe(this.topicOf(topic));
+  }
+
+  private topicOf(topic: string): string {
+    return this.binaryProtocol === undefined ? topic : nativeTopic(this.binaryProtocol, topic);
   }
 }

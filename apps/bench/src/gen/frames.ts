@@ -39,29 +39,40 @@ const SPACE = 0x20;
 interface Field {
   readonly at: number;
   readonly width: number;
-  readonly pad: 'zero' | 'space';
+  readonly pad: Pad;
   readonly masks: number[];
 }
+
+/** `zero`/`space`: ASCII digits (see `FrameTemplate`); `u32`: a MessagePack uint32's 4 bytes. */
+type Pad = 'zero' | 'space' | 'u32';
+
+/** The placeholder of a `u32` field: MessagePack's uint32 of 0xffffffff, whose 4 bytes are rewritten. */
+export const U32_PLACEHOLDER = 0xffffffff;
 
 /**
  * A masked frame with fixed-width numeric fields at placeholders: `#` × width (the first field)
  * and optionally `@` × width (the second). `pad: 'zero'` writes `00000042` (for string ids);
- * `pad: 'space'` writes `42      ` (a JSON number followed by whitespace, valid JSON).
+ * `pad: 'space'` writes `42      ` (a JSON number followed by whitespace, valid JSON); `pad:
+ * 'u32'` rewrites the bytes of a MessagePack uint32 `U32_PLACEHOLDER` (a binary payload).
  */
 export class FrameTemplate {
   readonly frame: Buffer;
   readonly length: number;
+  /** Bytes of the payload alone (the frame without its WebSocket header). */
+  readonly payloadLength: number;
   private readonly fields: Field[];
 
-  constructor(payload: string, width = 8, pad: 'zero' | 'space' = 'zero', second?: { readonly width: number; readonly pad: 'zero' | 'space' }) {
-    this.frame = maskedFrame(payload);
+  constructor(payload: string | Buffer, width = 8, pad: 'zero' | 'space' = 'zero', second?: { readonly width: number; readonly pad: Pad }) {
+    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    this.frame = maskedFrame(bytes, typeof payload === 'string' ? 1 : 2);
     this.length = this.frame.length;
-    const start = this.length - Buffer.byteLength(payload);
-    const field = (mark: string, width: number, pad: 'zero' | 'space'): Field => {
-      const index = payload.indexOf(mark.repeat(width));
-      if (index < 0) throw new Error(`no placeholder ${mark.repeat(width)} in ${payload}`);
-      // The placeholder is ASCII, so its byte offset equals the count of bytes before it.
-      const byteIndex = Buffer.byteLength(payload.slice(0, index));
+    this.payloadLength = bytes.length;
+    const start = this.length - bytes.length;
+    const field = (mark: string, width: number, pad: Pad): Field => {
+      const placeholder = pad === 'u32' ? Buffer.from([0xce, 0xff, 0xff, 0xff, 0xff]) : Buffer.from(mark.repeat(width));
+      const found = bytes.indexOf(placeholder);
+      if (found < 0) throw new Error(`no placeholder ${placeholder.toString('hex')} in ${bytes.toString('hex')}`);
+      const byteIndex = pad === 'u32' ? found + 1 : found;
       return { at: start + byteIndex, width, pad, masks: Array.from({ length: width }, (_, j) => MASK_KEY[(byteIndex + j) & 3] as number) };
     };
     this.fields = [field('#', width, pad), ...(second === undefined ? [] : [field('@', second.width, second.pad)])];
@@ -88,7 +99,12 @@ export class FrameTemplate {
 function writeField(out: Buffer, offset: number, field: Field, n: number): void {
   const at = offset + field.at;
   const { masks, width } = field;
-  if (field.pad === 'zero') {
+  if (field.pad === 'u32') {
+    for (let j = 3; j >= 0; j--) {
+      out[at + j] = (n & 0xff) ^ (masks[j] as number);
+      n = Math.floor(n / 256);
+    }
+  } else if (field.pad === 'zero') {
     for (let j = width - 1; j >= 0; j--) {
       out[at + j] = (ZERO + (n % 10)) ^ (masks[j] as number);
       n = Math.floor(n / 10);

@@ -1,17 +1,19 @@
 /**
  * The load generator's scenarios, run in the runner's process (pinned to the other core than
- * the server). Every server speaks one of three WebSocket dialects: Herald (`herald.v1`, auth by
- * header at the upgrade), raw (uWS / `ws`: the request envelope, no session) and Socket.IO
- * (engine.io v4 + socket.io v5 framing, written by hand). Request frames are pre-built and
+ * the server). Every server speaks one of four WebSocket dialects: Herald (`herald.v1`, auth by
+ * header at the upgrade), Herald in MessagePack (`herald.v1.msgpack`, the same envelopes in
+ * binary frames), raw (uWS / `ws`: the request envelope, no session) and Socket.IO (engine.io
+ * v4 + socket.io v5 framing, written by hand). Request frames are pre-built and
  * pre-masked; each read is answered with one write.
  */
+import { msgpack } from '@herald/core/msgpack';
 import { NOTE_BODY, REQUEST_BODY } from '../shared.ts';
 import { machineTicks, selfCpuSeconds } from '../proc.ts';
-import { FrameTemplate, maskedFrame } from './frames.ts';
+import { FrameTemplate, maskedFrame, U32_PLACEHOLDER } from './frames.ts';
 import { HttpConnection } from './http-client.ts';
 import { RawWs, sourceAddress, type WsHandler, type WsOptions } from './ws-client.ts';
 
-export type Dialect = 'herald' | 'raw' | 'socketio';
+export type Dialect = 'herald' | 'herald-msgpack' | 'raw' | 'socketio';
 /** How responses are recognised: Herald `resp`, any frame (raw JSON or echo), Socket.IO ack. */
 export type Answer = 'herald' | 'any' | 'socketio';
 
@@ -45,8 +47,26 @@ const C_P = 0x70; // 'p' of "ping"/"pong"
 const C_I = 0x69;
 /** Byte offset of the kind's first letter in `{"kind":"…`. */
 const KIND_AT = 9;
+/** …and in MessagePack, where servers write `kind` first too: fixmap, fixstr `kind`, fixstr header of its value. */
+const MSGPACK_KIND_AT = 7;
+const kindAt = (dialect: Dialect) => (dialect === 'herald-msgpack' ? MSGPACK_KIND_AT : KIND_AT);
+const heraldDialect = (dialect: Dialect) => dialect === 'herald' || dialect === 'herald-msgpack';
+
+const codec = msgpack();
+/** A setup or control envelope in the dialect's frame (not the hot path). */
+const envelopeFrame = (dialect: Dialect, envelope: Record<string, unknown>): Buffer =>
+  dialect === 'herald-msgpack' ? maskedFrame(Buffer.from(codec.encode(envelope)), 2) : maskedFrame(JSON.stringify(envelope));
+/** A server frame of a Herald dialect as an envelope (setup and sampling, not the hot path). */
+function envelopeOf(dialect: Dialect, buf: Buffer, start: number, end: number): Record<string, any> | undefined {
+  try {
+    return (dialect === 'herald-msgpack' ? codec.decode(buf.subarray(start, end)) : JSON.parse(buf.toString('utf8', start, end))) as Record<string, any>;
+  } catch {
+    return undefined;
+  }
+}
 
 const HERALD_PONG = maskedFrame('{"kind":"pong"}');
+const MSGPACK_PONG = maskedFrame(Buffer.from(codec.encode({ kind: 'pong' })), 2);
 const SIO_PONG = maskedFrame('3');
 
 const requestJson = (id: string, type = 'bench.Echo', body: unknown = REQUEST_BODY) => `{"kind":"req","id":"${id}","type":"${type}","body":${JSON.stringify(body)}}`;
@@ -58,6 +78,11 @@ const requestJson = (id: string, type = 'bench.Echo', body: unknown = REQUEST_BO
  */
 export function requestTemplate(dialect: Dialect): FrameTemplate {
   if (dialect === 'socketio') return new FrameTemplate(`42########["echo",${JSON.stringify(REQUEST_BODY)}]`);
+  if (dialect === 'herald-msgpack') {
+    const confirm = process.env['BENCH_NO_CONFIRM'] === undefined;
+    const request = { kind: 'req', id: '########', type: 'bench.Echo', ...(confirm ? { resp: U32_PLACEHOLDER } : {}), body: REQUEST_BODY };
+    return new FrameTemplate(Buffer.from(codec.encode(request)), 8, 'zero', confirm ? { width: 4, pad: 'u32' } : undefined);
+  }
   if (dialect === 'herald' && process.env['BENCH_NO_CONFIRM'] === undefined) {
     return new FrameTemplate(`{"kind":"req","id":"########","type":"bench.Echo","resp":@@@@@@@@@@,"body":${JSON.stringify(REQUEST_BODY)}}`, 8, 'zero', { width: 10, pad: 'space' });
   }
@@ -68,15 +93,17 @@ export function wsOptions(dialect: Dialect, port: number, i: number, total: numb
   const localAddress = sourceAddress(i, total);
   const base = { port, ...(localAddress === undefined ? {} : { localAddress }) };
   if (dialect === 'herald') return { ...base, path: '/ws', protocol: 'herald.v1', headers: { authorization: `Bearer u${i}` } };
+  if (dialect === 'herald-msgpack') return { ...base, path: '/ws', protocol: 'herald.v1.msgpack', headers: { authorization: `Bearer u${i}` } };
   if (dialect === 'socketio') return { ...base, path: '/socket.io/?EIO=4&transport=websocket' };
   return { ...base, path, headers: { authorization: `Bearer u${i}` } };
 }
 
 /** Answers keep-alive probes of every dialect; true when the frame was one. */
 function keepAlive(ws: RawWs, dialect: Dialect, buf: Buffer, start: number, end: number): boolean {
-  if (dialect === 'herald') {
-    if (buf[start + KIND_AT] === C_P && buf[start + KIND_AT + 1] === C_I) {
-      ws.write(HERALD_PONG);
+  if (heraldDialect(dialect)) {
+    const at = start + kindAt(dialect);
+    if (buf[at] === C_P && buf[at + 1] === C_I) {
+      ws.write(dialect === 'herald' ? HERALD_PONG : MSGPACK_PONG);
       return true;
     }
     return false;
@@ -115,6 +142,17 @@ class Setup implements WsHandler {
       this.waiting.delete(ws);
       waiter.resolve();
     };
+    if (this.dialect === 'herald-msgpack') {
+      const message = envelopeOf(this.dialect, buf, start, end);
+      if (message?.['type'] === 'herald.Subscribed' && message['body']?.topic === '$all') {
+        if (!this.subscribe) return done();
+        ws.write(envelopeFrame(this.dialect, { kind: 'req', id: 'sub', type: 'herald.Subscribe', body: { topic: 'ticker' } }));
+      } else if (message?.['reqId'] === 'sub') {
+        if (message['code'] === 200) done();
+        else waiter.reject(new Error(`subscribe refused: ${JSON.stringify(message)}`));
+      } else if (message?.['type'] === 'herald.Goodbye') waiter.reject(new Error(`refused: ${JSON.stringify(message)}`));
+      return;
+    }
     if (this.dialect === 'herald') {
       if (text.includes('"herald.Subscribed"') && text.includes('"$all"')) {
         if (!this.subscribe) return done();
@@ -201,15 +239,21 @@ class RequestLoad implements WsHandler {
   wrong = 0;
   running = true;
 
+  /** Payload bytes of the last sampled response. */
+  responseBytes = 0;
+  private readonly kindAt: number;
+
   constructor(
     private readonly dialect: Dialect,
     private readonly answer: Answer,
     private readonly template: FrameTemplate,
-  ) {}
+  ) {
+    this.kindAt = kindAt(dialect);
+  }
 
   onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
     if (this.answer === 'herald') {
-      if (buf[start + KIND_AT] !== C_R) {
+      if (buf[start + this.kindAt] !== C_R) {
         keepAlive(ws, this.dialect, buf, start, end);
         return;
       }
@@ -221,10 +265,16 @@ class RequestLoad implements WsHandler {
     }
     ws.queued++;
     ws.responses++;
-    if ((++this.count & 1023) === 0) this.check(buf.toString('utf8', start, end));
+    if ((++this.count & 1023) === 0) this.check(buf, start, end);
   }
 
-  private check(text: string): void {
+  private check(buf: Buffer, start: number, end: number): void {
+    this.responseBytes = end - start;
+    if (this.dialect === 'herald-msgpack') {
+      if (envelopeOf(this.dialect, buf, start, end)?.['code'] !== 200) this.wrong++;
+      return;
+    }
+    const text = buf.toString('utf8', start, end);
     const ok = this.answer === 'socketio' ? text.startsWith('43') : text.includes('"code":200') || text.startsWith('{"kind":"req"');
     if (!ok) this.wrong++;
   }
@@ -253,6 +303,12 @@ export interface RequestRun {
   readonly closedEarly: number;
 }
 
+/** Request/response figures, with the payload bytes (WebSocket headers not counted) of one request and one response. */
+export interface RequestResponseRun extends RequestRun {
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+}
+
 /** Scenario 1 and 6: `connections` × `inFlight` pipelined requests, measured in windows. */
 export async function requestResponse(
   dialect: Dialect,
@@ -260,16 +316,17 @@ export async function requestResponse(
   port: number,
   server: Measured,
   plan: { readonly connections: number; readonly inFlight: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number },
-): Promise<RequestRun> {
+): Promise<RequestResponseRun> {
   const sockets = await openSessions(dialect, port, plan.connections);
-  const load = new RequestLoad(dialect, answer, requestTemplate(dialect));
+  const template = requestTemplate(dialect);
+  const load = new RequestLoad(dialect, answer, template);
   load.start(sockets, plan.inFlight);
   const windows = await measureWindows(load, server, plan.warmupMs, plan.windowMs, plan.windows);
   load.running = false;
   const closedEarly = sockets.filter((ws) => ws.closed).length;
   await sleep(50);
   await closeAll(sockets);
-  return { windows, wrong: load.wrong, closedEarly };
+  return { windows, wrong: load.wrong, closedEarly, requestBytes: template.payloadLength, responseBytes: load.responseBytes };
 }
 
 /**
@@ -299,13 +356,16 @@ class FanoutLoad implements WsHandler {
   count = 0;
   target = Infinity;
   lastAt = 0;
+  /** Payload bytes of the last notification. */
+  frameBytes = 0;
   done: (() => void) | undefined = undefined;
 
   constructor(private readonly dialect: Dialect) {}
 
   onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
     if (keepAlive(ws, this.dialect, buf, start, end)) return;
-    if (this.dialect === 'herald' && buf[start + KIND_AT] !== C_N) return;
+    if (heraldDialect(this.dialect) && buf[start + kindAt(this.dialect)] !== C_N) return;
+    this.frameBytes = end - start;
     if (this.dialect === 'socketio' && (buf[start] !== 0x34 || buf[start + 1] !== 0x32)) return;
     if (++this.count === this.target) {
       this.lastAt = performance.now();
@@ -322,6 +382,10 @@ class Control implements WsHandler {
 
   onMessage(ws: RawWs, buf: Buffer, start: number, end: number): void {
     if (keepAlive(ws, this.dialect, buf, start, end)) return;
+    if (this.dialect === 'herald-msgpack') {
+      if (String(envelopeOf(this.dialect, buf, start, end)?.['reqId']).startsWith('p')) this.answered?.();
+      return;
+    }
     const text = buf.toString('utf8', start, end);
     if (text.includes('"reqId":"p') || text.startsWith('43')) this.answered?.();
   }
@@ -333,6 +397,8 @@ export interface FanoutRun {
   /** Server CPU milliseconds per publish (whole rounds, including the control request). */
   readonly serverCpuMsPerPublish: number;
   readonly missed: number;
+  /** Payload bytes of one notification frame. */
+  readonly frameBytes: number;
 }
 
 /** Scenario 2: one publish to `subscribers` connections, `rounds` times. */
@@ -366,7 +432,8 @@ export async function fanout(
     const answered = new Promise<void>((resolve) => (ctl.answered = resolve));
     const id = String(round).padStart(8, '0');
     const start = performance.now();
-    control.sendText(dialect === 'socketio' ? `42${id}["publish",${JSON.stringify(NOTE_BODY)}]` : requestJson(`p${id}`, 'bench.Publish', NOTE_BODY));
+    if (dialect === 'herald-msgpack') control.write(envelopeFrame(dialect, { kind: 'req', id: `p${id}`, type: 'bench.Publish', body: NOTE_BODY }));
+    else control.sendText(dialect === 'socketio' ? `42${id}["publish",${JSON.stringify(NOTE_BODY)}]` : requestJson(`p${id}`, 'bench.Publish', NOTE_BODY));
     const ok = await delivered;
     if (ok) deliveryMs.push(load.lastAt - start);
     else missed++;
@@ -375,7 +442,7 @@ export async function fanout(
   }
   const serverCpuMsPerPublish = ((server.cpu() - cpu0) * 1000) / plan.rounds;
   await closeAll([...subscribers, control]);
-  return { deliveryMs, serverCpuMsPerPublish, missed };
+  return { deliveryMs, serverCpuMsPerPublish, missed, frameBytes: load.frameBytes };
 }
 
 /** Scenario 5: private notifications on request (`n` per trigger), acknowledged cumulatively or not at all. */

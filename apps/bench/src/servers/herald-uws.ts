@@ -1,7 +1,12 @@
-/** Herald on uWebSockets.js (`serveHerald`, native build only: `loadUws` refuses the JS fallback). */
+/**
+ * Herald on uWebSockets.js (`serveHerald`, native build only: `loadUws` refuses the JS fallback).
+ * With the argument `msgpack` it also offers `herald.v1.msgpack` (scenario 13).
+ */
+import { msgpack } from '@herald/core/msgpack';
 import { serveHerald } from '@herald/uws';
 import { createBenchHerald } from '../shared.ts';
 import { ready } from './control.ts';
 
-const server = await serveHerald(createBenchHerald(), { port: 0, host: '127.0.0.1', path: '/ws' });
+const herald = createBenchHerald(process.argv.includes('msgpack') ? { codecs: [msgpack()] } : {});
+const server = await serveHerald(herald, { port: 0, host: '127.0.0.1', path: '/ws' });
 ready(server.port);

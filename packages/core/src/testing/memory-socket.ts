@@ -3,6 +3,7 @@ import type { Herald } from '../server.ts';
 import type { Connection } from '../session.ts';
 import type { HeraldSocket } from '../socket.ts';
 import type { UpgradeRequest } from '../upgrade.ts';
+import type { WireCodec } from '../wire-codec.ts';
 
 /** How a `MemorySocket` was closed. */
 export interface CloseEvent {
@@ -16,12 +17,21 @@ export interface CloseEvent {
  */
 export class MemorySocket implements HeraldSocket {
   readonly received: Envelope[] = [];
+  /** The frame type of each of `received`. */
+  readonly frameTypes: Array<'text' | 'binary'> = [];
   closedWith: CloseEvent | undefined;
   bufferedAmount = 0;
   connection: Connection | undefined;
 
-  send(frame: string): void {
-    if (this.closedWith === undefined) this.received.push(JSON.parse(frame) as Envelope);
+  /** `codec`: the socket reads binary frames with it (a connection of its subprotocol). */
+  constructor(private readonly codec: WireCodec | undefined = undefined) {}
+
+  send(frame: string | Uint8Array): void {
+    if (this.closedWith !== undefined) return;
+    if (typeof frame === 'string') this.received.push(JSON.parse(frame) as Envelope);
+    else if (this.codec === undefined) throw new Error('a binary frame on a herald.v1 socket');
+    else this.received.push(this.codec.decode(frame) as Envelope);
+    this.frameTypes.push(typeof frame === 'string' ? 'text' : 'binary');
   }
 
   close(code: number, reason: string): void {
@@ -30,10 +40,11 @@ export class MemorySocket implements HeraldSocket {
     queueMicrotask(() => this.connection?.closed(code));
   }
 
-  /** Sends a frame (an envelope, or raw text or bytes) to the server. */
+  /** Sends a frame (an envelope, or raw text or bytes) to the server; an envelope in the socket's codec when it has one. */
   deliver(frame: Envelope | Record<string, unknown> | string | Uint8Array): void {
     if (this.closedWith !== undefined) throw new Error('socket is closed');
-    this.connection?.receive(typeof frame === 'string' || frame instanceof Uint8Array ? frame : JSON.stringify(frame));
+    if (typeof frame === 'string' || frame instanceof Uint8Array) this.connection?.receive(frame);
+    else this.connection?.receive(this.codec === undefined ? JSON.stringify(frame) : this.codec.encode(frame));
   }
 
   /** The network dropped: the server sees the close, nothing is sent to it again. */

@@ -4,6 +4,7 @@
  * private notifications), and limits short enough to test every deadline in a few hundred ms.
  */
 import { createHerald, defineContract, type Herald, type HeraldOptions, type Limits, type Principal } from '@herald/core';
+import { msgpack } from '@herald/core/msgpack';
 import { z } from 'zod';
 
 export const conformanceContract = defineContract({
@@ -77,6 +78,8 @@ export function createConformanceHerald(
     limits: { ...conformanceLimits, ...limits },
     sweepIntervalMs: 25,
     upgradeRateLimit: false,
+    // Every WebSocket transport is also checked in herald.v1.msgpack (msgpack-suite.ts).
+    codecs: [msgpack()],
     authenticate: conformanceToken,
     canSubscribe: (topic) => topic.startsWith('conf/'),
     onError: () => {},

@@ -11,6 +11,7 @@ import { clientFrame, closeCode, parseAnswers, RawConnection, rawExchange, serve
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
 import { connect, type ConnectOptions, type Tester, type WebSocketConstructor } from '../tester.ts';
 import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
+import { describeMsgpackConformance } from './msgpack-suite.ts';
 
 /** A running server under test. */
 export interface StartedServer {
@@ -73,6 +74,8 @@ export function describeConformance(target: ConformanceTarget): void {
   const itWebSocket = webSocket ? it : () => {};
   /** …and tests of what long-poll does instead. */
   const itLongPoll = webSocket ? () => {} : it;
+  // Long-poll carries JSON only (PROTOCOL.md §11); every transport with binary frames speaks msgpack too.
+  if (webSocket) describeMsgpackConformance(target);
   describe(`herald.v1 conformance: ${target.name}`, () => {
     let server: StartedServer | undefined;
     let testers: Tester[] = [];
