@@ -14,6 +14,11 @@ const OFFSET = Buffer.from('","offset":');
 const SEQ = Buffer.from(',"seq":');
 const TYPE = Buffer.from('","type":"');
 const SYSTEM = Buffer.from('herald.');
+const BACKSLASH = 0x5c;
+/** How `@herald/client` starts a request, with or without its `"resp":N,` confirmation. */
+const REQUEST_START = Buffer.from('{"kind":"req",');
+const RESP_FIELD = Buffer.from('"resp":');
+const ID_FIELD = Buffer.from('"id":"');
 
 /** What a backend frame is, as far as the gateway cares. */
 export const FrameSort = {
@@ -36,6 +41,9 @@ export interface Scan {
   position: number;
   /** An application response (`resp` not of a `herald.*` type). */
   response: boolean;
+  /** A response (application or system): its `reqId`'s byte range (`reqIdEnd` 0: not a response). */
+  reqIdStart: number;
+  reqIdEnd: number;
 }
 
 function startsWith(frame: Uint8Array, prefix: Uint8Array, at = 0): boolean {
@@ -59,10 +67,16 @@ function quoteAfter(frame: Buffer, at: number): number {
   return frame.indexOf(QUOTE, at);
 }
 
+function hasByte(frame: Uint8Array, byte: number, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (frame[i] === byte) return true;
+  return false;
+}
+
 /** Classifies a frame from a backend into `scan`. */
 export function scanBackendFrame(frame: Buffer, scan: Scan): void {
   scan.sort = FrameSort.Other;
   scan.response = false;
+  scan.reqIdEnd = 0;
   if (startsWith(frame, NOTIFICATION)) {
     const typeStart = NOTIFICATION.length;
     if (startsWith(frame, SYSTEM, typeStart)) {
@@ -92,6 +106,8 @@ export function scanBackendFrame(frame: Buffer, scan: Scan): void {
   if (startsWith(frame, RESPONSE)) {
     const idEnd = quoteAfter(frame, RESPONSE.length);
     if (idEnd < 0 || !startsWith(frame, TYPE, idEnd)) return;
+    scan.reqIdStart = RESPONSE.length;
+    scan.reqIdEnd = idEnd;
     if (startsWith(frame, SYSTEM, idEnd + TYPE.length)) scan.sort = FrameSort.System;
     else scan.response = true;
   }
@@ -100,6 +116,29 @@ export function scanBackendFrame(frame: Buffer, scan: Scan): void {
 /** True for a client frame that is a request (whatever the order of its fields). */
 export function isClientRequest(frame: Buffer): boolean {
   return frame.indexOf(REQUEST) >= 0;
+}
+
+/**
+ * A client request's id as bytes, as a Herald server writes it back in `reqId` (ids are
+ * `[A-Za-z0-9_.:-]`, PROTOCOL.md §2), or undefined when the frame has none. Read in place for
+ * `@herald/client`'s frames; any other shape, or an id written with escapes, is parsed.
+ */
+export function requestId(frame: Buffer): Buffer | undefined {
+  if (startsWith(frame, REQUEST_START)) {
+    let at = REQUEST_START.length;
+    if (startsWith(frame, RESP_FIELD, at)) {
+      at += RESP_FIELD.length;
+      while (at < frame.length && (frame[at] as number) >= 0x30 && (frame[at] as number) <= 0x39) at++;
+      if (frame[at] === 0x2c) at++;
+    }
+    if (startsWith(frame, ID_FIELD, at)) {
+      const start = at + ID_FIELD.length;
+      const end = quoteAfter(frame, start);
+      if (end > start && !hasByte(frame, BACKSLASH, start, end)) return frame.subarray(start, end);
+    }
+  }
+  const id = parseFrame(frame)?.['id'];
+  return typeof id === 'string' ? Buffer.from(id) : undefined;
 }
 
 /** True for a client request of a `herald.*` type the gateway reads (Authenticate). */

@@ -7,7 +7,7 @@ import { CloseCode, SystemType } from '@herald/core';
 import type { WebSocket as UwsWebSocket } from 'uWebSockets.js';
 import WebSocket from 'ws';
 import type { Backend } from './backends.ts';
-import { FrameSort, isClientRequest, isSystemRequest, parseFrame, scanBackendFrame, type Scan } from './frames.ts';
+import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
 
@@ -32,6 +32,10 @@ export function goodbyeFrame(code: number, reason: string, retryAfterMs?: number
   return JSON.stringify({ kind: 'notification', type: SystemType.Goodbye, body: retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs } });
 }
 
+function isResume(request: InFlight): boolean {
+  return isSystemRequest(request.frame) && parseFrame(request.frame)?.['type'] === SystemType.Resume;
+}
+
 let pending = new Set<Link>();
 let scheduled = false;
 
@@ -44,6 +48,13 @@ function flushPending(): void {
 }
 
 type LinkState = 'open' | 'relinking' | 'closed';
+
+/** A request of the client's the backend has not answered yet. */
+interface InFlight {
+  readonly frame: Buffer;
+  /** Its id as `requestId` reads it, compared with a response's `reqId` bytes. */
+  readonly id: Buffer;
+}
 
 export class Link {
   client: UwsWebSocket<ClientData> | undefined;
@@ -58,8 +69,10 @@ export class Link {
   backendQuietSince = 0;
   clientPingAt = 0;
   backendPingAt = 0;
-  /** Requests relayed to the backend and not answered yet. */
-  inFlight = 0;
+  /** The client's requests not answered yet, oldest first: sent again, with their ids, to the backend a session moves to. */
+  private requests: InFlight[] = [];
+  /** While relinking: the requests the lost backend had not answered. */
+  private retry: readonly InFlight[] = [];
   private out: Buffer[] | null = null;
   private outBytes = 0;
   /** When the link stopped reading from the backend for a client above the high-water mark (0: reading). */
@@ -71,7 +84,7 @@ export class Link {
   private heldBytes = 0;
   private staged: Buffer[] = [];
   private relinkStartedAt = 0;
-  private readonly scan: Scan = { sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false };
+  private readonly scan: Scan = { sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false, reqIdStart: 0, reqIdEnd: 0 };
 
   constructor(
     private readonly host: LinkHost,
@@ -123,11 +136,24 @@ export class Link {
         if (!this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) return this.duplicate();
       } else if (scan.sort === FrameSort.Private) {
         if (!this.position.privateSent(scan.position)) return this.duplicate();
-      } else if (scan.response) {
-        if (this.inFlight > 0) this.inFlight--;
-      } else if (scan.sort === FrameSort.System && this.system(frame)) return;
+      } else {
+        if (scan.reqIdEnd !== 0) this.answered(frame, scan.reqIdStart, scan.reqIdEnd);
+        if (scan.sort === FrameSort.System && this.system(frame)) return;
+      }
     }
     this.toClient(frame);
+  }
+
+  /** A response: its request is no longer in flight. */
+  private answered(frame: Buffer, start: number, end: number): void {
+    const requests = this.requests;
+    for (let i = 0; i < requests.length; i++) {
+      const id = (requests[i] as InFlight).id;
+      if (id.length === end - start && id.compare(frame, start, end) === 0) {
+        requests.splice(i, 1);
+        return;
+      }
+    }
   }
 
   private duplicate(): void {
@@ -138,7 +164,6 @@ export class Link {
   private system(frame: Buffer): boolean {
     const message = parseFrame(frame);
     if (message === undefined) return false;
-    if (message['kind'] === 'resp' && this.inFlight > 0) this.inFlight--;
     this.position.fromBackend(message);
     if (message['type'] === SystemType.Goodbye) {
       this.goodbye = frame;
@@ -207,7 +232,8 @@ export class Link {
   fromClient(frame: Buffer, isBinary: boolean): void {
     this.clientHeard = true;
     if (!isBinary && isClientRequest(frame)) {
-      this.inFlight++;
+      const id = requestId(frame);
+      if (id !== undefined) this.requests.push({ frame, id });
       if (isSystemRequest(frame)) this.position.fromClient(frame);
     }
     if (this.state === 'relinking') {
@@ -326,12 +352,16 @@ export class Link {
 
   // Relink
 
-  /** Starts resuming the session on another backend; false when that cannot be done safely. */
+  /**
+   * Starts resuming the session on another backend; false when that cannot be done safely (no
+   * position to resume from, or the client's own `herald.Resume` unanswered).
+   */
   private relink(): boolean {
-    if (this.client === undefined || this.inFlight > 0) return false;
+    if (this.client === undefined || this.requests.some(isResume)) return false;
     const body = this.position.resumeBody();
     if (body === undefined) return false;
     this.state = 'relinking';
+    this.retry = [...this.requests];
     this.relinkStartedAt = Date.now();
     this.relinkTimer = setTimeout(() => this.relinkFailed('timed out'), this.host.relinkTimeoutMs);
     this.host.logger.info({ event: 'relink_started', backend: this.target.url }, 'gateway: relinking a session to another backend');
@@ -430,6 +460,15 @@ export class Link {
     this.resumeTopics = undefined;
     clearTimeout(this.relinkTimer);
     this.state = 'open';
+    // The lost backend's unanswered requests, with their ids: the session's de-duplication answers
+    // each once (its stored answer, the answer of one still running elsewhere, or 409 outcome_unknown).
+    const retry = this.retry;
+    this.retry = [];
+    for (const request of retry) {
+      if (!this.requests.includes(request)) continue;
+      this.host.stats.requestsRetried++;
+      this.toBackend(request.frame, false);
+    }
     const held = this.fromClientHeld;
     this.fromClientHeld = [];
     this.heldBytes = 0;
@@ -444,6 +483,7 @@ export class Link {
     this.state = 'open';
     this.staged = [];
     this.fromClientHeld = [];
+    this.retry = [];
     this.resumeTopics = undefined;
     this.host.stats.relinkFailures++;
     this.host.logger.warn({ event: 'relink_failed', why }, 'gateway: could not relink a session; the client resumes itself');

@@ -9,6 +9,8 @@ export interface GatewayStats {
   /** Time from a backend leg's end to the resume answered on the new one: the last, and the longest. */
   lastRelinkMs: number;
   maxRelinkMs: number;
+  /** Requests the client had sent to a lost backend, sent again with their ids to the one its session moved to. */
+  requestsRetried: number;
   framesToClient: number;
   bytesToClient: number;
   framesToBackend: number;
@@ -30,6 +32,7 @@ export function emptyStats(): GatewayStats {
     relinkFailures: 0,
     lastRelinkMs: 0,
     maxRelinkMs: 0,
+    requestsRetried: 0,
     framesToClient: 0,
     bytesToClient: 0,
     framesToBackend: 0,
