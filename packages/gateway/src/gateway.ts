@@ -49,7 +49,10 @@ export interface GatewayOptions {
   /**
    * Bytes buffered for a client past which the gateway stops reading from its backend until the
    * client drains (default 1 MiB); past `maxBackpressure` (default 4 × that) the client is closed
-   * with 4507, as a Herald server closes a slow consumer, and resumes.
+   * with 4507, as a Herald server closes a slow consumer, and resumes. The other way, the same
+   * mark buffered toward a backend makes the gateway hold the client's next frames until the
+   * backend leg drains; a client that sends `maxBackpressure` meanwhile is closed with 4429, and a
+   * backend leg that does not drain within `keepAlive.graceMs` is taken as lost (the session moves).
    */
   readonly highWaterMark?: number;
   readonly maxBackpressure?: number;
@@ -80,6 +83,8 @@ export interface Gateway {
   readonly backends: readonly Backend[];
   /** Bytes held for clients now, over all links (walks every link: for tests and metrics, not the hot path). */
   readonly bufferedBytes: number;
+  /** Bytes on their way to backends now: held by the links, and in the backend legs' sockets (walks every link). */
+  readonly bufferedTowardBackends: number;
   /**
    * Graceful shutdown: new upgrades get 503, every client gets `herald.Goodbye` 4503 and a
    * close with 4503 (its backend session is detached, so the client resumes through another
@@ -322,6 +327,11 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
         link.clientLost(`client leg silent for ${now - link.clientQuietSince} ms`);
         continue;
       }
+      if (link.holdingSince !== 0 && now - link.holdingSince >= graceMs) {
+        stats.backendStalls++;
+        link.backendLost(`backend leg not drained for ${now - link.holdingSince} ms`);
+        continue;
+      }
       // A paused backend leg is not read, so its silence says nothing.
       if (link.state !== 'open' || link.pausedAt !== 0) continue;
       if (link.backendHeard) {
@@ -359,6 +369,11 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     get bufferedBytes() {
       let bytes = 0;
       for (const link of links) bytes += link.clientBuffered;
+      return bytes;
+    },
+    get bufferedTowardBackends() {
+      let bytes = 0;
+      for (const link of links) bytes += link.backendBuffered;
       return bytes;
     },
     close() {

@@ -77,6 +77,8 @@ export class Link {
   private outBytes = 0;
   /** When the link stopped reading from the backend for a client above the high-water mark (0: reading). */
   pausedAt = 0;
+  /** When the link began holding the client's frames for a backend leg above the high-water mark (0: relaying). */
+  holdingSince = 0;
   /** The backend's Goodbye, held until its close says whether the gateway relinks instead. */
   private goodbye: Buffer | undefined;
   /** While relinking: frames from the client, and from the new backend before its resume is answered. */
@@ -236,23 +238,58 @@ export class Link {
       if (id !== undefined) this.requests.push({ frame, id });
       if (isSystemRequest(frame)) this.position.fromClient(frame);
     }
-    if (this.state === 'relinking') {
-      this.fromClientHeld.push({ frame, binary: isBinary });
-      this.heldBytes += frame.length;
-      if (this.heldBytes > this.host.closeAbove) this.relinkFailed('too much sent while the backend was relinked');
-      return;
-    }
+    if (this.state === 'relinking' || this.holdingSince !== 0) return this.hold(frame, isBinary);
     this.toBackend(frame, isBinary);
   }
 
+  /** Keeps a client frame for later: while relinking, or while the backend leg is above the high-water mark. */
+  private hold(frame: Buffer, binary: boolean): void {
+    this.fromClientHeld.push({ frame, binary });
+    this.heldBytes += frame.length;
+    if (this.heldBytes <= this.host.closeAbove) return;
+    if (this.state === 'relinking') return this.relinkFailed('too much sent while the backend was relinked');
+    this.host.stats.fastSenders++;
+    this.close(CloseCode.TooManyRequests, 'sent faster than the backend reads', CloseCode.ClientLost, 'client sent faster than the backend reads');
+  }
+
   private toBackend(frame: Buffer | string, binary: boolean): void {
-    if (this.backend.readyState !== WebSocket.OPEN) return;
+    const backend = this.backend;
+    if (backend.readyState !== WebSocket.OPEN) return;
     this.host.stats.framesToBackend++;
     this.host.stats.bytesToBackend += frame.length;
-    this.backend.send(frame, { binary });
-    if (this.backend.bufferedAmount > this.host.closeAbove) {
-      this.close(CloseCode.BackendLost, 'backend is not reading', CloseCode.ClientLost, 'backend send buffer full');
+    if (backend.bufferedAmount + frame.length <= this.host.highWaterMark) {
+      backend.send(frame, { binary });
+      return;
     }
+    // uWS 20.30 cannot stop reading a WebSocket, so the client's next frames wait in the link
+    // (bounded, see `hold`) until this one is written out to the backend's socket.
+    this.holdingSince = Date.now();
+    this.host.stats.backendPauses++;
+    backend.send(frame, { binary }, () => {
+      if (backend === this.backend && this.state === 'open') this.releaseHeld();
+    });
+  }
+
+  /** Relays the frames held for the backend, in order, until the backend leg is above the mark again. */
+  private releaseHeld(): void {
+    this.holdingSince = 0;
+    const held = this.fromClientHeld;
+    this.fromClientHeld = [];
+    this.heldBytes = 0;
+    for (let i = 0; i < held.length; i++) {
+      const { frame, binary } = held[i] as { frame: Buffer; binary: boolean };
+      if (this.holdingSince === 0) {
+        this.toBackend(frame, binary);
+        continue;
+      }
+      this.fromClientHeld.push({ frame, binary });
+      this.heldBytes += frame.length;
+    }
+  }
+
+  /** Bytes on their way to the backend (held in the link, and in the backend leg's socket). */
+  get backendBuffered(): number {
+    return this.heldBytes + (this.state !== 'closed' ? this.backend.bufferedAmount : 0);
   }
 
   // Ends
@@ -361,7 +398,10 @@ export class Link {
     const body = this.position.resumeBody();
     if (body === undefined) return false;
     this.state = 'relinking';
-    this.retry = [...this.requests];
+    this.holdingSince = 0;
+    // Held frames never reached the lost backend: they follow the retries, as they followed them here.
+    const held = new Set(this.fromClientHeld.map(({ frame }) => frame));
+    this.retry = this.requests.filter(({ frame }) => !held.has(frame));
     this.relinkStartedAt = Date.now();
     this.relinkTimer = setTimeout(() => this.relinkFailed('timed out'), this.host.relinkTimeoutMs);
     this.host.logger.info({ event: 'relink_started', backend: this.target.url }, 'gateway: relinking a session to another backend');
@@ -462,17 +502,11 @@ export class Link {
     this.state = 'open';
     // The lost backend's unanswered requests, with their ids: the session's de-duplication answers
     // each once (its stored answer, the answer of one still running elsewhere, or 409 outcome_unknown).
-    const retry = this.retry;
+    const retry = this.retry.filter((request) => this.requests.includes(request));
     this.retry = [];
-    for (const request of retry) {
-      if (!this.requests.includes(request)) continue;
-      this.host.stats.requestsRetried++;
-      this.toBackend(request.frame, false);
-    }
-    const held = this.fromClientHeld;
-    this.fromClientHeld = [];
-    this.heldBytes = 0;
-    for (const { frame, binary } of held) this.toBackend(frame, binary);
+    this.host.stats.requestsRetried += retry.length;
+    this.fromClientHeld = [...retry.map(({ frame }) => ({ frame, binary: false })), ...this.fromClientHeld];
+    this.releaseHeld();
     const ms = Date.now() - this.relinkStartedAt;
     this.host.relinked(this, ms);
   }

@@ -20,6 +20,12 @@ export interface GatewayStats {
   backendLegsLost: number;
   /** Clients closed with 4507: not drained within the keep-alive grace, or past `maxBackpressure`. */
   slowConsumers: number;
+  /** Times a backend leg went above the high-water mark and the link held the client's frames until it drained. */
+  backendPauses: number;
+  /** Backend legs given up for not draining within the keep-alive grace (their sessions moved, or the client got 4502). */
+  backendStalls: number;
+  /** Clients closed with 4429 for sending `maxBackpressure` while their backend leg did not drain. */
+  fastSenders: number;
   /** Topic or private notifications not relayed because the client already had them (same offset or seq). */
   duplicatesDropped: number;
 }
@@ -40,6 +46,9 @@ export function emptyStats(): GatewayStats {
     clientLegsLost: 0,
     backendLegsLost: 0,
     slowConsumers: 0,
+    backendPauses: 0,
+    backendStalls: 0,
+    fastSenders: 0,
     duplicatesDropped: 0,
   };
 }
