@@ -6,7 +6,7 @@
 import { CloseCode, SystemType } from '@herald/core';
 import type { WebSocket as UwsWebSocket } from 'uWebSockets.js';
 import WebSocket from 'ws';
-import type { Backend } from './backends.ts';
+import type { Backend, BackendPool } from './backends.ts';
 import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
@@ -92,6 +92,8 @@ export class Link {
     private readonly host: LinkHost,
     backend: WebSocket,
     target: Backend,
+    /** The pool the client was routed to: a session moves only within it. */
+    readonly pool: BackendPool,
     /** The upgrade headers, to dial another backend with. */
     readonly headers: Readonly<Record<string, string>>,
     readonly protocols: readonly string[],
