@@ -14,6 +14,7 @@ const OFFSET = Buffer.from('","offset":');
 const SEQ = Buffer.from(',"seq":');
 const TYPE = Buffer.from('","type":"');
 const SYSTEM = Buffer.from('herald.');
+const QUOTED_SYSTEM = Buffer.from('"herald.');
 const BACKSLASH = 0x5c;
 /** How `@herald/client` starts a request, with or without its `"resp":N,` confirmation. */
 const REQUEST_START = Buffer.from('{"kind":"req",');
@@ -113,8 +114,12 @@ export function scanBackendFrame(frame: Buffer, scan: Scan): void {
   }
 }
 
-/** True for a client frame that is a request (whatever the order of its fields). */
+const KIND_FIRST = Buffer.from('{"kind":"');
+
+/** True for a client frame that is a request (whatever the order of its fields; `kind` first, as `@herald/client` writes it, is read in place). */
 export function isClientRequest(frame: Buffer): boolean {
+  if (startsWith(frame, REQUEST_START)) return true;
+  if (startsWith(frame, KIND_FIRST)) return false;
   return frame.indexOf(REQUEST) >= 0;
 }
 
@@ -143,7 +148,7 @@ export function requestId(frame: Buffer): Buffer | undefined {
 
 /** True for a client request of a `herald.*` type the gateway reads (Authenticate). */
 export function isSystemRequest(frame: Buffer): boolean {
-  return frame.indexOf('"herald.') >= 0;
+  return frame.indexOf(QUOTED_SYSTEM) >= 0;
 }
 
 /** A `herald.*` frame as JSON, or undefined when it is not an object. */

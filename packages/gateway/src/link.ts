@@ -5,8 +5,10 @@
  */
 import { CloseCode, SystemType } from '@herald/core';
 import type { WebSocket as UwsWebSocket } from 'uWebSockets.js';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Backend, BackendPool } from './backends.ts';
+import { socketOfInternal } from './dial.ts';
 import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
@@ -38,6 +40,24 @@ function isResume(request: InFlight): boolean {
 
 let pending = new Set<Link>();
 let scheduled = false;
+/** Backend sockets corked this turn of the event loop, uncorked together once uWS has delivered what it read. */
+let corked: Socket[] = [];
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) socket.uncork();
+}
+
+/** Corks a backend leg's socket until the check phase of this loop turn: the frames uWS hands over meanwhile go in one write. */
+function corkUntilLater(backend: WebSocket): void {
+  const socket = socketOfInternal(backend);
+  if (socket === undefined || socket.writableCorked > 0) return;
+  socket.cork();
+  if (corked.push(socket) === 1) setImmediate(uncorkAll);
+}
 
 /** Writes what every link queued for its client this tick, each in one cork. */
 function flushPending(): void {
@@ -260,14 +280,15 @@ export class Link {
     this.host.stats.framesToBackend++;
     this.host.stats.bytesToBackend += frame.length;
     if (backend.bufferedAmount + frame.length <= this.host.highWaterMark) {
-      backend.send(frame, { binary });
+      corkUntilLater(backend);
+      backend.send(frame, binary ? BINARY : TEXT);
       return;
     }
     // uWS 20.30 cannot stop reading a WebSocket, so the client's next frames wait in the link
     // (bounded, see `hold`) until this one is written out to the backend's socket.
     this.holdingSince = Date.now();
     this.host.stats.backendPauses++;
-    backend.send(frame, { binary }, () => {
+    backend.send(frame, binary ? BINARY : TEXT, () => {
       if (backend === this.backend && this.state === 'open') this.releaseHeld();
     });
   }
