@@ -31,7 +31,7 @@ export function dialBackend(
   protocols: readonly string[],
   options: { readonly timeoutMs: number; readonly maxPayload: number },
 ): Promise<Dialed> {
-  return new Promise((resolve) => {
+  return new Promise((settle) => {
     const backend = new WebSocket(target.url, [...protocols], {
       headers,
       perMessageDeflate: false,
@@ -40,10 +40,19 @@ export function dialBackend(
       // of every frame. The node's frames are relayed as they are, so the client checks their UTF-8.
       generateMask: zeroMask,
       skipUTF8Validation: true,
-      handshakeTimeout: options.timeoutMs,
       maxPayload: options.maxPayload,
       followRedirects: false,
     });
+    // The gateway's own handshake timer rather than ws's `handshakeTimeout`, whose timer object
+    // stays referenced by the leg's socket for its whole life: a few hundred bytes per link.
+    const timer = setTimeout(() => {
+      backend.terminate();
+      resolve({ kind: 'failed', error: `no handshake within ${options.timeoutMs} ms` });
+    }, options.timeoutMs);
+    const resolve = (dialed: Dialed): void => {
+      clearTimeout(timer);
+      settle(dialed);
+    };
     const early: Buffer[] = [];
     const onEarly = (data: Buffer): void => {
       early.push(data);
@@ -54,7 +63,9 @@ export function dialBackend(
       return early;
     };
     backend.once('open', () => {
+      // Nothing of the dial stays referenced by the open leg (its closures hold the early frames).
       backend.removeAllListeners('error');
+      backend.removeAllListeners('unexpected-response');
       resolve({ kind: 'open', backend, target, takeEarly });
     });
     backend.once('unexpected-response', (request, response: IncomingMessage) => {

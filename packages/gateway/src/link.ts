@@ -38,6 +38,9 @@ function isResume(request: InFlight): boolean {
   return isSystemRequest(request.frame) && parseFrame(request.frame)?.['type'] === SystemType.Resume;
 }
 
+/** What every link's last scan found: a frame is scanned and read before the next one is, so one will do. */
+const scan: Scan = { sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false, reqIdStart: 0, reqIdEnd: 0 };
+
 let pending = new Set<Link>();
 let scheduled = false;
 /** Backend sockets corked this turn of the event loop, uncorked together once uWS has delivered what it read. */
@@ -106,7 +109,6 @@ export class Link {
   private heldBytes = 0;
   private staged: Buffer[] = [];
   private relinkStartedAt = 0;
-  private readonly scan: Scan = { sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false, reqIdStart: 0, reqIdEnd: 0 };
 
   constructor(
     private readonly host: LinkHost,
@@ -152,7 +154,6 @@ export class Link {
     this.backendHeard = true;
     if (this.state === 'relinking') return this.stage(frame);
     if (!isBinary) {
-      const scan = this.scan;
       scanBackendFrame(frame, scan);
       // The client's own rule (PROTOCOL.md §4.6): an offset or seq at or below the one it holds is a duplicate.
       // A backend that resumed a session can send one live just after its answer; it stops here.
@@ -482,8 +483,8 @@ export class Link {
   private relinkTimer: ReturnType<typeof setTimeout> | undefined;
 
   private scanSystem(frame: Buffer): Record<string, unknown> | undefined {
-    scanBackendFrame(frame, this.scan);
-    return this.scan.sort === FrameSort.System ? parseFrame(frame) : undefined;
+    scanBackendFrame(frame, scan);
+    return scan.sort === FrameSort.System ? parseFrame(frame) : undefined;
   }
 
   private sendRaw(message: unknown): void {
@@ -508,7 +509,6 @@ export class Link {
       this.relinkFailed(`resume not recovered (${String(message['code'])} ${String(body?.reason ?? '')})`);
       return;
     }
-    const scan = this.scan;
     for (const frame of this.staged) {
       scanBackendFrame(frame, scan);
       if (scan.sort === FrameSort.Topic && !this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) continue;
