@@ -1,6 +1,6 @@
 import { encodePrivateNotification, encodeResponse, encodeSystemNotification, encodeTopicNotification, PING_FRAME } from '../../core/src/codec.ts';
 import { describe, expect, it } from 'vitest';
-import { FrameSort, isClientRequest, requestId, scanBackendFrame, type Scan } from './frames.ts';
+import { FrameSort, isClientRequest, isSystemRequest, requestId, scanBackendFrame, type Scan } from './frames.ts';
 
 const scan = (): Scan => ({ sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false, reqIdStart: 0, reqIdEnd: 0 });
 
@@ -51,6 +51,14 @@ describe('scanBackendFrame', () => {
   });
 });
 
+describe('isSystemRequest', () => {
+  it('reads the type after the id in place, and searches other shapes', () => {
+    expect(isSystemRequest(Buffer.from('{"kind":"req","resp":3,"id":"9","type":"herald.Resume","body":{}}'))).toBe(true);
+    expect(isSystemRequest(Buffer.from('{"kind":"req","id":"9","type":"chat.Send","body":{"text":"\\"herald.x"}}'))).toBe(false);
+    expect(isSystemRequest(Buffer.from('{"type":"herald.Subscribe","id":"9","kind":"req"}'))).toBe(true);
+  });
+});
+
 describe('isClientRequest', () => {
   it('sees a request whatever the order of its fields', () => {
     expect(isClientRequest(Buffer.from('{"kind":"req","id":"1","type":"a.B"}'))).toBe(true);
@@ -60,7 +68,10 @@ describe('isClientRequest', () => {
 });
 
 describe('requestId', () => {
-  const id = (text: string) => requestId(Buffer.from(text))?.toString();
+  const id = (text: string) => {
+    const found = requestId(Buffer.from(text));
+    return found?.source.toString('utf8', found.start, found.end);
+  };
 
   it("reads @herald/client's requests in place, with or without their confirmation", () => {
     expect(id('{"kind":"req","id":"17","type":"a.B","body":{"id":"x"}}')).toBe('17');

@@ -123,31 +123,48 @@ export function isClientRequest(frame: Buffer): boolean {
   return frame.indexOf(REQUEST) >= 0;
 }
 
+/** Where a request's id sits in its frame (`source[start, end)`), as `requestId` finds it. */
+export interface RequestId {
+  /** The frame itself when the id was read in place, else the id alone. */
+  readonly source: Buffer;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Where the id of a request in `@herald/client`'s shape starts (`{"kind":"req",` then `"resp":N,` or not, then `"id":"`), or -1. */
+function idStartOf(frame: Buffer): number {
+  if (!startsWith(frame, REQUEST_START)) return -1;
+  let at = REQUEST_START.length;
+  if (startsWith(frame, RESP_FIELD, at)) {
+    at += RESP_FIELD.length;
+    while (at < frame.length && (frame[at] as number) >= 0x30 && (frame[at] as number) <= 0x39) at++;
+    if (frame[at] === 0x2c) at++;
+  }
+  return startsWith(frame, ID_FIELD, at) ? at + ID_FIELD.length : -1;
+}
+
 /**
  * A client request's id as bytes, as a Herald server writes it back in `reqId` (ids are
  * `[A-Za-z0-9_.:-]`, PROTOCOL.md §2), or undefined when the frame has none. Read in place for
  * `@herald/client`'s frames; any other shape, or an id written with escapes, is parsed.
  */
-export function requestId(frame: Buffer): Buffer | undefined {
-  if (startsWith(frame, REQUEST_START)) {
-    let at = REQUEST_START.length;
-    if (startsWith(frame, RESP_FIELD, at)) {
-      at += RESP_FIELD.length;
-      while (at < frame.length && (frame[at] as number) >= 0x30 && (frame[at] as number) <= 0x39) at++;
-      if (frame[at] === 0x2c) at++;
-    }
-    if (startsWith(frame, ID_FIELD, at)) {
-      const start = at + ID_FIELD.length;
-      const end = quoteAfter(frame, start);
-      if (end > start && !hasByte(frame, BACKSLASH, start, end)) return frame.subarray(start, end);
-    }
+export function requestId(frame: Buffer): RequestId | undefined {
+  const start = idStartOf(frame);
+  if (start >= 0) {
+    const end = quoteAfter(frame, start);
+    if (end > start && !hasByte(frame, BACKSLASH, start, end)) return { source: frame, start, end };
   }
   const id = parseFrame(frame)?.['id'];
-  return typeof id === 'string' ? Buffer.from(id) : undefined;
+  if (typeof id !== 'string') return undefined;
+  const source = Buffer.from(id);
+  return { source, start: 0, end: source.length };
 }
 
-/** True for a client request of a `herald.*` type the gateway reads (Authenticate). */
+/** True for a client request of a `herald.*` type the gateway reads (Authenticate, Resume); the type after the id is read in place. */
 export function isSystemRequest(frame: Buffer): boolean {
+  const start = idStartOf(frame);
+  const end = start < 0 ? -1 : quoteAfter(frame, start);
+  if (end >= 0 && startsWith(frame, TYPE, end)) return startsWith(frame, SYSTEM, end + TYPE.length);
   return frame.indexOf(QUOTED_SYSTEM) >= 0;
 }
 

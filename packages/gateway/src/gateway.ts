@@ -338,8 +338,9 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     },
 
     message: (ws: UwsWebSocket<ClientData>, message: ArrayBuffer, isBinary: boolean) => {
-      // Copied out of uWS's buffer, which it reuses once this callback returns.
-      ws.getUserData().link?.fromClient(Buffer.from(message.slice(0)), isBinary);
+      // Copied out of uWS's buffer, which it reuses once this callback returns: through a view,
+      // into Node's buffer pool for small frames (a sixth of the cost of `message.slice(0)`).
+      ws.getUserData().link?.fromClient(Buffer.from(new Uint8Array(message)), isBinary);
     },
 
     drain: (ws: UwsWebSocket<ClientData>) => {

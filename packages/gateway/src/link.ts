@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Backend, BackendPool } from './backends.ts';
 import { socketOfInternal } from './dial.ts';
-import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type Scan } from './frames.ts';
+import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type RequestId, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
 
@@ -75,8 +75,8 @@ type LinkState = 'open' | 'relinking' | 'closed';
 /** A request of the client's the backend has not answered yet. */
 interface InFlight {
   readonly frame: Buffer;
-  /** Its id as `requestId` reads it, compared with a response's `reqId` bytes. */
-  readonly id: Buffer;
+  /** Its id, compared with a response's `reqId` bytes. */
+  readonly id: RequestId;
 }
 
 export class Link {
@@ -173,8 +173,8 @@ export class Link {
   private answered(frame: Buffer, start: number, end: number): void {
     const requests = this.requests;
     for (let i = 0; i < requests.length; i++) {
-      const id = (requests[i] as InFlight).id;
-      if (id.length === end - start && id.compare(frame, start, end) === 0) {
+      const { source, start: idStart, end: idEnd } = (requests[i] as InFlight).id;
+      if (idEnd - idStart === end - start && source.compare(frame, start, end, idStart, idEnd) === 0) {
         requests.splice(i, 1);
         return;
       }
