@@ -45,6 +45,8 @@ let pending = new Set<Link>();
 let scheduled = false;
 /** Backend sockets corked this turn of the event loop, uncorked together once uWS has delivered what it read. */
 let corked: Socket[] = [];
+/** What a client closed for sending faster than its backend reads is told to wait before it resumes. */
+const FAST_SENDER_RETRY_MS = 1000;
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
@@ -272,7 +274,7 @@ export class Link {
     if (this.heldBytes <= this.host.closeAbove) return;
     if (this.state === 'relinking') return this.relinkFailed('too much sent while the backend was relinked');
     this.host.stats.fastSenders++;
-    this.close(CloseCode.TooManyRequests, 'sent faster than the backend reads', CloseCode.ClientLost, 'client sent faster than the backend reads');
+    this.close(CloseCode.TooManyRequests, 'sent faster than the backend reads', CloseCode.ClientLost, 'client sent faster than the backend reads', FAST_SENDER_RETRY_MS);
   }
 
   private toBackend(frame: Buffer | string, binary: boolean): void {
@@ -388,7 +390,7 @@ export class Link {
   }
 
   /** Closes both legs: the client with Goodbye + `clientCode`, the backend with `backendCode`. */
-  close(clientCode: number, clientReason: string, backendCode: number, backendReason: string): void {
+  close(clientCode: number, clientReason: string, backendCode: number, backendReason: string, retryAfterMs?: number): void {
     if (this.state === 'closed') return;
     const client = this.client;
     this.out = null;
@@ -396,7 +398,7 @@ export class Link {
     this.end();
     if (client !== undefined) {
       client.cork(() => {
-        client.send(goodbyeFrame(clientCode, clientReason), false);
+        client.send(goodbyeFrame(clientCode, clientReason, retryAfterMs), false);
         client.end(clientCode, clientReason);
       });
     }

@@ -46,7 +46,7 @@ interface Client {
   readonly socket: WebSocket;
   readonly answers: Map<string, number>;
   readonly order: string[];
-  readonly frames: { type?: string; body?: { code?: number } }[];
+  readonly frames: { type?: string; body?: { code?: number; retryAfterMs?: number } }[];
   readonly closed: Promise<number>;
 }
 
@@ -113,7 +113,7 @@ it('closes a client that goes on sending maxBackpressure to a backend that does 
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   expect(await closed).toBe(4429);
-  expect(sender.frames.at(-1)).toMatchObject({ type: 'herald.Goodbye', body: { code: 4429 } });
+  expect(sender.frames.at(-1)).toMatchObject({ type: 'herald.Goodbye', body: { code: 4429, retryAfterMs: 1000 } });
   expect(gateway.stats.fastSenders).toBe(1);
   expect(highest).toBeLessThanOrEqual(HIGH_WATER_MARK + MAX_BACKPRESSURE);
   backend.process.kill('SIGCONT');
