@@ -31,7 +31,7 @@ export function dialBackend(
   protocols: readonly string[],
   options: { readonly timeoutMs: number; readonly maxPayload: number },
 ): Promise<Dialed> {
-  return new Promise((settle) => {
+  return new Promise((resolve) => {
     const backend = new WebSocket(target.url, [...protocols], {
       headers,
       perMessageDeflate: false,
@@ -42,30 +42,23 @@ export function dialBackend(
       skipUTF8Validation: true,
       maxPayload: options.maxPayload,
       followRedirects: false,
+      handshakeTimeout: options.timeoutMs,
     });
-    // The gateway's own handshake timer rather than ws's `handshakeTimeout`, whose timer object
-    // stays referenced by the leg's socket for its whole life: a few hundred bytes per link.
-    const timer = setTimeout(() => {
-      backend.terminate();
-      resolve({ kind: 'failed', error: `no handshake within ${options.timeoutMs} ms` });
-    }, options.timeoutMs);
-    const resolve = (dialed: Dialed): void => {
-      clearTimeout(timer);
-      settle(dialed);
-    };
-    const early: Buffer[] = [];
+    // Let go once taken: the dial's listeners stay on the leg for its whole life, and with them
+    // whatever their closures still reach (the Welcome among the early frames).
+    let early: Buffer[] = [];
     const onEarly = (data: Buffer): void => {
       early.push(data);
     };
     backend.on('message', onEarly);
     const takeEarly = (): readonly Buffer[] => {
       backend.off('message', onEarly);
-      return early;
+      const taken = early;
+      early = [];
+      return taken;
     };
     backend.once('open', () => {
-      // Nothing of the dial stays referenced by the open leg (its closures hold the early frames).
       backend.removeAllListeners('error');
-      backend.removeAllListeners('unexpected-response');
       resolve({ kind: 'open', backend, target, takeEarly });
     });
     backend.once('unexpected-response', (request, response: IncomingMessage) => {
