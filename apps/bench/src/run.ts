@@ -8,6 +8,7 @@
  *   pnpm bench -- --only=1,6           some scenarios only (9: the cost of Prometheus metrics; 10: through @herald/gateway vs direct; 13: conflation with slow subscribers; 14: herald.v1.msgpack)
  *   pnpm bench -- --profile=herald-uws --only=1
  *                                      node --cpu-prof on that server; top self time in the report
+ *                                      (--profile=herald-gateway --only=10: the gateway of scenario 10)
  *   --out=DIR                          where to write (default results/ or results/smoke/)
  *   --servers=herald-uws,uws-json      only these servers (development aid)
  *   --render                           re-render latest.md and latest.svg from latest.json
@@ -771,6 +772,7 @@ if (profile !== undefined) {
   for (const server of Object.values(SERVERS)) server.spec();
   profileEntries.set('herald-lp', 'src/servers/herald-long-poll.ts');
   profileEntries.set('engineio', 'src/servers/engineio-polling.ts');
+  profileEntries.set('herald-gateway', 'src/servers/gateway.ts');
   const entry = profileEntries.get(profile);
   if (entry === undefined) throw new Error(`--profile: no Node server ${profile}; one of ${[...profileEntries.keys()].join(', ')}`);
   await bundleForProfile(entry, profileBundle(profile));

@@ -52,6 +52,12 @@ class TopicState {
   readonly pending = new Map<TopicSubscriber, TopicMessage[]>();
   /** Subscribers that fell behind, with the last offset they were sent. */
   readonly lagging = new Map<TopicSubscriber, StreamPosition>();
+  /**
+   * Subscribers whose catch-up from history ran ahead of the live path (the broker's history
+   * can answer before its live channel delivers the same messages), with the last offset they
+   * were sent: they go live at the first live message after it, so none reaches them twice.
+   */
+  readonly ahead = new Map<TopicSubscriber, StreamPosition>();
   /** The subscribe in progress per subscriber: later ones wait for it, so they never interleave. */
   readonly inflight = new Map<TopicSubscriber, Promise<SubscribedBody>>();
   /** The newest position this node knows of: the last message delivered, or a later one a subscribe read (the baseline for gap checks). */
@@ -84,7 +90,7 @@ class TopicState {
   }
 
   get empty(): boolean {
-    return this.live.size === 0 && this.native.size === 0 && this.pending.size === 0 && this.lagging.size === 0;
+    return this.live.size === 0 && this.native.size === 0 && this.pending.size === 0 && this.lagging.size === 0 && this.ahead.size === 0;
   }
 }
 
@@ -157,6 +163,11 @@ export class TopicRegistry {
       // Latest only: a subscriber catching up needs the newest message, not a growing queue.
       if (conflation !== undefined) queue.length = 0;
       queue.push(message);
+    }
+    for (const [subscriber, sent] of state.ahead) {
+      if (message.epoch === sent.epoch && message.offset <= sent.offset) continue;
+      state.ahead.delete(subscriber);
+      this.goLive(state, subscriber);
     }
     this.metrics?.publishes.add(1);
     if (state.live.size === 0 && state.native.size === 0) {
@@ -242,6 +253,7 @@ export class TopicRegistry {
     if (state.native.delete(subscriber)) subscriber.nativeSubscribe(state.name, false);
     state.pending.delete(subscriber);
     state.lagging.delete(subscriber);
+    state.ahead.delete(subscriber);
   }
 
   /**
@@ -324,8 +336,9 @@ export class TopicRegistry {
       state.pending.delete(subscriber);
       const rest = caughtUp ? this.sendAll(subscriber, queue, subscribed.offset, subscribed.epoch, conflated) : { last: subscribed.offset, done: false };
       // A full send buffer stops the catch-up; the next drain resumes it from history.
-      if (rest.done) this.goLive(state, subscriber);
-      else state.lagging.set(subscriber, { epoch: subscribed.epoch, offset: rest.last });
+      if (!rest.done) state.lagging.set(subscriber, { epoch: subscribed.epoch, offset: rest.last });
+      else if (rest.last <= (state.deliveredEpoch === subscribed.epoch ? state.delivered : 0)) this.goLive(state, subscriber);
+      else state.ahead.set(subscriber, { epoch: subscribed.epoch, offset: rest.last });
       return subscribed;
     } catch (error) {
       this.unsubscribe(subscriber, topic);
