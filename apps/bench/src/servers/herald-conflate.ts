@@ -24,6 +24,9 @@ const contract = defineContract({
 const herald = createHerald({
   contract,
   handlers: {},
+  // 64 KiB instead of 1 MiB: beyond the kernel's socket buffers, a slow subscriber falls behind
+  // within the run rather than minutes into it.
+  highWaterMark: 64 * 1024,
   upgradeRateLimit: false,
   subscribeToBroadcast: false,
   limits: { rateLimit: { messagesPerSecond: 1e9, burst: 1e9 }, maxConnectionsPerAddress: 1e9, pingIntervalMs: 120_000, pingTimeoutMs: 60_000 },
