@@ -65,6 +65,7 @@ export type { HeraldSocket } from './socket.ts';
 export { clientAddress, proxyMatcher, type ForwardedHeader, type RequestOrigin } from './client-address.ts';
 export { consoleLogger, type LogFields, type Logger } from './logger.ts';
 export type { HttpExchange } from './http-exchange.ts';
+export { readRequestBody } from './read-body.ts';
 export type {
   CounterInstrument,
   HistogramDefinition,

@@ -11,10 +11,9 @@
  *
  * The long-poll session id travels in the `Herald-Session` header, never in a URL.
  */
-import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
+import { ErrorReason, Status, randomId, readRequestBody, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
 import type { LongPollHandler, RequestPeer } from './long-poll-handler.ts';
 import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
-import { readBody } from './read-body.ts';
 import { sharedHandler } from './shared-handler.ts';
 import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore } from './store.ts';
 import { HELD_POLLS_METRIC } from './held-polls-metric.ts';
@@ -101,7 +100,7 @@ class FetchExchange implements HttpExchange {
   }
 
   readBody(limit: number, done: (text: string | undefined) => void): void {
-    readBody(this.request, limit).then(done, this.reject);
+    readRequestBody(this.request, limit).then(done, this.reject);
   }
 
   onAbort(listener: () => void): void {

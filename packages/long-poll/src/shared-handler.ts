@@ -2,9 +2,8 @@
  * The long-poll endpoints over a `SharedLongPollStore`: the same requests and answers as
  * `handler.ts`, but connections live in the store, so any node answers any request.
  */
-import { ErrorReason, Status, randomId, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
+import { ErrorReason, Status, randomId, readRequestBody, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
 import type { LongPollHandler, RequestPeer } from './long-poll-handler.ts';
-import { readBody } from './read-body.ts';
 import type { SharedLongPollStore, SharedRefusal } from './store.ts';
 import { HELD_POLLS_METRIC } from './held-polls-metric.ts';
 import { ACK_RULE, JSON_HEADERS, parseAck, pollBody, PROTOCOL_HEADER, SESSION_HEADER } from './wire-format.ts';
@@ -68,7 +67,7 @@ const NO_CONTENT = (): Response => new Response(null, { status: 204, headers: { 
 
 /** The frames of a send, or the answer refusing them. */
 async function readBatch(request: Request, maxBodyBytes: number, maxBatch: number): Promise<string[] | Response> {
-  const text = await readBody(request, maxBodyBytes);
+  const text = await readRequestBody(request, maxBodyBytes);
   if (text === undefined) return refuse(Status.PayloadTooLarge, ErrorReason.TooLarge, `body exceeds ${maxBodyBytes} bytes`);
   let batch: unknown;
   try {

@@ -1,5 +1,8 @@
-/** Reads a fetch request's body as text, refusing (`undefined`) one larger than a limit without reading it all. */
-export async function readBody(request: Request, limit: number): Promise<string | undefined> {
+/**
+ * Reads a fetch request's body as text, refusing (`undefined`) one larger than a limit without
+ * reading it all: for `HttpExchange.readBody` over fetch (Hono, Bun, Deno).
+ */
+export async function readRequestBody(request: Request, limit: number): Promise<string | undefined> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limit) return undefined;
   const reader = request.body?.getReader();
