@@ -1,5 +1,6 @@
 /** Opens a backend leg with `ws`: open, refused (the backend's HTTP answer), or failed. */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Backend } from './backends.ts';
 
@@ -8,6 +9,18 @@ export type Dialed =
   | { readonly kind: 'open'; readonly backend: WebSocket; readonly target: Backend; readonly takeEarly: () => readonly Buffer[] }
   | { readonly kind: 'refused'; readonly status: number; readonly headers: Readonly<Record<string, string | undefined>>; readonly body: string }
   | { readonly kind: 'failed'; readonly error: string };
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
+/**
+ * The `net.Socket` under a `ws` client, which `ws` keeps in `_socket` without a public accessor.
+ * The gateway only corks and uncorks it, to write a tick's frames in one system call.
+ */
+export function socketOfInternal(backend: WebSocket): Socket | undefined {
+  return (backend as unknown as { _socket?: Socket | null })._socket ?? undefined;
+}
 
 /** The most of a refusal's body read. */
 const MAX_BODY = 16 * 1024;
@@ -22,18 +35,27 @@ export function dialBackend(
     const backend = new WebSocket(target.url, [...protocols], {
       headers,
       perMessageDeflate: false,
-      handshakeTimeout: options.timeoutMs,
+      // A backend leg carries no browser script's bytes, which masking exists to scramble for
+      // caching proxies (RFC 6455 §10.3): a zero key, which ws then skips applying, saves a copy
+      // of every frame. The node's frames are relayed as they are, so the client checks their UTF-8.
+      generateMask: zeroMask,
+      skipUTF8Validation: true,
       maxPayload: options.maxPayload,
       followRedirects: false,
+      handshakeTimeout: options.timeoutMs,
     });
-    const early: Buffer[] = [];
+    // Let go once taken: the dial's listeners stay on the leg for its whole life, and with them
+    // whatever their closures still reach (the Welcome among the early frames).
+    let early: Buffer[] = [];
     const onEarly = (data: Buffer): void => {
       early.push(data);
     };
     backend.on('message', onEarly);
     const takeEarly = (): readonly Buffer[] => {
       backend.off('message', onEarly);
-      return early;
+      const taken = early;
+      early = [];
+      return taken;
     };
     backend.once('open', () => {
       backend.removeAllListeners('error');

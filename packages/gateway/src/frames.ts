@@ -14,6 +14,12 @@ const OFFSET = Buffer.from('","offset":');
 const SEQ = Buffer.from(',"seq":');
 const TYPE = Buffer.from('","type":"');
 const SYSTEM = Buffer.from('herald.');
+const QUOTED_SYSTEM = Buffer.from('"herald.');
+const BACKSLASH = 0x5c;
+/** How `@herald/client` starts a request, with or without its `"resp":N,` confirmation. */
+const REQUEST_START = Buffer.from('{"kind":"req",');
+const RESP_FIELD = Buffer.from('"resp":');
+const ID_FIELD = Buffer.from('"id":"');
 
 /** What a backend frame is, as far as the gateway cares. */
 export const FrameSort = {
@@ -36,6 +42,9 @@ export interface Scan {
   position: number;
   /** An application response (`resp` not of a `herald.*` type). */
   response: boolean;
+  /** A response (application or system): its `reqId`'s byte range (`reqIdEnd` 0: not a response). */
+  reqIdStart: number;
+  reqIdEnd: number;
 }
 
 function startsWith(frame: Uint8Array, prefix: Uint8Array, at = 0): boolean {
@@ -59,10 +68,16 @@ function quoteAfter(frame: Buffer, at: number): number {
   return frame.indexOf(QUOTE, at);
 }
 
+function hasByte(frame: Uint8Array, byte: number, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (frame[i] === byte) return true;
+  return false;
+}
+
 /** Classifies a frame from a backend into `scan`. */
 export function scanBackendFrame(frame: Buffer, scan: Scan): void {
   scan.sort = FrameSort.Other;
   scan.response = false;
+  scan.reqIdEnd = 0;
   if (startsWith(frame, NOTIFICATION)) {
     const typeStart = NOTIFICATION.length;
     if (startsWith(frame, SYSTEM, typeStart)) {
@@ -92,19 +107,65 @@ export function scanBackendFrame(frame: Buffer, scan: Scan): void {
   if (startsWith(frame, RESPONSE)) {
     const idEnd = quoteAfter(frame, RESPONSE.length);
     if (idEnd < 0 || !startsWith(frame, TYPE, idEnd)) return;
+    scan.reqIdStart = RESPONSE.length;
+    scan.reqIdEnd = idEnd;
     if (startsWith(frame, SYSTEM, idEnd + TYPE.length)) scan.sort = FrameSort.System;
     else scan.response = true;
   }
 }
 
-/** True for a client frame that is a request (whatever the order of its fields). */
+const KIND_FIRST = Buffer.from('{"kind":"');
+
+/** True for a client frame that is a request (whatever the order of its fields; `kind` first, as `@herald/client` writes it, is read in place). */
 export function isClientRequest(frame: Buffer): boolean {
+  if (startsWith(frame, REQUEST_START)) return true;
+  if (startsWith(frame, KIND_FIRST)) return false;
   return frame.indexOf(REQUEST) >= 0;
 }
 
-/** True for a client request of a `herald.*` type the gateway reads (Authenticate). */
+/** Where a request's id sits in its frame (`source[start, end)`), as `requestId` finds it. */
+export interface RequestId {
+  /** The frame itself when the id was read in place, else the id alone. */
+  readonly source: Buffer;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Where the id of a request in `@herald/client`'s shape starts (`{"kind":"req",` then `"resp":N,` or not, then `"id":"`), or -1. */
+function idStartOf(frame: Buffer): number {
+  if (!startsWith(frame, REQUEST_START)) return -1;
+  let at = REQUEST_START.length;
+  if (startsWith(frame, RESP_FIELD, at)) {
+    at += RESP_FIELD.length;
+    while (at < frame.length && (frame[at] as number) >= 0x30 && (frame[at] as number) <= 0x39) at++;
+    if (frame[at] === 0x2c) at++;
+  }
+  return startsWith(frame, ID_FIELD, at) ? at + ID_FIELD.length : -1;
+}
+
+/**
+ * A client request's id as bytes, as a Herald server writes it back in `reqId` (ids are
+ * `[A-Za-z0-9_.:-]`, PROTOCOL.md §2), or undefined when the frame has none. Read in place for
+ * `@herald/client`'s frames; any other shape, or an id written with escapes, is parsed.
+ */
+export function requestId(frame: Buffer): RequestId | undefined {
+  const start = idStartOf(frame);
+  if (start >= 0) {
+    const end = quoteAfter(frame, start);
+    if (end > start && !hasByte(frame, BACKSLASH, start, end)) return { source: frame, start, end };
+  }
+  const id = parseFrame(frame)?.['id'];
+  if (typeof id !== 'string') return undefined;
+  const source = Buffer.from(id);
+  return { source, start: 0, end: source.length };
+}
+
+/** True for a client request of a `herald.*` type the gateway reads (Authenticate, Resume); the type after the id is read in place. */
 export function isSystemRequest(frame: Buffer): boolean {
-  return frame.indexOf('"herald.') >= 0;
+  const start = idStartOf(frame);
+  const end = start < 0 ? -1 : quoteAfter(frame, start);
+  if (end >= 0 && startsWith(frame, TYPE, end)) return startsWith(frame, SYSTEM, end + TYPE.length);
+  return frame.indexOf(QUOTED_SYSTEM) >= 0;
 }
 
 /** A `herald.*` frame as JSON, or undefined when it is not an object. */

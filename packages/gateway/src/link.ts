@@ -5,9 +5,11 @@
  */
 import { CloseCode, SystemType } from '@herald/core';
 import type { WebSocket as UwsWebSocket } from 'uWebSockets.js';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import type { Backend } from './backends.ts';
-import { FrameSort, isClientRequest, isSystemRequest, parseFrame, scanBackendFrame, type Scan } from './frames.ts';
+import type { Backend, BackendPool } from './backends.ts';
+import { socketOfInternal } from './dial.ts';
+import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type RequestId, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
 
@@ -32,8 +34,35 @@ export function goodbyeFrame(code: number, reason: string, retryAfterMs?: number
   return JSON.stringify({ kind: 'notification', type: SystemType.Goodbye, body: retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs } });
 }
 
+function isResume(request: InFlight): boolean {
+  return isSystemRequest(request.frame) && parseFrame(request.frame)?.['type'] === SystemType.Resume;
+}
+
+/** What every link's last scan found: a frame is scanned and read before the next one is, so one will do. */
+const scan: Scan = { sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false, reqIdStart: 0, reqIdEnd: 0 };
+
 let pending = new Set<Link>();
 let scheduled = false;
+/** Backend sockets corked this turn of the event loop, uncorked together once uWS has delivered what it read. */
+let corked: Socket[] = [];
+/** What a client closed for sending faster than its backend reads is told to wait before it resumes. */
+const FAST_SENDER_RETRY_MS = 1000;
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) socket.uncork();
+}
+
+/** Corks a backend leg's socket until the check phase of this loop turn: the frames uWS hands over meanwhile go in one write. */
+function corkUntilLater(backend: WebSocket): void {
+  const socket = socketOfInternal(backend);
+  if (socket === undefined || socket.writableCorked > 0) return;
+  socket.cork();
+  if (corked.push(socket) === 1) setImmediate(uncorkAll);
+}
 
 /** Writes what every link queued for its client this tick, each in one cork. */
 function flushPending(): void {
@@ -44,6 +73,13 @@ function flushPending(): void {
 }
 
 type LinkState = 'open' | 'relinking' | 'closed';
+
+/** A request of the client's the backend has not answered yet. */
+interface InFlight {
+  readonly frame: Buffer;
+  /** Its id, compared with a response's `reqId` bytes. */
+  readonly id: RequestId;
+}
 
 export class Link {
   client: UwsWebSocket<ClientData> | undefined;
@@ -58,12 +94,16 @@ export class Link {
   backendQuietSince = 0;
   clientPingAt = 0;
   backendPingAt = 0;
-  /** Requests relayed to the backend and not answered yet. */
-  inFlight = 0;
+  /** The client's requests not answered yet, oldest first: sent again, with their ids, to the backend a session moves to. */
+  private requests: InFlight[] = [];
+  /** While relinking: the requests the lost backend had not answered. */
+  private retry: readonly InFlight[] = [];
   private out: Buffer[] | null = null;
   private outBytes = 0;
   /** When the link stopped reading from the backend for a client above the high-water mark (0: reading). */
   pausedAt = 0;
+  /** When the link began holding the client's frames for a backend leg above the high-water mark (0: relaying). */
+  holdingSince = 0;
   /** The backend's Goodbye, held until its close says whether the gateway relinks instead. */
   private goodbye: Buffer | undefined;
   /** While relinking: frames from the client, and from the new backend before its resume is answered. */
@@ -71,12 +111,13 @@ export class Link {
   private heldBytes = 0;
   private staged: Buffer[] = [];
   private relinkStartedAt = 0;
-  private readonly scan: Scan = { sort: FrameSort.Other, topicStart: 0, topicEnd: 0, position: 0, response: false };
 
   constructor(
     private readonly host: LinkHost,
     backend: WebSocket,
     target: Backend,
+    /** The pool the client was routed to: a session moves only within it. */
+    readonly pool: BackendPool,
     /** The upgrade headers, to dial another backend with. */
     readonly headers: Readonly<Record<string, string>>,
     readonly protocols: readonly string[],
@@ -115,7 +156,6 @@ export class Link {
     this.backendHeard = true;
     if (this.state === 'relinking') return this.stage(frame);
     if (!isBinary) {
-      const scan = this.scan;
       scanBackendFrame(frame, scan);
       // The client's own rule (PROTOCOL.md §4.6): an offset or seq at or below the one it holds is a duplicate.
       // A backend that resumed a session can send one live just after its answer; it stops here.
@@ -123,11 +163,24 @@ export class Link {
         if (!this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) return this.duplicate();
       } else if (scan.sort === FrameSort.Private) {
         if (!this.position.privateSent(scan.position)) return this.duplicate();
-      } else if (scan.response) {
-        if (this.inFlight > 0) this.inFlight--;
-      } else if (scan.sort === FrameSort.System && this.system(frame)) return;
+      } else {
+        if (scan.reqIdEnd !== 0) this.answered(frame, scan.reqIdStart, scan.reqIdEnd);
+        if (scan.sort === FrameSort.System && this.system(frame)) return;
+      }
     }
     this.toClient(frame);
+  }
+
+  /** A response: its request is no longer in flight. */
+  private answered(frame: Buffer, start: number, end: number): void {
+    const requests = this.requests;
+    for (let i = 0; i < requests.length; i++) {
+      const { source, start: idStart, end: idEnd } = (requests[i] as InFlight).id;
+      if (idEnd - idStart === end - start && source.compare(frame, start, end, idStart, idEnd) === 0) {
+        requests.splice(i, 1);
+        return;
+      }
+    }
   }
 
   private duplicate(): void {
@@ -138,7 +191,6 @@ export class Link {
   private system(frame: Buffer): boolean {
     const message = parseFrame(frame);
     if (message === undefined) return false;
-    if (message['kind'] === 'resp' && this.inFlight > 0) this.inFlight--;
     this.position.fromBackend(message);
     if (message['type'] === SystemType.Goodbye) {
       this.goodbye = frame;
@@ -207,26 +259,63 @@ export class Link {
   fromClient(frame: Buffer, isBinary: boolean): void {
     this.clientHeard = true;
     if (!isBinary && isClientRequest(frame)) {
-      this.inFlight++;
+      const id = requestId(frame);
+      if (id !== undefined) this.requests.push({ frame, id });
       if (isSystemRequest(frame)) this.position.fromClient(frame);
     }
-    if (this.state === 'relinking') {
-      this.fromClientHeld.push({ frame, binary: isBinary });
-      this.heldBytes += frame.length;
-      if (this.heldBytes > this.host.closeAbove) this.relinkFailed('too much sent while the backend was relinked');
-      return;
-    }
+    if (this.state === 'relinking' || this.holdingSince !== 0) return this.hold(frame, isBinary);
     this.toBackend(frame, isBinary);
   }
 
+  /** Keeps a client frame for later: while relinking, or while the backend leg is above the high-water mark. */
+  private hold(frame: Buffer, binary: boolean): void {
+    this.fromClientHeld.push({ frame, binary });
+    this.heldBytes += frame.length;
+    if (this.heldBytes <= this.host.closeAbove) return;
+    if (this.state === 'relinking') return this.relinkFailed('too much sent while the backend was relinked');
+    this.host.stats.fastSenders++;
+    this.close(CloseCode.TooManyRequests, 'sent faster than the backend reads', CloseCode.ClientLost, 'client sent faster than the backend reads', FAST_SENDER_RETRY_MS);
+  }
+
   private toBackend(frame: Buffer | string, binary: boolean): void {
-    if (this.backend.readyState !== WebSocket.OPEN) return;
+    const backend = this.backend;
+    if (backend.readyState !== WebSocket.OPEN) return;
     this.host.stats.framesToBackend++;
     this.host.stats.bytesToBackend += frame.length;
-    this.backend.send(frame, { binary });
-    if (this.backend.bufferedAmount > this.host.closeAbove) {
-      this.close(CloseCode.BackendLost, 'backend is not reading', CloseCode.ClientLost, 'backend send buffer full');
+    if (backend.bufferedAmount + frame.length <= this.host.highWaterMark) {
+      corkUntilLater(backend);
+      backend.send(frame, binary ? BINARY : TEXT);
+      return;
     }
+    // uWS 20.30 cannot stop reading a WebSocket, so the client's next frames wait in the link
+    // (bounded, see `hold`) until this one is written out to the backend's socket.
+    this.holdingSince = Date.now();
+    this.host.stats.backendPauses++;
+    backend.send(frame, binary ? BINARY : TEXT, () => {
+      if (backend === this.backend && this.state === 'open') this.releaseHeld();
+    });
+  }
+
+  /** Relays the frames held for the backend, in order, until the backend leg is above the mark again. */
+  private releaseHeld(): void {
+    this.holdingSince = 0;
+    const held = this.fromClientHeld;
+    this.fromClientHeld = [];
+    this.heldBytes = 0;
+    for (let i = 0; i < held.length; i++) {
+      const { frame, binary } = held[i] as { frame: Buffer; binary: boolean };
+      if (this.holdingSince === 0) {
+        this.toBackend(frame, binary);
+        continue;
+      }
+      this.fromClientHeld.push({ frame, binary });
+      this.heldBytes += frame.length;
+    }
+  }
+
+  /** Bytes on their way to the backend (held in the link, and in the backend leg's socket). */
+  get backendBuffered(): number {
+    return this.heldBytes + (this.state !== 'closed' ? this.backend.bufferedAmount : 0);
   }
 
   // Ends
@@ -301,7 +390,7 @@ export class Link {
   }
 
   /** Closes both legs: the client with Goodbye + `clientCode`, the backend with `backendCode`. */
-  close(clientCode: number, clientReason: string, backendCode: number, backendReason: string): void {
+  close(clientCode: number, clientReason: string, backendCode: number, backendReason: string, retryAfterMs?: number): void {
     if (this.state === 'closed') return;
     const client = this.client;
     this.out = null;
@@ -309,7 +398,7 @@ export class Link {
     this.end();
     if (client !== undefined) {
       client.cork(() => {
-        client.send(goodbyeFrame(clientCode, clientReason), false);
+        client.send(goodbyeFrame(clientCode, clientReason, retryAfterMs), false);
         client.end(clientCode, clientReason);
       });
     }
@@ -326,12 +415,19 @@ export class Link {
 
   // Relink
 
-  /** Starts resuming the session on another backend; false when that cannot be done safely. */
+  /**
+   * Starts resuming the session on another backend; false when that cannot be done safely (no
+   * position to resume from, or the client's own `herald.Resume` unanswered).
+   */
   private relink(): boolean {
-    if (this.client === undefined || this.inFlight > 0) return false;
+    if (this.client === undefined || this.requests.some(isResume)) return false;
     const body = this.position.resumeBody();
     if (body === undefined) return false;
     this.state = 'relinking';
+    this.holdingSince = 0;
+    // Held frames never reached the lost backend: they follow the retries, as they followed them here.
+    const held = new Set(this.fromClientHeld.map(({ frame }) => frame));
+    this.retry = this.requests.filter(({ frame }) => !held.has(frame));
     this.relinkStartedAt = Date.now();
     this.relinkTimer = setTimeout(() => this.relinkFailed('timed out'), this.host.relinkTimeoutMs);
     this.host.logger.info({ event: 'relink_started', backend: this.target.url }, 'gateway: relinking a session to another backend');
@@ -389,8 +485,8 @@ export class Link {
   private relinkTimer: ReturnType<typeof setTimeout> | undefined;
 
   private scanSystem(frame: Buffer): Record<string, unknown> | undefined {
-    scanBackendFrame(frame, this.scan);
-    return this.scan.sort === FrameSort.System ? parseFrame(frame) : undefined;
+    scanBackendFrame(frame, scan);
+    return scan.sort === FrameSort.System ? parseFrame(frame) : undefined;
   }
 
   private sendRaw(message: unknown): void {
@@ -415,7 +511,6 @@ export class Link {
       this.relinkFailed(`resume not recovered (${String(message['code'])} ${String(body?.reason ?? '')})`);
       return;
     }
-    const scan = this.scan;
     for (const frame of this.staged) {
       scanBackendFrame(frame, scan);
       if (scan.sort === FrameSort.Topic && !this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) continue;
@@ -430,10 +525,13 @@ export class Link {
     this.resumeTopics = undefined;
     clearTimeout(this.relinkTimer);
     this.state = 'open';
-    const held = this.fromClientHeld;
-    this.fromClientHeld = [];
-    this.heldBytes = 0;
-    for (const { frame, binary } of held) this.toBackend(frame, binary);
+    // The lost backend's unanswered requests, with their ids: the session's de-duplication answers
+    // each once (its stored answer, the answer of one still running elsewhere, or 409 outcome_unknown).
+    const retry = this.retry.filter((request) => this.requests.includes(request));
+    this.retry = [];
+    this.host.stats.requestsRetried += retry.length;
+    this.fromClientHeld = [...retry.map(({ frame }) => ({ frame, binary: false })), ...this.fromClientHeld];
+    this.releaseHeld();
     const ms = Date.now() - this.relinkStartedAt;
     this.host.relinked(this, ms);
   }
@@ -444,6 +542,7 @@ export class Link {
     this.state = 'open';
     this.staged = [];
     this.fromClientHeld = [];
+    this.retry = [];
     this.resumeTopics = undefined;
     this.host.stats.relinkFailures++;
     this.host.logger.warn({ event: 'relink_failed', why }, 'gateway: could not relink a session; the client resumes itself');

@@ -9,6 +9,8 @@ export interface GatewayStats {
   /** Time from a backend leg's end to the resume answered on the new one: the last, and the longest. */
   lastRelinkMs: number;
   maxRelinkMs: number;
+  /** Requests the client had sent to a lost backend, sent again with their ids to the one its session moved to. */
+  requestsRetried: number;
   framesToClient: number;
   bytesToClient: number;
   framesToBackend: number;
@@ -18,6 +20,12 @@ export interface GatewayStats {
   backendLegsLost: number;
   /** Clients closed with 4507: not drained within the keep-alive grace, or past `maxBackpressure`. */
   slowConsumers: number;
+  /** Times a backend leg went above the high-water mark and the link held the client's frames until it drained. */
+  backendPauses: number;
+  /** Backend legs given up for not draining within the keep-alive grace (their sessions moved, or the client got 4502). */
+  backendStalls: number;
+  /** Clients closed with 4429 for sending `maxBackpressure` while their backend leg did not drain. */
+  fastSenders: number;
   /** Topic or private notifications not relayed because the client already had them (same offset or seq). */
   duplicatesDropped: number;
 }
@@ -30,6 +38,7 @@ export function emptyStats(): GatewayStats {
     relinkFailures: 0,
     lastRelinkMs: 0,
     maxRelinkMs: 0,
+    requestsRetried: 0,
     framesToClient: 0,
     bytesToClient: 0,
     framesToBackend: 0,
@@ -37,6 +46,9 @@ export function emptyStats(): GatewayStats {
     clientLegsLost: 0,
     backendLegsLost: 0,
     slowConsumers: 0,
+    backendPauses: 0,
+    backendStalls: 0,
+    fastSenders: 0,
     duplicatesDropped: 0,
   };
 }

@@ -55,19 +55,33 @@ interface Observed {
   readonly privates: number[];
   closed: number | undefined;
   joinedAt: number | undefined;
+  /** The frames it got before its join was answered, to say why a join never was. */
+  readonly early: string[];
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
 }
 
+const observers: Observed[] = [];
+
+/** The clients whose join was not answered, with what they got and how their socket ended. */
+function unjoined(): string {
+  return observers
+    .filter((o) => o.joinedAt === undefined)
+    .map((o) => `${o.userId} (socket ${o.closed === undefined ? 'open' : `closed ${o.closed}`}; got ${JSON.stringify(o.early)})`)
+    .join('; ');
+}
+
 function observe(userId: string): Promise<Observed> {
   const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`, 'herald.v1', { headers: { authorization: `Bearer user:${userId}` } });
-  const observed: Observed = { userId, socket, ticks: [], privates: [], closed: undefined, joinedAt: undefined };
+  const observed: Observed = { userId, socket, ticks: [], privates: [], closed: undefined, joinedAt: undefined, early: [] };
+  observers.push(observed);
   return new Promise((resolve, reject) => {
     socket.on('error', reject);
     socket.on('close', (code) => (observed.closed = code));
     socket.on('message', (data) => {
+      if (observed.joinedAt === undefined) observed.early.push(String(data).slice(0, 200));
       const message = JSON.parse(String(data)) as { kind: string; type?: string; reqId?: string; seq?: number; body?: { n?: number; offset?: number } };
       if (message.type === 'herald.Welcome') socket.send(JSON.stringify({ kind: 'req', id: 'join', type: 'test.Join', body: { room: 'r' } }));
       else if (message.reqId === 'join') {
@@ -95,7 +109,9 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
   const publisherStore = new RedisSessionStore({ redis: redis.url });
   await publisherStore.ready;
   const publisher = createBackendHerald({ node: 'publisher', broker: new RedisBroker({ redis: redis.url }), sessionStore: publisherStore });
-  const clients = await within(Promise.all(Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`))), 30_000, 'clients joined');
+  const clients = await within(Promise.all(Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`))), 30_000, 'clients joined').catch((error: unknown) => {
+    throw new Error(`${String(error)}; not joined: ${unjoined()}; gateway stats ${JSON.stringify(gateway.stats)}`);
+  });
   expect(new Set(gateway.backends.map((backend) => backend.links))).toEqual(new Set([CLIENTS / 2]));
 
   let ticks = 0;

@@ -1,7 +1,7 @@
 /**
- * The gateway's own shutdown, its stats and logger, and the one case it will not hide: a backend
- * leaving while a request is in flight (the client is told with the backend's resumable close,
- * and retries the request itself on its resume).
+ * The gateway's own shutdown, its stats and logger, and a backend leaving with a request in
+ * flight and no other backend to move the session to: the client is told with the resumable
+ * 4502, and retries the request itself on its resume.
  */
 import type { LogFields } from '@herald/core';
 import { connect, eventually } from '@herald/testing';
@@ -38,17 +38,19 @@ it('close(): every client gets Goodbye 4503 and 4503, its backend session is det
   }
 });
 
-it('a backend leaving with a request in flight is not hidden: the client gets its Goodbye and 4503 and resumes itself', async () => {
+it('a backend leaving with a request in flight and nowhere to move it: the client gets 4502 once the relink gives up, and resumes itself', async () => {
   const herald = createBackendHerald({ node: 'in-flight' });
   const backend = await serveHerald(herald, { port: 0, host: '127.0.0.1', drainMs: 100 });
-  const gateway = await serveGateway({ backends: [`ws://127.0.0.1:${backend.port}/ws`], port: 0, host: '127.0.0.1', logger: quiet });
+  const gateway = await serveGateway({ backends: [`ws://127.0.0.1:${backend.port}/ws`], port: 0, host: '127.0.0.1', relinkTimeoutMs: 500, logger: quiet });
   try {
     const tester = await connect(`ws://127.0.0.1:${gateway.port}/ws`, { headers: { authorization: 'Bearer user:busy' } });
     tester.send({ kind: 'req', id: 'slow-1', type: 'test.Slow', body: { ms: 3000 } });
     await eventually(() => expect(gateway.stats.framesToBackend).toBe(1));
     await backend.close();
-    expect(await tester.effectiveClose()).toMatchObject({ code: 4503 });
-    expect(gateway.stats.relinks).toBe(0);
+    expect(await tester.effectiveClose()).toMatchObject({ code: 4502 });
+    expect(tester.log.at(-1)).toMatchObject({ type: 'herald.Goodbye', body: { code: 4502 } });
+    expect(tester.log.some((message) => message.kind === 'resp' && message.reqId === 'slow-1')).toBe(false);
+    expect(gateway.stats).toMatchObject({ relinks: 0, relinkFailures: 1 });
   } finally {
     await gateway.close();
     await backend.close();
