@@ -2,7 +2,8 @@
  * `pnpm --filter @herald/demo gateway`: the demo behind `@herald/gateway` — Redis (Debian's
  * `redis-server`, or the one at REDIS_URL), two demo nodes sharing sessions and topics through
  * it, and the gateway on http://localhost:9090 (PORT to change it). WebSocket sessions are
- * relayed by the gateway; the pages and other HTTP requests are passed to a node. Stop a node
+ * relayed by the gateway, and so are long-poll ones (its own `/lp`, over a WebSocket leg to a
+ * node); the pages and other HTTP requests are passed to a node. Stop a node
  * (`kill <pid>`, the pids are printed) and the sessions on it move to the other one without
  * their pages seeing a disconnect.
  */
@@ -16,7 +17,7 @@ const ports = await Promise.all([freePort(), freePort()]);
 const nodes = await Promise.all(ports.map((nodePort) => startNode(nodePort, redisUrl)));
 const gateway = await serveGateway({ backends: ports.map((nodePort) => `ws://127.0.0.1:${nodePort}/ws`), strategy: 'least-connections', port, host: '0.0.0.0' });
 
-// Pages, scripts and long-poll: passed to the first healthy node as they are.
+// Pages and scripts (everything but /ws and the gateway's own /lp): passed to the first healthy node as they are.
 gateway.app.any('/*', (res, req) => {
   const method = req.getMethod().toUpperCase();
   const query = req.getQuery();

@@ -6,7 +6,14 @@ import type { Backend } from './backends.ts';
 
 export type Dialed =
   /** `takeEarly`: stops holding frames for the caller and hands over those that arrived before it listened (the Welcome). */
-  | { readonly kind: 'open'; readonly backend: WebSocket; readonly target: Backend; readonly takeEarly: () => readonly Buffer[] }
+  | {
+      readonly kind: 'open';
+      readonly backend: WebSocket;
+      readonly target: Backend;
+      readonly takeEarly: () => readonly Buffer[];
+      /** The first frame the leg got (its Welcome, or a refusal's Goodbye), before `takeEarly`; undefined if it closed or said nothing within `timeoutMs`. */
+      readonly firstFrame: (timeoutMs: number) => Promise<Buffer | undefined>;
+    }
   | { readonly kind: 'refused'; readonly status: number; readonly headers: Readonly<Record<string, string | undefined>>; readonly body: string }
   | { readonly kind: 'failed'; readonly error: string };
 
@@ -57,9 +64,24 @@ export function dialBackend(
       early = [];
       return taken;
     };
+    const firstFrame = (timeoutMs: number): Promise<Buffer | undefined> => {
+      if (early[0] !== undefined) return Promise.resolve(early[0]);
+      return new Promise((resolveFirst) => {
+        const done = (frame: Buffer | undefined): void => {
+          clearTimeout(timer);
+          backend.off('message', done);
+          backend.off('close', onClose);
+          resolveFirst(frame);
+        };
+        const onClose = (): void => done(undefined);
+        const timer = setTimeout(onClose, timeoutMs);
+        backend.on('message', done);
+        backend.on('close', onClose);
+      });
+    };
     backend.once('open', () => {
       backend.removeAllListeners('error');
-      resolve({ kind: 'open', backend, target, takeEarly });
+      resolve({ kind: 'open', backend, target, takeEarly, firstFrame });
     });
     backend.once('unexpected-response', (request, response: IncomingMessage) => {
       const chunks: Buffer[] = [];

@@ -4,11 +4,12 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { CloseCode, consoleLogger, ErrorReason, handshakeRefusal, offeredProtocols, PROTOCOL_NAME, type Logger, type UpgradeRejected } from '@herald/core';
-import { loadUws, type UwsModule } from '@herald/uws';
+import { attachHttp, loadUws, type UwsModule } from '@herald/uws';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket as UwsWebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { BackendPool, type Backend, type BackendSource, type Strategy } from './backends.ts';
 import { dialBackend, type Dialed } from './dial.ts';
 import { goodbyeFrame, Link, type ClientData } from './link.ts';
+import { longPollEdge, type GatewayLongPollOptions, type OpenDialed } from './long-poll-edge.ts';
 import type { LinkHost } from './link-host.ts';
 import { emptyStats, type GatewayStats } from './stats.ts';
 
@@ -18,8 +19,8 @@ export interface GatewayRequest {
   readonly url: string;
   /** The path alone. */
   readonly path: string;
-  /** Header names are lower-case. */
-  readonly headers: ReadonlyMap<string, string>;
+  /** Header values by lower-case name. */
+  readonly headers: { get(name: string): string | undefined };
   /** The subprotocols the client offered (`Sec-WebSocket-Protocol`), in its order. */
   readonly protocols: readonly string[];
   readonly remoteAddress: string;
@@ -101,6 +102,12 @@ export interface GatewayOptions {
   readonly classifyClient?: (request: GatewayRequest) => 'browser' | 'native';
   /** Where the gateway logs (pino's shape; default: warnings and errors on the console). */
   readonly logger?: Logger;
+  /**
+   * Long-poll at the edge (default on, at `/lp`): clients that cannot use WebSocket poll the
+   * gateway, which holds a WebSocket leg to a backend for each, so backends need not serve
+   * long-poll. `false` turns it off.
+   */
+  readonly longPoll?: GatewayLongPollOptions | false;
 }
 
 /** A running gateway. */
@@ -121,6 +128,13 @@ export interface Gateway {
    * gateway), then the listen socket closes.
    */
   close(): Promise<void>;
+}
+
+/** Where a client's session goes (`routeOf`). */
+interface Route {
+  readonly pool: BackendPool;
+  readonly routeKey: string | undefined;
+  readonly forwarded: Readonly<Record<string, string>>;
 }
 
 /** uWS refuses a longer `idleTimeout` by aborting the process. */
@@ -227,6 +241,33 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     },
   };
 
+  /** Where a client's session goes: its pool, the key it is balanced by, and the headers its backend legs carry. */
+  function routeOf(request: GatewayRequest, poolOfPath: string): Route | undefined {
+    const forwarded: Record<string, string> = {};
+    for (const name of FORWARDED) {
+      const value = request.headers.get(name);
+      if (value !== undefined) forwarded[name] = value;
+    }
+    const previous = request.headers.get('x-forwarded-for');
+    forwarded['x-forwarded-for'] = previous === undefined ? request.remoteAddress : `${previous}, ${request.remoteAddress}`;
+    const routeKey = options.routeKey !== undefined ? options.routeKey(request) : (request.headers.get('authorization') ?? request.remoteAddress);
+    const poolName = options.route?.(request) ?? poolOfPath;
+    const pool = pools.get(poolName);
+    if (pool === undefined) {
+      logger.error({ event: 'unknown_pool', pool: poolName, path: request.path }, 'gateway: the route names no pool');
+      return undefined;
+    }
+    return { pool, routeKey, forwarded };
+  }
+
+  function openLink(dialed: OpenDialed, route: Route, protocols: readonly string[]): Link {
+    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols, route.routeKey, dialed.takeEarly);
+    links.add(link);
+    stats.linksOpen++;
+    stats.linksOpened++;
+    return link;
+  }
+
   const app = uws.App();
   const idleTimeout = Math.min(MAX_IDLE_TIMEOUT_S, Math.ceil((intervalMs + graceMs) / 1000) + IDLE_MARGIN_S);
   const behavior = (poolOfPath: string): WebSocketBehavior<ClientData> => ({
@@ -275,26 +316,14 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       };
       if (closing) return refuse(503, JSON.stringify({ error: ErrorReason.ShuttingDown, message: 'gateway shutting down' }), {});
 
-      const forwarded: Record<string, string> = {};
-      for (const name of FORWARDED) {
-        const value = headers.get(name);
-        if (value !== undefined) forwarded[name] = value;
-      }
-      const previous = headers.get('x-forwarded-for');
-      forwarded['x-forwarded-for'] = previous === undefined ? request.remoteAddress : `${previous}, ${request.remoteAddress}`;
-      const routeKey = options.routeKey !== undefined ? options.routeKey(request) : (headers.get('authorization') ?? request.remoteAddress);
-      const poolName = options.route?.(request) ?? poolOfPath;
-      const pool = pools.get(poolName);
-      if (pool === undefined) {
-        logger.error({ event: 'unknown_pool', pool: poolName, path: requestPath }, 'gateway: the route names no pool');
-        return refuse(503, JSON.stringify({ error: ErrorReason.NoBackend, message: 'no backend available' }), { 'retry-after': '1' });
-      }
+      const route = routeOf(request, poolOfPath);
+      if (route === undefined) return refuse(503, JSON.stringify({ error: ErrorReason.NoBackend, message: 'no backend available' }), { 'retry-after': '1' });
 
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
       });
-      dial(pool, routeKey, forwarded, offered).then(
+      dial(route.pool, route.routeKey, route.forwarded, offered).then(
         (dialed) => {
           if (aborted) {
             if (dialed?.kind === 'open') dialed.backend.close(CloseCode.ClientLost, 'client went away during the upgrade');
@@ -311,11 +340,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
               }
               refuse(dialed.status, dialed.body, passed);
             } else if (dialed.kind === 'open') {
-              const link = new Link(host, dialed.backend, dialed.target, pool, forwarded, offered, routeKey, dialed.takeEarly);
-              links.add(link);
-              stats.linksOpen++;
-              stats.linksOpened++;
-              res.upgrade<ClientData>({ link }, key, dialed.backend.protocol, extensions, context);
+              res.upgrade<ClientData>({ link: openLink(dialed, route, offered) }, key, dialed.backend.protocol, extensions, context);
             }
           });
         },
@@ -358,6 +383,40 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
   });
   for (const [route, name] of Object.entries(paths)) app.ws<ClientData>(route, behavior(name));
 
+  const longPollOptions = options.longPoll === false ? undefined : (options.longPoll ?? {});
+  const longPoll =
+    longPollOptions === undefined
+      ? undefined
+      : longPollEdge(
+          {
+            closing: () => closing,
+            route(upgrade, protocols) {
+              const url = new URL(upgrade.url);
+              const request: GatewayRequest = {
+                url: url.pathname + url.search,
+                path: url.pathname,
+                headers: { get: (name) => upgrade.headers.get(name) ?? undefined },
+                protocols,
+                remoteAddress: upgrade.remoteAddress ?? '',
+              };
+              return routeOf(request, longPollOptions.pool ?? Object.values(paths)[0] ?? DEFAULT_POOL);
+            },
+            dial: (route, protocols) => dial(route.pool, route.routeKey, route.forwarded, protocols),
+            openLink,
+            highWaterMark,
+            maxBackpressure,
+            maxFrameBytes,
+            keepAliveIntervalMs: intervalMs,
+            keepAliveGraceMs: graceMs,
+            dialTimeoutMs,
+          },
+          longPollOptions,
+        );
+  if (longPoll !== undefined) {
+    attachHttp(app, longPoll.path, longPoll.handle);
+    attachHttp(app, `${longPoll.path}/*`, longPoll.handle);
+  }
+
   // Keep-alive on both legs: one sweep for every link, no timer per link.
   const tickMs = Math.max(20, Math.min(intervalMs, graceMs) / 8);
   const sweep = setInterval(() => {
@@ -368,7 +427,9 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
         link.slowConsumer();
         continue;
       }
-      if (link.clientHeard) {
+      if (!link.clientKeepAlive) {
+        // A long-poll client whose polls other gateways may answer: its store's idle timeout watches it.
+      } else if (link.clientHeard) {
         link.clientHeard = false;
         link.clientQuietSince = now;
         link.clientPingAt = 0;
@@ -435,8 +496,10 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
         for (const pool of pools.values()) pool.stop();
         for (const link of [...links]) link.close(CloseCode.ShuttingDown, 'gateway shutting down', CloseCode.ClientLost, 'gateway shutting down');
         const deadline = Date.now() + drainMs;
-        while (links.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+        // Long-poll clients learn of the close at their next poll: wait for it as for the sockets.
+        while ((links.size > 0 || (longPoll?.size ?? 0) > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
         clearInterval(sweep);
+        await longPoll?.close();
         uws.us_listen_socket_close(listenSocket);
       })();
       return closed;

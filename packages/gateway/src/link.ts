@@ -4,7 +4,6 @@
  * another backend when its backend leg ends (see `relink`).
  */
 import { CloseCode, SystemType } from '@herald/core';
-import type { WebSocket as UwsWebSocket } from 'uWebSockets.js';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Backend, BackendPool } from './backends.ts';
@@ -12,6 +11,23 @@ import { socketOfInternal } from './dial.ts';
 import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type RequestId, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
+
+/**
+ * What a link uses of its client leg: the uWS WebSocket of a client, or the long-poll connection
+ * of one that cannot use WebSocket (`long-poll-edge.ts`), which has no ping of its own: it is
+ * heard from at every poll.
+ */
+export interface ClientSocket {
+  cork(write: () => void): unknown;
+  /** 2: dropped, over the leg's limit (uWS's `maxBackpressure`). */
+  send(frame: Buffer | string, isBinary: boolean): number;
+  getBufferedAmount(): number;
+  /** Closes the leg with `code`. */
+  end(code: number, reason: string): void;
+  /** Cuts the leg without a closing handshake: it went half-open. */
+  close(): void;
+  ping(): unknown;
+}
 
 /** What the gateway keeps on each uWS socket. */
 export interface ClientData {
@@ -82,11 +98,13 @@ interface InFlight {
 }
 
 export class Link {
-  client: UwsWebSocket<ClientData> | undefined;
+  client: ClientSocket | undefined;
   backend: WebSocket;
   target: Backend;
   state: LinkState = 'open';
   readonly position: SessionPosition = new SessionPosition();
+  /** False for a long-poll client on a shared store, whose polls other gateways answer: the store's idle timeout watches it. */
+  clientKeepAlive = true;
   /** Keep-alive, read and reset by the gateway's sweep. */
   clientHeard = true;
   backendHeard = true;
@@ -144,8 +162,8 @@ export class Link {
     backend.on('error', () => {});
   }
 
-  /** The client's uWS socket opened. */
-  attach(client: UwsWebSocket<ClientData>): void {
+  /** The client leg opened (a uWS socket, or a long-poll connection). */
+  attach(client: ClientSocket): void {
     this.client = client;
     if (this.out !== null) this.flush();
   }

@@ -12,9 +12,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { serveGateway, type Gateway } from '../src/index.ts';
 import { createBackendHerald } from './backend-app.ts';
+import { openLongPoll } from './long-poll-client.ts';
 import { startBackend, START_BOUND_MS, type BackendProcess } from './processes.ts';
 
 const CLIENTS = Number(process.env['HERALD_GATEWAY_CLIENTS'] ?? 20);
+/** Long-poll clients beside them, polling the gateway's own endpoints (the backends serve WebSocket only). */
+const LONG_POLL_CLIENTS = Number(process.env['HERALD_GATEWAY_LONG_POLL_CLIENTS'] ?? 10);
+const LINKS = CLIENTS + LONG_POLL_CLIENTS;
 const TICK_MS = 25;
 const PRIVATE_MS = 100;
 
@@ -50,7 +54,9 @@ afterAll(async () => {
 
 interface Observed {
   readonly userId: string;
-  readonly socket: WebSocket;
+  readonly transport: 'websocket' | 'long-poll';
+  /** Closes it on purpose, at the end. */
+  close(): void;
   readonly ticks: number[];
   readonly privates: number[];
   closed: number | undefined;
@@ -75,7 +81,7 @@ function unjoined(): string {
 
 function observe(userId: string): Promise<Observed> {
   const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`, 'herald.v1', { headers: { authorization: `Bearer user:${userId}` } });
-  const observed: Observed = { userId, socket, ticks: [], privates: [], closed: undefined, joinedAt: undefined, early: [] };
+  const observed: Observed = { userId, transport: 'websocket', close: () => socket.close(1000), ticks: [], privates: [], closed: undefined, joinedAt: undefined, early: [] };
   observers.push(observed);
   return new Promise((resolve, reject) => {
     socket.on('error', reject);
@@ -96,6 +102,33 @@ function observe(userId: string): Promise<Observed> {
   });
 }
 
+/** The same client over long-poll: acks and the join go in sends, everything else arrives in polls. */
+async function observeLongPoll(userId: string): Promise<Observed> {
+  const opened = await openLongPoll(`http://127.0.0.1:${gateway.port}/lp`, { authorization: `Bearer user:${userId}` });
+  if (!opened.ok) throw new Error(`long-poll open refused: ${opened.status} ${JSON.stringify(opened.body)}`);
+  const lp = opened.client;
+  const observed: Observed = { userId, transport: 'long-poll', close: () => void lp.close(), ticks: [], privates: [], closed: undefined, joinedAt: undefined, early: [] };
+  observers.push(observed);
+  return new Promise((resolve, reject) => {
+    const take = (message: Record<string, unknown>): void => {
+      const body = message['body'] as { n?: number; offset?: number } | undefined;
+      if (observed.joinedAt === undefined) observed.early.push(JSON.stringify(message).slice(0, 200));
+      if (message['type'] === 'herald.Welcome') lp.send({ kind: 'req', id: 'join', type: 'test.Join', body: { room: 'r' } }).catch(reject);
+      else if (message['reqId'] === 'join') {
+        observed.joinedAt = body?.offset;
+        resolve(observed);
+      } else if (message['type'] === 'test.Tick') observed.ticks.push(body?.n ?? -1);
+      else if (message['type'] === 'test.Private') {
+        observed.privates.push(body?.n ?? -1);
+        lp.send({ kind: 'ack', seq: message['seq'] }).catch(() => {});
+      }
+    };
+    lp.onMessage = take;
+    lp.onClose = (code) => (observed.closed = code);
+    for (const message of lp.messages) take(message);
+  });
+}
+
 function tally(seen: readonly number[], first: number, last: number) {
   let reordered = 0;
   for (let i = 1; i < seen.length; i++) if ((seen[i] as number) <= (seen[i - 1] as number)) reordered++;
@@ -105,14 +138,14 @@ function tally(seen: readonly number[], first: number, last: number) {
   return { lost, duplicated: seen.length - unique.size, reordered };
 }
 
-it(`${CLIENTS} clients keep their socket and every message while both backends restart in turn`, async () => {
+it(`${CLIENTS} WebSocket and ${LONG_POLL_CLIENTS} long-poll clients keep their connection and every message while both backends restart in turn`, async () => {
   const publisherStore = new RedisSessionStore({ redis: redis.url });
   await publisherStore.ready;
   const publisher = createBackendHerald({ node: 'publisher', broker: new RedisBroker({ redis: redis.url }), sessionStore: publisherStore });
-  const clients = await within(Promise.all(Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`))), 30_000, 'clients joined').catch((error: unknown) => {
+  const clients = await within(Promise.all([...Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`)), ...Array.from({ length: LONG_POLL_CLIENTS }, (_, i) => observeLongPoll(`lp${i}`))]), 30_000, 'clients joined').catch((error: unknown) => {
     throw new Error(`${String(error)}; not joined: ${unjoined()}; gateway stats ${JSON.stringify(gateway.stats)}`);
   });
-  expect(new Set(gateway.backends.map((backend) => backend.links))).toEqual(new Set([CLIENTS / 2]));
+  expect(new Set(gateway.backends.map((backend) => backend.links))).toEqual(new Set([LINKS / 2]));
 
   let ticks = 0;
   let privates = 0;
@@ -138,14 +171,14 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
   const exited = new Promise((resolve) => graceful.process.once('exit', resolve));
   graceful.process.kill('SIGTERM');
   await within(exited, 30_000, 'graceful shutdown of backend 0');
-  await eventually(() => expect(gateway.stats.relinks).toBe(CLIENTS / 2), 30_000, 50);
+  await eventually(() => expect(gateway.stats.relinks).toBe(LINKS / 2), 30_000, 50);
   const afterGraceful = { ...gateway.stats };
   await start(0);
   await eventually(() => expect(gateway.backends.every((backend) => backend.healthy)).toBe(true), 20_000, 50);
   await settle();
   // Backend 1 dies (SIGKILL): its clients (all of them by now) move to backend 0.
   const onDying = gateway.backends.find((backend) => backend.url.includes(`:${ports[1]}/`))?.links ?? 0;
-  expect(onDying).toBe(CLIENTS);
+  expect(onDying).toBe(LINKS);
   await backends[1]!.kill();
   await eventually(() => expect(gateway.stats.relinks).toBe(afterGraceful.relinks + onDying), 30_000, 50);
   await start(1);
@@ -173,7 +206,7 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
     }
   }
   console.log(
-    `restart: ${CLIENTS} clients, ${ticks} topic and ${privates} private notifications each; relinks ${gateway.stats.relinks} ` +
+    `restart: ${CLIENTS} WebSocket and ${LONG_POLL_CLIENTS} long-poll clients, ${ticks} topic and ${privates} private notifications each; relinks ${gateway.stats.relinks} ` +
       `(graceful: ${afterGraceful.relinks}, max ${afterGraceful.maxRelinkMs} ms; after SIGKILL: max ${gateway.stats.maxRelinkMs} ms), failures ${gateway.stats.relinkFailures}, duplicates dropped at the gateway ${gateway.stats.duplicatesDropped}; ` +
       `lost ${totals.lost}, duplicated ${totals.duplicated}, reordered ${totals.reordered}, disconnected ${totals.disconnected}`,
   );
@@ -181,6 +214,6 @@ it(`${CLIENTS} clients keep their socket and every message while both backends r
   expect(gateway.stats.relinkFailures).toBe(0);
   // Each client's first tick is the one after the offset its join answered.
   for (const client of clients) expect(client.ticks[0]).toBeLessThanOrEqual((client.joinedAt ?? 0) + 1);
-  for (const client of clients) client.socket.close(1000);
+  for (const client of clients) client.close();
   await publisher.close();
 }, 180_000);

@@ -11,8 +11,8 @@
  *
  * The long-poll session id travels in the `Herald-Session` header, never in a URL.
  */
-import { ErrorReason, Status, randomId, readRequestBody, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
-import type { LongPollHandler, RequestPeer } from './long-poll-handler.ts';
+import { ErrorReason, Status, randomId, readRequestBody, type ErrorBody, type Herald, type HeraldSocket, type HttpExchange, type Meter, type UpgradeAccepted, type UpgradeRequest } from '@herald/core';
+import type { LongPollHandler, LongPollPeer, RequestPeer } from './long-poll-handler.ts';
 import { LongPollSocket, type PollResult } from './long-poll-socket.ts';
 import { sharedHandler } from './shared-handler.ts';
 import { MemoryLongPollStore, type LongPollStore, type SharedLongPollStore } from './store.ts';
@@ -122,22 +122,80 @@ class FetchExchange implements HttpExchange {
  * // on uWS, without fetch objects: attachHttp(uwsApp, '/lp', longPoll.handle); attachHttp(uwsApp, '/lp/*', longPoll.handle);
  */
 export function createLongPollHandler(herald: Herald<any>, options: LongPollOptions = {}): LongPollHandler {
-  const path = (options.path ?? '/lp').replace(/\/$/, '');
-  const pollTimeoutMs = options.pollTimeoutMs ?? 25_000;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-  const maxBatch = options.maxBatch ?? 64;
-  const maxBodyBytes = options.maxBodyBytes ?? Math.min(64 * herald.limits.maxMessageBytes, 4 * 1024 * 1024);
-  const maxBufferedBytes = options.maxBufferedBytes ?? 4 * herald.highWaterMark;
-  if (options.store !== undefined && 'shared' in options.store) {
-    return sharedHandler(herald, options.store, { path, pollTimeoutMs, idleTimeoutMs, maxBatch, maxBodyBytes, maxBufferedBytes });
-  }
+  return createLongPollEndpoints<UpgradeAccepted>(
+    {
+      maxMessageBytes: herald.limits.maxMessageBytes,
+      highWaterMark: herald.highWaterMark,
+      meter: herald.meter,
+      upgrade: (request) => herald.upgrade(request),
+      open: (socket, accepted) => herald.open(socket, { ...accepted, client: 'browser' }),
+    },
+    options,
+  );
+}
+
+/** A refused open, answered with `status`, `headers` and the JSON of `body`. */
+export interface LongPollRefusal {
+  readonly ok: false;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: unknown;
+}
+
+/**
+ * What the long-poll endpoints run their connections on: a Herald server (`createLongPollHandler`),
+ * or anything else that opens sessions, such as `@herald/gateway` relaying them to a backend.
+ */
+export interface LongPollServer<Accepted extends { readonly ok: true } = { readonly ok: true }> {
+  /** The largest frame accepted; sends default to 64 of them per body. */
+  readonly maxMessageBytes: number;
+  /** Buffered bytes per connection past which the peer is told when they drain (`LongPollPeer.drained`). */
+  readonly highWaterMark: number;
+  readonly meter?: Meter | undefined;
+  /** Decides an open, from its headers (`Herald-Protocol` is read as `Sec-WebSocket-Protocol`). */
+  upgrade(request: UpgradeRequest): Promise<Accepted | LongPollRefusal>;
+  /**
+   * Starts the session of an accepted open on `socket` (a `LongPollSocket`, or a shared store's
+   * socket), which buffers what it is sent until a poll takes it.
+   */
+  open(socket: HeraldSocket, accepted: Accepted): LongPollPeer;
+}
+
+export interface Settings {
+  readonly path: string;
+  readonly pollTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxBatch: number;
+  readonly maxBodyBytes: number;
+  readonly maxBufferedBytes: number;
+}
+
+function settingsOf(options: LongPollOptions, maxMessageBytes: number, highWaterMark: number): Settings {
+  return {
+    path: (options.path ?? '/lp').replace(/\/$/, ''),
+    pollTimeoutMs: options.pollTimeoutMs ?? 25_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    maxBatch: options.maxBatch ?? 64,
+    maxBodyBytes: options.maxBodyBytes ?? Math.min(64 * maxMessageBytes, 4 * 1024 * 1024),
+    maxBufferedBytes: options.maxBufferedBytes ?? 4 * highWaterMark,
+  };
+}
+
+/**
+ * The long-poll endpoints for any `LongPollServer` (`createLongPollHandler` is this for a
+ * Herald server; `@herald/gateway` runs its own on the sessions it relays).
+ */
+export function createLongPollEndpoints<Accepted extends { readonly ok: true }>(server: LongPollServer<Accepted>, options: LongPollOptions = {}): LongPollHandler {
+  const settings = settingsOf(options, server.maxMessageBytes, server.highWaterMark);
+  if (options.store !== undefined && 'shared' in options.store) return sharedHandler(server, options.store, settings);
+  const { path, pollTimeoutMs, idleTimeoutMs, maxBatch, maxBodyBytes, maxBufferedBytes } = settings;
   const store = options.store ?? new MemoryLongPollStore();
   let sweep: ReturnType<typeof setInterval> | undefined;
   // Held polls are ended by one timer, not one each: a poll waits between `pollTimeoutMs - holdTick` and `pollTimeoutMs`.
   const holdTick = Math.max(1, Math.min(1000, Math.floor(pollTimeoutMs / 5)));
   const holding = new Set<LongPollSocket>();
   let holdSweep: ReturnType<typeof setInterval> | undefined;
-  herald.meter?.gauge(HELD_POLLS_METRIC, () => {
+  server.meter?.gauge(HELD_POLLS_METRIC, () => {
     let held = 0;
     for (const socket of holding) if (socket.holding) held++;
     return held;
@@ -171,7 +229,7 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
     const offered = exchange.header(PROTOCOL_HEADER);
     const credential = exchange.header('authorization');
     const { remoteAddress, proxiedAddress } = exchange;
-    const upgrade = herald.upgrade({
+    const upgrade = server.upgrade({
       url: `http://${exchange.header('host') ?? 'localhost'}${exchange.path}`,
       ...(remoteAddress === undefined ? {} : { remoteAddress }),
       ...(proxiedAddress === undefined ? {} : { proxiedAddress }),
@@ -189,7 +247,7 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
         const socket = new LongPollSocket(credential, maxBufferedBytes, Date.now());
         store.set(sid, socket);
         sweep ??= setInterval(expire, Math.min(5000, idleTimeoutMs / 2));
-        socket.connection = herald.open(socket, { ...decision, client: 'browser' });
+        socket.connection = server.open(socket, decision);
         // The open answers like a poll (the Welcome is already buffered), with the id in front.
         const headers = { ...JSON_HEADERS, [SESSION_HEADER]: sid };
         if (socket.poll(Date.now(), (result) => exchange.respond(200, headers, '{"sid":"' + sid + '",' + pollBody(result).slice(1)))) socket.release();
@@ -237,7 +295,7 @@ export function createLongPollHandler(herald: Herald<any>, options: LongPollOpti
     const ack = parseAck(queryParam(exchange.query, 'ack'));
     if (ack === undefined) return refuse(exchange, Status.BadRequest, ErrorReason.InvalidBatch, ACK_RULE);
     socket.connection?.alive();
-    socket.ack(ack, herald.highWaterMark);
+    socket.ack(ack, server.highWaterMark);
     const answer = (result: PollResult): void => {
       if (result.closed !== undefined) store.delete(sid);
       exchange.respond(200, JSON_HEADERS, pollBody(result));

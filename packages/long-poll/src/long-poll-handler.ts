@@ -1,6 +1,21 @@
 /** What a mounted long-poll endpoint offers its server, whichever store keeps its connections. */
 import type { HttpExchange } from '@herald/core';
 
+/**
+ * What a long-poll connection drives: the core's `Connection` for a Herald server, or whatever
+ * a `LongPollServer` opens (a gateway's relayed session).
+ */
+export interface LongPollPeer {
+  /** A frame the client sent. */
+  receive(frame: string): void;
+  /** The connection ended: 1000 when the client closed it, 1006 when it went silent past `idleTimeoutMs`. */
+  closed(code?: number): void;
+  /** The client was heard from (a poll). */
+  alive(): void;
+  /** Acknowledged frames took the buffer back under the server's `highWaterMark`. */
+  drained(): void;
+}
+
 /** Where a fetch request came from, as the server knows it: the per-address open limit and the logs key on it (with `trustProxy`). */
 export interface RequestPeer {
   readonly remoteAddress?: string | undefined;

@@ -4,7 +4,8 @@
  * (so a poll response lost on the way is simply sent again). At most one poll is held; a
  * newer one answers the older at once.
  */
-import { CloseCode, type Connection, type HeraldSocket } from '@herald/core';
+import { CloseCode, type HeraldSocket } from '@herald/core';
+import type { LongPollPeer } from './long-poll-handler.ts';
 
 /** The answer to a poll: frames from cursor `from`, and the close once the session ended. */
 export interface PollResult {
@@ -22,7 +23,7 @@ interface HeldPoll {
 
 export class LongPollSocket implements HeraldSocket {
   readonly transport = 'long-poll';
-  connection: Connection | undefined;
+  connection: LongPollPeer | undefined;
   closedWith: { code: number; reason: string } | undefined;
   /** When the client was last heard from (any request). */
   lastSeenAt: number;

@@ -2,7 +2,8 @@
  * The long-poll endpoints over a `SharedLongPollStore`: the same requests and answers as
  * `handler.ts`, but connections live in the store, so any node answers any request.
  */
-import { ErrorReason, Status, randomId, readRequestBody, type ErrorBody, type Herald, type HttpExchange } from '@herald/core';
+import { ErrorReason, Status, randomId, readRequestBody, type ErrorBody, type HttpExchange } from '@herald/core';
+import type { LongPollServer, Settings } from './handler.ts';
 import type { LongPollHandler, RequestPeer } from './long-poll-handler.ts';
 import type { SharedLongPollStore, SharedRefusal } from './store.ts';
 import { HELD_POLLS_METRIC } from './held-polls-metric.ts';
@@ -94,20 +95,11 @@ function refusal(reason: SharedRefusal): Response {
     : refuse(Status.Forbidden, ErrorReason.Forbidden, 'credential does not match the session');
 }
 
-export interface SharedSettings {
-  readonly path: string;
-  readonly pollTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly maxBatch: number;
-  readonly maxBodyBytes: number;
-  readonly maxBufferedBytes: number;
-}
-
 /** The same endpoints over a store every node shares: any node answers any request. */
-export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, settings: SharedSettings): LongPollHandler {
+export function sharedHandler<Accepted extends { readonly ok: true }>(server: LongPollServer<Accepted>, store: SharedLongPollStore, settings: Settings): LongPollHandler {
   const { path } = settings;
   let held = 0;
-  herald.meter?.gauge(HELD_POLLS_METRIC, () => held);
+  server.meter?.gauge(HELD_POLLS_METRIC, () => held);
   /** Requests being answered (those with a body, once it is in): `close` waits for their answers. */
   const answering = new Set<Promise<unknown>>();
   const track = <T>(answer: Promise<T>): Promise<T> => {
@@ -122,7 +114,7 @@ export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, s
       get: (name: string) => (name.toLowerCase() === 'sec-websocket-protocol' ? offered : request.headers.get(name)),
     };
     const { remoteAddress, proxiedAddress } = peer;
-    const decision = await herald.upgrade({
+    const decision = await server.upgrade({
       url: request.url,
       headers,
       ...(remoteAddress === undefined ? {} : { remoteAddress }),
@@ -132,7 +124,7 @@ export function sharedHandler(herald: Herald<any>, store: SharedLongPollStore, s
     const sid = randomId(22);
     const credential = request.headers.get('authorization');
     const socket = store.open(sid, credential, settings.maxBufferedBytes, settings.idleTimeoutMs);
-    socket.connection = herald.open(socket, { ...decision, client: 'browser' });
+    socket.connection = server.open(socket, decision);
     const result = await store.poll(sid, credential, 0, 0);
     if (typeof result === 'string') return refusal(result);
     return json(200, '{"sid":"' + sid + '",' + pollBody(result).slice(1), { [SESSION_HEADER]: sid });

@@ -5,7 +5,8 @@
  * `@herald/redis`) lets every node of a cluster serve every connection: the frames wait in
  * the shared store, and what a client sends reaches the node that holds its session.
  */
-import type { Connection, HeraldSocket } from '@herald/core';
+import type { HeraldSocket } from '@herald/core';
+import type { LongPollPeer } from './long-poll-handler.ts';
 import type { LongPollSocket, PollResult } from './long-poll-socket.ts';
 
 export interface LongPollStore {
@@ -43,9 +44,9 @@ export class MemoryLongPollStore implements LongPollStore {
 /** Why a shared store refused a request: no such connection (or its node is gone), or another credential. */
 export type SharedRefusal = 'unknown' | 'forbidden';
 
-/** A connection opened on this node, as the core sees it. */
+/** A connection opened on this node, as the session behind it (`LongPollServer.open`) sees it. */
 export interface SharedLongPollSocket extends HeraldSocket {
-  connection: Connection | undefined;
+  connection: LongPollPeer | undefined;
 }
 
 /**

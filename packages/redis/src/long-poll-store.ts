@@ -7,8 +7,8 @@
  * it is gone, requests are answered "unknown session" at once, polls held for its connections
  * on other nodes too, and the client opens a new connection and resumes.
  */
-import { CloseCode, type Connection } from '@herald/core';
-import type { PollResult, SharedLongPollSocket, SharedLongPollStore, SharedRefusal } from '@herald/long-poll';
+import { CloseCode } from '@herald/core';
+import type { LongPollPeer, PollResult, SharedLongPollSocket, SharedLongPollStore, SharedRefusal } from '@herald/long-poll';
 import { Redis } from 'ioredis';
 import { connectionOptions, type RedisConnection } from './broker.ts';
 import type { RedisSessionStore } from './session-store.ts';
@@ -141,7 +141,7 @@ interface Waiting {
  */
 class RedisLongPollSocket implements SharedLongPollSocket {
   readonly transport = 'long-poll';
-  connection: Connection | undefined;
+  connection: LongPollPeer | undefined;
   closedWith: { code: number; reason: string } | undefined;
   private waking = false;
   /** Always 0: the buffer is in Redis and drained by polls on any node; past `maxBufferedBytes` the connection closes (4507). */
