@@ -65,4 +65,11 @@ it('runs every scenario in smoke mode and writes a table row for each', async ()
   expect(results.targets.length).toBeGreaterThan(0);
   // Scenario 13 ran its three runs, each to the end of its publishing.
   expect(results.conflation?.runs.map((run) => run.published > 0)).toEqual([true, true, true]);
+  // Scenario 15 ran both modes, and the delta subscribers did get deltas (fewer bytes than the full ones).
+  expect(results.delta?.rows.map((row) => [row.mode, row.error])).toEqual([
+    ['full', undefined],
+    ['delta', undefined],
+  ]);
+  const [full, delta] = results.delta?.rows ?? [];
+  expect(delta?.wireBytes).toBeLessThan(full?.wireBytes ?? 0);
 }, 250_000);
