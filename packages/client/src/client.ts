@@ -583,7 +583,9 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         if (state.awaiting === 0) this.resync(message.topic, state, position.offset, message.offset);
         return;
       }
-      if (state !== undefined && message.delta !== undefined) {
+      if (message.delta !== undefined) {
+        // A delta of a topic the client no longer follows has no base here: nothing to deliver.
+        if (state === undefined) return;
         const rebuilt = this.rebuild(state, { offset: message.offset, delta: message.delta });
         if (rebuilt === undefined) {
           // Never a state the server did not publish: the replay from the position brings it in full.

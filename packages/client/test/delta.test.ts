@@ -7,7 +7,7 @@ import { serveHerald, type HeraldUwsServer } from '@herald/uws';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { createClient, type HeraldClient } from '../src/index.ts';
+import { createClient, type HeraldClient, type Transport, type TransportEvents } from '../src/index.ts';
 import { fossilDelta } from '../src/delta.ts';
 import { msgpack } from '../src/msgpack.ts';
 
@@ -192,5 +192,51 @@ describe('delta topics', () => {
     await publish(test.herald, 1, 3);
     await until(() => got.length === 3);
     expect(topicFrames(frames).every((frame) => frame.delta === undefined)).toBe(true);
+  });
+});
+
+describe('delta notifications the client cannot use', () => {
+  /** A transport whose server side is the test: a Welcome, then the frames it is given. */
+  function scripted(): { transport: Transport; sent: string[]; push: (frame: object) => void } {
+    const sent: string[] = [];
+    let events: TransportEvents | undefined;
+    const limits = { maxMessageBytes: 65536, maxDepth: 32, pingIntervalMs: 25_000, pingTimeoutMs: 10_000, authDeadlineMs: 10_000, replayWindow: 100, resumeWindowMs: 120_000, dedupWindow: 10, maxSubscriptions: 10, rateLimit: { messagesPerSecond: 100, burst: 100 } };
+    const transport: Transport = (handlers) => {
+      events = handlers;
+      queueMicrotask(() => {
+        handlers.onOpen();
+        handlers.onMessage(JSON.stringify({ kind: 'notification', type: 'herald.Welcome', body: { sessionId: 'S'.repeat(22), protocol: 'herald.v1', authenticated: true, userId: 'ann', limits } }));
+      });
+      return { send: (text) => sent.push(text), close: () => {} };
+    };
+    return { transport, sent, push: (frame) => events?.onMessage(JSON.stringify(frame)) };
+  }
+
+  it('delivers none: not one of a topic it does not follow (to `on` handlers), nor one that does not apply, which it asks for again in full', async () => {
+    const { transport, sent, push } = scripted();
+    const gaps: unknown[] = [];
+    const ann = createClient<Contract>({ transport, delta: fossilDelta(), onGap: (gap) => gaps.push(gap) });
+    clients.push(ann);
+    const seen: unknown[] = [];
+    ann.on('doc.State', (body) => seen.push(body));
+    await until(() => ann.state === 'open');
+    push({ kind: 'notification', type: 'doc.State', topic: 'doc/9', offset: 2, delta: 'NVYKVEAwLDE6NE5A' });
+    const got: unknown[] = [];
+    const subscription = ann.subscribe('doc/1', (body) => got.push(body));
+    await until(() => sent.some((frame) => frame.includes('"herald.Subscribe"')));
+    const request = JSON.parse(sent.find((frame) => frame.includes('"herald.Subscribe"')) as string) as { id: string; body: object };
+    expect(request.body).toEqual({ topic: 'doc/1', delta: 'fossil' });
+    push({ kind: 'resp', reqId: request.id, type: 'herald.Subscribe', code: 200, body: { topic: 'doc/1', epoch: 'e1', offset: 0, delta: 'fossil' } });
+    await subscription.ready;
+    push({ kind: 'notification', type: 'doc.State', topic: 'doc/1', offset: 1, body: doc(1) });
+    // A delta made against another body than the one held: the checksum fails.
+    const utf8 = new TextEncoder();
+    const wrong = fossilDelta().create(utf8.encode(JSON.stringify(doc(7))), utf8.encode(JSON.stringify(doc(8))));
+    push({ kind: 'notification', type: 'doc.State', topic: 'doc/1', offset: 2, delta: Buffer.from(wrong).toString('base64') });
+    await until(() => sent.filter((frame) => frame.includes('"herald.Subscribe"')).length === 2);
+    expect(JSON.parse(sent.filter((frame) => frame.includes('"herald.Subscribe"'))[1] as string).body).toEqual({ topic: 'doc/1', since: { epoch: 'e1', offset: 1 }, delta: 'fossil' });
+    expect(got).toEqual([doc(1)]);
+    expect(seen).toEqual([doc(1)]);
+    expect(gaps).toEqual([{ topic: 'doc/1', last: 1, received: 2 }]);
   });
 });
