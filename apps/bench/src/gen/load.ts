@@ -404,6 +404,8 @@ export interface FanoutRun {
   readonly deliveryMs: number[];
   /** Server CPU milliseconds per publish (whole rounds, including the control request). */
   readonly serverCpuMsPerPublish: number;
+  /** The same over the rounds after the first (a delta topic's first publication is full, and subscribers move to its delta fan-out). */
+  readonly serverCpuMsPerLaterPublish: number;
   readonly missed: number;
   /** Payload bytes of one notification frame. */
   readonly frameBytes: number;
@@ -424,6 +426,8 @@ export async function fanout(
     /** What subscribers send in `herald.Subscribe` (default the `ticker` topic), and what the control connection publishes with (default `bench.Publish` of `NOTE_BODY`). */
     readonly subscription?: Readonly<Record<string, unknown>>;
     readonly publish?: { readonly type: string; readonly body: (round: number) => unknown };
+    /** Publications before the measured rounds, counted in nothing (default 0): a warm JIT, as on a server that has been publishing. */
+    readonly warmupRounds?: number;
   },
 ): Promise<FanoutRun> {
   const subscribers = await openSessions(dialect, port, plan.subscribers, { path: '/sub', subscribe: true, ...(plan.subscription === undefined ? {} : { subscription: plan.subscription }) });
@@ -436,8 +440,12 @@ export async function fanout(
   const deliveryMs: number[] = [];
   let missed = 0;
   await sleep(plan.gapMs * 5);
-  const cpu0 = server.cpu();
-  for (let round = 0; round < plan.rounds; round++) {
+  const warmup = plan.warmupRounds ?? 0;
+  let cpu0 = server.cpu();
+  let cpu1 = NaN;
+  for (let round = 0; round < warmup + plan.rounds; round++) {
+    const measured = round >= warmup;
+    if (round === warmup) cpu0 = server.cpu();
     load.count = 0;
     load.target = plan.subscribers;
     const delivered = new Promise<boolean>((resolve) => {
@@ -450,21 +458,26 @@ export async function fanout(
     const answered = new Promise<void>((resolve) => (ctl.answered = resolve));
     const id = String(round).padStart(8, '0');
     // The first publication may differ (a delta topic sends it in full): bytes count from the second.
-    if (round === 1) load.frames = load.wireBytes = 0;
+    if (round === Math.max(1, warmup)) load.frames = load.wireBytes = 0;
+    if (round === warmup + 1) {
+      cpu1 = server.cpu();
+    }
     const type = plan.publish?.type ?? 'bench.Publish';
     const body = plan.publish === undefined ? NOTE_BODY : plan.publish.body(round);
     const start = performance.now();
     if (dialect === 'herald-msgpack') control.write(envelopeFrame(dialect, { kind: 'req', id: `p${id}`, type, body }));
     else control.sendText(dialect === 'socketio' ? `42${id}["publish",${JSON.stringify(body)}]` : requestJson(`p${id}`, type, body));
     const ok = await delivered;
-    if (ok) deliveryMs.push(load.lastAt - start);
-    else missed++;
+    if (measured && ok) deliveryMs.push(load.lastAt - start);
+    else if (measured) missed++;
     await answered;
     await sleep(plan.gapMs);
   }
-  const serverCpuMsPerPublish = ((server.cpu() - cpu0) * 1000) / plan.rounds;
+  const cpuEnd = server.cpu();
+  const serverCpuMsPerPublish = ((cpuEnd - cpu0) * 1000) / plan.rounds;
+  const serverCpuMsPerLaterPublish = ((cpuEnd - cpu1) * 1000) / (plan.rounds - 1);
   await closeAll([...subscribers, control]);
-  return { deliveryMs, serverCpuMsPerPublish, missed, frameBytes: load.frameBytes, wireBytesPerNotification: load.frames === 0 ? NaN : load.wireBytes / load.frames };
+  return { deliveryMs, serverCpuMsPerPublish, serverCpuMsPerLaterPublish, missed, frameBytes: load.frameBytes, wireBytesPerNotification: load.frames === 0 ? NaN : load.wireBytes / load.frames };
 }
 
 /** Scenario 5: private notifications on request (`n` per trigger), acknowledged cumulatively or not at all. */
