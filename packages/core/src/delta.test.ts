@@ -144,7 +144,9 @@ describe('the fossil format and its wire forms', () => {
       fc.property(json, (value) => {
         const sent = JSON.stringify(value);
         expect(JSON.stringify(JSON.parse(sent))).toBe(sent);
-        expect(JSON.stringify(codec.decode(codec.encode(JSON.parse(sent))))).toBe(sent);
+        // msgpackr reads a `__proto__` key as `__proto_` (its guard against prototype pollution):
+        // such a body already differs over herald.v1.msgpack, deltas or not.
+        if (!sent.includes('"__proto__":')) expect(JSON.stringify(codec.decode(codec.encode(JSON.parse(sent))))).toBe(sent);
       }),
     );
   });
@@ -322,5 +324,90 @@ describe('delta topics', () => {
     ).toThrow(/delta and conflate/);
     const { delta: _, ...withoutDelta } = defaults;
     expect(() => createHerald(withoutDelta)).toThrow(/delta format/);
+  });
+});
+
+describe('delta topics under any sequence of publications, subscriptions and full send buffers', () => {
+  class NativeSocket extends MemorySocket {
+    readonly topics = new Set<string>();
+    subscribe(topic: string): void {
+      this.topics.add(topic);
+    }
+    unsubscribe(topic: string): void {
+      this.topics.delete(topic);
+    }
+  }
+
+  type Step =
+    | { readonly kind: 'publish'; readonly count: number }
+    | { readonly kind: 'subscribe'; readonly who: number; readonly delta: boolean; readonly since: boolean }
+    | { readonly kind: 'unsubscribe'; readonly who: number }
+    | { readonly kind: 'buffer'; readonly who: number; readonly full: boolean };
+  const who = fc.nat({ max: 3 });
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('publish' as const), count: fc.integer({ min: 1, max: 3 }) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('subscribe' as const), who, delta: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), since: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('unsubscribe' as const), who }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('buffer' as const), who, full: fc.boolean() }) },
+  );
+
+  it('sends a delta only right after the publication before it, on the same connection, and every body it rebuilds is the one published', async () => {
+    // Not vacuous: the sequences do reach deltas, and full publications after deltas (a catch-up, a re-subscribe).
+    let deltas = 0;
+    let fullAfterDelta = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 10, maxLength: 40 }), async (steps) => {
+        const herald = server({ highWaterMark: 1_000 });
+        const natives: NativeSocket[] = [];
+        herald.useNativePublish((topic, frame) => {
+          for (const socket of natives) if (socket.topics.has(topic)) socket.send(frame);
+        });
+        // Two sockets with the transport's native fan-out (uWS, Bun), two sent to one by one.
+        const sockets: MemorySocket[] = [];
+        for (let i = 0; i < 4; i++) {
+          const socket = i % 2 === 0 ? new NativeSocket() : new MemorySocket();
+          if (socket instanceof NativeSocket) natives.push(socket);
+          sockets.push(await connect(herald, `u${i}`, socket));
+        }
+        let published = 0;
+        let epoch = '';
+        for (const s of steps) {
+          if (s.kind === 'publish') {
+            for (let i = 0; i < s.count; i++) epoch = (await herald.publish('doc/1', 'doc.State', doc(++published))).epoch;
+          } else {
+            const socket = sockets[s.who] as MemorySocket;
+            if (s.kind === 'buffer') {
+              socket.bufferedAmount = s.full ? 1_001 : 0;
+              if (!s.full) socket.connection?.drained();
+            } else if (s.kind === 'unsubscribe') socket.deliver({ kind: 'req', id: 'u', type: 'herald.Unsubscribe', body: { topic: 'doc/1' } });
+            else {
+              const last = notifications(socket, 'doc/1').at(-1)?.offset;
+              const since = s.since && last !== undefined && epoch !== '' ? { since: { epoch, offset: last } } : {};
+              socket.deliver({ kind: 'req', id: 'sub', type: 'herald.Subscribe', body: { topic: 'doc/1', ...since, ...(s.delta ? { delta: 'fossil' } : {}) } });
+            }
+          }
+          await flush();
+        }
+        for (const socket of sockets) {
+          let previous: { offset: number; text: string; delta: boolean } | undefined;
+          for (const message of notifications(socket, 'doc/1')) {
+            const offset = message.offset as number;
+            let body: string;
+            if (message.delta === undefined) body = JSON.stringify(message.body);
+            else {
+              expect(previous?.offset, `a delta at ${offset} right after ${previous?.offset}`).toBe(offset - 1);
+              body = text.decode(fossil.apply(utf8.encode((previous as { text: string }).text), base64ToBytes(message.delta as string)));
+              deltas++;
+            }
+            if (previous?.delta === true && message.delta === undefined) fullAfterDelta++;
+            expect(JSON.parse(body)).toEqual(doc(offset));
+            previous = { offset, text: body, delta: message.delta !== undefined };
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(deltas).toBeGreaterThan(100);
+    expect(fullAfterDelta).toBeGreaterThan(0);
   });
 });
