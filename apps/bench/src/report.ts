@@ -4,6 +4,7 @@
  */
 import type { HostileRow } from './gen/hostile.ts';
 import type { ConflationFigures } from './conflation-scenario.ts';
+import type { DeltaFigures } from './delta-scenario.ts';
 
 /** Below this server CPU (fraction of its core) a throughput figure says more about the generator. */
 export const SATURATED = 0.9;
@@ -157,6 +158,8 @@ export interface Results {
   conflation?: ConflationFigures;
   /** Scenario 14, when it ran. */
   msgpack?: MsgpackFigures;
+  /** Scenario 15, when it ran. */
+  delta?: DeltaFigures;
   /** Scenario 9: Herald on uWS with metrics off (`herald-uws`) and on (`herald-uws-metrics`). */
   readonly metricsCost: ThroughputRow[];
   targets: Target[];
@@ -224,10 +227,13 @@ export const SCENARIOS = [
   [11, 'Idempotent publish'],
   [12, 'Presence'],
   [13, 'Conflation'],
+  [15, 'Delta topics'],
 ] as const;
 
 /** One line per scenario: the headline figure of the run. */
 function summaryRows(results: Results): string[][] {
+  const deltaRow = results.delta?.rows.findLast((r) => r.mode === 'delta' && r.error === undefined);
+  const fullRow = results.delta?.rows.findLast((r) => r.mode === 'full' && r.error === undefined);
   const rr = results.requestResponse;
   const levels = [...new Set(rr.map((r) => r.connections))].sort((a, b) => a - b);
   const top = levels[levels.length - 1] ?? 0;
@@ -290,6 +296,11 @@ function summaryRows(results: Results): string[][] {
       '13. Conflation',
       `server RSS ${cSlow?.rssMiB.third ?? 'n/a'} → ${cSlow?.rssMiB.end ?? 'n/a'} MiB with ${results.conflation?.slow ?? 'n/a'} slow subscribers`,
       `fast p99 ${ratio((cSlow?.p99Ms ?? NaN) / (cQuiet?.p99Ms ?? NaN))} without slow ones`,
+    ],
+    [
+      '15. Delta topics',
+      `${int(deltaRow?.wireBytes ?? NaN)} B per publication with deltas, ${int(fullRow?.wireBytes ?? NaN)} B without (${int(deltaRow?.subscribers ?? NaN)} subscribers)`,
+      `${ratio((fullRow?.wireBytes ?? NaN) / (deltaRow?.wireBytes ?? NaN))} fewer bytes; fan-out p50 ${ratio((deltaRow?.p50 ?? NaN) / (fullRow?.p50 ?? NaN))} without`,
     ],
     [
       '9. Metrics cost',
@@ -588,6 +599,30 @@ export function renderMarkdown(results: Results): string {
       table(
         ['subscribers', 'p50', 'p99', 'publishes', 'server CPU per publish'],
         mp.fanout.map((r) => [r.label, r.error === undefined ? `${ms(r.p50)} ms` : `failed: ${r.error.slice(0, 120)}`, `${ms(r.p99)} ms`, int(r.rounds), `${ms(r.cpuMsPerPublish)} ms`]),
+      ),
+    );
+    out.push('');
+  }
+
+  const delta = results.delta;
+  if (delta !== undefined) {
+    out.push('## 15. Delta topics');
+    out.push('');
+    out.push(
+      `Herald on uWS with a topic whose pattern has \`delta: true\` (\`src/servers/herald-delta.ts\`): one publication at a time of a ${int(delta.documentBytes)}-byte JSON document, a few fields changed per revision (\`benchDocument\` in \`src/shared.ts\`), to every subscriber (at each fan-out size of scenario 2), which subscribed with \`delta: "fossil"\` or without; interleaved passes, a fresh server each. Bytes are whole WebSocket frames (payload and header) of the publications after the first (which is always full). Making one delta of the document takes ${delta.createDeltaMicros.toFixed(0)} µs.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['subscribers', 'bytes per notification', 'p50', 'p99', 'server CPU per publication (after the first)', 'publications'],
+        delta.rows.map((r) => [
+          `${int(r.subscribers)} ${r.mode === 'delta' ? 'with deltas' : 'without'}`,
+          r.error === undefined ? `${int(r.wireBytes)} B` : `failed: ${r.error.slice(0, 120)}`,
+          `${ms(r.p50)} ms`,
+          `${ms(r.p99)} ms`,
+          `${ms(median(r.cpuMsPerPublish))} ms (${ms(median(r.cpuMsPerLaterPublish ?? []))} ms)`,
+          int(r.rounds),
+        ]),
       ),
     );
     out.push('');

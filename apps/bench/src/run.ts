@@ -5,7 +5,7 @@
  *
  *   pnpm bench                         the full run (results/), about 8 minutes
  *   pnpm bench -- --smoke              every scenario for about a second with tiny counts (results/smoke/)
- *   pnpm bench -- --only=1,6           some scenarios only (9: the cost of Prometheus metrics; 10: through @herald/gateway vs direct; 13: conflation with slow subscribers; 14: herald.v1.msgpack)
+ *   pnpm bench -- --only=1,6           some scenarios only (9: the cost of Prometheus metrics; 10: through @herald/gateway vs direct; 13: conflation with slow subscribers; 14: herald.v1.msgpack; 15: delta topics)
  *   pnpm bench -- --profile=herald-uws --only=1
  *                                      node --cpu-prof on that server; top self time in the report
  *                                      (--profile=herald-gateway --only=10: the gateway of scenario 10)
@@ -26,13 +26,14 @@ import { scenarioGateway } from './gateway-scenario.ts';
 import { bundleForProfile, summarizeProfiles } from './profile.ts';
 import { APP_DIR, HAS_TASKSET, pinSelf, runtimeBinary, runtimeVersion, ServerProcess, type ServerSpec } from './proc.ts';
 import { scenarioConflation } from './conflation-scenario.ts';
+import { scenarioDelta } from './delta-scenario.ts';
 import { generatorBound, median, percentile, renderMarkdown, renderSvg, type FanoutRow, type HistoryRow, type IdempotentRow, type MemoryRow, type MsgpackFigures, type PresenceRow, type Results, type Target, type ThroughputRow } from './report.ts';
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const value = (name: string) => flag(name)?.split('=').slice(1).join('=');
 const smoke = flag('smoke') !== undefined || /^(1|true)$/i.test(process.env['HERALD_BENCH_SMOKE'] ?? '');
-const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12,13,14').split(',').map(Number));
+const only = new Set((value('only') ?? '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15').split(',').map(Number));
 const profile = value('profile');
 /** Only these server keys (development aid), e.g. --servers=herald-uws,uws-json */
 const serverFilter = value('servers')?.split(',');
@@ -54,6 +55,8 @@ const FULL = {
   history: { topics: 1000, messages: 1000, budget: 32 * 1024 * 1024 },
   gateway: { connections: 100, inFlight: 10, warmupMs: 1000, windowMs: 2000, runs: 3, idleSessions: 5000 },
   metrics: { connections: 1000, inFlight: 10, warmupMs: 1000, windowMs: 2000, runs: 6 },
+  /** Scenario 15 runs scenario 2's fan-out plan after this many unmeasured publications (a warm JIT: fossil's first calls take ~1 ms, warm ones tens of µs). */
+  delta: { warmupRounds: 50 },
 };
 const SMOKE: typeof FULL = {
   rr: { levels: [4, 16], heraldLevels: [4, 16, 32], inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1 },
@@ -65,6 +68,7 @@ const SMOKE: typeof FULL = {
   history: { topics: 100, messages: 100, budget: 256 * 1024 },
   gateway: { connections: 4, inFlight: 2, warmupMs: 100, windowMs: 200, runs: 1, idleSessions: 40 },
   metrics: { connections: 16, inFlight: 2, warmupMs: 100, windowMs: 200, runs: 2 },
+  delta: { warmupRounds: 2 },
 };
 const plan = smoke ? SMOKE : FULL;
 
@@ -97,6 +101,7 @@ const nodeServer = (key: string, label: string, dialect: Dialect, answer: Answer
 const SERVERS = {
   heraldUws: nodeServer('herald-uws', 'Herald on uWS', 'herald', 'herald', 'src/servers/herald-uws.ts'),
   heraldMsgpack: nodeServer('herald-uws-msgpack', 'Herald on uWS in herald.v1.msgpack', 'herald-msgpack', 'herald', 'src/servers/herald-uws.ts', 'msgpack'),
+  heraldDelta: nodeServer('herald-delta', 'Herald on uWS with a delta topic', 'herald', 'herald', 'src/servers/herald-delta.ts'),
   heraldMetrics: nodeServer('herald-uws-metrics', 'Herald on uWS with Prometheus metrics', 'herald', 'herald', 'src/servers/herald-uws-metrics.ts'),
   heraldDemo: nodeServer('herald-demo', 'the demo on Herald on uWS', 'herald', 'herald', 'src/servers/herald-demo.ts'),
   uwsEcho: nodeServer('uws-echo', 'raw uWS.js echo (transport ceiling)', 'raw', 'any', 'src/servers/uws-raw.ts', 'echo'),
@@ -842,6 +847,11 @@ if (only.has(13)) {
   const conflation = await scenarioConflation(smoke, log);
   if (conflation.figures !== undefined) results.conflation = conflation.figures;
   results.targets.push(...conflation.targets);
+}
+if (only.has(15)) {
+  const delta = await scenarioDelta({ ...plan.fanout, warmupRounds: plan.delta.warmupRounds }, () => SERVERS.heraldDelta.spec(), log);
+  results.delta = delta.figures;
+  results.targets.push(...delta.targets);
 }
 results.durationSeconds = (performance.now() - t0) / 1000;
 

@@ -85,3 +85,48 @@ export function createBenchHerald(options: Pick<HeraldOptions<BenchContract>, 'm
   });
   return herald;
 }
+
+/**
+ * Revision `rev` of the document of scenario 15: a ~2 KB JSON state (a project board) of which
+ * each revision changes a few fields: its revision and update time, one card's status and
+ * assignee, and a counter.
+ */
+export function benchDocument(rev: number): unknown {
+  const statuses = ['todo', 'doing', 'review', 'done'];
+  const cards = Array.from({ length: 16 }, (_, id) => ({
+    id: `card-${id}`,
+    title: `Card ${id}: a task of the board with a title of some length`,
+    status: statuses[id % 4],
+    assignee: `u-${10_000 + id}`,
+    points: (id % 5) + 1,
+  }));
+  const card = cards[rev % 16] as (typeof cards)[number];
+  card.status = statuses[(rev >> 4) % 4] as string;
+  card.assignee = `u-${20_000 + (rev % 97)}`;
+  return { board: 'b-8817', name: 'Release train', revision: rev, updatedAt: 1_700_000_000_000 + rev * 1000, openCards: 16 - (rev % 5), cards };
+}
+
+export const deltaContract = defineContract({
+  requests: { 'bench.PublishDoc': { request: any, response: any } },
+  notifications: { 'bench.Doc': { body: any } },
+  topics: { 'doc/{id}': { notifications: ['bench.Doc'], delta: true } },
+});
+
+/** Scenario 15's server: `bench.PublishDoc {rev}` publishes revision `rev` of `benchDocument` to `doc/bench`, whose pattern allows deltas. */
+export function createDeltaHerald(delta: NonNullable<HeraldOptions<typeof deltaContract>['delta']>): Herald<typeof deltaContract> {
+  const herald: Herald<typeof deltaContract> = createHerald({
+    contract: deltaContract,
+    upgradeRateLimit: false,
+    delta,
+    limits: { rateLimit: { messagesPerSecond: 1e9, burst: 1e9 }, maxConnectionsPerAddress: 1e9, pingIntervalMs: 120_000, pingTimeoutMs: 60_000 },
+    authenticate: (token) => {
+      const userId = userOfToken(token);
+      return userId === null ? null : { userId };
+    },
+    topics: { 'doc/{id}': { canSubscribe: () => true } },
+    handlers: {
+      'bench.PublishDoc': async (body: { rev: number }) => ({ offset: (await herald.publish('doc/bench', 'bench.Doc', benchDocument(body.rev))).offset }),
+    },
+  });
+  return herald;
+}

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { SCENARIOS, type Results } from '../src/report.ts';
 
+/** Scenario 2's sizes in smoke mode (`SMOKE.fanout.sizes` in src/run.ts), which scenario 15 runs too. */
+const SMOKE_FANOUT_SIZES = [10, 40];
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'herald-bench-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -65,4 +67,16 @@ it('runs every scenario in smoke mode and writes a table row for each', async ()
   expect(results.targets.length).toBeGreaterThan(0);
   // Scenario 13 ran its three runs, each to the end of its publishing.
   expect(results.conflation?.runs.map((run) => run.published > 0)).toEqual([true, true, true]);
+  // Scenario 15 ran both modes at each fan-out size, and the delta subscribers did get deltas (fewer bytes than the full ones).
+  const rows = results.delta?.rows ?? [];
+  expect(rows.map((row) => [row.subscribers, row.mode, row.error])).toEqual(
+    SMOKE_FANOUT_SIZES.flatMap((size) => [
+      [size, 'full', undefined],
+      [size, 'delta', undefined],
+    ]),
+  );
+  for (const size of SMOKE_FANOUT_SIZES) {
+    const wire = (mode: string) => rows.find((row) => row.subscribers === size && row.mode === mode)?.wireBytes ?? NaN;
+    expect(wire('delta')).toBeLessThan(wire('full'));
+  }
 }, 250_000);

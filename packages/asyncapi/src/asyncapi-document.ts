@@ -310,14 +310,19 @@ class DocumentBuilder {
       conflate === undefined
         ? ''
         : ` Conflated (latest only): a subscriber that fell behind gets the newest message, marked conflated: true, instead of every one it missed${conflate.maxRate === undefined ? '' : `; live delivery is capped at ${conflate.maxRate} messages a second`}.`;
+    const delta =
+      definition.delta === true
+        ? ` Delta topic: a subscriber that asks with delta: "fossil" in ${SystemType.Subscribe} gets each publication after a full one as a delta of its body against the previous offset's (PROTOCOL.md, Delta topics).`
+        : '';
     this.topicChannels[key] = {
       address: pattern,
       title: pattern,
-      description: `${definition.description === undefined ? '' : `${definition.description}\n\n`}Topic notifications of the topics ${pattern} stands for, on the Herald connection: subscribe with ${SystemType.Subscribe}. ${kept}${latest}`,
+      description: `${definition.description === undefined ? '' : `${definition.description}\n\n`}Topic notifications of the topics ${pattern} stands for, on the Herald connection: subscribe with ${SystemType.Subscribe}. ${kept}${latest}${delta}`,
       ...(Object.keys(parameters).length === 0 ? {} : { parameters }),
       messages,
       ...(history === undefined ? {} : { 'x-herald-history': history }),
       ...(conflate === undefined ? {} : { 'x-herald-conflate': conflate }),
+      ...(definition.delta === true ? { 'x-herald-delta': { formats: ['fossil'] } } : {}),
     };
     this.operations[this.operationKeys.key(`receive-topic:${pattern}`, `receive.topic.${pattern}`)] = {
       channel: { $ref: `#/channels/${key}` },

@@ -325,8 +325,9 @@ export const systemRequests: Readonly<Record<string, SystemRequestInfo>> = {
   [SystemType.Subscribe]: {
     summary: 'Subscribe to a topic, optionally catching up from a position.',
     description:
-      'Body {topic, since?}. Without since, delivery starts after the offset in the response. With since, missed notifications ' +
-      'are replayed before the response and recovered says whether nothing was missing.',
+      'Body {topic, since?, delta?}. Without since, delivery starts after the offset in the response. With since, missed notifications ' +
+      'are replayed before the response and recovered says whether nothing was missing. With delta: "fossil" on a topic whose pattern ' +
+      'allows deltas, the answer says delta: "fossil" and publications after a full one may carry delta (base64) in place of body.',
     example: {
       request: { topic: 'chat/room/42', since: { epoch: 'e7Kq2', offset: 1316 } },
       response: { topic: 'chat/room/42', epoch: 'e7Kq2', offset: 1318, recovered: true },

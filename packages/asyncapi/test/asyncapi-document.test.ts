@@ -79,6 +79,24 @@ describe('a conflated topic pattern', () => {
   });
 });
 
+describe('a delta topic pattern', () => {
+  const docs = defineContract({
+    requests: {},
+    notifications: { 'doc.State': { body: z.object({ text: z.string() }) } },
+    topics: { 'doc/{id}': { notifications: ['doc.State'], delta: true }, 'plain/{id}': { notifications: ['doc.State'] } },
+  });
+  const document = asyncApiDocument(docs, options);
+  const channel = (address: string) => Object.values(document.channels).find((candidate) => candidate['address'] === address) as Record<string, unknown>;
+
+  it('says so in x-herald-delta and in its description, and stays valid AsyncAPI', async () => {
+    expect(channel('doc/{id}')).toMatchObject({ 'x-herald-delta': { formats: ['fossil'] } });
+    expect(channel('doc/{id}')['description']).toContain('Delta topic');
+    expect(channel('plain/{id}')).not.toHaveProperty('x-herald-delta');
+    const diagnostics = await diagnose(document);
+    expect(diagnostics.filter((diagnostic) => diagnostic.severity !== DiagnosticSeverity.Information && diagnostic.severity !== DiagnosticSeverity.Hint)).toEqual([]);
+  });
+});
+
 describe.each(contracts)('the AsyncAPI document of the %s contract', (_name, contract) => {
   const document = asyncApiDocument(contract, options);
 

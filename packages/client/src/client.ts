@@ -10,8 +10,10 @@ import {
   Kind,
   PROTOCOL_NAME,
   SystemType,
+  base64ToBytes,
   closeCodeRetry,
   utf8Length,
+  type DeltaCodec,
   type AuthenticatedBody,
   type ContractDefinition,
   type GoodbyeBody,
@@ -90,6 +92,18 @@ export interface ClientOptions {
    * const client = createClient<typeof chat>({ url, token, codec: msgpack() });
    */
   readonly codec?: WireCodec;
+  /**
+   * Ask for deltas on every topic the client subscribes to, in this format: `fossilDelta()` from
+   * `@herald/client/delta`. Topics whose pattern allows deltas then send each publication after
+   * a full one as a delta of the previous; a delta that cannot be applied is never delivered, the
+   * client re-subscribes from its position and gets the publication in full. Handlers always get
+   * whole bodies.
+   *
+   * @example
+   * import { fossilDelta } from '@herald/client/delta';
+   * const client = createClient<typeof docs>({ url, token, delta: fossilDelta() });
+   */
+  readonly delta?: DeltaCodec;
   /** A token, or a provider called for every (re)authentication and refresh. */
   readonly token?: string | (() => string | Promise<string>);
   /** Per-request timeout (default 10 s). */
@@ -173,6 +187,10 @@ interface TopicState {
   awaiting: number;
   /** Its presence, when `client.presence(topic)` tracks it. */
   presence?: TopicPresence<any>;
+  /** The server granted deltas: `base` is the body (JSON text) of the publication at `baseOffset`, what the next delta applies to. */
+  delta?: boolean;
+  base?: string | undefined;
+  baseOffset?: number;
 }
 
 /** What `onGap` is told: where a stream jumped. */
@@ -198,6 +216,10 @@ const CONFIRM_DELAY_MS = 1000;
 const TICK_MS = 1000;
 /** A connection that brings no Welcome within this long is given up and retried. */
 const HELLO_TIMEOUT_MS = 10_000;
+
+const utf8 = new TextEncoder();
+/** A delta that yields bytes that are not UTF-8 did not apply: it must fail, not become U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isPrivate(message: ServerMessage): boolean {
   return message.kind === Kind.Notification && message.seq !== undefined;
@@ -466,8 +488,11 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     const state = this.topics.get(topic);
     const since = state?.position;
     const answered = this.awaitAnswer([topic]);
-    const subscribed = this.enqueue(SystemType.Subscribe, since === undefined ? { topic } : { topic, since }, false, true, undefined, (body) => {
+    const delta = this.options.delta?.name;
+    const request = { topic, ...(since === undefined ? {} : { since }), ...(delta === undefined ? {} : { delta }) };
+    const subscribed = this.enqueue(SystemType.Subscribe, request, false, true, undefined, (body) => {
       this.place(body as SubscribedBody);
+      this.grant(topic, (body as SubscribedBody).delta);
       answered();
     }) as Promise<SubscribedBody>;
     return subscribed.then(
@@ -505,6 +530,31 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
     else this.sendSubscribe(topic).catch((error: unknown) => this.options.onError?.(error));
   }
 
+  /** Records whether the server granted deltas on a topic (the answer's `delta`). */
+  private grant(topic: string, delta: string | undefined): void {
+    const state = this.topics.get(topic);
+    if (state === undefined) return;
+    state.delta = delta !== undefined && delta === this.options.delta?.name;
+    if (!state.delta) state.base = undefined;
+  }
+
+  /**
+   * The body a delta notification stands for, rebuilt from the body held at the offset before it;
+   * undefined when it cannot be (no such base, a delta that does not apply, a result that is not
+   * JSON): then nothing is delivered.
+   */
+  private rebuild(state: TopicState, message: { readonly offset: number; readonly delta: string | Uint8Array }): { text: string; body: unknown } | undefined {
+    const codec = this.options.delta;
+    if (codec === undefined || state.delta !== true || state.base === undefined || state.baseOffset !== message.offset - 1) return undefined;
+    try {
+      const delta = typeof message.delta === 'string' ? base64ToBytes(message.delta) : message.delta;
+      const text = strictUtf8.decode(codec.apply(utf8.encode(state.base), delta));
+      return { text, body: JSON.parse(text) };
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Records a topic position announced by the server (subscribe, resume, reset). */
   private place(position: StreamPosition & { readonly topic: string }): void {
     const state = this.topics.get(position.topic);
@@ -521,7 +571,8 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   }
 
   private deliver(message: ServerMessage & { kind: 'notification' }): void {
-    const meta: NotificationMeta = message;
+    let meta: NotificationMeta = message;
+    let body = message.body;
     if (message.topic !== undefined && message.offset !== undefined) {
       const state = this.topics.get(message.topic);
       const position = state?.position;
@@ -532,14 +583,28 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
         if (state.awaiting === 0) this.resync(message.topic, state, position.offset, message.offset);
         return;
       }
+      if (message.delta !== undefined) {
+        // A delta of a topic the client no longer follows has no base here: nothing to deliver.
+        if (state === undefined) return;
+        const rebuilt = this.rebuild(state, { offset: message.offset, delta: message.delta });
+        if (rebuilt === undefined) {
+          // Never a state the server did not publish: the replay from the position brings it in full.
+          if (state.awaiting === 0) this.resync(message.topic, state, position?.offset ?? 0, message.offset);
+          return;
+        }
+        state.base = rebuilt.text;
+        body = rebuilt.body;
+        meta = { type: message.type, topic: message.topic, offset: message.offset };
+      } else if (state?.delta === true) state.base = JSON.stringify(body);
       if (state !== undefined) {
+        if (state.delta === true) state.baseOffset = message.offset;
         state.position = { epoch: position?.epoch ?? '', offset: message.offset };
         // Protocol notifications in a topic's stream are not the application's (unknown ones are ignored).
         if (message.type.startsWith('herald.')) {
-          if (message.type === SystemType.PresenceDiff) state.presence?.diff(message.offset, message.body as PresenceDiffBody);
+          if (message.type === SystemType.PresenceDiff) state.presence?.diff(message.offset, body as PresenceDiffBody);
           return;
         }
-        for (const handler of state.handlers) this.call(handler, message.body, meta);
+        for (const handler of state.handlers) this.call(handler, body, meta);
       }
     } else if (message.seq !== undefined) {
       if (this.resuming) {
@@ -558,7 +623,7 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
       else this.scheduleAck(ACK_DELAY_MS);
     }
     const handlers = this.typeHandlers.get(message.type);
-    if (handlers !== undefined) for (const handler of handlers) this.call(handler, message.body, meta);
+    if (handlers !== undefined) for (const handler of handlers) this.call(handler, body, meta);
   }
 
   private call(handler: Handler, body: unknown, meta: NotificationMeta): void {
@@ -714,15 +779,22 @@ export class HeraldClient<C extends ContractDefinition = ContractDefinition> {
   }
 
   private async resume(previous: string): Promise<void> {
-    const topics: Record<string, StreamPosition> = {};
-    for (const [topic, state] of this.topics) if (state.position !== undefined) topics[topic] = state.position;
+    const topics: Record<string, StreamPosition & { delta?: string }> = {};
+    const delta = this.options.delta?.name;
+    for (const [topic, state] of this.topics) {
+      if (state.position === undefined) continue;
+      topics[topic] = delta !== undefined && state.requested ? { ...state.position, delta } : state.position;
+    }
     const answered = this.awaitAnswer(Object.keys(topics));
     const apply = (body: unknown): void => {
       const resumed = body as ResumedBody;
       this.resuming = false;
       // Before any frame after the answer: a fresh session's notifications count from seq 1.
       if (resumed.sessionId !== previous) this.lastSeq = this.ackedSeq = 0;
-      for (const [topic, result] of Object.entries(resumed.topics)) this.place({ topic, ...result });
+      for (const [topic, result] of Object.entries(resumed.topics)) {
+        this.place({ topic, ...result });
+        this.grant(topic, result.delta);
+      }
       answered();
       const held = this.heldPrivate;
       this.heldPrivate = [];

@@ -272,6 +272,11 @@ export function encodeTopicNotification(type: string, topic: string, offset: num
   return bodyJson === undefined ? head + '}' : head + ',"body":' + bodyJson + '}';
 }
 
+/** Frame of a topic notification carrying a delta (base64) against the publication at `offset - 1`, in place of a body. */
+export function encodeDeltaNotification(type: string, topic: string, offset: number, deltaBase64: string): string {
+  return '{"kind":"notification","type":"' + type + '","topic":"' + topic + '","offset":' + offset + ',"delta":"' + deltaBase64 + '"}';
+}
+
 /** Frame of a private notification with this session's sequence number. */
 export function encodePrivateNotification(type: string, seq: number, bodyJson: string | undefined): string {
   const head = '{"kind":"notification","type":"' + type + '","seq":' + seq;

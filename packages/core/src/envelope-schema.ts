@@ -7,6 +7,7 @@ import { PROTOCOL_NAME, RecoveryReason, SystemType } from './constants.ts';
 import { ERROR_REASON_PATTERN } from './errors.ts';
 import { MAX_TOKEN_LENGTH } from './system-bodies.ts';
 import { ID_PATTERN, TOPIC_PATTERN, TRACEPARENT_PATTERN, TYPE_PATTERN } from './codec.ts';
+import { DELTA_NAME_PATTERN } from './delta-codec.ts';
 
 /** A JSON Schema document. */
 export type JsonSchema = Record<string, unknown>;
@@ -46,9 +47,12 @@ export const envelopeJsonSchema: JsonSchema = {
       'code',
     ]),
     {
-      ...object({ kind: { const: 'notification' }, type, body: true, topic, offset: count(1), conflated: { const: true }, seq: count(1) }, ['kind', 'type']),
-      dependentRequired: { topic: ['offset'], offset: ['topic'], conflated: ['topic'] },
-      not: { required: ['topic', 'seq'] },
+      ...object(
+        { kind: { const: 'notification' }, type, body: true, topic, offset: count(1), conflated: { const: true }, delta: { type: 'string', contentEncoding: 'base64' }, seq: count(1) },
+        ['kind', 'type'],
+      ),
+      dependentRequired: { topic: ['offset'], offset: ['topic'], conflated: ['topic'], delta: ['topic'] },
+      not: { anyOf: [{ required: ['topic', 'seq'] }, { required: ['body', 'delta'] }] },
     },
     object({ kind: { const: 'ack' }, seq: count(0), resp: count(0) }, ['kind', 'seq']),
     object({ kind: { const: 'ping' } }, ['kind']),
@@ -58,6 +62,8 @@ export const envelopeJsonSchema: JsonSchema = {
 
 const positionProperties = { epoch: { type: 'string', minLength: 1, maxLength: 64 }, offset: count(0) };
 const position = object(positionProperties, ['epoch', 'offset']);
+/** A delta format's name (`fossil`); one the server does not know is granted no deltas, not refused. */
+const deltaName = { type: 'string', pattern: DELTA_NAME_PATTERN.source, examples: ['fossil'] };
 const errorProperties = {
   error: { type: 'string', pattern: ERROR_REASON_PATTERN.source },
   message: { type: 'string' },
@@ -102,7 +108,7 @@ const recoveryReason = { type: 'string', examples: Object.values(RecoveryReason)
 const topicHistory = object({ messages: count(1), ttlMs: count(1) }, ['messages']);
 /** A member of a topic with presence. */
 const presenceMember = object({ userId: { type: 'string' }, state: {}, connections: count(1) }, ['userId', 'connections']);
-const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason, history: topicHistory }, ['topic', 'epoch', 'offset']);
+const subscribed = object({ topic, ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason, history: topicHistory, delta: deltaName }, ['topic', 'epoch', 'offset']);
 
 /** Schemas of the bodies of the reserved `herald.*` messages, for requests, responses and notifications. */
 export const systemBodyJsonSchemas: {
@@ -113,10 +119,10 @@ export const systemBodyJsonSchemas: {
 } = {
   requests: {
     [SystemType.Authenticate]: object({ token: { type: 'string', minLength: 1, maxLength: MAX_TOKEN_LENGTH } }, ['token']),
-    [SystemType.Subscribe]: object({ topic, since: position }, ['topic']),
+    [SystemType.Subscribe]: object({ topic, since: position, delta: deltaName }, ['topic']),
     [SystemType.Unsubscribe]: object({ topic }, ['topic']),
     [SystemType.Resume]: object(
-      { sessionId: { type: 'string', minLength: 1, maxLength: 64 }, seq: count(0), topics: { type: 'object', propertyNames: topic, additionalProperties: position } },
+      { sessionId: { type: 'string', minLength: 1, maxLength: 64 }, seq: count(0), topics: { type: 'object', propertyNames: topic, additionalProperties: object({ ...positionProperties, delta: deltaName }, ['epoch', 'offset']) } },
       ['sessionId', 'seq'],
     ),
     [SystemType.Presence]: object({ topic, after: { type: 'string', minLength: 1, maxLength: 256 }, limit: { type: 'integer', minimum: 1, maximum: 1000 } }, ['topic']),
@@ -133,7 +139,7 @@ export const systemBodyJsonSchemas: {
         reason: recoveryReason,
         topics: {
           type: 'object',
-          additionalProperties: object({ ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason }, ['epoch', 'offset', 'recovered']),
+          additionalProperties: object({ ...positionProperties, recovered: { type: 'boolean' }, reason: recoveryReason, delta: deltaName }, ['epoch', 'offset', 'recovered']),
         },
       },
       ['sessionId', 'recovered', 'topics'],

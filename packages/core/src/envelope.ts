@@ -41,6 +41,12 @@ export interface NotificationMessage<Type extends string = string, Body = unknow
    * this one were left out on purpose, superseded by this message. Not a gap.
    */
   readonly conflated?: true;
+  /**
+   * On a subscription with delta compression, in place of `body`: the delta that turns the body
+   * of the publication at `offset - 1` (as JSON text) into this one's. Base64 text in JSON, bytes
+   * in `herald.v1.msgpack`.
+   */
+  readonly delta?: string | Uint8Array;
   readonly seq?: number;
 }
 
@@ -154,6 +160,8 @@ export interface AuthenticatedBody {
 export interface SubscribeBody {
   readonly topic: string;
   readonly since?: StreamPosition;
+  /** A delta format the client can apply (`fossil`); granted when the topic's pattern allows deltas and the server has the format. */
+  readonly delta?: string;
 }
 
 /**
@@ -168,6 +176,8 @@ export interface SubscribedBody extends StreamPosition {
   readonly reason?: RecoveryReason;
   /** The history this topic keeps, when its pattern in the contract sets one (else `topicHistory` of the Welcome). */
   readonly history?: { readonly messages: number; readonly ttlMs?: number };
+  /** The delta format granted: publications after a full first one may come as deltas. */
+  readonly delta?: string;
 }
 
 /** Body of a `herald.Unsubscribe` request and response. */
@@ -214,7 +224,12 @@ export interface ResumeBody {
   /** Highest private `seq` the client holds (0 when none). */
   readonly seq: number;
   /** Every topic the client was subscribed to, with the last position it holds. */
-  readonly topics?: Readonly<Record<string, StreamPosition>>;
+  readonly topics?: Readonly<Record<string, ResumedTopic>>;
+}
+
+/** A topic listed in `herald.Resume`: the position held, and the delta format asked for, as in `herald.Subscribe`. */
+export interface ResumedTopic extends StreamPosition {
+  readonly delta?: string;
 }
 
 /** Body of a `herald.Resume` response. */
@@ -225,7 +240,7 @@ export interface ResumedBody {
   readonly recovered: boolean;
   /** With `recovered: false`: the session's (`unknown_session`, `too_far_behind`), or `topic_not_recovered`. */
   readonly reason?: RecoveryReason;
-  readonly topics: Readonly<Record<string, StreamPosition & { readonly recovered: boolean; readonly reason?: RecoveryReason }>>;
+  readonly topics: Readonly<Record<string, StreamPosition & { readonly recovered: boolean; readonly reason?: RecoveryReason; readonly delta?: string }>>;
 }
 
 /** Body of `herald.Goodbye`, sent right before the server closes a session. */

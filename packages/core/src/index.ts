@@ -106,3 +106,5 @@ export {
 export { DEFAULT_LIMITS, Herald, createHerald, type AuthenticateInfo, type HeraldOptions, type HeraldStats, type RecoveryFailureInfo, type TopicRule, type TopicRules } from './server.ts';
 export { RequestContext, type Handler, type Handlers, type Middleware, type SessionHandle } from './request-context.ts';
 export { FrameEncoder, nativeTopic, type WireCodec } from './wire-codec.ts';
+export { DELTA_NAME_PATTERN, base64ToBytes, bytesToBase64, type DeltaCodec } from './delta-codec.ts';
+export { deltaTopic } from './topics.ts';

@@ -29,6 +29,7 @@ import {
   SystemType,
   closeCodeForStatus,
 } from './constants.ts';
+import type { DeltaCodec } from './delta-codec.ts';
 import type { Contract, ContractDefinition, NotificationBody, NotificationType } from './contract.ts';
 import { HeraldError } from './errors.ts';
 import { type HeraldHealth, heraldHealth } from './health.ts';
@@ -36,7 +37,7 @@ import { Inspection } from './inspection.ts';
 import { type Logger, consoleLogger } from './logger.ts';
 import type { Meter, RequestTracer } from './meter.ts';
 import { type ServerGauges, ServerMetrics } from './server-metrics.ts';
-import type { ErrorBody, Limits, RequestMessage, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
+import type { ErrorBody, Limits, RequestMessage, ResumeBody, ResumedBody, StreamPosition, SubscribedBody, WelcomeBody } from './envelope.ts';
 import { IdempotencyWindow, type PublishOptions, assertIdempotencyKey, idempotencyWindow } from './idempotency.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { randomId } from './random-id.ts';
@@ -159,6 +160,15 @@ export interface HeraldOptions<C extends ContractDefinition> extends UpgradePoli
    * createHerald({ contract, handlers, codecs: [msgpack()] }); // herald.v1.msgpack
    */
   readonly codecs?: readonly WireCodec[];
+  /**
+   * The delta format of topics whose pattern sets `delta: true`: subscribers that ask for it get
+   * deltas of each publication against the previous one. Required when a pattern sets `delta`.
+   *
+   * @example
+   * import { fossilDelta } from '@herald/core/fossil-delta';
+   * createHerald({ contract, handlers, delta: fossilDelta() });
+   */
+  readonly delta?: DeltaCodec;
   /** Send-buffer bytes above which a session's notifications wait (default 1 MiB). */
   readonly highWaterMark?: number;
   /**
@@ -339,7 +349,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.protocols = [PROTOCOL_NAME, ...this.encoders.keys()];
     this.broker = options.broker ?? new MemoryBroker();
     const patterns = (this.patterns = new TopicPatterns(options.contract.topics, Object.keys(options.contract.notifications)));
-    this.topics = new TopicRegistry(this.broker, this.clock, (topic) => patterns.conflationOf(topic));
+    const delta = options.delta;
+    if (patterns.deltas && delta === undefined) {
+      throw new TypeError('a topic pattern sets delta: give createHerald a delta format (delta: fossilDelta() from @herald/core/fossil-delta)');
+    }
+    this.topics = new TopicRegistry(
+      this.broker,
+      this.clock,
+      (topic) => patterns.conflationOf(topic),
+      (topic) => (patterns.deltaOf(topic) ? delta : undefined),
+    );
     this.useTopicRetention();
     const withPresence = Object.values(options.contract.topics ?? {}).some((topic) => topic.presence !== undefined && topic.presence !== false);
     this.presence = withPresence
@@ -774,8 +793,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
           session.sendError(request.id, request.type, ...refusal);
           return;
         }
-        await this.join(session, body.topic, body.since, (subscribed) =>
-          session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed))),
+        await this.join(
+          session,
+          body.topic,
+          body.since,
+          (subscribed) => session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed))),
+          body.delta,
         );
         return;
       }
@@ -932,11 +955,17 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     topic: string,
     since: StreamPosition | undefined,
     announce: (subscribed: SubscribedBody) => void,
+    /** The delta format the client asked for: granted when it is the server's and the topic's pattern allows deltas. */
+    delta?: string,
   ): Promise<SubscribedBody> {
     if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
     (session.topics ??= new TopicSet()).add(topic);
     const history = this.patterns.retentionOf(topic);
-    const joined = this.topics.subscribe(session, topic, since, history === undefined ? announce : (subscribed) => announce({ ...subscribed, history }));
+    const granted = delta !== undefined && delta === this.options.delta?.name && this.patterns.deltaOf(topic) ? delta : undefined;
+    const extra = { ...(history === undefined ? {} : { history }), ...(granted === undefined ? {} : { delta: granted }) };
+    const plain = history === undefined && granted === undefined;
+    const subscribing = this.topics.subscribe(session, topic, since, plain ? announce : (subscribed) => announce({ ...subscribed, ...extra }), granted !== undefined);
+    const joined = granted === undefined ? subscribing : subscribing.then((subscribed): SubscribedBody => ({ ...subscribed, delta: granted }));
     const presence = this.presence;
     if (presence === undefined) return joined;
     return joined.then((subscribed) => {
@@ -945,7 +974,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     });
   }
 
-  private async resume(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
+  private async resume(session: Session, request: RequestMessage, body: ResumeBody): Promise<void> {
     if (session.sentSeq > 0 || session.hasClientState) {
       session.sendError(request.id, request.type, Status.Conflict, {
         error: ErrorReason.Conflict,
@@ -964,7 +993,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
   }
 
-  private async resumeHeld(session: Session, request: RequestMessage, body: { sessionId: string; seq: number; topics?: Record<string, StreamPosition> }): Promise<void> {
+  private async resumeHeld(session: Session, request: RequestMessage, body: ResumeBody): Promise<void> {
     const previous = this.sessions.get(body.sessionId);
     const adoptable =
       previous !== undefined && previous !== session && previous.state !== SessionState.Closed && previous.userId === session.userId;
@@ -1001,7 +1030,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         target.sendSystem(SystemType.Unsubscribed, { topic, reason: refusal[1].error });
         continue;
       }
-      joined.push(await this.join(target, topic, since, ignore));
+      const position = { epoch: since.epoch, offset: since.offset };
+      joined.push(await this.join(target, topic, position, ignore, since.delta));
     }
     // A fresh session's own notifications follow the answer, which tells the client to count
     // from seq 0 again; a resumed session's replay precedes it (step 7 of herald.Resume).
@@ -1015,9 +1045,12 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const topics = new Map<string, ResumedBody['topics'][string]>();
     for (const subscribed of joined) {
       const { epoch, offset } = this.topics.positionOf(target, subscribed);
+      const delta = subscribed.delta === undefined ? {} : { delta: subscribed.delta };
       topics.set(
         subscribed.topic,
-        subscribed.recovered === true ? { epoch, offset, recovered: true } : { epoch, offset, recovered: false, reason: subscribed.reason ?? RecoveryReason.HistoryExpired },
+        subscribed.recovered === true
+          ? { epoch, offset, recovered: true, ...delta }
+          : { epoch, offset, recovered: false, reason: subscribed.reason ?? RecoveryReason.HistoryExpired, ...delta },
       );
     }
     const all = lost === undefined && [...topics.values()].every((t) => t.recovered);

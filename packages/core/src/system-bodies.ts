@@ -3,12 +3,14 @@
  * hand against the shapes in envelope.ts rather than through a schema library.
  */
 import { TOPIC_PATTERN } from './codec.ts';
+import { DELTA_NAME_PATTERN } from './delta-codec.ts';
 import { ErrorReason, Status, SystemType } from './constants.ts';
 import type {
   AuthenticateBody,
   ErrorBody,
   PresenceRequestBody,
   ResumeBody,
+  ResumedTopic,
   SetPresenceBody,
   StreamPosition,
   SubscribeBody,
@@ -69,6 +71,19 @@ function position(value: unknown, path: Path): StreamPosition {
   return { epoch: string(object['epoch'], [...path, 'epoch'], 64), offset: count(object['offset'], [...path, 'offset']) };
 }
 
+/** A delta format's name; one the server does not know is not an error (the answer grants none). */
+function deltaName(value: unknown, path: Path): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !DELTA_NAME_PATTERN.test(value)) throw invalid(path, `must match ${DELTA_NAME_PATTERN.source}`);
+  return value;
+}
+
+function resumedTopic(value: unknown, path: Path): ResumedTopic {
+  const at = position(value, path);
+  const delta = deltaName((value as Record<string, unknown>)['delta'], [...path, 'delta']);
+  return delta === undefined ? at : { ...at, delta };
+}
+
 /** Validates the body of a system request, or says why it is refused. */
 export function readSystemBody(type: string, body: unknown): SystemRequest {
   try {
@@ -79,7 +94,8 @@ export function readSystemBody(type: string, body: unknown): SystemRequest {
         const object = record(body, BODY);
         const since = object['since'] === undefined ? undefined : position(object['since'], [...BODY, 'since']);
         const name = topic(object['topic'], [...BODY, 'topic']);
-        return { ok: true, type, body: since === undefined ? { topic: name } : { topic: name, since } };
+        const delta = deltaName(object['delta'], [...BODY, 'delta']);
+        return { ok: true, type, body: { topic: name, ...(since === undefined ? {} : { since }), ...(delta === undefined ? {} : { delta }) } };
       }
       case SystemType.Unsubscribe:
         return { ok: true, type, body: { topic: topic(record(body, BODY)['topic'], [...BODY, 'topic']) } };
@@ -90,8 +106,8 @@ export function readSystemBody(type: string, body: unknown): SystemRequest {
         if (object['topics'] === undefined) return { ok: true, type, body: { sessionId, seq } };
         const listed: Path = [...BODY, 'topics'];
         // fromEntries defines own properties, so a topic named `__proto__` stays a topic.
-        const topics: Record<string, StreamPosition> = Object.fromEntries(
-          Object.entries(record(object['topics'], listed)).map(([name, since]) => [topic(name, listed), position(since, [...listed, name])]),
+        const topics: Record<string, ResumedTopic> = Object.fromEntries(
+          Object.entries(record(object['topics'], listed)).map(([name, since]) => [topic(name, listed), resumedTopic(since, [...listed, name])]),
         );
         return { ok: true, type, body: { sessionId, seq, topics } };
       }

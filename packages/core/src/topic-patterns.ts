@@ -32,6 +32,14 @@ export interface TopicDefinition<Notification extends string = string> {
    * slot sending the newest one.
    */
   readonly conflate?: boolean | { readonly maxRate: number };
+  /**
+   * Delta compression: a subscriber that asks for it (`herald.Subscribe` with `delta`) gets, after
+   * a full first publication, each next one as a delta of its body against the previous one, one
+   * frame for every subscriber at the previous offset. For topics whose messages are a large state
+   * that changes a little at a time. The server needs a delta format (`createHerald({ delta })`).
+   * Not with `conflate`, whose subscribers skip offsets.
+   */
+  readonly delta?: boolean;
   readonly description?: string;
 }
 
@@ -131,6 +139,11 @@ export function compilePattern(pattern: string, definition: TopicDefinition, not
   if (conflate !== undefined && typeof conflate !== 'boolean' && !(typeof conflate?.maxRate === 'number' && conflate.maxRate > 0 && conflate.maxRate <= 1000)) {
     throw new TypeError(`topic pattern ${JSON.stringify(pattern)}: conflate is true, false or { maxRate } with 0 < maxRate ≤ 1000 messages a second`);
   }
+  const delta = definition.delta;
+  if (delta !== undefined && typeof delta !== 'boolean') throw new TypeError(`topic pattern ${JSON.stringify(pattern)}: delta is true or false`);
+  if (delta === true && conflate !== undefined && conflate !== false) {
+    throw new TypeError(`topic pattern ${JSON.stringify(pattern)}: delta and conflate do not combine (a delta needs the previous offset, which conflation skips)`);
+  }
   return { pattern, names, definition, regex: new RegExp(`^${source}$`) };
 }
 
@@ -174,6 +187,16 @@ export class TopicPatterns {
     const conflate = this.match(topic)?.pattern.definition.conflate;
     if (conflate === undefined || conflate === false) return undefined;
     return { intervalMs: conflate === true ? 0 : 1000 / conflate.maxRate };
+  }
+
+  /** Whether a topic's pattern allows delta compression. */
+  deltaOf(topic: string): boolean {
+    return this.match(topic)?.pattern.definition.delta === true;
+  }
+
+  /** Whether any declared pattern allows delta compression (the server then needs a delta format). */
+  get deltas(): boolean {
+    return this.compiled.some((compiled) => compiled.definition.delta === true);
   }
 
   /** The history a topic keeps when its pattern says (undefined: the broker's). */

@@ -8,10 +8,15 @@
  * A conflated topic (latest only: each message is the topic's whole state) never makes a
  * subscriber catch up through what it missed: it gets the newest message, marked `conflated`,
  * and with a `maxRate` live delivery is capped too, the newest message at each slot.
+ *
+ * On a delta topic, live subscribers that asked for deltas and hold the last publication sent
+ * (its body is their base) get the next one as one delta frame, built once; a subscriber that
+ * does not hold it (just live, caught up, lagging) gets that publication in full first.
  */
 import type { Broker, TopicMessage } from './broker.ts';
 import type { Clock } from './clock.ts';
-import { encodeSystemNotification, encodeTopicNotification } from './codec.ts';
+import { encodeDeltaNotification, encodeSystemNotification, encodeTopicNotification } from './codec.ts';
+import { bytesToBase64, type DeltaCodec } from './delta-codec.ts';
 import { RecoveryReason, SystemType } from './constants.ts';
 import type { StreamPosition, SubscribedBody } from './envelope.ts';
 import type { InspectedTopic } from './inspection.ts';
@@ -38,6 +43,16 @@ export interface TopicSubscriber {
 
 /** The transport's own publish: one call sends a frame to every natively subscribed socket. */
 export type NativePublish = (topic: string, frame: string) => void;
+
+/**
+ * The native topic that live delta subscribers holding the base join: they get the delta frame,
+ * the others of the topic the full one. Topics have no spaces, so it is never a topic of its own.
+ */
+export function deltaTopic(topic: string): string {
+  return 'delta ' + topic;
+}
+
+const utf8 = new TextEncoder();
 
 /** How a conflated topic is delivered: `intervalMs` between live messages at most (0: no cap). */
 export interface Conflation {
@@ -78,6 +93,16 @@ class TopicState {
   sentAt = -Infinity;
   held: TopicMessage | undefined = undefined;
   timer: unknown = undefined;
+  /** Delta topics only: the subscribers that asked for deltas. */
+  readonly wantsDelta = new Set<TopicSubscriber>();
+  /** Live delta subscribers that hold the last publication sent, reached one by one or natively (on `deltaTopic`). */
+  readonly deltaLive = new Set<TopicSubscriber>();
+  readonly deltaNative = new Set<TopicSubscriber>();
+  /** Delta subscribers gone live since the last publication: the next one reaches them in full, then they hold it. */
+  readonly unbased = new Set<TopicSubscriber>();
+  /** The last publication sent to live subscribers, and its body's UTF-8 bytes: the base of the next delta. */
+  base: TopicMessage | undefined = undefined;
+  baseBytes: Uint8Array | undefined = undefined;
   readonly ready: Promise<void>;
 
   constructor(
@@ -85,12 +110,18 @@ class TopicState {
     readonly listener: (message: TopicMessage) => void,
     broker: Broker,
     readonly conflation: Conflation | undefined,
+    /** The delta format of a delta topic. */
+    readonly delta: DeltaCodec | undefined,
   ) {
     this.ready = broker.subscribe(name, listener);
   }
 
   get empty(): boolean {
-    return this.live.size === 0 && this.native.size === 0 && this.pending.size === 0 && this.lagging.size === 0 && this.ahead.size === 0;
+    return !this.anyLive && this.pending.size === 0 && this.lagging.size === 0 && this.ahead.size === 0;
+  }
+
+  get anyLive(): boolean {
+    return this.live.size > 0 || this.native.size > 0 || this.deltaLive.size > 0 || this.deltaNative.size > 0;
   }
 }
 
@@ -122,6 +153,8 @@ export class TopicRegistry {
     private readonly clock: Clock,
     /** Whether a topic is conflated (latest only), and how. */
     private readonly conflationOf: (topic: string) => Conflation | undefined = () => undefined,
+    /** The delta format of a topic whose pattern allows deltas. */
+    private readonly deltaOf: (topic: string) => DeltaCodec | undefined = () => undefined,
   ) {}
 
   get size(): number {
@@ -132,7 +165,7 @@ export class TopicRegistry {
   inspect(): InspectedTopic[] {
     const topics: InspectedTopic[] = [];
     for (const state of this.topics.values()) {
-      const subscribers = state.live.size + state.native.size + state.pending.size + state.lagging.size;
+      const subscribers = state.live.size + state.native.size + state.deltaLive.size + state.deltaNative.size + state.pending.size + state.lagging.size;
       topics.push({ topic: state.name, subscribers, epoch: state.epoch, offset: state.offset, messages: state.messages });
     }
     return topics;
@@ -141,7 +174,7 @@ export class TopicRegistry {
   private state(topic: string): TopicState {
     let state = this.topics.get(topic);
     if (state === undefined) {
-      state = new TopicState(topic, (message) => this.deliver(state as TopicState, message), this.broker, this.conflationOf(topic));
+      state = new TopicState(topic, (message) => this.deliver(state as TopicState, message), this.broker, this.conflationOf(topic), this.deltaOf(topic));
       this.topics.set(topic, state);
     }
     return state;
@@ -170,7 +203,7 @@ export class TopicRegistry {
       this.goLive(state, subscriber);
     }
     this.metrics?.publishes.add(1);
-    if (state.live.size === 0 && state.native.size === 0) {
+    if (!state.anyLive) {
       this.metrics?.fanout.record(0);
       return;
     }
@@ -214,31 +247,95 @@ export class TopicRegistry {
       state.sentAt = this.clock.now();
     }
     const behind = { epoch: message.epoch, offset: message.offset - 1 };
-    if (state.native.size > 0) {
-      for (const subscriber of state.native) {
-        if (subscriber.backpressured) {
-          state.native.delete(subscriber);
-          subscriber.nativeSubscribe(state.name, false);
-          state.lagging.set(subscriber, behind);
-        }
-      }
-      if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
-      if (this.tapped > 0) for (const subscriber of state.native) subscriber.tap?.('out', frame);
+    this.publishNatively(state, state.native, state.name, frame, behind);
+    this.sendEach(state, state.live, frame, behind);
+    if (state.delta !== undefined) {
+      const deltaFrame = this.deltaFrameOf(state, message, frame);
+      this.publishNatively(state, state.deltaNative, deltaTopic(state.name), deltaFrame, behind);
+      this.sendEach(state, state.deltaLive, deltaFrame, behind);
+      this.promote(state);
     }
-    for (const subscriber of state.live) {
-      if (!subscriber.sendTopicFrame(frame)) {
-        state.live.delete(subscriber);
+    this.metrics?.fanout.record(state.native.size + state.live.size + state.deltaNative.size + state.deltaLive.size);
+  }
+
+  /** One native publish of `frame` to `subscribers` (joined to `nativeTopic`); those whose buffer is full fall behind first. */
+  private publishNatively(state: TopicState, subscribers: Set<TopicSubscriber>, nativeTopic: string, frame: string, behind: StreamPosition): void {
+    if (subscribers.size === 0) return;
+    for (const subscriber of subscribers) {
+      if (subscriber.backpressured) {
+        subscribers.delete(subscriber);
+        subscriber.nativeSubscribe(nativeTopic, false);
         state.lagging.set(subscriber, behind);
       }
     }
-    this.metrics?.fanout.record(state.native.size + state.live.size);
+    if (subscribers.size > 0) (this.nativePublish as NativePublish)(nativeTopic, frame);
+    if (this.tapped > 0) for (const subscriber of subscribers) subscriber.tap?.('out', frame);
+  }
+
+  private sendEach(state: TopicState, subscribers: Set<TopicSubscriber>, frame: string, behind: StreamPosition): void {
+    for (const subscriber of subscribers) {
+      if (!subscriber.sendTopicFrame(frame)) {
+        subscribers.delete(subscriber);
+        state.lagging.set(subscriber, behind);
+      }
+    }
+  }
+
+  /**
+   * The frame for subscribers holding the previous publication: a delta of `message`'s body against
+   * its body, or the full `frame` when there is no such base (a reset, a gap, no body) or the delta
+   * would not be smaller. Remembers `message` as the next base while any delta subscriber is live.
+   */
+  private deltaFrameOf(state: TopicState, message: TopicMessage, frame: string): string {
+    const base = state.base;
+    const baseBytes = state.baseBytes;
+    const based = state.deltaLive.size > 0 || state.deltaNative.size > 0;
+    const needed = based || state.unbased.size > 0;
+    const bytes = needed && message.body !== undefined ? utf8.encode(message.body) : undefined;
+    state.base = bytes === undefined ? undefined : message;
+    state.baseBytes = bytes;
+    if (!based || bytes === undefined || base === undefined || baseBytes === undefined) return frame;
+    if (base.epoch !== message.epoch || base.offset + 1 !== message.offset) return frame;
+    const delta = bytesToBase64((state.delta as DeltaCodec).create(baseBytes, bytes));
+    if (delta.length >= (message.body as string).length) return frame;
+    return encodeDeltaNotification(message.type, message.topic, message.offset, delta);
+  }
+
+  /** Delta subscribers that just got a publication in full hold it now: from the next one they get deltas. */
+  private promote(state: TopicState): void {
+    if (state.unbased.size === 0) return;
+    for (const subscriber of state.unbased) {
+      if (state.native.delete(subscriber)) {
+        subscriber.nativeSubscribe(state.name, false);
+        if (subscriber.nativeSubscribe(deltaTopic(state.name), true)) state.deltaNative.add(subscriber);
+        else state.deltaLive.add(subscriber);
+      } else if (state.live.delete(subscriber)) state.deltaLive.add(subscriber);
+    }
+    state.unbased.clear();
+  }
+
+  /** A delta subscriber that no longer wants deltas goes back to full frames (and the other way round: full until it holds a base). */
+  private setDelta(state: TopicState, subscriber: TopicSubscriber, delta: boolean): void {
+    if (state.delta === undefined || delta === state.wantsDelta.has(subscriber)) return;
+    if (delta) {
+      state.wantsDelta.add(subscriber);
+      if (state.live.has(subscriber) || state.native.has(subscriber)) state.unbased.add(subscriber);
+      return;
+    }
+    state.wantsDelta.delete(subscriber);
+    state.unbased.delete(subscriber);
+    const native = state.deltaNative.delete(subscriber);
+    if (native) subscriber.nativeSubscribe(deltaTopic(state.name), false);
+    if (native || state.deltaLive.delete(subscriber)) this.goLive(state, subscriber);
   }
 
   /** Tells live subscribers that history was lost (a new epoch, or a gap), before the message after it reaches them. */
   private announceReset(state: TopicState, message: TopicMessage, reason: RecoveryReason): void {
     const frame = resetFrameOf(message, reason);
     if (state.native.size > 0) (this.nativePublish as NativePublish)(state.name, frame);
+    if (state.deltaNative.size > 0) (this.nativePublish as NativePublish)(deltaTopic(state.name), frame);
     for (const subscriber of state.live) subscriber.sendTopicFrame(frame);
+    for (const subscriber of state.deltaLive) subscriber.sendTopicFrame(frame);
     // What was held belongs to the stream before the reset.
     state.held = undefined;
   }
@@ -246,6 +343,7 @@ export class TopicRegistry {
   private goLive(state: TopicState, subscriber: TopicSubscriber): void {
     if (this.nativePublish !== undefined && subscriber.nativeSubscribe(state.name, true)) state.native.add(subscriber);
     else state.live.add(subscriber);
+    if (state.wantsDelta.has(subscriber)) state.unbased.add(subscriber);
   }
 
   private leave(state: TopicState, subscriber: TopicSubscriber): void {
@@ -254,23 +352,30 @@ export class TopicRegistry {
     state.pending.delete(subscriber);
     state.lagging.delete(subscriber);
     state.ahead.delete(subscriber);
+    if (state.delta === undefined) return;
+    state.wantsDelta.delete(subscriber);
+    state.unbased.delete(subscriber);
+    state.deltaLive.delete(subscriber);
+    if (state.deltaNative.delete(subscriber)) subscriber.nativeSubscribe(deltaTopic(state.name), false);
   }
 
   /**
    * Subscribes and sends what the subscriber is owed, in this order: the history after
    * `since` (when given and the broker still has it), then `announce` with the position
    * reached, then every later message. So each notification up to the announced offset
-   * precedes the announcement and each one after it follows.
+   * precedes the announcement and each one after it follows. `delta`: whether the subscriber
+   * asked for deltas (ignored on a topic without them); undefined keeps what it asked before.
    */
   subscribe(
     subscriber: TopicSubscriber,
     topic: string,
     since: StreamPosition | undefined,
     announce: (subscribed: SubscribedBody) => void,
+    delta?: boolean,
   ): Promise<SubscribedBody> {
     const state = this.state(topic);
     const previous = state.inflight.get(subscriber);
-    const next = () => this.subscribeNow(this.state(topic), subscriber, topic, since, announce);
+    const next = () => this.subscribeNow(this.state(topic), subscriber, topic, since, announce, delta);
     const work = previous === undefined ? next() : previous.then(next, next);
     state.inflight.set(subscriber, work);
     const settled = (): void => {
@@ -286,9 +391,12 @@ export class TopicRegistry {
     topic: string,
     since: StreamPosition | undefined,
     announce: (subscribed: SubscribedBody) => void,
+    asked: boolean | undefined,
   ): Promise<SubscribedBody> {
+    const delta = asked ?? state.wantsDelta.has(subscriber);
     // Already live and no history asked for: staying live loses nothing; say where it stands.
-    if (since === undefined && (state.live.has(subscriber) || state.native.has(subscriber))) {
+    if (since === undefined && this.isLive(state, subscriber)) {
+      this.setDelta(state, subscriber, delta);
       // What live subscribers were sent; a history read may have taken `offset` further.
       const subscribed = state.deliveredEpoch === '' ? { topic, epoch: state.epoch, offset: state.offset } : { topic, epoch: state.deliveredEpoch, offset: state.delivered };
       announce(subscribed);
@@ -301,6 +409,7 @@ export class TopicRegistry {
       return subscribed;
     }
     this.leave(state, subscriber);
+    if (delta && state.delta !== undefined) state.wantsDelta.add(subscriber);
     state.pending.set(subscriber, []);
     const conflated = state.conflation !== undefined;
     try {
@@ -407,9 +516,12 @@ export class TopicRegistry {
     const state = this.topics.get(joined.topic);
     const lagging = state?.lagging.get(subscriber);
     if (state === undefined || lagging !== undefined) return lagging ?? joined;
-    const live = state.live.has(subscriber) || state.native.has(subscriber);
-    if (live && state.deliveredEpoch === joined.epoch && state.delivered > joined.offset) return { epoch: joined.epoch, offset: state.delivered };
+    if (this.isLive(state, subscriber) && state.deliveredEpoch === joined.epoch && state.delivered > joined.offset) return { epoch: joined.epoch, offset: state.delivered };
     return joined;
+  }
+
+  private isLive(state: TopicState, subscriber: TopicSubscriber): boolean {
+    return state.live.has(subscriber) || state.native.has(subscriber) || state.deltaLive.has(subscriber) || state.deltaNative.has(subscriber);
   }
 
   /** Topics on which this subscriber fell behind, with where it stopped. */

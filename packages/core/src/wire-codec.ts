@@ -4,6 +4,7 @@
  * (what replay buffers, retry caches and session stores keep, whoever reads them later), and a
  * binary connection encodes each frame as it leaves.
  */
+import { base64ToBytes } from './delta-codec.ts';
 
 /**
  * An encoding of the envelope in binary frames, selected by its subprotocol.
@@ -32,7 +33,10 @@ export class FrameEncoder {
   constructor(readonly codec: WireCodec) {}
 
   encode(frame: string): Uint8Array {
-    return this.codec.encode(JSON.parse(frame));
+    const value = JSON.parse(frame) as { delta?: unknown };
+    // A delta is bytes: base64 in JSON text only because JSON has no bytes.
+    if (typeof value.delta === 'string') value.delta = base64ToBytes(value.delta);
+    return this.codec.encode(value);
   }
 
   /** `encode` for a frame that other connections receive too. */

@@ -1,4 +1,4 @@
-import { encodePrivateNotification, encodeResponse, encodeSystemNotification, encodeTopicNotification, PING_FRAME } from '../../core/src/codec.ts';
+import { encodeDeltaNotification, encodePrivateNotification, encodeResponse, encodeSystemNotification, encodeTopicNotification, PING_FRAME } from '../../core/src/codec.ts';
 import { describe, expect, it } from 'vitest';
 import { FrameSort, isClientRequest, isSystemRequest, requestId, scanBackendFrame, type Scan } from './frames.ts';
 
@@ -12,6 +12,14 @@ describe('scanBackendFrame', () => {
     scanBackendFrame(frame, found);
     expect(found).toMatchObject({ sort: FrameSort.Topic, position: 1319 });
     expect(frame.toString('utf8', found.topicStart, found.topicEnd)).toBe('room/42');
+  });
+
+  it("finds a delta notification's topic and offset (PROTOCOL.md, Delta topics)", () => {
+    const frame = Buffer.from(encodeDeltaNotification('doc.State', 'doc/7', 205, 'NVYKVEAwLDE6NE5A'));
+    const found = scan();
+    scanBackendFrame(frame, found);
+    expect(found).toMatchObject({ sort: FrameSort.Topic, position: 205 });
+    expect(frame.toString('utf8', found.topicStart, found.topicEnd)).toBe('doc/7');
   });
 
   it("finds a private notification's seq", () => {

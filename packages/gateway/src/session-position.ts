@@ -13,6 +13,8 @@ interface TopicPosition {
   /** Unknown for a topic whose stream was announced without one: such a session cannot be resumed by the gateway. */
   epoch: string | undefined;
   offset: number;
+  /** The delta format the backend granted on it (a resume asks for it again). */
+  delta?: string | undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -87,7 +89,7 @@ export class SessionPosition {
         if (typeof body['sessionId'] === 'string') this.sessionId = body['sessionId'];
         this.authenticated = body['authenticated'] === true;
       } else if (type === SystemType.Subscribed || type === SystemType.TopicReset) {
-        this.position(body);
+        this.position(body, type === SystemType.Subscribed);
       } else if (type === SystemType.Unsubscribed && typeof body['topic'] === 'string') {
         this.drop(body['topic']);
       }
@@ -95,14 +97,16 @@ export class SessionPosition {
     }
     if (message['code'] !== 200) return;
     if (type === SystemType.Authenticate) this.authenticated = true;
-    else if (type === SystemType.Subscribe) this.position(body);
+    else if (type === SystemType.Subscribe) this.position(body, true);
     else if (type === SystemType.Unsubscribe && typeof body['topic'] === 'string') this.drop(body['topic']);
     else if (type === SystemType.Resume) this.resumed(body);
   }
 
-  private position(body: Record<string, unknown>): void {
+  /** `granting`: an answer that says which delta format the topic has (Subscribe, Resume, Subscribed), not a reset. */
+  private position(body: Record<string, unknown>, granting = false): void {
     if (typeof body['topic'] === 'string' && typeof body['epoch'] === 'string' && typeof body['offset'] === 'number') {
       this.set(body['topic'], body['epoch'], body['offset']);
+      if (granting) (this.topics.find((entry) => entry.topic === body['topic']) as TopicPosition).delta = typeof body['delta'] === 'string' ? body['delta'] : undefined;
     }
   }
 
@@ -116,16 +120,16 @@ export class SessionPosition {
     this.resumeSeq = 0;
     const topics = body['topics'];
     if (!isRecord(topics)) return;
-    for (const [topic, value] of Object.entries(topics)) if (isRecord(value)) this.position({ ...value, topic });
+    for (const [topic, value] of Object.entries(topics)) if (isRecord(value)) this.position({ ...value, topic }, true);
   }
 
   /** The body of a `herald.Resume` from this position, or undefined when one cannot be made (no session id, a topic of unknown epoch). */
-  resumeBody(): { sessionId: string; seq: number; topics: Record<string, { epoch: string; offset: number }> } | undefined {
+  resumeBody(): { sessionId: string; seq: number; topics: Record<string, { epoch: string; offset: number; delta?: string }> } | undefined {
     if (this.sessionId === undefined || !this.authenticated) return undefined;
-    const topics: Record<string, { epoch: string; offset: number }> = {};
+    const topics: Record<string, { epoch: string; offset: number; delta?: string }> = {};
     for (const entry of this.topics) {
       if (entry.epoch === undefined) return undefined;
-      topics[entry.topic] = { epoch: entry.epoch, offset: entry.offset };
+      topics[entry.topic] = entry.delta === undefined ? { epoch: entry.epoch, offset: entry.offset } : { epoch: entry.epoch, offset: entry.offset, delta: entry.delta };
     }
     return { sessionId: this.sessionId, seq: this.seq, topics };
   }

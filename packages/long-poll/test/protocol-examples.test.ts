@@ -71,6 +71,18 @@ const lastGoodbye = async (tester: Tester) => {
   return tester.log.findLast((m) => m.kind === 'notification' && m.type === 'herald.Goodbye');
 };
 
+/** The football match of the §6 delta example, at `minute` (63 or 64). */
+function matchState(minute: 63 | 64) {
+  const events = [
+    { minute: 12, team: 'home', player: 'Okafor', kind: 'goal' },
+    { minute: 31, team: 'away', player: 'Lindqvist', kind: 'yellow' },
+    { minute: 44, team: 'away', player: 'Moreau', kind: 'goal' },
+    { minute: 58, team: 'home', player: 'Okafor', kind: 'goal' },
+  ];
+  const late = minute === 64;
+  return { home: 2, away: 1, minute, possession: { home: late ? 55 : 54, away: late ? 45 : 46 }, shots: { home: late ? 12 : 11, away: 7 }, events };
+}
+
 /** A broker whose streams can be lost and started again (a broker restart): topics get new epochs. */
 class RestartableBroker implements Broker {
   private inner = new MemoryBroker();
@@ -217,6 +229,22 @@ const scenarios: Record<string, Scenario> = {
       const tester = await stage.signedIn();
       await tester.request('herald.Subscribe', { topic: 'price/ACME', since: { epoch, offset: 2000 } });
       return tester.waitFor(topicFrame('price/ACME', 9412));
+    },
+  },
+  'delta-subscribe': {
+    run: async (stage) => {
+      for (let n = 0; n < 203; n++) await stage.app.herald.publish('match/8817', 'match.State', matchState(63));
+      return (await stage.signedIn()).request('herald.Subscribe', { topic: 'match/8817', delta: 'fossil' }, { id: '21' });
+    },
+  },
+  'delta-notification': {
+    run: async (stage) => {
+      for (let n = 0; n < 203; n++) await stage.app.herald.publish('match/8817', 'match.State', matchState(63));
+      const tester = await stage.signedIn();
+      await tester.request('herald.Subscribe', { topic: 'match/8817', delta: 'fossil' });
+      await stage.app.herald.publish('match/8817', 'match.State', matchState(63));
+      await stage.app.herald.publish('match/8817', 'match.State', matchState(64));
+      return tester.waitFor(topicFrame('match/8817', 205));
     },
   },
   'topic-notification': {

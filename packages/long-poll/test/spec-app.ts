@@ -3,6 +3,7 @@
  * `chat/room/<room>`, direct messages from `u-10077` to `u-48213`), the LivePerson agent console
  * of §6, and the long-poll chat of §11 (`chat.Send` on `room/<room>`).
  */
+import { fossilDelta } from '@herald/core/fossil-delta';
 import { createHerald, defineContract, MemoryBroker, type Broker, type Herald, type HeraldOptions, type Principal, type SessionHandle } from '@herald/core';
 import { z } from 'zod';
 
@@ -25,6 +26,7 @@ export const specContract = defineContract({
     'ams.routing.RingUpdated': { body: anything },
     'ops.MaintenanceScheduled': { body: anything },
     'price.Quote': { body: z.object({ bid: z.number(), ask: z.number() }) },
+    'match.State': { body: anything },
   },
   topics: {
     'chat/room/{room}': { notifications: ['chat.MessagePosted'] },
@@ -33,6 +35,7 @@ export const specContract = defineContract({
     'brand/{brand}/skill/{skill}': { notifications: ['ams.routing.RingUpdated'] },
     'lobby/{name}': { notifications: ['chat.Message'], presence: 'count' },
     'price/{symbol}': { notifications: ['price.Quote'], conflate: true },
+    'match/{id}': { notifications: ['match.State'], delta: true },
   },
 });
 
@@ -89,6 +92,7 @@ export function createSpecApp(options: Partial<HeraldOptions<SpecContract>> & { 
       authenticate,
       canSubscribe: (topic) => topic !== 'chat/room/7',
       onError: () => {},
+      delta: fossilDelta(),
       handlers: {
         'chat.PostMessage': ({ room, text }, ctx) => post(room, ctx.userId, text),
         'chat.ListRooms': () => {

@@ -126,6 +126,8 @@ class Setup implements WsHandler {
   constructor(
     private readonly dialect: Dialect,
     private readonly subscribe: boolean,
+    /** The body of its `herald.Subscribe` (default the `ticker` topic). */
+    private readonly subscription: Readonly<Record<string, unknown>> = { topic: 'ticker' },
   ) {}
 
   ready(ws: RawWs): Promise<void> {
@@ -146,7 +148,7 @@ class Setup implements WsHandler {
       const message = envelopeOf(this.dialect, buf, start, end);
       if (message?.['type'] === 'herald.Subscribed' && message['body']?.topic === '$all') {
         if (!this.subscribe) return done();
-        ws.write(envelopeFrame(this.dialect, { kind: 'req', id: 'sub', type: 'herald.Subscribe', body: { topic: 'ticker' } }));
+        ws.write(envelopeFrame(this.dialect, { kind: 'req', id: 'sub', type: 'herald.Subscribe', body: this.subscription }));
       } else if (message?.['reqId'] === 'sub') {
         if (message['code'] === 200) done();
         else waiter.reject(new Error(`subscribe refused: ${JSON.stringify(message)}`));
@@ -156,7 +158,7 @@ class Setup implements WsHandler {
     if (this.dialect === 'herald') {
       if (text.includes('"herald.Subscribed"') && text.includes('"$all"')) {
         if (!this.subscribe) return done();
-        ws.sendText('{"kind":"req","id":"sub","type":"herald.Subscribe","body":{"topic":"ticker"}}');
+        ws.sendText(`{"kind":"req","id":"sub","type":"herald.Subscribe","body":${JSON.stringify(this.subscription)}}`);
       } else if (text.includes('"reqId":"sub"')) {
         if (text.includes('"code":200')) done();
         else waiter.reject(new Error(`subscribe refused: ${text}`));
@@ -181,9 +183,9 @@ export async function openSessions(
   dialect: Dialect,
   port: number,
   count: number,
-  options: { readonly path?: string; readonly subscribe?: boolean; readonly firstIndex?: number; readonly total?: number } = {},
+  options: { readonly path?: string; readonly subscribe?: boolean; readonly subscription?: Readonly<Record<string, unknown>>; readonly firstIndex?: number; readonly total?: number } = {},
 ): Promise<RawWs[]> {
-  const setup = new Setup(dialect, options.subscribe ?? false);
+  const setup = new Setup(dialect, options.subscribe ?? false, options.subscription);
   const first = options.firstIndex ?? 0;
   const total = options.total ?? first + count;
   const sockets: RawWs[] = new Array<RawWs>(count);
@@ -358,6 +360,9 @@ class FanoutLoad implements WsHandler {
   lastAt = 0;
   /** Payload bytes of the last notification. */
   frameBytes = 0;
+  /** Notifications counted, and their bytes as WebSocket frames (payload and header), since the last reset. */
+  frames = 0;
+  wireBytes = 0;
   done: (() => void) | undefined = undefined;
 
   constructor(private readonly dialect: Dialect) {}
@@ -366,6 +371,9 @@ class FanoutLoad implements WsHandler {
     if (keepAlive(ws, this.dialect, buf, start, end)) return;
     if (heraldDialect(this.dialect) && buf[start + kindAt(this.dialect)] !== C_N) return;
     this.frameBytes = end - start;
+    this.frames++;
+    // A server frame's header: 2 bytes up to 125 bytes of payload, 4 up to 65,535.
+    this.wireBytes += end - start + (end - start < 126 ? 2 : 4);
     if (this.dialect === 'socketio' && (buf[start] !== 0x34 || buf[start + 1] !== 0x32)) return;
     if (++this.count === this.target) {
       this.lastAt = performance.now();
@@ -396,9 +404,13 @@ export interface FanoutRun {
   readonly deliveryMs: number[];
   /** Server CPU milliseconds per publish (whole rounds, including the control request). */
   readonly serverCpuMsPerPublish: number;
+  /** The same over the rounds after the first (a delta topic's first publication is full, and subscribers move to its delta fan-out). */
+  readonly serverCpuMsPerLaterPublish: number;
   readonly missed: number;
   /** Payload bytes of one notification frame. */
   readonly frameBytes: number;
+  /** Mean bytes on the wire (WebSocket frame: payload and header) of a notification, over the rounds after the first. */
+  readonly wireBytesPerNotification: number;
 }
 
 /** Scenario 2: one publish to `subscribers` connections, `rounds` times. */
@@ -406,9 +418,19 @@ export async function fanout(
   dialect: Dialect,
   port: number,
   server: Measured,
-  plan: { readonly subscribers: number; readonly rounds: number; readonly gapMs: number; readonly timeoutMs: number },
+  plan: {
+    readonly subscribers: number;
+    readonly rounds: number;
+    readonly gapMs: number;
+    readonly timeoutMs: number;
+    /** What subscribers send in `herald.Subscribe` (default the `ticker` topic), and what the control connection publishes with (default `bench.Publish` of `NOTE_BODY`). */
+    readonly subscription?: Readonly<Record<string, unknown>>;
+    readonly publish?: { readonly type: string; readonly body: (round: number) => unknown };
+    /** Publications before the measured rounds, counted in nothing (default 0): a warm JIT, as on a server that has been publishing. */
+    readonly warmupRounds?: number;
+  },
 ): Promise<FanoutRun> {
-  const subscribers = await openSessions(dialect, port, plan.subscribers, { path: '/sub', subscribe: true });
+  const subscribers = await openSessions(dialect, port, plan.subscribers, { path: '/sub', subscribe: true, ...(plan.subscription === undefined ? {} : { subscription: plan.subscription }) });
   const [control] = await openSessions(dialect, port, 1, { path: '/ctl', firstIndex: plan.subscribers + 1 });
   if (control === undefined) throw new Error('no control connection');
   const load = new FanoutLoad(dialect);
@@ -418,8 +440,12 @@ export async function fanout(
   const deliveryMs: number[] = [];
   let missed = 0;
   await sleep(plan.gapMs * 5);
-  const cpu0 = server.cpu();
-  for (let round = 0; round < plan.rounds; round++) {
+  const warmup = plan.warmupRounds ?? 0;
+  let cpu0 = server.cpu();
+  let cpu1 = NaN;
+  for (let round = 0; round < warmup + plan.rounds; round++) {
+    const measured = round >= warmup;
+    if (round === warmup) cpu0 = server.cpu();
     load.count = 0;
     load.target = plan.subscribers;
     const delivered = new Promise<boolean>((resolve) => {
@@ -431,18 +457,27 @@ export async function fanout(
     });
     const answered = new Promise<void>((resolve) => (ctl.answered = resolve));
     const id = String(round).padStart(8, '0');
+    // The first publication may differ (a delta topic sends it in full): bytes count from the second.
+    if (round === Math.max(1, warmup)) load.frames = load.wireBytes = 0;
+    if (round === warmup + 1) {
+      cpu1 = server.cpu();
+    }
+    const type = plan.publish?.type ?? 'bench.Publish';
+    const body = plan.publish === undefined ? NOTE_BODY : plan.publish.body(round);
     const start = performance.now();
-    if (dialect === 'herald-msgpack') control.write(envelopeFrame(dialect, { kind: 'req', id: `p${id}`, type: 'bench.Publish', body: NOTE_BODY }));
-    else control.sendText(dialect === 'socketio' ? `42${id}["publish",${JSON.stringify(NOTE_BODY)}]` : requestJson(`p${id}`, 'bench.Publish', NOTE_BODY));
+    if (dialect === 'herald-msgpack') control.write(envelopeFrame(dialect, { kind: 'req', id: `p${id}`, type, body }));
+    else control.sendText(dialect === 'socketio' ? `42${id}["publish",${JSON.stringify(body)}]` : requestJson(`p${id}`, type, body));
     const ok = await delivered;
-    if (ok) deliveryMs.push(load.lastAt - start);
-    else missed++;
+    if (measured && ok) deliveryMs.push(load.lastAt - start);
+    else if (measured) missed++;
     await answered;
     await sleep(plan.gapMs);
   }
-  const serverCpuMsPerPublish = ((server.cpu() - cpu0) * 1000) / plan.rounds;
+  const cpuEnd = server.cpu();
+  const serverCpuMsPerPublish = ((cpuEnd - cpu0) * 1000) / plan.rounds;
+  const serverCpuMsPerLaterPublish = ((cpuEnd - cpu1) * 1000) / (plan.rounds - 1);
   await closeAll([...subscribers, control]);
-  return { deliveryMs, serverCpuMsPerPublish, missed, frameBytes: load.frameBytes };
+  return { deliveryMs, serverCpuMsPerPublish, serverCpuMsPerLaterPublish, missed, frameBytes: load.frameBytes, wireBytesPerNotification: load.frames === 0 ? NaN : load.wireBytes / load.frames };
 }
 
 /** Scenario 5: private notifications on request (`n` per trigger), acknowledged cumulatively or not at all. */

@@ -4,6 +4,7 @@
  * private notifications), and limits short enough to test every deadline in a few hundred ms.
  */
 import { createHerald, defineContract, type Herald, type HeraldOptions, type Limits, type Principal } from '@herald/core';
+import { fossilDelta } from '@herald/core/fossil-delta';
 import { msgpack } from '@herald/core/msgpack';
 import { z } from 'zod';
 
@@ -21,12 +22,18 @@ export const conformanceContract = defineContract({
       request: z.object({ to: z.string(), count: z.number().int().min(1).max(1000) }),
       response: z.object({ sent: z.number() }),
     },
+    /** Publishes revisions `from`… of `conformanceDocument` to a topic. */
+    'conf.PublishDocument': {
+      request: z.object({ topic: z.string(), from: z.number().int().min(1), count: z.number().int().min(1).max(100) }),
+      response: z.object({ offset: z.number() }),
+    },
     /** Disconnects another session as an operator would (`herald.inspection().disconnect`), whatever the server runs on. */
     'conf.Disconnect': { request: z.object({ sessionId: z.string() }), response: z.object({ disconnected: z.boolean() }) },
   },
   notifications: {
     'conf.Published': { body: z.object({ n: z.number() }) },
     'conf.Private': { body: z.object({ n: z.number() }) },
+    'conf.Document': { body: z.object({ rev: z.number(), title: z.string(), rows: z.array(z.object({ id: z.number(), text: z.string() })) }) },
   },
   topics: {
     'conf/{name}': { notifications: ['conf.Published'] },
@@ -34,10 +41,18 @@ export const conformanceContract = defineContract({
     'conf/presence/{room}': { notifications: ['conf.Published'], presence: { state: z.object({ status: z.string().max(20) }) } },
     'conf/count/{room}': { notifications: ['conf.Published'], presence: 'count' },
     'conf/latest/{name}': { notifications: ['conf.Published'], conflate: true },
+    'conf/doc/{name}': { notifications: ['conf.Document'], delta: true },
   },
 });
 
 export type ConformanceContract = typeof conformanceContract;
+
+/** Revision `rev` of the ~1.5 KB document the delta cases publish: each revision changes its title and one row (with non-ASCII text, which deltas may split). */
+export function conformanceDocument(rev: number): { rev: number; title: string; rows: Array<{ id: number; text: string }> } {
+  const rows = Array.from({ length: 24 }, (_, id) => ({ id, text: `row ${id}, as it was — ünïcödé ✓` }));
+  rows[rev % 24] = { id: rev % 24, text: `edited in revision ${rev} ✎` };
+  return { rev, title: `Revision ${rev}`, rows };
+}
 
 /** The limits the suite runs under; every deadline is short so the suite is fast. */
 export const conformanceLimits: Limits = {
@@ -80,6 +95,7 @@ export function createConformanceHerald(
     upgradeRateLimit: false,
     // Every WebSocket transport is also checked in herald.v1.msgpack (msgpack-suite.ts).
     codecs: [msgpack()],
+    delta: fossilDelta(),
     authenticate: conformanceToken,
     canSubscribe: (topic) => topic.startsWith('conf/'),
     onError: () => {},
@@ -105,6 +121,11 @@ export function createConformanceHerald(
       'conf.Notify': async ({ to, count }, ctx) => {
         for (let n = 1; n <= count; n++) await ctx.herald.sendToUser(to, 'conf.Private', { n });
         return { sent: count };
+      },
+      'conf.PublishDocument': async ({ topic, from, count }, ctx) => {
+        let offset = 0;
+        for (let rev = from; rev < from + count; rev++) offset = (await ctx.herald.publish(topic as `conf/doc/${string}`, 'conf.Document', conformanceDocument(rev))).offset;
+        return { offset };
       },
       'conf.Disconnect': ({ sessionId }, ctx) => ({ disconnected: ctx.herald.inspection().disconnect(sessionId) }),
     },

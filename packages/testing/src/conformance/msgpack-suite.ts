@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { withProperty, withType } from '../matchers.ts';
 import { parseAnswers, rawExchange, upgradeRequest } from '../node/raw-http.ts';
 import { connect, type ConnectOptions, type Tester } from '../tester.ts';
-import { conformanceLimits, createConformanceHerald } from './app.ts';
+import { conformanceDocument, conformanceLimits, createConformanceHerald } from './app.ts';
+import { deltaBodies } from './delta-bodies.ts';
 import type { ConformanceTarget, StartedServer } from './suite.ts';
 
 const codec = msgpack();
@@ -118,6 +119,24 @@ export function describeMsgpackConformance(target: ConformanceTarget): void {
       }
       expect(new Set(json.frameTypes)).toEqual(new Set(['text']));
       for (const reader of binary) expect(new Set(reader.frameTypes)).toEqual(new Set(['binary']));
+    });
+
+    it('sends deltas as bin, which rebuild the same bodies as the JSON subscriber gets (§6 Delta topics)', async () => {
+      await boot();
+      const json = await connect((server as StartedServer).url, { token: 'user:ann' });
+      testers.push(json);
+      const binary = await client({ token: 'user:bob' });
+      const topic = 'conf/doc/mixed';
+      for (const reader of [json, binary]) expect(await reader.request('herald.Subscribe', { topic, delta: 'fossil' })).toMatchObject({ code: 200, body: { delta: 'fossil' } });
+      await json.request('conf.PublishDocument', { topic, from: 1, count: 5 });
+      for (const reader of [json, binary]) {
+        await reader.waitFor(withProperty('offset', 5));
+        const rebuilt = deltaBodies(reader.log, topic);
+        expect(rebuilt.map((r) => r.delta)).toEqual([false, true, true, true, true]);
+        expect(rebuilt.map((r) => r.body)).toEqual([1, 2, 3, 4, 5].map(conformanceDocument));
+      }
+      expect((binary.log.filter(withType('conf.Document'))[1] as NotificationMessage).delta).toBeInstanceOf(Uint8Array);
+      expect(typeof (json.log.filter(withType('conf.Document'))[1] as NotificationMessage).delta).toBe('string');
     });
 
     it('resumes a MessagePack session over herald.v1 and back with nothing lost', async () => {

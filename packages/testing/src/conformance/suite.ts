@@ -10,7 +10,8 @@ import { presenceCount, presenceJoin, presenceLeave, withKind, withProperty, wit
 import { clientFrame, closeCode, parseAnswers, RawConnection, rawExchange, serverFrames, upgradeRequest, type RawFrame } from '../node/raw-http.ts';
 import { upgradeRefusal, type Refusal } from '../refusal.ts';
 import { connect, type ConnectOptions, type Tester, type WebSocketConstructor } from '../tester.ts';
-import { conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
+import { conformanceDocument, conformanceLimits, createConformanceHerald, type ConformanceContract } from './app.ts';
+import { deltaBodies } from './delta-bodies.ts';
 import { describeMsgpackConformance } from './msgpack-suite.ts';
 
 /** A running server under test. */
@@ -413,6 +414,57 @@ export function describeConformance(target: ConformanceTarget): void {
         expect(answer).toMatchObject({ code: 200, body: { topic, epoch, offset: 30, recovered: true } });
         const caughtUp = late.log.filter(withType('conf.Published')) as NotificationMessage[];
         expect(caughtUp).toEqual([{ kind: 'notification', type: 'conf.Published', topic, offset: 30, conflated: true, body: { n: 30 } }]);
+      });
+
+      it('sends a delta subscriber the first publication in full, then deltas that rebuild each body; others get full ones (§6 Delta topics)', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        const bob = await client({ token: 'user:bob' });
+        const topic = 'conf/doc/spec';
+        expect(await ann.request('herald.Subscribe', { topic, delta: 'fossil' })).toMatchObject({ code: 200, body: { topic, offset: 0, delta: 'fossil' } });
+        const plain = await bob.request('herald.Subscribe', { topic });
+        expect(plain.code).toBe(200);
+        expect(plain.body).not.toHaveProperty('delta');
+        await bob.request('conf.PublishDocument', { topic, from: 1, count: 8 });
+        for (const reader of [ann, bob]) await reader.waitFor(withProperty('offset', 8));
+        const rebuilt = deltaBodies(ann.log, topic);
+        expect(rebuilt.map((r) => [r.offset, r.delta])).toEqual(Array.from({ length: 8 }, (_, i) => [i + 1, i > 0]));
+        expect(rebuilt.map((r) => r.body)).toEqual(Array.from({ length: 8 }, (_, i) => conformanceDocument(i + 1)));
+        expect(deltaBodies(bob.log, topic).map((r) => r.delta)).toEqual(Array(8).fill(false));
+        // A delta frame is a fraction of the full one.
+        const [full, delta] = ann.log.filter(withType('conf.Document'));
+        expect(JSON.stringify(delta).length * 5).toBeLessThan(JSON.stringify(full).length);
+      });
+
+      it('grants no deltas on a topic without them, nor in an unknown format, and refuses a malformed delta with 400 (§4.9)', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        for (const body of [{ topic: 'conf/room', delta: 'fossil' }, { topic: 'conf/doc/x', delta: 'vcdiff' }]) {
+          const answer = await ann.request('herald.Subscribe', body);
+          expect(answer.code).toBe(200);
+          expect(answer.body).not.toHaveProperty('delta');
+        }
+        expect(await ann.request('herald.Subscribe', { topic: 'conf/doc/x', delta: 7 })).toMatchObject({ code: 400, body: { error: 'validation_failed' } });
+        await ann.request('conf.PublishDocument', { topic: 'conf/doc/x', from: 1, count: 3 });
+        await ann.waitFor(withProperty('offset', 3));
+        expect(deltaBodies(ann.log, 'conf/doc/x').map((r) => r.delta)).toEqual([false, false, false]);
+      });
+
+      it('replays a delta topic in full after since, and sends deltas again once live (§6 Delta topics)', async () => {
+        await boot();
+        const ann = await client({ token: 'user:ann' });
+        const topic = 'conf/doc/replay';
+        const { epoch } = (await ann.request('conf.PublishDocument', { topic, from: 1, count: 4 }), (await ann.request('herald.Subscribe', { topic, delta: 'fossil' })).body) as { epoch: string };
+        const late = await client({ token: 'user:bob' });
+        expect(await late.request('herald.Subscribe', { topic, since: { epoch, offset: 1 }, delta: 'fossil' })).toMatchObject({
+          code: 200,
+          body: { topic, epoch, offset: 4, recovered: true, delta: 'fossil' },
+        });
+        await ann.request('conf.PublishDocument', { topic, from: 5, count: 3 });
+        await late.waitFor(withProperty('offset', 7));
+        const rebuilt = deltaBodies(late.log, topic);
+        expect(rebuilt.map((r) => [r.offset, r.delta])).toEqual([[2, false], [3, false], [4, false], [5, false], [6, true], [7, true]]);
+        expect(rebuilt.map((r) => r.body)).toEqual([2, 3, 4, 5, 6, 7].map(conformanceDocument));
       });
 
       it('counts $all toward maxSubscriptions (§4.9)', async () => {
