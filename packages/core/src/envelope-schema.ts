@@ -167,7 +167,7 @@ export const systemBodyJsonSchemas: {
     [SystemType.Unsubscribed]: object({ topic, reason: { type: 'string' } }, ['topic', 'reason']),
     [SystemType.TopicReset]: object({ topic, ...positionProperties, reason: recoveryReason }, ['topic', 'epoch', 'offset']),
     [SystemType.Error]: object({ ...errorProperties, code: { type: 'integer', minimum: 100, maximum: 599 } }, ['code', 'error', 'message']),
-    [SystemType.Goodbye]: object({ code: count(1000), reason: { type: 'string' }, retryAfterMs: count(0) }, ['code', 'reason']),
+    [SystemType.Goodbye]: object({ code: count(1000), reason: { type: 'string' }, retryAfterMs: count(0), error: { type: 'string' } }, ['code', 'reason']),
     [SystemType.PresenceDiff]: object({ joins: { type: 'array', items: presenceMember }, leaves: { type: 'array', items: { type: 'string' } } }, ['joins', 'leaves']),
     [SystemType.PresenceCount]: object({ topic, count: count(0) }, ['topic', 'count']),
   },

@@ -248,4 +248,6 @@ export interface GoodbyeBody {
   readonly code: number;
   readonly reason: string;
   readonly retryAfterMs?: number;
+  /** On a refused browser upgrade (code 4000 + status): the refusal's `error`, as a native client gets it in the HTTP body. */
+  readonly error?: string;
 }

@@ -628,7 +628,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const code = closeCodeForStatus(rejected.status);
     const reason = truncateReason(rejected.body.message);
     const retryAfterMs = rejected.body.retryAfterMs;
-    const goodbye = encodeSystemNotification(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs });
+    // `error` is the refusal's, as a native client reads it in the HTTP body (and a gateway passes on to long-poll clients).
+    const error = rejected.body.error;
+    const goodbye = encodeSystemNotification(SystemType.Goodbye, retryAfterMs === undefined ? { code, reason, error } : { code, reason, retryAfterMs, error });
     const encoder = rejected.protocol === undefined ? undefined : this.encoders.get(rejected.protocol);
     socket.send(encoder === undefined ? goodbye : encoder.encode(goodbye));
     socket.close(code, reason);

@@ -55,7 +55,7 @@ describe('subprotocol', () => {
   it('refuses a browser by accepting, then herald.Goodbye and close 4406', async () => {
     const socket = await connectMemory(server(), { ...BROWSER, 'sec-websocket-protocol': 'graphql-ws' });
     const reason = 'offer the subprotocol herald.v1 in Sec-WebSocket-Protocol';
-    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4406, reason } }]);
+    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4406, reason, error: 'unsupported_subprotocol' } }]);
     expect(socket.closedWith).toEqual({ code: 4406, reason });
   });
 
@@ -137,7 +137,7 @@ describe('Origin allow-list', () => {
   it('tells a refused browser with Goodbye and close 4403', async () => {
     const socket = await connectMemory(server(), { origin: 'https://evil.example' });
     const reason = "this page's origin is not allowed";
-    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4403, reason } }]);
+    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4403, reason, error: 'origin_not_allowed' } }]);
     expect(socket.closedWith).toEqual({ code: 4403, reason });
   });
 
@@ -146,7 +146,7 @@ describe('Origin allow-list', () => {
     const socket = await connectMemory(server(), { origin });
     const reason = socket.closedWith?.reason ?? '';
     expect(reason).toBe("this page's origin is not allowed");
-    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4403, reason } }]);
+    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4403, reason, error: 'origin_not_allowed' } }]);
   });
 
   it('lets a policy classify clients', () => {
@@ -178,7 +178,7 @@ describe('bearer token', () => {
       body: { error: 'invalid_token', message: 'invalid token' },
     });
     const socket = await connectMemory(herald, { ...BROWSER, authorization: 'Bearer nobody' });
-    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4401, reason: 'invalid token' } }]);
+    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4401, reason: 'invalid token', error: 'invalid_token' } }]);
     expect(socket.closedWith).toEqual({ code: 4401, reason: 'invalid token' });
   });
 
@@ -260,7 +260,7 @@ describe('upgrade rate limit per remote address', () => {
     const socket = new MemorySocket();
     herald.reject(socket, decision);
     expect(socket.received).toEqual([
-      { kind: 'notification', type: 'herald.Goodbye', body: { code: 4429, reason: 'too many upgrades', retryAfterMs: 500 } },
+      { kind: 'notification', type: 'herald.Goodbye', body: { code: 4429, reason: 'too many upgrades', retryAfterMs: 500, error: 'rate_limited' } },
     ]);
     expect(socket.closedWith).toEqual({ code: 4429, reason: 'too many upgrades' });
   });
@@ -279,7 +279,7 @@ describe('during shutdown', () => {
       body: { error: 'shutting_down', message: 'server shutting down' },
     });
     const socket = await connectMemory(herald, BROWSER);
-    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4503, reason: 'server shutting down' } }]);
+    expect(socket.received).toEqual([{ kind: 'notification', type: 'herald.Goodbye', body: { code: 4503, reason: 'server shutting down', error: 'shutting_down' } }]);
     expect(socket.closedWith).toEqual({ code: 4503, reason: 'server shutting down' });
   });
 });

@@ -179,6 +179,14 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
   const maxFrameBytes = options.maxFrameBytes ?? 128 * 1024;
   const paths = options.paths ?? { [options.path ?? '/ws']: DEFAULT_POOL };
   let closing = false;
+  // herald.v1.msgpack is relayed when the gateway can write its own Goodbyes in it (msgpackr installed).
+  const binaryCodec = await import('@herald/core/msgpack').then(
+    ({ msgpack }) => msgpack(),
+    () => undefined,
+  );
+  // Other encodings of herald.v1 are not offered to the node: their frames would be relayed as text.
+  const relayable = (offered: readonly string[]): readonly string[] =>
+    offered.filter((name) => !name.startsWith(`${PROTOCOL_NAME}.`) || name === binaryCodec?.protocol);
 
   const groups: Record<string, BackendGroup> = { ...options.pools };
   if (options.backends !== undefined) groups[DEFAULT_POOL] = { backends: options.backends };
@@ -261,7 +269,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
   }
 
   function openLink(dialed: OpenDialed, route: Route, protocols: readonly string[]): Link {
-    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols, route.routeKey, dialed.takeEarly);
+    const codec = dialed.backend.protocol === binaryCodec?.protocol ? binaryCodec : undefined;
+    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols, route.routeKey, dialed.takeEarly, codec);
     links.add(link);
     stats.linksOpen++;
     stats.linksOpened++;
@@ -302,7 +311,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       const browser = (options.classifyClient?.(request) ?? (headers.has('origin') ? 'browser' : 'native')) === 'browser';
       const refuse = (status: number, body: string, passed: Readonly<Record<string, string>>): void => {
         if (!browser) return refuseOverHttp(res, status, passed, body);
-        let parsed: { message?: unknown; retryAfterMs?: unknown } = {};
+        let parsed: { message?: unknown; retryAfterMs?: unknown; error?: unknown } = {};
         try {
           parsed = JSON.parse(body) as typeof parsed;
         } catch {}
@@ -310,6 +319,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
           code: 4000 + status,
           reason: typeof parsed.message === 'string' ? parsed.message.slice(0, 120) : (STATUS_CODES[status] ?? 'refused'),
           ...(typeof parsed.retryAfterMs === 'number' ? { retryAfterMs: parsed.retryAfterMs } : {}),
+          ...(typeof parsed.error === 'string' ? { error: parsed.error } : {}),
         };
         const protocol = offered.includes(PROTOCOL_NAME) ? PROTOCOL_NAME : (offered[0] ?? '');
         res.upgrade<ClientData>({ refusal }, key, protocol, extensions, context);
@@ -323,7 +333,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       res.onAborted(() => {
         aborted = true;
       });
-      dial(route.pool, route.routeKey, route.forwarded, offered).then(
+      dial(route.pool, route.routeKey, route.forwarded, relayable(offered)).then(
         (dialed) => {
           if (aborted) {
             if (dialed?.kind === 'open') dialed.backend.close(CloseCode.ClientLost, 'client went away during the upgrade');
@@ -340,7 +350,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
               }
               refuse(dialed.status, dialed.body, passed);
             } else if (dialed.kind === 'open') {
-              res.upgrade<ClientData>({ link: openLink(dialed, route, offered) }, key, dialed.backend.protocol, extensions, context);
+              res.upgrade<ClientData>({ link: openLink(dialed, route, relayable(offered)) }, key, dialed.backend.protocol, extensions, context);
             }
           });
         },
@@ -357,7 +367,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       const refusal = data.refusal;
       if (refusal === undefined) return ws.end(CloseCode.InternalError, 'no link');
       ws.cork(() => {
-        ws.send(goodbyeFrame(refusal.code, refusal.reason, refusal.retryAfterMs), false);
+        ws.send(goodbyeFrame(refusal.code, refusal.reason, refusal.retryAfterMs, refusal.error), false);
         ws.end(refusal.code, refusal.reason);
       });
     },
@@ -381,7 +391,18 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       ws.getUserData().link?.clientClosed(code, Buffer.from(message).toString());
     },
   });
-  for (const [route, name] of Object.entries(paths)) app.ws<ClientData>(route, behavior(name));
+  for (const [route, name] of Object.entries(paths)) {
+    app.ws<ClientData>(route, behavior(name));
+    // uWS serves a request on a WebSocket route without `Sec-WebSocket-Key` as plain HTTP, and
+    // with no route for it would close the connection unanswered: answer it as a node would.
+    app.any(route, (res: HttpResponse, req: HttpRequest) => {
+      const headers = new Map<string, string>();
+      req.forEach((header, value) => headers.set(header, value));
+      const invalid = handshakeRefusal({ get: (header) => headers.get(header) ?? null });
+      if (invalid !== undefined) return refuseOverHttp(res, invalid.status, invalid.headers, JSON.stringify(invalid.body));
+      refuseOverHttp(res, 405, { allow: 'GET' }, JSON.stringify({ error: ErrorReason.ValidationFailed, message: 'a WebSocket handshake is a GET request' }));
+    });
+  }
 
   const longPollOptions = options.longPoll === false ? undefined : (options.longPoll ?? {});
   const longPoll =

@@ -3,7 +3,7 @@
  * together. Frames pass as bytes; the link reads only what it needs to resume the session on
  * another backend when its backend leg ends (see `relink`).
  */
-import { CloseCode, SystemType } from '@herald/core';
+import { CloseCode, SystemType, type WireCodec } from '@herald/core';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Backend, BackendPool } from './backends.ts';
@@ -33,7 +33,7 @@ export interface ClientSocket {
 export interface ClientData {
   link?: Link;
   /** A refusal to pass on to a browser once its upgrade is accepted. */
-  refusal?: { readonly code: number; readonly reason: string; readonly retryAfterMs?: number };
+  refusal?: { readonly code: number; readonly reason: string; readonly retryAfterMs?: number; readonly error?: string };
 }
 
 /** uWS `send` result when the frame was dropped for exceeding `maxBackpressure`. */
@@ -46,8 +46,10 @@ export function passable(code: number): boolean {
   return code === 1000 || code === 1001 || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
-export function goodbyeFrame(code: number, reason: string, retryAfterMs?: number): string {
-  return JSON.stringify({ kind: 'notification', type: SystemType.Goodbye, body: retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs } });
+/** `error`: the refusal's, on the Goodbye of a refused browser upgrade. */
+export function goodbyeFrame(code: number, reason: string, retryAfterMs?: number, error?: string): string {
+  const body = retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs };
+  return JSON.stringify({ kind: 'notification', type: SystemType.Goodbye, body: error === undefined ? body : { ...body, error } });
 }
 
 function isResume(request: InFlight): boolean {
@@ -141,6 +143,11 @@ export class Link {
     readonly protocols: readonly string[],
     readonly routeKey: string | undefined,
     takeEarly: () => readonly Buffer[],
+    /**
+     * The session's binary encoding (`herald.v1.msgpack`), whose frames are relayed as binary
+     * but not read: such a session is not moved on a node restart, its client resumes itself.
+     */
+    private readonly codec?: WireCodec | undefined,
   ) {
     this.backend = backend;
     this.target = target;
@@ -217,6 +224,14 @@ export class Link {
     return false;
   }
 
+  /** The gateway's own Goodbye, in the session's encoding. */
+  private goodbyeOf(code: number, reason: string, retryAfterMs?: number): Buffer | string {
+    const text = goodbyeFrame(code, reason, retryAfterMs);
+    if (this.codec === undefined) return text;
+    const bytes = this.codec.encode(JSON.parse(text));
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
   private toClient(frame: Buffer | string): void {
     const bytes = typeof frame === 'string' ? Buffer.from(frame) : frame;
     this.host.stats.framesToClient++;
@@ -239,7 +254,7 @@ export class Link {
     this.outBytes = 0;
     client.cork(() => {
       for (const frame of out) {
-        if (client.getBufferedAmount() + frame.length > this.host.closeAbove || client.send(frame, false) === DROPPED) {
+        if (client.getBufferedAmount() + frame.length > this.host.closeAbove || client.send(frame, this.codec !== undefined) === DROPPED) {
           this.slowConsumer();
           return;
         }
@@ -399,7 +414,7 @@ export class Link {
   /** Says goodbye (unless the backend's Goodbye was relayed) and closes the client leg. */
   private closeClient(code: number, reason: string, sayGoodbye: boolean): void {
     if (this.state === 'closed') return;
-    if (sayGoodbye) this.toClient(goodbyeFrame(code, reason));
+    if (sayGoodbye) this.toClient(this.goodbyeOf(code, reason));
     this.flush();
     const client = this.client;
     this.client = undefined;
@@ -416,7 +431,7 @@ export class Link {
     this.end();
     if (client !== undefined) {
       client.cork(() => {
-        client.send(goodbyeFrame(clientCode, clientReason, retryAfterMs), false);
+        client.send(this.goodbyeOf(clientCode, clientReason, retryAfterMs), this.codec !== undefined);
         client.end(clientCode, clientReason);
       });
     }

@@ -4,7 +4,7 @@
  * endpoints are `@herald/long-poll`'s own (same requests, answers and errors as on a Herald
  * server); what they run on is a `Link` whose client leg is the long-poll connection.
  */
-import { CloseCode, ErrorReason, SystemType, type HeraldSocket, type UpgradeRequest } from '@herald/core';
+import { CloseCode, ErrorReason, PROTOCOL_NAME, SystemType, type HeraldSocket, type UpgradeRequest } from '@herald/core';
 import { createLongPollEndpoints, type LongPollHandler, type LongPollRefusal, type LongPollServer, type SharedLongPollStore } from '@herald/long-poll';
 import type { Dialed } from './dial.ts';
 import { parseFrame } from './frames.ts';
@@ -98,18 +98,20 @@ function refusal(status: number, error: ErrorReason, message: string, retryAfter
 
 /**
  * A backend refuses a browser's upgrade by accepting it and saying Goodbye with 4000 + status
- * (PROTOCOL.md, Upgrade errors): for a long-poll client, that is the open's HTTP answer, as a
- * Herald server gives it. The Goodbye has no `error`; it gets the status's usual one.
+ * and the refusal's `error` (PROTOCOL.md, Upgrade errors): for a long-poll client, that is the
+ * open's HTTP answer, as a Herald server gives it. A server older than `error` in the Goodbye
+ * gets the status's usual one.
  */
 function refusalOfGoodbye(frame: Buffer): LongPollRefusal | undefined {
   const message = parseFrame(frame);
   if (message?.['type'] !== SystemType.Goodbye) return undefined;
-  const body = message['body'] as { code?: unknown; reason?: unknown; retryAfterMs?: unknown } | undefined;
+  const body = message['body'] as { code?: unknown; reason?: unknown; retryAfterMs?: unknown; error?: unknown } | undefined;
   const code = typeof body?.code === 'number' ? body.code : 0;
   if (code < 4400 || code >= 4600) return undefined;
   const status = code - 4000;
   const retryAfterMs = typeof body?.retryAfterMs === 'number' ? body.retryAfterMs : undefined;
-  return refusal(status, REASON_OF_STATUS[status] ?? ErrorReason.Internal, typeof body?.reason === 'string' ? body.reason : 'refused', retryAfterMs);
+  const error = typeof body?.error === 'string' ? (body.error as ErrorReason) : (REASON_OF_STATUS[status] ?? ErrorReason.Internal);
+  return refusal(status, error, typeof body?.reason === 'string' ? body.reason : 'refused', retryAfterMs);
 }
 
 /** The gateway's long-poll endpoints: each connection opens a backend leg and relays over it. */
@@ -121,7 +123,8 @@ export function longPollEdge<Route>(edge: Edge<Route>, options: GatewayLongPollO
     highWaterMark: edge.highWaterMark / 2,
     async upgrade(request) {
       if (edge.closing()) return refusal(503, ErrorReason.ShuttingDown, 'gateway shutting down');
-      const protocols = (request.headers.get('sec-websocket-protocol') ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+      // Long-poll is JSON (PROTOCOL.md §11): a binary encoding offered is not passed on.
+      const protocols = (request.headers.get('sec-websocket-protocol') ?? '').split(',').map((name) => name.trim()).filter((name) => name === PROTOCOL_NAME);
       const route = edge.route(request, protocols);
       if (route === undefined) return refusal(503, ErrorReason.NoBackend, 'no backend available', 1000);
       const dialed = await edge.dial(route, protocols);

@@ -56,7 +56,7 @@ it('a browser sees a backend refusal as close 4429 with the reason, after a Good
   expect(seen.code).toBe(4429);
   expect(seen.reason).toBe('refused with 429 by the backend');
   expect(seen.messages.map((text) => JSON.parse(text))).toEqual([
-    { kind: 'notification', type: 'herald.Goodbye', body: { code: 4429, reason: 'refused with 429 by the backend', retryAfterMs: 2000 } },
+    { kind: 'notification', type: 'herald.Goodbye', body: { code: 4429, reason: 'refused with 429 by the backend', retryAfterMs: 2000, error: 'refused_here' } },
   ]);
   await tab.close();
 }, 60_000);

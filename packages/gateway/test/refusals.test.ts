@@ -66,7 +66,7 @@ describe('browsers get the upgrade, a Goodbye and 4000 + status', () => {
       const closed = await tester.closed;
       expect(closed).toEqual({ code: 4000 + status, reason: `refused with ${status} by the backend` });
       expect(tester.log).toEqual([
-        { kind: 'notification', type: 'herald.Goodbye', body: { code: 4000 + status, reason: `refused with ${status} by the backend`, retryAfterMs: 2000 } },
+        { kind: 'notification', type: 'herald.Goodbye', body: { code: 4000 + status, reason: `refused with ${status} by the backend`, retryAfterMs: 2000, error: 'refused_here' } },
       ]);
     });
   }
