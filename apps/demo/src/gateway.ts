@@ -7,6 +7,7 @@
  * (`kill <pid>`, the pids are printed) and the sessions on it move to the other one without
  * their pages seeing a disconnect.
  */
+import type { ChildProcess } from 'node:child_process';
 import { serveGateway } from '@herald/gateway';
 import { freePort, sharedRedis, startNode } from './demo-node.ts';
 
@@ -15,10 +16,33 @@ const port = Number(process.env['PORT'] ?? 9090);
 const { url: redisUrl, redis } = await sharedRedis();
 const ports = await Promise.all([freePort(), freePort()]);
 const nodes = await Promise.all(ports.map((nodePort) => startNode(nodePort, redisUrl)));
+let stopping = false;
+
+/** A node that exits (a kill, a crash) is started again on its port, as a supervisor would. */
+function supervise(index: number): void {
+  const node = nodes[index] as ChildProcess;
+  node.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.log(`  node ${index + 1} (pid ${node.pid}) exited (${signal ?? code}); its sessions moved; starting it again in 2 s`);
+    setTimeout(() => {
+      startNode(ports[index] as number, redisUrl).then(
+        (again) => {
+          nodes[index] = again;
+          console.log(`  node ${index + 1} is back: pid ${again.pid}`);
+          supervise(index);
+        },
+        (error: unknown) => console.log(`  node ${index + 1} did not start again: ${String(error)}`),
+      );
+    }, 2000).unref();
+  });
+}
+nodes.forEach((_, index) => supervise(index));
 const gateway = await serveGateway({ backends: ports.map((nodePort) => `ws://127.0.0.1:${nodePort}/ws`), strategy: 'least-connections', port, host: '0.0.0.0' });
 
 // Pages and scripts (everything but /ws and the gateway's own /lp): passed to the first healthy node as they are.
 gateway.app.any('/*', (res, req) => {
+  // A WebSocket upgrade on a path the gateway does not route: fetch cannot pass it on.
+  if (req.getHeader('upgrade') !== '') return void res.writeStatus('404 Not Found').end('not a WebSocket route: use /ws');
   const method = req.getMethod().toUpperCase();
   const query = req.getQuery();
   const path = query ? `${req.getUrl()}?${query}` : req.getUrl();
@@ -57,13 +81,18 @@ gateway.app.any('/*', (res, req) => {
 const base = `http://localhost:${gateway.port}`;
 console.log(`Herald demo behind @herald/gateway on ${base}: ${nodes.length} nodes on Redis at ${redisUrl}`);
 nodes.forEach((node, index) => console.log(`  node ${index + 1}  ws://127.0.0.1:${ports[index]}/ws  pid ${node.pid}`));
-console.log(`  playground ${base}/   (kill a node's pid: its sessions move to the other node)`);
+console.log(`  playground ${base}/   (kill a node's pid: its sessions move to the other node, and it comes back)`);
+let lastLine = '';
 setInterval(() => {
   const { linksOpen, relinks, lastRelinkMs, framesToClient, framesToBackend } = gateway.stats;
-  if (linksOpen + relinks > 0) console.log(`  gateway: ${linksOpen} links, ${relinks} relinks (last ${lastRelinkMs} ms), ${framesToClient} frames to clients, ${framesToBackend} to nodes`);
+  const line = `  gateway: ${linksOpen} links, ${relinks} relinks (last ${lastRelinkMs} ms), ${framesToClient} frames to clients, ${framesToBackend} to nodes`;
+  // Only when something moved since the last line.
+  if (linksOpen + relinks > 0 && line !== lastLine) console.log(line);
+  lastLine = line;
 }, 10_000).unref();
 
 const stop = async () => {
+  stopping = true;
   await gateway.close();
   for (const node of nodes) node.kill('SIGTERM');
   await redis?.stop();

@@ -1,6 +1,6 @@
 /** What a link needs from its gateway. */
 import type { Logger } from '@herald/core';
-import type WebSocket from 'ws';
+import type { BackendLeg } from './backend-leg.ts';
 import type { Backend } from './backends.ts';
 import type { Link } from './link.ts';
 import type { GatewayStats } from './stats.ts';
@@ -16,7 +16,7 @@ export interface LinkHost {
   readonly relink: boolean;
   readonly relinkTimeoutMs: number;
   /** Opens a backend leg for `link` on another backend than `lost`. */
-  dial(link: Link, lost: Backend): Promise<{ readonly backend: WebSocket; readonly target: Backend; readonly takeEarly: () => readonly Buffer[] }>;
+  dial(link: Link, lost: Backend): Promise<{ readonly backend: BackendLeg; readonly target: Backend; readonly takeEarly: () => readonly Buffer[] }>;
   ended(link: Link): void;
   relinked(link: Link, ms: number): void;
 }

@@ -5,9 +5,8 @@
  */
 import { CloseCode, SystemType, type WireCodec } from '@herald/core';
 import type { Socket } from 'node:net';
-import WebSocket from 'ws';
 import type { Backend, BackendPool } from './backends.ts';
-import { socketOfInternal } from './dial.ts';
+import { LegState, type BackendLeg } from './backend-leg.ts';
 import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type RequestId, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
@@ -65,8 +64,6 @@ let scheduled = false;
 let corked: Socket[] = [];
 /** What a client closed for sending faster than its backend reads is told to wait before it resumes. */
 const FAST_SENDER_RETRY_MS = 1000;
-const TEXT = { binary: false } as const;
-const BINARY = { binary: true } as const;
 
 function uncorkAll(): void {
   const sockets = corked;
@@ -75,9 +72,9 @@ function uncorkAll(): void {
 }
 
 /** Corks a backend leg's socket until the check phase of this loop turn: the frames uWS hands over meanwhile go in one write. */
-function corkUntilLater(backend: WebSocket): void {
-  const socket = socketOfInternal(backend);
-  if (socket === undefined || socket.writableCorked > 0) return;
+function corkUntilLater(backend: BackendLeg): void {
+  const socket = backend.socket;
+  if (socket.writableCorked > 0) return;
   socket.cork();
   if (corked.push(socket) === 1) setImmediate(uncorkAll);
 }
@@ -101,7 +98,7 @@ interface InFlight {
 
 export class Link {
   client: ClientSocket | undefined;
-  backend: WebSocket;
+  backend: BackendLeg;
   target: Backend;
   state: LinkState = 'open';
   readonly position: SessionPosition = new SessionPosition();
@@ -134,7 +131,7 @@ export class Link {
 
   constructor(
     private readonly host: LinkHost,
-    backend: WebSocket,
+    backend: BackendLeg,
     target: Backend,
     /** The pool the client was routed to: a session moves only within it. */
     readonly pool: BackendPool,
@@ -156,7 +153,7 @@ export class Link {
     for (const frame of takeEarly()) this.fromBackend(frame, false);
   }
 
-  private listen(backend: WebSocket): void {
+  private listen(backend: BackendLeg): void {
     backend.on('message', (data: Buffer, isBinary: boolean) => {
       if (backend === this.backend) this.fromBackend(data, isBinary);
     });
@@ -312,19 +309,19 @@ export class Link {
 
   private toBackend(frame: Buffer | string, binary: boolean): void {
     const backend = this.backend;
-    if (backend.readyState !== WebSocket.OPEN) return;
+    if (backend.readyState !== LegState.Open) return;
     this.host.stats.framesToBackend++;
     this.host.stats.bytesToBackend += frame.length;
     if (backend.bufferedAmount + frame.length <= this.host.highWaterMark) {
       corkUntilLater(backend);
-      backend.send(frame, binary ? BINARY : TEXT);
+      backend.send(frame, binary);
       return;
     }
     // uWS 20.30 cannot stop reading a WebSocket, so the client's next frames wait in the link
     // (bounded, see `hold`) until this one is written out to the backend's socket.
     this.holdingSince = Date.now();
     this.host.stats.backendPauses++;
-    backend.send(frame, binary ? BINARY : TEXT, () => {
+    backend.send(frame, binary, () => {
       if (backend === this.backend && this.state === 'open') this.releaseHeld();
     });
   }
@@ -471,7 +468,7 @@ export class Link {
     return true;
   }
 
-  private relinked(backend: WebSocket, target: Backend, takeEarly: () => readonly Buffer[]): void {
+  private relinked(backend: BackendLeg, target: Backend, takeEarly: () => readonly Buffer[]): void {
     if (this.state !== 'relinking') {
       backend.close(CloseCode.ClientLost, 'client lost');
       return;
@@ -579,7 +576,7 @@ export class Link {
     this.resumeTopics = undefined;
     this.host.stats.relinkFailures++;
     this.host.logger.warn({ event: 'relink_failed', why }, 'gateway: could not relink a session; the client resumes itself');
-    if (this.backend.readyState === WebSocket.OPEN || this.backend.readyState === WebSocket.CONNECTING) {
+    if (this.backend.readyState === LegState.Open || this.backend.readyState === LegState.Connecting) {
       this.backend.removeAllListeners('close');
       this.backend.close(CloseCode.ClientLost, 'relink abandoned');
     }

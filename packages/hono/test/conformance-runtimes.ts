@@ -1,6 +1,7 @@
 /**
  * @herald/hono against the conformance suite on Node, Bun and Deno, over WebSocket and over
- * long-poll. Node runs in this process; Bun and Deno run `serve.run.ts` as child processes
+ * long-poll: one test file per runtime (`conformance-<runtime>.test.ts`), so they run side by
+ * side. Node runs in the test's process; Bun and Deno run `serve.run.ts` as child processes
  * (each test starts a fresh server, built from the same conformance application).
  */
 import { spawn } from 'node:child_process';
@@ -41,13 +42,16 @@ async function inProcess(path: string): Promise<StartedServer> {
 type ForbiddenFrames = Parameters<typeof describeConformance>[0]['forbiddenFrames'];
 
 /** Deno's WebSocket reads an unmasked client frame like a masked one and drops a connection on bad UTF-8 without a close frame (its decisions, before Herald's code). */
-const runtimes: Array<[string, (path: string) => Promise<StartedServer>, ForbiddenFrames?]> = [
-  ['Hono on Node', inProcess],
-  ['Hono on Bun', (path) => inChild(bin('bun'), ['--conditions=@herald/source', 'test/serve.run.ts'], path)],
-  ['Hono on Deno', (path) => inChild(bin('deno'), ['run', '--conditions=@herald/source', '--allow-net', '--allow-read', '--allow-env', 'test/serve.run.ts'], path), { unmasked: 'read-as-masked', invalidUtf8: 'drop-connection' }],
-];
+const runtimes: Record<'node' | 'bun' | 'deno', [string, (path: string) => Promise<StartedServer>, ForbiddenFrames?]> = {
+  node: ['Hono on Node', inProcess],
+  bun: ['Hono on Bun', (path) => inChild(bin('bun'), ['--conditions=@herald/source', 'test/serve.run.ts'], path)],
+  deno: ['Hono on Deno', (path) => inChild(bin('deno'), ['run', '--conditions=@herald/source', '--allow-net', '--allow-read', '--allow-env', 'test/serve.run.ts'], path), { unmasked: 'read-as-masked', invalidUtf8: 'drop-connection' }],
+};
 
-for (const [name, start, forbiddenFrames] of runtimes) {
+/** Registers the suite on one runtime, over WebSocket and over long-poll. */
+export function describeOn(runtime: keyof typeof runtimes): void {
+  const [name, start, forbiddenFrames] = runtimes[runtime];
   describeConformance({ name: `${name} (WebSocket)`, start: () => start('/ws'), ...(forbiddenFrames === undefined ? {} : { forbiddenFrames }) });
   describeConformance({ name: `${name} (long-poll)`, transport: 'long-poll', WebSocket: LongPollWebSocket, start: () => start('/lp') });
 }
+
