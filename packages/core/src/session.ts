@@ -100,6 +100,7 @@ export class Connection {
   sendLog: SendLog | null = null;
   /** @internal Its place in `maxConnectionsPerAddress`, freed once when it ends (a field, not a closure: one per connection adds up). */
   counted: AddressConnections | undefined = undefined;
+  /** @internal The client's address, when the transport knows it (for the log and `authenticate`). */
   address: string | undefined = undefined;
   /** @internal Its transport's counters, when the server has a `meter`. */
   metrics: TransportMetrics | undefined = undefined;
