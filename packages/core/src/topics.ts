@@ -313,9 +313,10 @@ export class TopicRegistry {
     if (state.unbased.size === 0) return;
     for (const subscriber of state.unbased) {
       if (state.native.delete(subscriber)) {
-        subscriber.nativeSubscribe(state.name, false);
+        // Joined before leaving: uWS drops what it still holds for a socket that left its last topic (the publication just made).
         if (subscriber.nativeSubscribe(deltaTopic(state.name), true)) state.deltaNative.add(subscriber);
         else state.deltaLive.add(subscriber);
+        subscriber.nativeSubscribe(state.name, false);
       } else if (state.live.delete(subscriber)) state.deltaLive.add(subscriber);
     }
     state.unbased.clear();
@@ -332,8 +333,9 @@ export class TopicRegistry {
     state.wantsDelta.delete(subscriber);
     state.unbased.delete(subscriber);
     const native = state.deltaNative.delete(subscriber);
-    if (native) subscriber.nativeSubscribe(deltaTopic(state.name), false);
     if (native || state.deltaLive.delete(subscriber)) this.goLive(state, subscriber);
+    // Left after joining the other (see `promote`).
+    if (native) subscriber.nativeSubscribe(deltaTopic(state.name), false);
   }
 
   /** Tells live subscribers that history was lost (a new epoch, or a gap), before the message after it reaches them. */
