@@ -64,6 +64,10 @@ export interface MemoryRow {
   readonly heapPerSession: number;
   /** Per-session RSS of every run (the row is the median run). */
   readonly runs: readonly number[];
+  /** Server CPU (cores) while the sessions sat idle: its sweep. */
+  readonly idleCpu: number;
+  /** `idleCpu` of every run. */
+  readonly idleCpuRuns?: readonly number[];
   readonly error?: string;
 }
 
@@ -315,7 +319,7 @@ export function renderMarkdown(results: Results): string {
   const p = plan as {
     rr: { inFlight: number; runs: number; windowMs: number; warmupMs: number };
     fanout: { rounds: number; passes: number };
-    memory: { warm: number; sessions: number; runs: number };
+    memory: { warm: number; sessions: number; idleCpuMs?: number; runs: number };
     longPoll: { clients: number; batch: number; runs: number };
     delivery: { connections: number; inFlight: number; perTrigger: number; runs: number };
     hostile: { sessions: number; intervalMs: number; quietMs: number; attackMs: number; attackPerSecond: number; runs: number };
@@ -383,13 +387,13 @@ export function renderMarkdown(results: Results): string {
 
   out.push('## 3. Memory per idle authenticated session');
   out.push('');
-  out.push(`RSS of the server process (native memory included) after ${int(p.memory.warm)} warm-up connections and after ${int(p.memory.sessions)} more idle authenticated sessions (Herald: bearer token at the upgrade, subscribed to \`$all\`; raw uWS.js: token checked at the upgrade, user id kept on the socket; Socket.IO: auth middleware), each read after a full GC. Before the baseline, the warm-up connections carry 1.5 s of request traffic. Every server runs with a young generation of fixed size (\`--min-semi-space-size=16 --max-semi-space-size=16\`, V8's default maximum): otherwise V8 grows it when most young objects survive, as they do while thousands of sessions open, and that fixed cost of some MB would be counted per session (with V8's defaults, Herald measured 2.7–3.7 KiB here on 2026-11-22). Median of ${p.memory.runs} runs (fresh server each).`);
+  out.push(`RSS of the server process (native memory included) after ${int(p.memory.warm)} warm-up connections and after ${int(p.memory.sessions)} more idle authenticated sessions (Herald: bearer token at the upgrade, subscribed to \`$all\`, which nothing is published to here, so its sessions have no uWS subscription yet (they join at its first publication, some 170 B each); raw uWS.js: token checked at the upgrade, user id kept on the socket; Socket.IO: auth middleware), each read after a full GC. Before the baseline, the warm-up connections carry 1.5 s of request traffic. Every server runs with a young generation of fixed size (\`--min-semi-space-size=16 --max-semi-space-size=16\`, V8's default maximum): otherwise V8 grows it when most young objects survive, as they do while thousands of sessions open, and that fixed cost of some MB would be counted per session (with V8's defaults, Herald measured 2.7–3.7 KiB here on 2026-11-22). Then the server's CPU is read over ${int(p.memory.idleCpuMs ?? NaN)} ms with every session idle (\`idle CPU\`, median of the runs): for Herald, its sweep, which visits every session once a second; the sweep target extrapolates it linearly to 100,000 sessions. Median of ${p.memory.runs} runs (fresh server each).`);
   out.push('');
   const memRaw = results.memory.find((r) => r.key === 'uws-raw' && r.error === undefined);
   const memSio = results.memory.find((r) => r.key === 'socketio' && r.error === undefined);
   out.push(
     table(
-      ['server', 'sessions', 'RSS before', 'RSS after', 'RSS per session', '× raw uWS', '× Socket.IO', 'of which JS heap', 'note'],
+      ['server', 'sessions', 'RSS before', 'RSS after', 'RSS per session', '× raw uWS', '× Socket.IO', 'of which JS heap', 'idle CPU', 'note'],
       results.memory.map((r) => [
         r.label,
         int(r.sessions),
@@ -399,6 +403,7 @@ export function renderMarkdown(results: Results): string {
         ratio(r.perSession / (memRaw?.perSession ?? NaN)),
         ratio(r.perSession / (memSio?.perSession ?? NaN)),
         kib(r.heapPerSession),
+        Number.isFinite(r.idleCpu) ? `${(median(r.idleCpuRuns ?? [r.idleCpu]) * 100).toFixed(2)}%` : '—',
         r.error === undefined ? (r.runs.length > 1 ? `runs: ${r.runs.map((v) => (v / 1024).toFixed(2)).join(', ')} KiB` : '') : `failed: ${r.error.slice(0, 160)}`,
       ]),
     ),

@@ -325,8 +325,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** Connections open per client address, for `maxConnectionsPerAddress`. */
   private readonly connectionsPerAddress: AddressConnections;
   private readonly trustedProxy: (address: string) => boolean;
-  /** The client address of each connection, for log lines. */
-  private readonly addresses = new WeakMap<Connection, string>();
   /** Connections whose close is logged: the transport may report the code the server closed with. */
   private readonly closeLogged = new WeakSet<Connection>();
   private sweepHandle: unknown = undefined;
@@ -578,7 +576,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     this.now = this.clock.now();
     const session = new Session(this, randomId(SESSION_ID_LENGTH));
     const connection = new Connection(socket, accepted.client, session, this.encoders.get(accepted.protocol));
-    if (accepted.address !== undefined) this.addresses.set(connection, accepted.address);
+    connection.address = accepted.address;
     const metrics = this.metrics;
     if (metrics !== undefined) {
       const transport = socket.transport ?? 'websocket';
@@ -603,7 +601,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       }
       this.connectionsPerAddress.add(address);
       connection.counted = this.connectionsPerAddress;
-      connection.address = address;
     }
     const principal = accepted.principal ?? (this.options.authenticate === undefined ? ANONYMOUS : null);
     const welcome: WelcomeBody = {
@@ -748,7 +745,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     if (connection === null || this.closeLogged.has(connection)) return;
     this.closeLogged.add(connection);
     this.inspecting?.closed(session, code, reason);
-    const address = this.addresses.get(connection);
+    const address = connection.address;
     const fields = { event: 'session_closed', code, reason, sessionId: session.id, userId: session.userId, address };
     if (code === CloseCode.ShuttingDown) this.logger.debug?.(fields, 'session closed');
     else this.logger.info(fields, 'session closed');
@@ -829,7 +826,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   private async authenticate(session: Session, request: RequestMessage, token: string): Promise<void> {
     const connection = session.connection;
-    const address = connection === null ? undefined : this.addresses.get(connection);
+    const address = connection?.address;
     const info = { sessionId: session.id, client: connection?.client ?? 'native', ...(address === undefined ? {} : { address }) };
     const principal = await this.checkToken(token, info);
     if (session.state === SessionState.Closed || session.connection !== connection) return;

@@ -100,6 +100,7 @@ export class Connection {
   sendLog: SendLog | null = null;
   /** @internal Its place in `maxConnectionsPerAddress`, freed once when it ends (a field, not a closure: one per connection adds up). */
   counted: AddressConnections | undefined = undefined;
+  /** @internal The client's address, when the transport knows it (for the log and `authenticate`). */
   address: string | undefined = undefined;
   /** @internal Its transport's counters, when the server has a `meter`. */
   metrics: TransportMetrics | undefined = undefined;
@@ -168,6 +169,16 @@ export class Connection {
   }
 }
 
+/** The bits of `Session.flags`. */
+const Flag = {
+  HasClientState: 1,
+  Holding: 2,
+  Resuming: 4,
+  HeldBack: 8,
+  Overdrawn: 16,
+} as const;
+type Flag = (typeof Flag)[keyof typeof Flag];
+
 export class Session implements TopicSubscriber {
   state: SessionState = SessionState.Authenticating;
   connection: Connection | null = null;
@@ -180,12 +191,6 @@ export class Session implements TopicSubscriber {
   replay: ReplayBuffer | null = null;
   dedup: DedupCache | null = null;
   topics: TopicSet | null = null;
-  /** The client subscribed, resumed or made a request: it has state of its own and cannot resume another session. */
-  hasClientState = false;
-  /** Private notifications wait unsent until the session settles (see `settle`). */
-  holding = true;
-  /** A `herald.Resume` is in progress: the session does not settle before it completes. */
-  resuming = false;
   /** When the session was authenticated: a client resumes right after, so the settle time counts from here. */
   authenticatedAt = 0;
   readonly openedAt: number;
@@ -198,14 +203,13 @@ export class Session implements TopicSubscriber {
   private refilledAt: number;
   private strikes = 0;
   private refused = 0;
-  private heldBack = false;
   /** Processing time left (ms; below 0 when overdrawn), as of `budgetAt`. */
   private budget: number;
   private budgetAt: number;
-  /** Overdrew the processing budget, and the budget has not been full since. */
-  private overdrawn = false;
   /** @internal Set while an inspector taps the session's frames (`Inspection.tap`). */
   tap: ((direction: 'in' | 'out', frame: string) => void) | undefined = undefined;
+  /** The booleans below, as bits (`Flag`): one field rather than five on every session. */
+  private flags: number = Flag.Holding;
 
   constructor(
     private readonly host: SessionHost,
@@ -215,6 +219,50 @@ export class Session implements TopicSubscriber {
     this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = this.budgetAt = now;
     this.tokens = host.limits.rateLimit.burst;
     this.budget = host.processingBudget?.burstMs ?? 0;
+  }
+
+  /** The client subscribed, resumed or made a request: it has state of its own and cannot resume another session. */
+  get hasClientState(): boolean {
+    return (this.flags & Flag.HasClientState) !== 0;
+  }
+  set hasClientState(on: boolean) {
+    this.setFlag(Flag.HasClientState, on);
+  }
+
+  /** Private notifications wait unsent until the session settles (see `settle`). */
+  get holding(): boolean {
+    return (this.flags & Flag.Holding) !== 0;
+  }
+  set holding(on: boolean) {
+    this.setFlag(Flag.Holding, on);
+  }
+
+  /** A `herald.Resume` is in progress: the session does not settle before it completes. */
+  get resuming(): boolean {
+    return (this.flags & Flag.Resuming) !== 0;
+  }
+  set resuming(on: boolean) {
+    this.setFlag(Flag.Resuming, on);
+  }
+
+  /** Something was held back by a full send buffer since the last drain. */
+  private get heldBack(): boolean {
+    return (this.flags & Flag.HeldBack) !== 0;
+  }
+  private set heldBack(on: boolean) {
+    this.setFlag(Flag.HeldBack, on);
+  }
+
+  /** Overdrew the processing budget, and the budget has not been full since. */
+  private get overdrawn(): boolean {
+    return (this.flags & Flag.Overdrawn) !== 0;
+  }
+  private set overdrawn(on: boolean) {
+    this.setFlag(Flag.Overdrawn, on);
+  }
+
+  private setFlag(flag: Flag, on: boolean): void {
+    this.flags = on ? this.flags | flag : this.flags & ~flag;
   }
 
   /** The authenticated user, or undefined before authentication. */

@@ -64,6 +64,12 @@ class TopicState {
   readonly live = new Set<TopicSubscriber>();
   /** Live subscribers reached by the transport's native publish. */
   readonly native = new Set<TopicSubscriber>();
+  /**
+   * Live subscribers join the native topic from the topic's first fan-out on: a native
+   * subscription costs memory in the transport (some 170 B per uWS socket), which a topic never
+   * published to (`$all` on most servers) need not pay.
+   */
+  nativeJoined = false;
   readonly pending = new Map<TopicSubscriber, TopicMessage[]>();
   /** Subscribers that fell behind, with the last offset they were sent. */
   readonly lagging = new Map<TopicSubscriber, StreamPosition>();
@@ -247,6 +253,7 @@ export class TopicRegistry {
       state.sentAt = this.clock.now();
     }
     const behind = { epoch: message.epoch, offset: message.offset - 1 };
+    if (!state.nativeJoined) this.joinNatively(state);
     this.publishNatively(state, state.native, state.name, frame, behind);
     this.sendEach(state, state.live, frame, behind);
     if (state.delta !== undefined) {
@@ -306,9 +313,10 @@ export class TopicRegistry {
     if (state.unbased.size === 0) return;
     for (const subscriber of state.unbased) {
       if (state.native.delete(subscriber)) {
-        subscriber.nativeSubscribe(state.name, false);
+        // Joined before leaving: uWS drops what it still holds for a socket that left its last topic (the publication just made).
         if (subscriber.nativeSubscribe(deltaTopic(state.name), true)) state.deltaNative.add(subscriber);
         else state.deltaLive.add(subscriber);
+        subscriber.nativeSubscribe(state.name, false);
       } else if (state.live.delete(subscriber)) state.deltaLive.add(subscriber);
     }
     state.unbased.clear();
@@ -325,8 +333,9 @@ export class TopicRegistry {
     state.wantsDelta.delete(subscriber);
     state.unbased.delete(subscriber);
     const native = state.deltaNative.delete(subscriber);
-    if (native) subscriber.nativeSubscribe(deltaTopic(state.name), false);
     if (native || state.deltaLive.delete(subscriber)) this.goLive(state, subscriber);
+    // Left after joining the other (see `promote`).
+    if (native) subscriber.nativeSubscribe(deltaTopic(state.name), false);
   }
 
   /** Tells live subscribers that history was lost (a new epoch, or a gap), before the message after it reaches them. */
@@ -340,8 +349,20 @@ export class TopicRegistry {
     state.held = undefined;
   }
 
+  /** The topic's first fan-out: its live subscribers move to the native topic, where the transport has one. */
+  private joinNatively(state: TopicState): void {
+    if (this.nativePublish === undefined) return;
+    state.nativeJoined = true;
+    for (const subscriber of state.live) {
+      if (subscriber.nativeSubscribe(state.name, true)) {
+        state.live.delete(subscriber);
+        state.native.add(subscriber);
+      }
+    }
+  }
+
   private goLive(state: TopicState, subscriber: TopicSubscriber): void {
-    if (this.nativePublish !== undefined && subscriber.nativeSubscribe(state.name, true)) state.native.add(subscriber);
+    if (state.nativeJoined && subscriber.nativeSubscribe(state.name, true)) state.native.add(subscriber);
     else state.live.add(subscriber);
     if (state.wantsDelta.has(subscriber)) state.unbased.add(subscriber);
   }

@@ -8,9 +8,9 @@ import { type AddressInfo, createServer } from 'node:net';
 import { ErrorReason, handshakeRefusal, nativeTopic, type Herald, type UpgradeDecision, type UpgradeRejected } from '@herald/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { attachHealth, type HealthListenerOptions, listenHealth } from './health.ts';
-import { beginOn, drained, end } from './in-flight.ts';
+import { beginOn, drained, end, inFlightOf } from './in-flight.ts';
 import { loadUws, type UwsModule } from './native.ts';
-import { drainedIn, flushPending, inCallback, receiveIn, UwsSocket, type UserData } from './uws-socket.ts';
+import { drainedIn, flushPending, inCallback, receiveIn, UwsSocket, type SocketShared, type UserData } from './uws-socket.ts';
 
 /** Options of `attachHerald` and `serveHerald`. */
 export interface HeraldUwsOptions {
@@ -139,7 +139,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   }
   const maxBackpressure = options.maxBackpressure ?? herald.highWaterMark * 4;
   // Room kept below maxBackpressure for the close frame that tells a slow consumer to resume.
-  const closeAbove = maxBackpressure - 1024;
+  const shared: SocketShared = { highWaterMark: herald.highWaterMark, closeAbove: maxBackpressure - 1024, inFlight: inFlightOf(app) };
   if (options.health !== false) attachHealth(app, herald);
   const encoders = [...herald.encoders.values()];
   herald.useNativePublish((topic, frame) => {
@@ -183,7 +183,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
           if (aborted) return;
           res.cork(() => {
             if (!decision.ok && decision.client === 'native') refuseOverHttp(res, decision);
-            else res.upgrade<UserData>({ decision }, upgrade.key, decision.protocol ?? '', upgrade.extensions, context);
+            else res.upgrade<UserData>({ decision, socket: undefined, connection: undefined }, upgrade.key, decision.protocol ?? '', upgrade.extensions, context);
           });
         },
         () => {
@@ -194,12 +194,12 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
 
     open: (ws: WebSocket<UserData>) => {
       const data = ws.getUserData();
-      data.inFlight = beginOn(app);
+      beginOn(app);
       const decision = data.decision as UpgradeDecision;
       // Held by every socket for as long as it is open otherwise: a session keeps what it needs.
       data.decision = undefined;
       const binaryProtocol = decision.ok && herald.encoders.has(decision.protocol) ? decision.protocol : undefined;
-      const socket = (data.socket = new UwsSocket(ws, herald.highWaterMark, closeAbove, binaryProtocol));
+      const socket = (data.socket = new UwsSocket(ws, shared, binaryProtocol));
       inCallback(socket, () => {
         if (decision.ok) data.connection = herald.open(socket, decision);
         else herald.reject(socket, decision);
@@ -225,8 +225,9 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
 
     close: (ws: WebSocket<UserData>, code: number) => {
       const data = ws.getUserData();
+      // uWS calls `close` only for a socket it called `open` for, which counted it.
       if (data.socket !== undefined) data.socket.closed = true;
-      if (data.inFlight !== undefined) end(data.inFlight);
+      end(shared.inFlight);
       data.connection?.closed(code);
     },
   });

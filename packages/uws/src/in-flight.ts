@@ -13,7 +13,8 @@ export interface InFlight {
 
 const apps = new WeakMap<TemplatedApp, InFlight>();
 
-function inFlight(app: TemplatedApp): InFlight {
+/** The app's count, shared by everything Herald serves on it. */
+export function inFlightOf(app: TemplatedApp): InFlight {
   let state = apps.get(app);
   if (state === undefined) apps.set(app, (state = { count: 0, waiting: new Set() }));
   return state;
@@ -35,7 +36,7 @@ export function begin(app: TemplatedApp): () => void {
  * exactly once by itself (a WebSocket's `close`): no function to allocate per socket.
  */
 export function beginOn(app: TemplatedApp): InFlight {
-  const state = inFlight(app);
+  const state = inFlightOf(app);
   state.count++;
   return state;
 }
@@ -47,7 +48,7 @@ export function end(state: InFlight): void {
 
 /** Resolves once nothing is in flight on `app`, or after `timeoutMs`. */
 export function drained(app: TemplatedApp, timeoutMs: number): Promise<void> {
-  const state = inFlight(app);
+  const state = inFlightOf(app);
   if (state.count === 0) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {

@@ -9,14 +9,30 @@ import type { Connection, HeraldSocket, UpgradeDecision } from '@herald/core';
 import type { WebSocket } from 'uWebSockets.js';
 import type { InFlight } from './in-flight.ts';
 
-/** What Herald keeps on each uWS socket. */
+/**
+ * What Herald keeps on each uWS socket. uWS copies these properties onto its socket object,
+ * which has no room for them in the object itself: V8 keeps them in a property array grown
+ * three slots at a time, so three properties, all there from the upgrade on, are the most that
+ * fit in the smallest one.
+ */
 export interface UserData {
   /** The upgrade's outcome, until the socket opens (then let go). */
   decision: UpgradeDecision | undefined;
-  socket?: UwsSocket;
-  connection?: Connection;
-  /** The app's count of what is in flight, which this socket is part of until it closes (`in-flight.ts`). */
-  inFlight?: InFlight;
+  socket: UwsSocket | undefined;
+  connection: Connection | undefined;
+}
+
+/** What every socket of one attachment shares: one field on each socket rather than three. */
+export interface SocketShared {
+  /** The core's high-water mark: above it, the core holds frames back until told of a drain. */
+  readonly highWaterMark: number;
+  /**
+   * Bytes past which a socket is closed with 4507 (below uWS's `maxBackpressure`, leaving
+   * room for the Goodbye and the close frame, so the client is told rather than cut off).
+   */
+  readonly closeAbove: number;
+  /** The app's count of what is in flight, which each socket is part of until it closes (`in-flight.ts`). */
+  readonly inFlight: InFlight;
 }
 
 /** uWS `send` result when the frame was dropped for exceeding `maxBackpressure`. */
@@ -78,13 +94,7 @@ export class UwsSocket implements HeraldSocket {
 
   constructor(
     private readonly ws: WebSocket<UserData>,
-    /** The core's high-water mark: above it, the core holds frames back until told of a drain. */
-    private readonly highWaterMark: number,
-    /**
-     * Bytes past which this socket is closed with 4507 (below uWS's `maxBackpressure`, leaving
-     * room for the Goodbye and the close frame, so the client is told rather than cut off).
-     */
-    private readonly closeAbove: number,
+    private readonly shared: SocketShared,
     /** The binary subprotocol of the connection, if it negotiated one: its native topics are its own. */
     private readonly binaryProtocol: string | undefined = undefined,
   ) {}
@@ -112,13 +122,14 @@ export class UwsSocket implements HeraldSocket {
   flush(): void {
     const queue = this.queue;
     if (queue === null) return;
-    const heldBack = this.bufferedAmount > this.highWaterMark;
+    const highWaterMark = this.shared.highWaterMark;
+    const heldBack = this.bufferedAmount > highWaterMark;
     this.queue = null;
     this.queuedBytes = 0;
     if (this.closed) return;
     this.ws.cork(() => {
       for (const frame of queue) if (!this.closed) this.write(frame);
-      if (heldBack && !this.closed && this.ws.getBufferedAmount() <= this.highWaterMark) drainedIn(this, this.ws.getUserData().connection);
+      if (heldBack && !this.closed && this.ws.getBufferedAmount() <= highWaterMark) drainedIn(this, this.ws.getUserData().connection);
     });
   }
 
@@ -127,7 +138,7 @@ export class UwsSocket implements HeraldSocket {
    * 4507 instead (the session keeps it for the resume); one uWS still drops is treated alike.
    */
   private write(frame: string | Uint8Array): void {
-    if (this.ws.getBufferedAmount() + frame.length > this.closeAbove || this.ws.send(frame, typeof frame !== 'string') === DROPPED) {
+    if (this.ws.getBufferedAmount() + frame.length > this.shared.closeAbove || this.ws.send(frame, typeof frame !== 'string') === DROPPED) {
       this.close(CloseCode.SlowConsumer, 'slow consumer: send buffer full');
     }
   }
