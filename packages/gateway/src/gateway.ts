@@ -4,7 +4,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { CloseCode, consoleLogger, ErrorReason, handshakeRefusal, offeredProtocols, PROTOCOL_NAME, type Logger, type UpgradeRejected } from '@herald/core';
-import { attachHttp, loadUws, type UwsModule } from '@herald/uws';
+import { answerPlainHttp, attachHttp, loadUws, type UwsModule } from '@herald/uws';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket as UwsWebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { BackendPool, type Backend, type BackendSource, type Strategy } from './backends.ts';
 import { dialBackend, type Dialed } from './dial.ts';
@@ -393,15 +393,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
   });
   for (const [route, name] of Object.entries(paths)) {
     app.ws<ClientData>(route, behavior(name));
-    // uWS serves a request on a WebSocket route without `Sec-WebSocket-Key` as plain HTTP, and
-    // with no route for it would close the connection unanswered: answer it as a node would.
-    app.any(route, (res: HttpResponse, req: HttpRequest) => {
-      const headers = new Map<string, string>();
-      req.forEach((header, value) => headers.set(header, value));
-      const invalid = handshakeRefusal({ get: (header) => headers.get(header) ?? null });
-      if (invalid !== undefined) return refuseOverHttp(res, invalid.status, invalid.headers, JSON.stringify(invalid.body));
-      refuseOverHttp(res, 405, { allow: 'GET' }, JSON.stringify({ error: ErrorReason.ValidationFailed, message: 'a WebSocket handshake is a GET request' }));
-    });
+    // Plain HTTP on the route is answered as a node answers it.
+    answerPlainHttp(app, route);
   }
 
   const longPollOptions = options.longPoll === false ? undefined : (options.longPoll ?? {});

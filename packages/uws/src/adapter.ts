@@ -115,6 +115,20 @@ function refuseOverHttp(res: HttpResponse, decision: UpgradeRejected): void {
 }
 
 /**
+ * Answers plain HTTP on a WebSocket route: uWS serves a request there without
+ * `Sec-WebSocket-Key` as plain HTTP, and with no route for it would close the connection
+ * unanswered. It gets the bad handshake's answer (400, 426), or 405 for a method but GET.
+ * Servers in front of Herald on their own uWS routes (`@herald/gateway`) call it too.
+ */
+export function answerPlainHttp(app: TemplatedApp, pattern: string): void {
+  app.any(pattern, (res: HttpResponse, req: HttpRequest) => {
+    const headers = new Map<string, string>();
+    req.forEach((name, value) => headers.set(name, value));
+    refuseOverHttp(res, handshakeRefusal({ get: (name) => headers.get(name) ?? null }) ?? NOT_GET);
+  });
+}
+
+/**
  * Serves a Herald server on a route of an existing uWS app.
  *
  * @example
@@ -231,13 +245,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
       data.connection?.closed(code);
     },
   });
-  // uWS serves a request on the WebSocket route without `Sec-WebSocket-Key` as plain HTTP, and
-  // with no route for it would close the connection unanswered: answer it as the bad handshake it is.
-  app.any(options.path ?? '/ws', (res: HttpResponse, req: HttpRequest) => {
-    const headers = new Map<string, string>();
-    req.forEach((name, value) => headers.set(name, value));
-    refuseOverHttp(res, handshakeRefusal({ get: (name) => headers.get(name) ?? null }) ?? NOT_GET);
-  });
+  answerPlainHttp(app, options.path ?? '/ws');
   return {
     async close() {
       await herald.close();
