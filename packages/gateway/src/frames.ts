@@ -177,3 +177,30 @@ export function parseFrame(frame: Buffer): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/** How a session's frames are read and written: `jsonFrames` for `herald.v1`, `msgpackFrames` for `herald.v1.msgpack`. */
+export interface FrameFormat {
+  /** Its frames are binary. */
+  readonly binary: boolean;
+  /** Classifies a frame from a backend into `scan`. */
+  scanBackend(frame: Buffer, scan: Scan): void;
+  isClientRequest(frame: Buffer): boolean;
+  /** A client request's id as bytes, as its response's `reqId` will be. */
+  requestId(frame: Buffer): RequestId | undefined;
+  /** True for a client request of a `herald.*` type. */
+  isSystemRequest(frame: Buffer): boolean;
+  /** A frame decoded, or undefined when it is not an object. */
+  parse(frame: Buffer): Record<string, unknown> | undefined;
+  /** An envelope the gateway writes itself (a Goodbye, its resume on the client's behalf). */
+  encode(message: unknown): Buffer | string;
+}
+
+export const jsonFrames: FrameFormat = {
+  binary: false,
+  scanBackend: scanBackendFrame,
+  isClientRequest,
+  requestId,
+  isSystemRequest,
+  parse: parseFrame,
+  encode: (message) => JSON.stringify(message),
+};

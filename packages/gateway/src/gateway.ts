@@ -8,7 +8,8 @@ import { answerPlainHttp, attachHttp, loadUws, type UwsModule } from '@herald/uw
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket as UwsWebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { BackendPool, type Backend, type BackendSource, type Strategy } from './backends.ts';
 import { dialBackend, type Dialed } from './dial.ts';
-import { goodbyeFrame, Link, type ClientData } from './link.ts';
+import { goodbyeMessage, Link, type ClientData } from './link.ts';
+import { msgpackFrames } from './msgpack-frames.ts';
 import { longPollEdge, type GatewayLongPollOptions, type OpenDialed } from './long-poll-edge.ts';
 import type { LinkHost } from './link-host.ts';
 import { emptyStats, type GatewayStats } from './stats.ts';
@@ -179,11 +180,12 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
   const maxFrameBytes = options.maxFrameBytes ?? 128 * 1024;
   const paths = options.paths ?? { [options.path ?? '/ws']: DEFAULT_POOL };
   let closing = false;
-  // herald.v1.msgpack is relayed when the gateway can write its own Goodbyes in it (msgpackr installed).
+  // herald.v1.msgpack is relayed when the gateway can read and write it (msgpackr installed).
   const binaryCodec = await import('@herald/core/msgpack').then(
     ({ msgpack }) => msgpack(),
     () => undefined,
   );
+  const binaryFrames = binaryCodec === undefined ? undefined : msgpackFrames(binaryCodec);
   // Other encodings of herald.v1 are not offered to the node: their frames would be relayed as text.
   const relayable = (offered: readonly string[]): readonly string[] =>
     offered.filter((name) => !name.startsWith(`${PROTOCOL_NAME}.`) || name === binaryCodec?.protocol);
@@ -269,8 +271,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
   }
 
   function openLink(dialed: OpenDialed, route: Route, protocols: readonly string[]): Link {
-    const codec = dialed.backend.protocol === binaryCodec?.protocol ? binaryCodec : undefined;
-    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols, route.routeKey, dialed.takeEarly, codec);
+    const format = dialed.backend.protocol === binaryCodec?.protocol ? binaryFrames : undefined;
+    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols, route.routeKey, dialed.takeEarly, format);
     links.add(link);
     stats.linksOpen++;
     stats.linksOpened++;
@@ -367,7 +369,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       const refusal = data.refusal;
       if (refusal === undefined) return ws.end(CloseCode.InternalError, 'no link');
       ws.cork(() => {
-        ws.send(goodbyeFrame(refusal.code, refusal.reason, refusal.retryAfterMs, refusal.error), false);
+        ws.send(JSON.stringify(goodbyeMessage(refusal.code, refusal.reason, refusal.retryAfterMs, refusal.error)), false);
         ws.end(refusal.code, refusal.reason);
       });
     },

@@ -3,11 +3,11 @@
  * together. Frames pass as bytes; the link reads only what it needs to resume the session on
  * another backend when its backend leg ends (see `relink`).
  */
-import { CloseCode, SystemType, type WireCodec } from '@herald/core';
+import { CloseCode, SystemType } from '@herald/core';
 import type { Socket } from 'node:net';
 import type { Backend, BackendPool } from './backends.ts';
 import { LegState, type BackendLeg } from './backend-leg.ts';
-import { FrameSort, isClientRequest, isSystemRequest, parseFrame, requestId, scanBackendFrame, type RequestId, type Scan } from './frames.ts';
+import { FrameSort, jsonFrames, type FrameFormat, type RequestId, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
 
@@ -46,13 +46,9 @@ export function passable(code: number): boolean {
 }
 
 /** `error`: the refusal's, on the Goodbye of a refused browser upgrade. */
-export function goodbyeFrame(code: number, reason: string, retryAfterMs?: number, error?: string): string {
+export function goodbyeMessage(code: number, reason: string, retryAfterMs?: number, error?: string): object {
   const body = retryAfterMs === undefined ? { code, reason } : { code, reason, retryAfterMs };
-  return JSON.stringify({ kind: 'notification', type: SystemType.Goodbye, body: error === undefined ? body : { ...body, error } });
-}
-
-function isResume(request: InFlight): boolean {
-  return isSystemRequest(request.frame) && parseFrame(request.frame)?.['type'] === SystemType.Resume;
+  return { kind: 'notification', type: SystemType.Goodbye, body: error === undefined ? body : { ...body, error } };
 }
 
 /** What every link's last scan found: a frame is scanned and read before the next one is, so one will do. */
@@ -140,17 +136,14 @@ export class Link {
     readonly protocols: readonly string[],
     readonly routeKey: string | undefined,
     takeEarly: () => readonly Buffer[],
-    /**
-     * The session's binary encoding (`herald.v1.msgpack`), whose frames are relayed as binary
-     * but not read: such a session is not moved on a node restart, its client resumes itself.
-     */
-    private readonly codec?: WireCodec | undefined,
+    /** How the session's frames are read and written (its subprotocol's encoding). */
+    private readonly format: FrameFormat = jsonFrames,
   ) {
     this.backend = backend;
     this.target = target;
     target.links++;
     this.listen(backend);
-    for (const frame of takeEarly()) this.fromBackend(frame, false);
+    for (const frame of takeEarly()) this.fromBackend(frame, format.binary);
   }
 
   private listen(backend: BackendLeg): void {
@@ -177,8 +170,8 @@ export class Link {
   private fromBackend(frame: Buffer, isBinary: boolean): void {
     this.backendHeard = true;
     if (this.state === 'relinking') return this.stage(frame);
-    if (!isBinary) {
-      scanBackendFrame(frame, scan);
+    if (isBinary === this.format.binary) {
+      this.format.scanBackend(frame, scan);
       // The client's own rule (PROTOCOL.md §4.6): an offset or seq at or below the one it holds is a duplicate.
       // A backend that resumed a session can send one live just after its answer; it stops here.
       if (scan.sort === FrameSort.Topic) {
@@ -211,7 +204,7 @@ export class Link {
 
   /** Reads a `herald.*` frame from the backend; true when it is held back (a Goodbye). */
   private system(frame: Buffer): boolean {
-    const message = parseFrame(frame);
+    const message = this.format.parse(frame);
     if (message === undefined) return false;
     this.position.fromBackend(message);
     if (message['type'] === SystemType.Goodbye) {
@@ -223,10 +216,7 @@ export class Link {
 
   /** The gateway's own Goodbye, in the session's encoding. */
   private goodbyeOf(code: number, reason: string, retryAfterMs?: number): Buffer | string {
-    const text = goodbyeFrame(code, reason, retryAfterMs);
-    if (this.codec === undefined) return text;
-    const bytes = this.codec.encode(JSON.parse(text));
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return this.format.encode(goodbyeMessage(code, reason, retryAfterMs));
   }
 
   private toClient(frame: Buffer | string): void {
@@ -251,7 +241,7 @@ export class Link {
     this.outBytes = 0;
     client.cork(() => {
       for (const frame of out) {
-        if (client.getBufferedAmount() + frame.length > this.host.closeAbove || client.send(frame, this.codec !== undefined) === DROPPED) {
+        if (client.getBufferedAmount() + frame.length > this.host.closeAbove || client.send(frame, this.format.binary) === DROPPED) {
           this.slowConsumer();
           return;
         }
@@ -288,10 +278,11 @@ export class Link {
 
   fromClient(frame: Buffer, isBinary: boolean): void {
     this.clientHeard = true;
-    if (!isBinary && isClientRequest(frame)) {
-      const id = requestId(frame);
+    const format = this.format;
+    if (isBinary === format.binary && format.isClientRequest(frame)) {
+      const id = format.requestId(frame);
       if (id !== undefined) this.requests.push({ frame, id });
-      if (isSystemRequest(frame)) this.position.fromClient(frame);
+      if (format.isSystemRequest(frame)) this.position.fromClient(format.parse(frame));
     }
     if (this.state === 'relinking' || this.holdingSince !== 0) return this.hold(frame, isBinary);
     this.toBackend(frame, isBinary);
@@ -391,7 +382,7 @@ export class Link {
   private backendEnded(code: number | undefined, reason: string): void {
     const goodbye = this.goodbye;
     this.goodbye = undefined;
-    const goodbyeCode = goodbye === undefined ? undefined : (parseFrame(goodbye)?.['body'] as { code?: unknown } | undefined)?.code;
+    const goodbyeCode = goodbye === undefined ? undefined : (this.format.parse(goodbye)?.['body'] as { code?: unknown } | undefined)?.code;
     // A Goodbye with another code (4409 taken over, 4401 expired, 4429 …) means something to the client: pass it on.
     if (goodbyeCode !== undefined && goodbyeCode !== CloseCode.ShuttingDown) return this.forwardClose(goodbye, code, reason);
     const movable = code === undefined || !passable(code) || code === 1001 || code === 1011 || code === CloseCode.ShuttingDown;
@@ -428,7 +419,7 @@ export class Link {
     this.end();
     if (client !== undefined) {
       client.cork(() => {
-        client.send(this.goodbyeOf(clientCode, clientReason, retryAfterMs), this.codec !== undefined);
+        client.send(this.goodbyeOf(clientCode, clientReason, retryAfterMs), this.format.binary);
         client.end(clientCode, clientReason);
       });
     }
@@ -450,7 +441,7 @@ export class Link {
    * position to resume from, or the client's own `herald.Resume` unanswered).
    */
   private relink(): boolean {
-    if (this.client === undefined || this.requests.some(isResume)) return false;
+    if (this.client === undefined || this.requests.some((request) => this.isResume(request))) return false;
     const body = this.position.resumeBody();
     if (body === undefined) return false;
     this.state = 'relinking';
@@ -514,13 +505,17 @@ export class Link {
   private resumeTopics: Readonly<Record<string, unknown>> | undefined;
   private relinkTimer: ReturnType<typeof setTimeout> | undefined;
 
+  private isResume(request: InFlight): boolean {
+    return this.format.isSystemRequest(request.frame) && this.format.parse(request.frame)?.['type'] === SystemType.Resume;
+  }
+
   private scanSystem(frame: Buffer): Record<string, unknown> | undefined {
-    scanBackendFrame(frame, scan);
-    return scan.sort === FrameSort.System ? parseFrame(frame) : undefined;
+    this.format.scanBackend(frame, scan);
+    return scan.sort === FrameSort.System ? this.format.parse(frame) : undefined;
   }
 
   private sendRaw(message: unknown): void {
-    this.backend.send(JSON.stringify(message));
+    this.backend.send(this.format.encode(message), this.format.binary);
   }
 
   private listedInResume(body: unknown): boolean {
@@ -542,11 +537,11 @@ export class Link {
       return;
     }
     for (const frame of this.staged) {
-      scanBackendFrame(frame, scan);
+      this.format.scanBackend(frame, scan);
       if (scan.sort === FrameSort.Topic && !this.position.topicSent(frame, scan.topicStart, scan.topicEnd, scan.position)) continue;
       if (scan.sort === FrameSort.Private && !this.position.privateSent(scan.position)) continue;
       if (scan.sort === FrameSort.System) {
-        const system = parseFrame(frame);
+        const system = this.format.parse(frame);
         if (system !== undefined) this.position.fromBackend(system);
       }
       this.toClient(frame);
@@ -560,7 +555,7 @@ export class Link {
     const retry = this.retry.filter((request) => this.requests.includes(request));
     this.retry = [];
     this.host.stats.requestsRetried += retry.length;
-    this.fromClientHeld = [...retry.map(({ frame }) => ({ frame, binary: false })), ...this.fromClientHeld];
+    this.fromClientHeld = [...retry.map(({ frame }) => ({ frame, binary: this.format.binary })), ...this.fromClientHeld];
     this.releaseHeld();
     const ms = Date.now() - this.relinkStartedAt;
     this.host.relinked(this, ms);

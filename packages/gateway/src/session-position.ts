@@ -4,7 +4,6 @@
  * client's behalf; every frame relayed to the client leg reaches it while that leg stays open.
  */
 import { BROADCAST_TOPIC, SystemType } from '@herald/core';
-import { parseFrame } from './frames.ts';
 
 interface TopicPosition {
   /** The topic's name as bytes, compared against frames without decoding them. */
@@ -70,9 +69,8 @@ export class SessionPosition {
     return true;
   }
 
-  /** Reads a client's `herald.*` request: the token of an Authenticate, the seq a Resume starts from. */
-  fromClient(frame: Buffer): void {
-    const message = parseFrame(frame);
+  /** Reads a client's `herald.*` request, decoded: the token of an Authenticate, the seq a Resume starts from. */
+  fromClient(message: Record<string, unknown> | undefined): void {
     const body = message?.['body'];
     if (!isRecord(body)) return;
     if (message?.['type'] === SystemType.Authenticate && typeof body['token'] === 'string') this.token = body['token'];

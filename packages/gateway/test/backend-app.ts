@@ -3,6 +3,7 @@
  * notifications, a large answer, and `test.Where` naming the node that answered.
  */
 import { createHerald, defineContract, MemoryBroker, type Broker, type Herald, type HeraldOptions, type SessionStore } from '@herald/core';
+import { msgpack } from '@herald/core/msgpack';
 import { z } from 'zod';
 
 export const contract = defineContract({
@@ -31,6 +32,7 @@ export interface BackendAppOptions {
 export function createBackendHerald(options: BackendAppOptions): Herald<TestContract> {
   return createHerald({
     contract,
+    codecs: [msgpack()],
     broker: options.broker ?? new MemoryBroker({ historySize: 10_000 }),
     ...(options.sessionStore === undefined ? {} : { sessionStore: options.sessionStore }),
     authenticate: (token) => (token.startsWith('user:') ? { userId: token.slice(5) } : null),

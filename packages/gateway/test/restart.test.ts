@@ -5,6 +5,7 @@
  * (SIGKILL) and restarted. The gateway resumes each session on the other backend for its
  * client: every client keeps its one socket, and gets every message once and in order.
  */
+import { msgpack } from '@herald/core/msgpack';
 import { RedisBroker, RedisSessionStore } from '@herald/redis';
 import { startRedis, type RedisServer } from '@herald/redis/testing';
 import { eventually } from '@herald/testing';
@@ -18,7 +19,10 @@ import { startBackend, START_BOUND_MS, type BackendProcess } from './processes.t
 const CLIENTS = Number(process.env['HERALD_GATEWAY_CLIENTS'] ?? 20);
 /** Long-poll clients beside them, polling the gateway's own endpoints (the backends serve WebSocket only). */
 const LONG_POLL_CLIENTS = Number(process.env['HERALD_GATEWAY_LONG_POLL_CLIENTS'] ?? 10);
-const LINKS = CLIENTS + LONG_POLL_CLIENTS;
+/** WebSocket clients in `herald.v1.msgpack`, whose binary frames the gateway reads to move their sessions too. */
+const MSGPACK_CLIENTS = Number(process.env['HERALD_GATEWAY_MSGPACK_CLIENTS'] ?? 6);
+const LINKS = CLIENTS + LONG_POLL_CLIENTS + MSGPACK_CLIENTS;
+const codec = msgpack();
 const TICK_MS = 25;
 const PRIVATE_MS = 100;
 
@@ -54,7 +58,7 @@ afterAll(async () => {
 
 interface Observed {
   readonly userId: string;
-  readonly transport: 'websocket' | 'long-poll';
+  readonly transport: 'websocket' | 'long-poll' | 'msgpack';
   /** Closes it on purpose, at the end. */
   close(): void;
   readonly ticks: number[];
@@ -79,24 +83,28 @@ function unjoined(): string {
     .join('; ');
 }
 
-function observe(userId: string): Promise<Observed> {
-  const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`, 'herald.v1', { headers: { authorization: `Bearer user:${userId}` } });
-  const observed: Observed = { userId, transport: 'websocket', close: () => socket.close(1000), ticks: [], privates: [], closed: undefined, joinedAt: undefined, early: [] };
+/** A WebSocket client, in `herald.v1` or (`binary`) in `herald.v1.msgpack`. */
+function observe(userId: string, binary = false): Promise<Observed> {
+  const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`, binary ? codec.protocol : 'herald.v1', { headers: { authorization: `Bearer user:${userId}` } });
+  const observed: Observed = { userId, transport: binary ? 'msgpack' : 'websocket', close: () => socket.close(1000), ticks: [], privates: [], closed: undefined, joinedAt: undefined, early: [] };
   observers.push(observed);
+  const send = (message: object) => socket.send(binary ? codec.encode(message) : JSON.stringify(message));
   return new Promise((resolve, reject) => {
     socket.on('error', reject);
     socket.on('close', (code) => (observed.closed = code));
-    socket.on('message', (data) => {
-      if (observed.joinedAt === undefined) observed.early.push(String(data).slice(0, 200));
-      const message = JSON.parse(String(data)) as { kind: string; type?: string; reqId?: string; seq?: number; body?: { n?: number; offset?: number } };
-      if (message.type === 'herald.Welcome') socket.send(JSON.stringify({ kind: 'req', id: 'join', type: 'test.Join', body: { room: 'r' } }));
+    socket.on('message', (data: Buffer, isBinary) => {
+      if (isBinary !== binary) reject(new Error(`${userId}: a ${isBinary ? 'binary' : 'text'} frame`));
+      const decoded: unknown = binary ? codec.decode(data) : JSON.parse(String(data));
+      if (observed.joinedAt === undefined) observed.early.push(JSON.stringify(decoded).slice(0, 200));
+      const message = decoded as { kind: string; type?: string; reqId?: string; seq?: number; body?: { n?: number; offset?: number } };
+      if (message.type === 'herald.Welcome') send({ kind: 'req', id: 'join', type: 'test.Join', body: { room: 'r' } });
       else if (message.reqId === 'join') {
         observed.joinedAt = message.body?.offset;
         resolve(observed);
       } else if (message.type === 'test.Tick') observed.ticks.push(message.body?.n ?? -1);
       else if (message.type === 'test.Private') {
         observed.privates.push(message.body?.n ?? -1);
-        socket.send(JSON.stringify({ kind: 'ack', seq: message.seq }));
+        send({ kind: 'ack', seq: message.seq });
       }
     });
   });
@@ -138,11 +146,19 @@ function tally(seen: readonly number[], first: number, last: number) {
   return { lost, duplicated: seen.length - unique.size, reordered };
 }
 
-it(`${CLIENTS} WebSocket and ${LONG_POLL_CLIENTS} long-poll clients keep their connection and every message while both backends restart in turn`, async () => {
+it(`${CLIENTS} WebSocket (and ${MSGPACK_CLIENTS} in herald.v1.msgpack) and ${LONG_POLL_CLIENTS} long-poll clients keep their connection and every message while both backends restart in turn`, async () => {
   const publisherStore = new RedisSessionStore({ redis: redis.url });
   await publisherStore.ready;
   const publisher = createBackendHerald({ node: 'publisher', broker: new RedisBroker({ redis: redis.url }), sessionStore: publisherStore });
-  const clients = await within(Promise.all([...Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`)), ...Array.from({ length: LONG_POLL_CLIENTS }, (_, i) => observeLongPoll(`lp${i}`))]), 30_000, 'clients joined').catch((error: unknown) => {
+  const clients = await within(
+    Promise.all([
+      ...Array.from({ length: CLIENTS }, (_, i) => observe(`u${i}`)),
+      ...Array.from({ length: MSGPACK_CLIENTS }, (_, i) => observe(`mp${i}`, true)),
+      ...Array.from({ length: LONG_POLL_CLIENTS }, (_, i) => observeLongPoll(`lp${i}`)),
+    ]),
+    30_000,
+    'clients joined',
+  ).catch((error: unknown) => {
     throw new Error(`${String(error)}; not joined: ${unjoined()}; gateway stats ${JSON.stringify(gateway.stats)}`);
   });
   expect(new Set(gateway.backends.map((backend) => backend.links))).toEqual(new Set([LINKS / 2]));
@@ -206,7 +222,7 @@ it(`${CLIENTS} WebSocket and ${LONG_POLL_CLIENTS} long-poll clients keep their c
     }
   }
   console.log(
-    `restart: ${CLIENTS} WebSocket and ${LONG_POLL_CLIENTS} long-poll clients, ${ticks} topic and ${privates} private notifications each; relinks ${gateway.stats.relinks} ` +
+    `restart: ${CLIENTS} WebSocket, ${MSGPACK_CLIENTS} MessagePack and ${LONG_POLL_CLIENTS} long-poll clients, ${ticks} topic and ${privates} private notifications each; relinks ${gateway.stats.relinks} ` +
       `(graceful: ${afterGraceful.relinks}, max ${afterGraceful.maxRelinkMs} ms; after SIGKILL: max ${gateway.stats.maxRelinkMs} ms), failures ${gateway.stats.relinkFailures}, duplicates dropped at the gateway ${gateway.stats.duplicatesDropped}; ` +
       `lost ${totals.lost}, duplicated ${totals.duplicated}, reordered ${totals.reordered}, disconnected ${totals.disconnected}`,
   );
