@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BackendLeg, dialLeg, LegState } from './backend-leg.ts';
+import { BackendLeg, dialLeg, LegState, NO_LISTENER, type LegListener } from './backend-leg.ts';
 
 let http: Server;
 let wss: WebSocketServer;
@@ -63,12 +63,19 @@ async function open(path = '/ws'): Promise<BackendLeg> {
   return dialed.leg;
 }
 
+/** Hears the leg until its next event of one kind, then no more. */
+function once<T>(leg: BackendLeg, hear: (resolve: (value: T) => void) => Partial<LegListener>): Promise<T> {
+  return new Promise((resolve) => {
+    leg.listener = { ...NO_LISTENER, ...hear((value) => ((leg.listener = NO_LISTENER), resolve(value))) };
+  });
+}
+
 function next(leg: BackendLeg): Promise<{ data: Buffer; binary: boolean }> {
-  return new Promise((resolve) => leg.once('message', (data: Buffer, binary: boolean) => resolve({ data: Buffer.from(data), binary })));
+  return once(leg, (resolve) => ({ legMessage: (_leg, data, binary) => resolve({ data: Buffer.from(data), binary }) }));
 }
 
 function closed(leg: BackendLeg): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => leg.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+  return once(leg, (resolve) => ({ legClosed: (_leg, code, reason) => resolve({ code, reason }) }));
 }
 
 describe('backend leg', () => {
@@ -106,7 +113,7 @@ describe('backend leg', () => {
     const pong = new Promise((resolve) => server.once('pong', (data) => resolve(String(data))));
     server.ping('are you there');
     expect(await pong).toBe('are you there');
-    const ours = new Promise((resolve) => leg.once('pong', resolve));
+    const ours = once(leg, (resolve) => ({ legPong: () => resolve(undefined) }));
     leg.ping();
     await ours;
     leg.close();

@@ -16,7 +16,6 @@
  * UTF-8 is not checked here: the client leg's WebSocket checks what reaches the client.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -46,11 +45,39 @@ export interface LegDialOptions {
 }
 
 /**
- * An open backend leg. Events: `message` (payload, isBinary), `pong`, and `close` (code, reason
- * as bytes), once, after which the leg is closed (1006: the connection ended without a close frame).
+ * Who hears a leg: its messages (payload, isBinary), its pongs, and its end, once, after which
+ * the leg is closed (1006: the connection ended without a close frame). One object with the leg
+ * passed in, not an emitter's listeners: a link holds its legs for the session's life, and
+ * closures and listener lists per leg were a tenth of a relayed session's memory.
  */
-export class BackendLeg extends EventEmitter {
+export interface LegListener {
+  legMessage(leg: BackendLeg, data: Buffer, isBinary: boolean): void;
+  legPong(leg: BackendLeg): void;
+  legClosed(leg: BackendLeg, code: number, reason: string): void;
+}
+
+/** A leg's listener before anyone listens, and after its link let go of it. */
+export const NO_LISTENER: LegListener = { legMessage() {}, legPong() {}, legClosed() {} };
+
+/** The leg of a socket, for the socket's listeners, which are shared by every leg. */
+const LEG = Symbol('backend leg');
+type LegSocket = Socket & { [LEG]: BackendLeg };
+
+function onSocketData(this: LegSocket, chunk: Buffer): void {
+  this[LEG].feed(chunk);
+}
+
+// An error is followed by `close`, which is what the leg reports (1006).
+function onSocketError(): void {}
+
+function onSocketClose(this: LegSocket): void {
+  this[LEG].socketClosed();
+}
+
+/** An open backend leg; `listener` hears it. */
+export class BackendLeg {
   readyState: LegState = LegState.Open;
+  listener: LegListener = NO_LISTENER;
   /** Bytes read but not yet a whole frame. */
   private partial: Buffer | undefined;
   /** A fragmented message being read, and its opcode. */
@@ -66,11 +93,15 @@ export class BackendLeg extends EventEmitter {
     readonly protocol: string,
     private readonly maxPayload: number,
   ) {
-    super();
-    socket.on('data', (chunk: Buffer) => this.feed(chunk));
-    // An error is followed by `close`, which is what the leg reports (1006).
-    socket.on('error', () => {});
-    socket.on('close', () => this.ended(1006, ''));
+    (socket as LegSocket)[LEG] = this;
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  /** The TCP connection ended. */
+  socketClosed(): void {
+    this.ended(1006, '');
   }
 
   /** Bytes written to the leg but not yet to the kernel. */
@@ -183,7 +214,7 @@ export class BackendLeg extends EventEmitter {
       case Opcode.Text:
       case Opcode.Binary:
         if (this.fragments !== undefined) return this.fail(1002, 'a new message inside a fragmented one');
-        if (fin) return void this.emit('message', payload, opcode === Opcode.Binary);
+        if (fin) return this.listener.legMessage(this, payload, opcode === Opcode.Binary);
         this.fragments = [payload];
         this.fragmentsBinary = opcode === Opcode.Binary;
         return;
@@ -196,13 +227,13 @@ export class BackendLeg extends EventEmitter {
         if (total > this.maxPayload) return this.fail(1009, 'message too large');
         if (!fin) return;
         this.fragments = undefined;
-        return void this.emit('message', Buffer.concat(fragments, total), this.fragmentsBinary);
+        return this.listener.legMessage(this, Buffer.concat(fragments, total), this.fragmentsBinary);
       }
       case Opcode.Ping:
         if (this.readyState === LegState.Open) this.frame(Opcode.Pong, Buffer.from(payload));
         return;
       case Opcode.Pong:
-        return void this.emit('pong');
+        return this.listener.legPong(this);
       case Opcode.Close: {
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
         const reason = payload.length > 2 ? payload.toString('utf8', 2) : '';
@@ -231,7 +262,7 @@ export class BackendLeg extends EventEmitter {
     clearTimeout(this.closeTimer);
     // After this turn's callbacks: a close read with the handshake's answer (a refusal's Goodbye
     // then close) reaches the link that takes the leg over in them, as `ws` reported it late too.
-    setImmediate(() => this.emit('close', code, Buffer.from(reason)));
+    setImmediate(() => this.listener.legClosed(this, code, reason));
   }
 }
 

@@ -1,5 +1,5 @@
 /** Opens a backend leg to a node: open, refused (the node's HTTP answer), or failed. */
-import { BackendLeg, dialLeg } from './backend-leg.ts';
+import { BackendLeg, dialLeg, NO_LISTENER, type LegListener } from './backend-leg.ts';
 import type { Backend } from './backends.ts';
 
 export type Dialed =
@@ -25,32 +25,49 @@ export async function dialBackend(
   if (dialed.kind !== 'open') return dialed;
   const backend = dialed.leg;
   // Held until the link listens; let go once taken, so the Welcome is not kept for the leg's life.
-  let early: Buffer[] = [];
-  const onEarly = (data: Buffer): void => {
-    early.push(data);
-  };
-  backend.on('message', onEarly);
+  const early = new EarlyFrames();
+  backend.listener = early;
   backend.feed(dialed.early);
   const takeEarly = (): readonly Buffer[] => {
-    backend.off('message', onEarly);
-    const taken = early;
-    early = [];
+    if (backend.listener === early) backend.listener = NO_LISTENER;
+    const taken = early.frames;
+    early.frames = [];
     return taken;
   };
-  const firstFrame = (timeoutMs: number): Promise<Buffer | undefined> => {
-    if (early[0] !== undefined) return Promise.resolve(early[0]);
+  const firstFrame = (timeoutMs: number): Promise<Buffer | undefined> => early.first(timeoutMs);
+  return { kind: 'open', backend, target, takeEarly, firstFrame };
+}
+
+/** What a leg sends before its link listens: its first frames, and whether it closed. */
+class EarlyFrames implements LegListener {
+  frames: Buffer[] = [];
+  private closed = false;
+  private waiting: ((frame: Buffer | undefined) => void) | undefined;
+
+  legMessage(_leg: BackendLeg, data: Buffer): void {
+    this.frames.push(data);
+    this.waiting?.(data);
+  }
+
+  legPong(): void {}
+
+  legClosed(): void {
+    this.closed = true;
+    this.waiting?.(undefined);
+  }
+
+  /** The first frame, once there is one; undefined if the leg closed or said nothing within `timeoutMs`. */
+  first(timeoutMs: number): Promise<Buffer | undefined> {
+    if (this.frames[0] !== undefined) return Promise.resolve(this.frames[0]);
+    if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), timeoutMs);
       const done = (frame: Buffer | undefined): void => {
         clearTimeout(timer);
-        backend.off('message', done);
-        backend.off('close', onClose);
+        this.waiting = undefined;
         resolve(frame);
       };
-      const onClose = (): void => done(undefined);
-      const timer = setTimeout(onClose, timeoutMs);
-      backend.on('message', done);
-      backend.on('close', onClose);
+      this.waiting = done;
     });
-  };
-  return { kind: 'open', backend, target, takeEarly, firstFrame };
+  }
 }

@@ -272,7 +272,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
 
   function openLink(dialed: OpenDialed, route: Route, protocols: readonly string[]): Link {
     const format = dialed.backend.protocol === binaryCodec?.protocol ? binaryFrames : undefined;
-    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols, route.routeKey, dialed.takeEarly, format);
+    // A copy of the exact size: the list built by pushes reserves 17 slots, kept for the session's life.
+    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols.slice(), route.routeKey, dialed.takeEarly, format);
     links.add(link);
     stats.linksOpen++;
     stats.linksOpened++;

@@ -6,7 +6,7 @@
 import { CloseCode, SystemType } from '@herald/core';
 import type { Socket } from 'node:net';
 import type { Backend, BackendPool } from './backends.ts';
-import { LegState, type BackendLeg } from './backend-leg.ts';
+import { LegState, NO_LISTENER, type BackendLeg, type LegListener } from './backend-leg.ts';
 import { FrameSort, jsonFrames, type FrameFormat, type RequestId, type Scan } from './frames.ts';
 import type { LinkHost } from './link-host.ts';
 import { SessionPosition } from './session-position.ts';
@@ -92,7 +92,7 @@ interface InFlight {
   readonly id: RequestId;
 }
 
-export class Link {
+export class Link implements LegListener {
   client: ClientSocket | undefined;
   backend: BackendLeg;
   target: Backend;
@@ -147,16 +147,20 @@ export class Link {
   }
 
   private listen(backend: BackendLeg): void {
-    backend.on('message', (data: Buffer, isBinary: boolean) => {
-      if (backend === this.backend) this.fromBackend(data, isBinary);
-    });
-    backend.on('pong', () => {
-      if (backend === this.backend) this.backendHeard = true;
-    });
-    backend.on('close', (code: number, reason: Buffer) => {
-      if (backend === this.backend) this.backendClosed(code, reason.toString());
-    });
-    backend.on('error', () => {});
+    backend.listener = this;
+  }
+
+  // A leg this link moved away from is heard no more.
+  legMessage(leg: BackendLeg, data: Buffer, isBinary: boolean): void {
+    if (leg === this.backend) this.fromBackend(data, isBinary);
+  }
+
+  legPong(leg: BackendLeg): void {
+    if (leg === this.backend) this.backendHeard = true;
+  }
+
+  legClosed(leg: BackendLeg, code: number, reason: string): void {
+    if (leg === this.backend) this.backendClosed(code, reason);
   }
 
   /** The client leg opened (a uWS socket, or a long-poll connection). */
@@ -365,7 +369,7 @@ export class Link {
   backendLost(why: string): void {
     if (this.state !== 'open') return;
     const backend = this.backend;
-    backend.removeAllListeners('close');
+    backend.listener = NO_LISTENER;
     backend.terminate();
     this.backendEnded(undefined, why);
   }
@@ -572,7 +576,7 @@ export class Link {
     this.host.stats.relinkFailures++;
     this.host.logger.warn({ event: 'relink_failed', why }, 'gateway: could not relink a session; the client resumes itself');
     if (this.backend.readyState === LegState.Open || this.backend.readyState === LegState.Connecting) {
-      this.backend.removeAllListeners('close');
+      this.backend.listener = NO_LISTENER;
       this.backend.close(CloseCode.ClientLost, 'relink abandoned');
     }
     this.closeClient(CloseCode.BackendLost, 'backend lost', true);

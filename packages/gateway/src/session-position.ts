@@ -16,6 +16,8 @@ interface TopicPosition {
   delta?: string | undefined;
 }
 
+const BROADCAST_NAME = Buffer.from(BROADCAST_TOPIC);
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -26,7 +28,7 @@ export class SessionPosition {
   seq = 0;
   /** The last `herald.Authenticate` token the client sent (browsers authenticate in-session). */
   token: string | undefined;
-  private readonly topics: TopicPosition[] = [];
+  private topics: readonly TopicPosition[] = [];
   /** The seq of the client's own `herald.Resume`, until it is answered. */
   private resumeSeq = 0;
 
@@ -38,7 +40,8 @@ export class SessionPosition {
 
   private set(topic: string, epoch: string | undefined, offset: number): void {
     const entry = this.topics.find((candidate) => candidate.topic === topic);
-    if (entry === undefined) this.topics.push({ name: Buffer.from(topic), topic, epoch, offset });
+    // A new array of the exact size (a push or a spread reserves 17 slots), and `$all`'s name shared: every session has it.
+    if (entry === undefined) this.topics = this.topics.concat({ name: topic === BROADCAST_TOPIC ? BROADCAST_NAME : Buffer.from(topic), topic, epoch, offset });
     else {
       entry.epoch = epoch;
       entry.offset = offset;
@@ -46,8 +49,7 @@ export class SessionPosition {
   }
 
   private drop(topic: string): void {
-    const index = this.topics.findIndex((entry) => entry.topic === topic);
-    if (index >= 0) this.topics.splice(index, 1);
+    this.topics = this.topics.filter((entry) => entry.topic !== topic);
   }
 
   /** Records a topic notification's offset; false when the client already has it (a replayed duplicate). */
