@@ -20,7 +20,7 @@ const herald = createBackendHerald({
   node,
   ...(redisUrl === undefined ? {} : { broker: new RedisBroker({ redis: redisUrl }) }),
   ...(sessionStore === undefined ? {} : { sessionStore }),
-  limits: { pingIntervalMs, pingTimeoutMs, ...(process.env['MAX_PER_ADDRESS'] === undefined ? {} : { maxConnectionsPerAddress: Number(process.env['MAX_PER_ADDRESS']) }) },
+  limits: { pingIntervalMs, pingTimeoutMs },
   origins: ['http://allowed.test'],
 });
 const app = loadUws().App();
