@@ -49,7 +49,7 @@ export async function scenarioConflation(smoke: boolean, log: (line: string) => 
   const buffers = figures.buffers.isolated
     ? `TCP buffers of a network namespace of its own (tcp_rmem ${figures.buffers.tcpRmem}, tcp_wmem ${figures.buffers.tcpWmem})`
     : `the host's TCP buffers (tcp_rmem ${figures.buffers.tcpRmem}, tcp_wmem ${figures.buffers.tcpWmem})`;
-  const setup = `${figures.subscribers} subscribers, ${figures.slow} reading ${figures.slowBytesPerSecond / 1000} KB/s, ${figures.rate} msg/s of ~0.6 KB for ${figures.seconds} s`;
+  const setup = `${figures.subscribers} subscribers, ${figures.slow} reading ${figures.slowBytesPerSecond / 1000} KB/s, ${figures.rate} msg/s of ~0.5 KB for ${figures.seconds} s`;
   const caveat = `${figures.rate} msg/s, not 1,000: 900 fast subscribers at 200/s already kept the server core at 95%; ${buffers}`;
   const targets: Target[] = [];
   if (slow !== undefined) {
@@ -71,11 +71,13 @@ export async function scenarioConflation(smoke: boolean, log: (line: string) => 
   if (slow !== undefined && quiet !== undefined) {
     const ratio = slow.p99Ms / quiet.p99Ms;
     const lossless = slow.fastMinReceived === slow.published;
+    // A baseline whose fast ones lost messages was itself disturbed (a starved generator or server): no ratio against it.
+    const baseline = quiet.fastMinReceived === quiet.published && quiet.fastConflated === 0;
     targets.push({
       scenario: 13,
       target: `conflation: fast subscribers' p99 beside the slow ones ≤ 1.2× without them, and every message reaches them`,
-      measured: `${slow.p99Ms} ms vs ${quiet.p99Ms} ms (${ratio.toFixed(2)}×); the fewest a fast one got: ${slow.fastMinReceived} of ${slow.published} (${slow.fastConflated} conflated frames to fast ones)`,
-      holds: Number.isFinite(ratio) && lagged(slow) ? ratio <= 1.2 && lossless : null,
+      measured: `${baseline ? '' : `not measured: without the slow ones a fast one got only ${quiet.fastMinReceived} of ${quiet.published} (a disturbed run); `}${slow.p99Ms} ms vs ${quiet.p99Ms} ms (${ratio.toFixed(2)}×); the fewest a fast one got: ${slow.fastMinReceived} of ${slow.published} (${slow.fastConflated} conflated frames to fast ones)`,
+      holds: Number.isFinite(ratio) && lagged(slow) && baseline ? ratio <= 1.2 && lossless : null,
       caveat,
     });
   }
