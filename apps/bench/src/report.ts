@@ -300,7 +300,7 @@ function summaryRows(results: Results): string[][] {
     ],
     [
       '13. Conflation',
-      `server RSS ${cSlow?.rssMiB.third ?? 'n/a'} → ${cSlow?.rssMiB.end ?? 'n/a'} MiB with ${results.conflation?.slow ?? 'n/a'} slow subscribers`,
+      `server RSS ${cSlow?.rssMiB.third ?? 'n/a'} → ${cSlow?.rssMiB.end ?? 'n/a'} MiB with ${results.conflation?.slow ?? 'n/a'} slow subscribers, up to ${cSlow?.slowFullMax ?? 'n/a'} of them behind on the server (${int(cSlow?.slowConflated ?? NaN)} conflated frames to them)`,
       `fast p99 ${ratio((cSlow?.p99Ms ?? NaN) / (cQuiet?.p99Ms ?? NaN))} without slow ones`,
     ],
     [
@@ -559,24 +559,33 @@ export function renderMarkdown(results: Results): string {
   out.push('## 13. Conflation');
   out.push('');
   const c = results.conflation;
+  const buffers =
+    c === undefined
+      ? ''
+      : c.buffers.isolated
+        ? `in a network namespace of its own whose TCP buffers are small (tcp_rmem ${c.buffers.tcpRmem}, tcp_wmem ${c.buffers.tcpWmem}), so that what a slow one is owed piles up in the server (high-water mark ${int(c.highWaterMark / 1024)} KiB)`
+        : `on the host's TCP buffers (tcp_rmem ${c.buffers.tcpRmem}, tcp_wmem ${c.buffers.tcpWmem}: ${c.buffers.reason ?? 'no namespace'}), where the kernel may hold what a slow one is owed`;
   out.push(
     c === undefined
       ? 'Not run.'
-      : `Herald on uWS publishes one topic at ${int(c.rate)} messages of ~1 KB a second for ${int(c.seconds)} s to ${int(c.subscribers)} subscribers; ${int(c.slow)} of them read ${int(c.slowBytesPerSecond / 1000)} KB/s through a token bucket, the rest as fast as they can. Three runs: conflated without the slow ones (the same fast ones only), conflated with them, not conflated with them (they catch up from history). Latency is from publish to receipt, over the fast ones, after the first fifth of the run.`,
+      : `Herald on uWS publishes one topic at ${int(c.rate)} messages of ~0.5 KB a second for ${int(c.seconds)} s to ${int(c.subscribers)} subscribers, ${buffers}; ${int(c.slow)} of them read ${int(c.slowBytesPerSecond / 1000)} KB/s through a token bucket, the rest as fast as they can. Three runs: conflated without the slow ones (the same fast ones only), conflated with them, not conflated with them (they catch up from history). Latency is from publish to receipt, over the fast ones, after the first fifth of the run; "held" is what the server's send buffers hold for the slow ones (uWS's, not the kernel's), sampled every second.`,
   );
   out.push('');
   if (c !== undefined) {
+    const closes = (r: (typeof c.runs)[number]) => Object.entries(r.closeCodes).map(([code, n]) => `${int(n)} × ${code}`).join(', ') || 'none';
     out.push(
       table(
-        ['run', 'fast p50 / p99', 'fewest a fast one got', 'server RSS at ⅓ → end (max)', 'server CPU', 'slow ones read', 'conflated frames to slow ones'],
+        ['run', 'fast p50 / p99', 'fewest a fast one got', 'server RSS at ⅓ → end (max)', 'held for slow ones at ⅓ → end (above the mark, most)', 'server CPU', 'slow ones read: frames, conflated, resets', 'age of what they read p50 / p99', 'closed'],
         c.runs.map((r) => [
           r.name,
           `${ms(r.p50Ms)} / ${ms(r.p99Ms)} ms`,
           `${int(r.fastMinReceived)} of ${int(r.published)}`,
           `${r.rssMiB.third} → ${r.rssMiB.end} MiB (${r.rssMiB.max})`,
+          r.slow === 0 ? '—' : `${int(r.slowBufferedKiB.third)} → ${int(r.slowBufferedKiB.end)} KiB (${int(r.slowFullMax)} of ${int(r.slow)})`,
           `${r.serverCpuSeconds.toFixed(1)} s`,
-          `${int(r.slowBytes / 1024)} KiB`,
-          int(r.slowConflated),
+          r.slow === 0 ? '—' : `${int(r.slowReceived)}, ${int(r.slowConflated)}, ${int(r.slowResets)}`,
+          r.slow === 0 ? '—' : `${(r.slowAgeMs.p50 / 1000).toFixed(1)} / ${(r.slowAgeMs.p99 / 1000).toFixed(1)} s`,
+          closes(r),
         ]),
       ),
     );

@@ -44,6 +44,8 @@ export class RawWs {
   seq = 0;
   /** Herald responses received on this connection (what its requests confirm with `resp`). */
   responses = 0;
+  /** The code of the server's close frame (0 before one, 1005 when it had none). */
+  closeCode = 0;
   private pending: Buffer | null = null;
   private readonly opened: Promise<void>;
 
@@ -111,6 +113,18 @@ export class RawWs {
     this.write(maskedFrame(text));
   }
 
+  /**
+   * Stops reading (a slow consumer): what the server sends fills the kernel's socket buffers,
+   * then the server's own, until `resume`. A message split across reads waits for the rest.
+   */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   /** Ends the session cleanly: close frame 1000, then the TCP close. */
   close(): void {
     if (this.closed) return;
@@ -151,6 +165,7 @@ export class RawWs {
       } else if (opcode === 9) {
         this.write(maskedFrame(buf.subarray(i + head, end), 10));
       } else if (opcode === 8) {
+        this.closeCode = size >= 2 ? buf.readUInt16BE(i + head) : 1005;
         this.socket.end();
       }
       i = end;
