@@ -16,7 +16,7 @@ import type { Herald } from '@herald/core';
 import { RedisBroker, RedisSessionStore } from '@herald/redis';
 import { startRedis, type RedisServer } from '@herald/redis/testing';
 import { eventually } from '@herald/testing';
-import { freePort, startNginx, type Nginx } from '@herald/testing/node';
+import { startNginx, type Nginx } from '@herald/testing/node';
 import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -25,6 +25,7 @@ import { createBackendHerald, type TestContract } from './backend-app.ts';
 import { launchChromium, type Chromium } from './chromium.ts';
 import type { HeraldPage, Observed } from './long-poll-page.ts';
 import { startBackend, START_BOUND_MS, type BackendProcess } from './processes.ts';
+import { tally } from './tally.ts';
 
 /** Generous: every wait ends as soon as its condition holds; this only bounds a hang on a loaded machine. */
 const WAIT_MS = 30_000;
@@ -42,8 +43,10 @@ let passing: Nginx;
 let browser: Chromium;
 let publisher: Herald<TestContract>;
 
+/** Starts node `i`, again on its port after the first time. */
 async function start(i: number): Promise<void> {
   backends[i] = await startBackend({ REDIS_URL: redis.url, NODE: `node-${i}`, ORIGINS: origins }, ports[i]);
+  ports[i] = (backends[i] as BackendProcess).port;
 }
 
 /** The page and `@herald/client`, bundled together by esbuild for the browser, as an application ships them. */
@@ -64,10 +67,9 @@ async function bundlePage(): Promise<string> {
 
 beforeAll(async () => {
   redis = await startRedis();
-  ports.push(await freePort(), await freePort());
-  // The nodes start last, once the proxies' origins (the pages' origins) are known.
+  // The nodes start last, once the proxies' origins (the pages' origins) are known: the gateway reads their list every health round.
   gateway = await serveGateway({
-    backends: ports.map((port) => `ws://127.0.0.1:${port}/ws`),
+    backends: () => ports.map((port) => `ws://127.0.0.1:${port}/ws`),
     port: 0,
     host: '127.0.0.1',
     healthIntervalMs: 200,
@@ -84,7 +86,7 @@ beforeAll(async () => {
   [blocking, passing] = await Promise.all([startNginx(gateway.port, 'no-upgrade', { pages: pagesPort }), startNginx(gateway.port, 'upgrade', { pages: pagesPort })]);
   origins = [blocking, passing].map((proxy) => `http://127.0.0.1:${proxy.port}`).join(',');
   await Promise.all([start(0), start(1)]);
-  await eventually(() => expect(gateway.backends.every((backend) => backend.healthy)).toBe(true), WAIT_MS, 50);
+  await eventually(() => expect(gateway.backends.map((backend) => backend.healthy)).toEqual([true, true]), WAIT_MS, 50);
   const publisherStore = new RedisSessionStore({ redis: redis.url });
   await publisherStore.ready;
   publisher = createBackendHerald({ node: 'publisher', broker: new RedisBroker({ redis: redis.url }), sessionStore: publisherStore });
@@ -118,15 +120,6 @@ async function open(proxy: Nginx): Promise<Page> {
   await tab.goto(`http://127.0.0.1:${proxy.port}/`);
   await tab.waitForFunction(() => 'heraldPage' in globalThis, undefined, { timeout: WAIT_MS });
   return tab;
-}
-
-function tally(seen: readonly number[], first: number, last: number) {
-  let reordered = 0;
-  for (let i = 1; i < seen.length; i++) if ((seen[i] as number) <= (seen[i - 1] as number)) reordered++;
-  const unique = new Set(seen);
-  let lost = 0;
-  for (let n = first; n <= last; n++) if (!unique.has(n)) lost++;
-  return { lost, duplicated: seen.length - unique.size, reordered };
 }
 
 it('the control: behind nginx that passes upgrades on, the page uses WebSocket', async () => {
