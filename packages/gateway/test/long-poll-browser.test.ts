@@ -33,7 +33,7 @@ const TICK_MS = 25;
 const PRIVATE_MS = 100;
 
 let redis: RedisServer;
-const ports: number[] = [];
+const ports: (number | undefined)[] = [];
 const backends: (BackendProcess | undefined)[] = [];
 let origins: string;
 let gateway: Gateway;
@@ -69,7 +69,7 @@ beforeAll(async () => {
   redis = await startRedis();
   // The nodes start last, once the proxies' origins (the pages' origins) are known: the gateway reads their list every health round.
   gateway = await serveGateway({
-    backends: () => ports.map((port) => `ws://127.0.0.1:${port}/ws`),
+    backends: () => ports.filter((port) => port !== undefined).map((port) => `ws://127.0.0.1:${port}/ws`),
     port: 0,
     host: '127.0.0.1',
     healthIntervalMs: 200,
