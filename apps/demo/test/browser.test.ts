@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type DemoServer } from '../src/server.ts';
-import { startNginx } from './nginx.ts';
+import { startNginx } from '@herald/testing/node';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [

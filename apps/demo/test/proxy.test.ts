@@ -9,12 +9,11 @@
  */
 import { autoTransport, createClient, type ClientState, type HeraldClient } from '@herald/client';
 import { createLongPollHandler } from '@herald/long-poll';
-import { freePort } from '@herald/testing/node';
 import { attachHttp, loadUws, serveHerald, type HeraldUwsServer } from '@herald/uws';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createChat } from '../src/app.ts';
-import { startNginx, type Nginx } from './nginx.ts';
+import { freePort, startNginx, type Nginx } from '@herald/testing/node';
 
 const PING_INTERVAL_MS = 3000;
 const PING_TIMEOUT_MS = 3000;

@@ -11,7 +11,7 @@ import { createLongPollHandler } from '@herald/long-poll';
 import { attachHttp, loadUws, serveHerald } from '@herald/uws';
 import { afterEach, expect, it } from 'vitest';
 import { createChat } from '../src/app.ts';
-import { startNginx, type Nginx } from './nginx.ts';
+import { startNginx, type Nginx } from '@herald/testing/node';
 
 const BURST = 5;
 const OTHERS = 20;

@@ -3,33 +3,24 @@
  * JavaScript sees the backend's refusal as the close code 4429 with its reason, and the Goodbye
  * before it, which an HTTP 429 would never have shown it.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { serveGateway, type Gateway } from '../src/index.ts';
+import { launchChromium, type Chromium } from './chromium.ts';
 import { startRefusingServer, type RefusingServer } from './refusing-server.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let refusing: RefusingServer;
 let gateway: Gateway;
 let page: Server;
-let browser: BrowserContext;
-let profile: string;
+let browser: Chromium;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium`);
   refusing = await startRefusingServer();
   gateway = await serveGateway({ backends: [refusing.url], port: 0, host: '127.0.0.1', logger: { info() {}, warn() {}, error() {} } });
   page = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>gateway</title>'));
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
-  profile = mkdtempSync(join(tmpdir(), 'herald-gateway-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -37,11 +28,10 @@ afterAll(async () => {
   await gateway?.close();
   await refusing?.close();
   await new Promise((resolve) => page?.close(resolve));
-  if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
 });
 
 it('a browser sees a backend refusal as close 4429 with the reason, after a Goodbye', async () => {
-  const tab = await browser.newPage();
+  const tab = await browser.context.newPage();
   await tab.goto(`http://127.0.0.1:${(page.address() as AddressInfo).port}/`);
   const seen = await tab.evaluate(
     (url) =>

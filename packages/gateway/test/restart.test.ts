@@ -15,6 +15,7 @@ import { serveGateway, type Gateway } from '../src/index.ts';
 import { createBackendHerald } from './backend-app.ts';
 import { openLongPoll } from './long-poll-client.ts';
 import { startBackend, START_BOUND_MS, type BackendProcess } from './processes.ts';
+import { tally } from './tally.ts';
 
 const CLIENTS = Number(process.env['HERALD_GATEWAY_CLIENTS'] ?? 20);
 /** Long-poll clients beside them, polling the gateway's own endpoints (the backends serve WebSocket only). */
@@ -135,15 +136,6 @@ async function observeLongPoll(userId: string): Promise<Observed> {
     lp.onClose = (code) => (observed.closed = code);
     for (const message of lp.messages) take(message);
   });
-}
-
-function tally(seen: readonly number[], first: number, last: number) {
-  let reordered = 0;
-  for (let i = 1; i < seen.length; i++) if ((seen[i] as number) <= (seen[i - 1] as number)) reordered++;
-  const unique = new Set(seen);
-  let lost = 0;
-  for (let n = first; n <= last; n++) if (!unique.has(n)) lost++;
-  return { lost, duplicated: seen.length - unique.size, reordered };
 }
 
 it(`${CLIENTS} WebSocket (and ${MSGPACK_CLIENTS} in herald.v1.msgpack) and ${LONG_POLL_CLIENTS} long-poll clients keep their connection and every message while both backends restart in turn`, async () => {

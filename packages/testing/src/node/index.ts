@@ -10,3 +10,4 @@ export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultPro
 export type { Direction, DirectionFaults, FaultLink, SlicerFaults } from './fault-link.ts';
 export type { Chaos, ChaosFault, ChaosOptions, LinkFilter } from './fault-chaos.ts';
 export { clientFrame, closeCode, parseAnswers, RawConnection, rawExchange, serverFrames, upgradeRequest, type RawAnswer, type RawExchange, type RawExchangeOptions, type RawFrame } from './raw-http.ts';
+export { startNginx, type Nginx, type NginxOptions } from './nginx.ts';
