@@ -34,18 +34,18 @@ async function started<T>(specs: readonly { spec: ServerSpec; core: number; env?
   }
 }
 
-/** RSS per idle authenticated session added to `measured` when `count` sessions open on `port`. */
-async function perSession(port: number, measured: ServerProcess, plan: GatewayPlan): Promise<number> {
+/** RSS, and JS heap in use, per idle authenticated session added to `measured` when `count` sessions open on `port` (KiB). */
+async function perSession(port: number, measured: ServerProcess, plan: GatewayPlan): Promise<{ rss: number; heap: number }> {
   const warm = await openSessions('herald', port, 10, { total: 10 + plan.idleSessions });
   await exercise('herald', 'herald', warm, plan.inFlight, 500);
-  await measured.gc();
+  const heapBefore = (await measured.gc())?.heapUsed ?? NaN;
   const before = measured.rss();
   const rest = await openSessions('herald', port, plan.idleSessions, { firstIndex: 10, total: 10 + plan.idleSessions });
   await new Promise((resolve) => setTimeout(resolve, 500));
-  await measured.gc();
+  const heapAfter = (await measured.gc())?.heapUsed ?? NaN;
   const after = measured.rss();
   await closeAll([...warm, ...rest]);
-  return (after - before) / plan.idleSessions / 1024;
+  return { rss: (after - before) / plan.idleSessions / 1024, heap: (heapAfter - heapBefore) / plan.idleSessions / 1024 };
 }
 
 export async function scenarioGateway(plan: GatewayPlan, spec: Spec, log: Log): Promise<{ figures: GatewayFigures; targets: Target[] }> {
@@ -76,10 +76,24 @@ export async function scenarioGateway(plan: GatewayPlan, spec: Spec, log: Log): 
     });
   }
   const memorySpec = (s: ServerSpec): ServerSpec => ({ ...s, args: [...FIXED_YOUNG_GENERATION, ...s.args] });
-  const nodeKiB = await started([{ spec: memorySpec(node()), core: 1 }], ([server]) => perSession(server!.port, server!, plan));
-  const gatewayKiB = await started([{ spec: node(), core: 1 }], ([server]) =>
-    started([{ spec: memorySpec(gatewaySpec()), core: gatewayCore, env: { BACKEND_PORT: String(server!.port) } }], ([gateway]) => perSession(gateway!.port, gateway!, plan)),
-  );
+  // Interleaved fresh processes, medians: one process's RSS per session swings by a third from run to run.
+  const nodeRuns: number[] = [];
+  const gatewayRuns: number[] = [];
+  const nodeHeap: number[] = [];
+  const gatewayHeap: number[] = [];
+  for (let run = 1; run <= plan.runs; run++) {
+    const atNode = await started([{ spec: memorySpec(node()), core: 1 }], ([server]) => perSession(server!.port, server!, plan));
+    const atGateway = await started([{ spec: node(), core: 1 }], ([server]) =>
+      started([{ spec: memorySpec(gatewaySpec()), core: gatewayCore, env: { BACKEND_PORT: String(server!.port) } }], ([gateway]) => perSession(gateway!.port, gateway!, plan)),
+    );
+    nodeRuns.push(atNode.rss);
+    gatewayRuns.push(atGateway.rss);
+    nodeHeap.push(atNode.heap);
+    gatewayHeap.push(atGateway.heap);
+    log(`gateway memory run ${run}: per idle session, node ${atNode.rss.toFixed(2)} KiB RSS (${atNode.heap.toFixed(2)} KiB heap), gateway ${atGateway.rss.toFixed(2)} KiB RSS (${atGateway.heap.toFixed(2)} KiB heap)`);
+  }
+  const nodeKiB = median(nodeRuns);
+  const gatewayKiB = median(gatewayRuns);
   const figures: GatewayFigures = {
     direct: direct.map((w) => w.perSecond),
     gateway: through.map((w) => w.perSecond),
@@ -87,6 +101,10 @@ export async function scenarioGateway(plan: GatewayPlan, spec: Spec, log: Log): 
     nodeCpu,
     nodeKiBPerSession: nodeKiB,
     gatewayKiBPerSession: gatewayKiB,
+    nodeKiBRuns: nodeRuns,
+    gatewayKiBRuns: gatewayRuns,
+    nodeHeapKiBRuns: nodeHeap,
+    gatewayHeapKiBRuns: gatewayHeap,
     sharedCore,
   };
   const ratio = median(figures.gateway) / median(figures.direct);
@@ -103,7 +121,7 @@ export async function scenarioGateway(plan: GatewayPlan, spec: Spec, log: Log): 
     {
       scenario: 10,
       target: 'memory per idle relayed session ≤ 2× a Herald session',
-      measured: `${memoryRatio.toFixed(2)}× (gateway ${gatewayKiB.toFixed(2)} KiB, node ${nodeKiB.toFixed(2)} KiB RSS per session, ${plan.idleSessions} sessions)`,
+      measured: `${memoryRatio.toFixed(2)}× (medians of ${plan.runs}: gateway ${gatewayKiB.toFixed(2)} KiB [${gatewayRuns.map((kib) => kib.toFixed(2)).join(', ')}], node ${nodeKiB.toFixed(2)} KiB [${nodeRuns.map((kib) => kib.toFixed(2)).join(', ')}] RSS per session, ${plan.idleSessions} sessions; JS heap ${median(gatewayHeap).toFixed(2)} vs ${median(nodeHeap).toFixed(2)} KiB)`,
       holds: Number.isFinite(memoryRatio) ? memoryRatio <= 2 : null,
     },
   ];

@@ -128,8 +128,14 @@ export interface GatewayFigures {
   readonly gateway: readonly number[];
   readonly gatewayCpu: readonly number[];
   readonly nodeCpu: readonly number[];
+  /** Medians of the runs below. */
   readonly nodeKiBPerSession: number;
   readonly gatewayKiBPerSession: number;
+  readonly nodeKiBRuns?: readonly number[];
+  readonly gatewayKiBRuns?: readonly number[];
+  /** JS heap in use per idle session, KiB, per run. */
+  readonly nodeHeapKiBRuns?: readonly number[];
+  readonly gatewayHeapKiBRuns?: readonly number[];
   readonly sharedCore: boolean;
 }
 
