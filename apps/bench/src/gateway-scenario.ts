@@ -38,11 +38,11 @@ async function started<T>(specs: readonly { spec: ServerSpec; core: number; env?
 async function perSession(port: number, measured: ServerProcess, plan: GatewayPlan): Promise<{ rss: number; heap: number }> {
   const warm = await openSessions('herald', port, 10, { total: 10 + plan.idleSessions });
   await exercise('herald', 'herald', warm, plan.inFlight, 500);
-  const heapBefore = (await measured.gc())?.heapUsed ?? NaN;
+  const heapBefore = (await measured.gc(true))?.heapUsed ?? NaN;
   const before = measured.rss();
   const rest = await openSessions('herald', port, plan.idleSessions, { firstIndex: 10, total: 10 + plan.idleSessions });
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const heapAfter = (await measured.gc())?.heapUsed ?? NaN;
+  const heapAfter = (await measured.gc(true))?.heapUsed ?? NaN;
   const after = measured.rss();
   await closeAll([...warm, ...rest]);
   return { rss: (after - before) / plan.idleSessions / 1024, heap: (heapAfter - heapBefore) / plan.idleSessions / 1024 };
