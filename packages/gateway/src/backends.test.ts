@@ -75,6 +75,20 @@ describe('BackendPool', () => {
     }
   });
 
+  it('tries every backend when none is healthy (a check that timed out must not refuse what a dial would serve)', async () => {
+    ready[0] = ready[1] = ready[2] = false;
+    try {
+      const backends = await pool('round-robin');
+      expect(backends.all.every((backend) => !backend.healthy)).toBe(true);
+      expect(new Set(Array.from({ length: 6 }, () => backends.pick(undefined)?.url))).toEqual(new Set(urls));
+      expect(backends.pick(undefined, backends.all[0])?.url).not.toBe(urls[0]);
+    } finally {
+      ready[0] = ready[1] = ready[2] = true;
+    }
+    const alone = await pool('round-robin', [urls[0]!]);
+    expect(alone.pick(undefined, alone.all[0])).toBeUndefined();
+  });
+
   it('reads a function source at every round', async () => {
     let listed = [urls[0]!];
     const backends = new BackendPool(() => listed, { strategy: 'round-robin', healthIntervalMs: 60_000, healthTimeoutMs: 2000, onChange: () => {} });

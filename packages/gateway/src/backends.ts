@@ -86,9 +86,16 @@ export class BackendPool {
     return this.backends;
   }
 
-  /** A healthy backend other than `exclude`, by the strategy; undefined when there is none. */
+  /**
+   * A healthy backend other than `exclude`, by the strategy; undefined when there is none to try.
+   * When none is healthy, every one is tried (a load balancer's panic mode): a health check that
+   * timed out on a busy machine must not refuse a session a dial would have served, and a dial
+   * that fails is what the caller goes on from.
+   */
   pick(key: string | undefined, exclude?: Backend): Backend | undefined {
-    const healthy = this.backends.filter((backend) => backend.healthy && backend !== exclude);
+    const others = this.backends.filter((backend) => backend !== exclude);
+    const inRotation = others.filter((backend) => backend.healthy);
+    const healthy = inRotation.length > 0 ? inRotation : others;
     if (healthy.length === 0) return undefined;
     switch (this.options.strategy) {
       case 'least-connections':

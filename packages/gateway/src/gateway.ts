@@ -234,7 +234,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       for (;;) {
         const dialed = await dial(link.pool, link.routeKey, link.headers, link.protocols, lost);
         if (dialed?.kind === 'open') return dialed;
-        if (dialed?.kind === 'refused') throw new Error(`the new backend refused the upgrade with ${dialed.status}`);
+        // 503: a node draining or starting (one tried in panic mode, see `pick`); another may take the session.
+        if (dialed?.kind === 'refused' && dialed.status !== 503) throw new Error(`the new backend refused the upgrade with ${dialed.status}`);
         if (Date.now() > deadline || link.state !== 'relinking') throw new Error('no backend to relink to');
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
