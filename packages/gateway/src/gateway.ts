@@ -281,6 +281,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     return link;
   }
 
+  /** True while a dialed client's `res.cork(() => res.upgrade(…))` runs (uWS calls `open` inside it). */
+  let upgrading = false;
   const app = uws.App();
   const idleTimeout = Math.min(MAX_IDLE_TIMEOUT_S, Math.ceil((intervalMs + graceMs) / 1000) + IDLE_MARGIN_S);
   const behavior = (poolOfPath: string): WebSocketBehavior<ClientData> => ({
@@ -343,20 +345,25 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
             if (dialed?.kind === 'open') dialed.backend.close(CloseCode.ClientLost, 'client went away during the upgrade');
             return;
           }
-          res.cork(() => {
-            if (dialed === undefined) {
-              refuse(503, JSON.stringify({ error: ErrorReason.NoBackend, message: 'no backend available' }), { 'retry-after': '1' });
-            } else if (dialed.kind === 'refused') {
-              const passed: Record<string, string> = {};
-              for (const name of PASSED_HEADERS) {
-                const value = dialed.headers[name];
-                if (value !== undefined) passed[name] = value;
+          try {
+            res.cork(() => {
+              if (dialed === undefined) {
+                refuse(503, JSON.stringify({ error: ErrorReason.NoBackend, message: 'no backend available' }), { 'retry-after': '1' });
+              } else if (dialed.kind === 'refused') {
+                const passed: Record<string, string> = {};
+                for (const name of PASSED_HEADERS) {
+                  const value = dialed.headers[name];
+                  if (value !== undefined) passed[name] = value;
+                }
+                refuse(dialed.status, dialed.body, passed);
+              } else if (dialed.kind === 'open') {
+                upgrading = true;
+                res.upgrade<ClientData>({ link: openLink(dialed, route, relayable(offered)) }, key, dialed.backend.protocol, extensions, context);
               }
-              refuse(dialed.status, dialed.body, passed);
-            } else if (dialed.kind === 'open') {
-              res.upgrade<ClientData>({ link: openLink(dialed, route, relayable(offered)) }, key, dialed.backend.protocol, extensions, context);
-            }
-          });
+            });
+          } finally {
+            upgrading = false;
+          }
         },
         (error: unknown) => {
           logger.error({ event: 'upgrade_failed', error: String(error) }, 'gateway: upgrade failed');
@@ -392,6 +399,12 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     },
 
     close: (ws: UwsWebSocket<ClientData>, code: number, message: ArrayBuffer) => {
+      if (upgrading) {
+        // Nothing in the open handler closes the leg: uWS did, as its cork() closes an upgraded
+        // socket it mistakes for an HTTP one (README, "Not explained"). Counted, to tell it apart.
+        stats.clientsClosedInUpgrade++;
+        logger.warn({ event: 'client_closed_in_upgrade', code }, 'gateway: uWS closed a client leg during its upgrade');
+      }
       ws.getUserData().link?.clientClosed(code, Buffer.from(message).toString());
     },
   });

@@ -28,6 +28,11 @@ export interface GatewayStats {
   fastSenders: number;
   /** Topic or private notifications not relayed because the client already had them (same offset or seq). */
   duplicatesDropped: number;
+  /**
+   * Client legs uWS closed while the gateway was still inside the `res.cork()` of their upgrade
+   * (README, "Not explained"): none is closed there on purpose, so any count is uWS's doing.
+   */
+  clientsClosedInUpgrade: number;
 }
 
 export function emptyStats(): GatewayStats {
@@ -50,5 +55,6 @@ export function emptyStats(): GatewayStats {
     backendStalls: 0,
     fastSenders: 0,
     duplicatesDropped: 0,
+    clientsClosedInUpgrade: 0,
   };
 }

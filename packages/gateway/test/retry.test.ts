@@ -137,7 +137,12 @@ it(`${CLIENTS} clients sending requests without pause lose none and get none twi
   const moved = gateway.backends.find((backend) => backend.url.includes(`:${ports[victim]}/`))?.links ?? 0;
   expect(moved).toBeGreaterThan(0);
   const relinks = gateway.stats.relinks;
-  await eventually(() => expect(Math.min(...senders.map((s) => s.answers.size))).toBeGreaterThan(20), ANSWER_BOUND_MS, 20);
+  // A sender stalled here has not been touched by a kill yet: say which, and what the gateway counted.
+  const stalled = (error: unknown): never => {
+    const counts = senders.map((s, i) => `load-${i}: ${s.answers.size}/${s.sent}${s.closed ? ' closed' : ''}`).join(', ');
+    throw new Error(`${String(error)}; answers/sent ${counts}; gateway stats ${JSON.stringify(gateway.stats)}`);
+  };
+  await eventually(() => expect(Math.min(...senders.map((s) => s.answers.size))).toBeGreaterThan(20), ANSWER_BOUND_MS, 20).catch(stalled);
   await backends[victim]!.kill();
   await eventually(() => expect(gateway.stats.relinks).toBe(relinks + moved), ANSWER_BOUND_MS, 50);
   const after = senders.map((s) => s.answers.size);
