@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry } from './dedup-cache.ts';
+import { msgpack } from './msgpack.ts';
+import { FrameEncoder, isPlainData } from './wire-codec.ts';
 
 const remembered = (cache: DedupCache, ids: string[]): boolean[] => ids.map((id) => cache.get(id) !== undefined);
 
@@ -252,6 +254,70 @@ describe('DedupCache keeps what a retry must find', () => {
     for (const id of later) cache.finish(dedupEntry(id, 't'), 'x'.repeat(20));
     expect(cache.get('k0')).toBeUndefined();
     expect(cache.get('k9')).toBeDefined();
+  });
+});
+
+describe('SendLog of a binary connection (answers kept packed)', () => {
+  const codec = msgpack();
+  const encoder = new FrameEncoder(codec);
+  const frame = (id: string, body = 'x') => `{"kind":"resp","reqId":"${id}","type":"t","code":200,"body":"${body}"}`;
+  const packed = (id: string, body = 'x') => encoder.response(id, 't', 200, body) as Uint8Array;
+  const log = (maxRecords: number, maxBytes: number, spilled: string[]) =>
+    new SendLog(maxRecords, maxBytes, (f) => spilled.push(f), (bytes) => encoder.text(bytes));
+
+  it('hands packed answers back as the JSON text herald.v1 would have sent, in order beside text ones', () => {
+    const spilled: string[] = [];
+    const sendLog = log(8, 4096, spilled);
+    sendLog.pushPacked(1, packed('a', 'héllo ✓ 𝄞'));
+    sendLog.push(2, frame('b'));
+    sendLog.pushPacked(3, packed('c'));
+    sendLog.confirm(1);
+    sendLog.close();
+    expect(spilled).toEqual([frame('b'), frame('c')]);
+    expect(spilled.map(responseHead)).toEqual([
+      { id: 'b', type: 't' },
+      { id: 'c', type: 't' },
+    ]);
+  });
+
+  it('keeps a packed record a buffer move apart from its flag: compacting, growing, spilling past the budget', () => {
+    const spilled: string[] = [];
+    const sendLog = log(1000, 16_384, spilled);
+    const big = 'y'.repeat(900);
+    for (let i = 1; i <= 2000; i++) {
+      if (i % 2 === 0) sendLog.pushPacked(i, packed(`s${i}`, big));
+      else sendLog.push(i, frame(`s${i}`, big));
+      sendLog.confirm(i - 5);
+    }
+    expect(spilled).toEqual([]);
+    for (let i = 2001; i <= 2030; i++) sendLog.pushPacked(i, packed(`s${i}`, big));
+    sendLog.close();
+    expect(spilled).toEqual(Array.from({ length: 35 }, (_, k) => frame(`s${1996 + k}`, big)));
+  });
+
+  it('spills a packed answer at once, as text, when it cannot be kept', () => {
+    const spilled: string[] = [];
+    log(8, 100, spilled).pushPacked(1, packed('big', 'z'.repeat(200)));
+    log(0, 4096, spilled).pushPacked(1, packed('none'));
+    expect(spilled).toEqual([frame('big', 'z'.repeat(200)), frame('none')]);
+  });
+});
+
+describe('isPlainData (what packs as its JSON text means)', () => {
+  it('accepts the JSON data model of plain objects and arrays, and nothing JSON.stringify would change', () => {
+    for (const value of ['', 'x', 0, -1.5, 2 ** 60, true, null, [], {}, [1, ['a', { b: null }]], Object.create(null)]) expect(isPlainData(value, 64), JSON.stringify(value)).toBe(true);
+    class Box {}
+    const refused = [undefined, Number.NaN, Number.POSITIVE_INFINITY, () => 1, Symbol('s'), 1n, new Date(0), new Box(), new Map(), new Uint8Array(1), new String('x'),
+      { a: undefined }, [undefined], [1, , 2], { toJSON: () => 1 }, Object.assign([1], { toJSON: () => 2 }), JSON.parse('{"__proto__":1}') as unknown];
+    refused.forEach((value, i) => expect(isPlainData(value, 64), `refused[${i}]`).toBe(false));
+  });
+
+  it('gives up past its depth (a cycle is then JSON.stringify\'s to refuse)', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle['self'] = cycle;
+    expect(isPlainData(cycle, 64)).toBe(false);
+    expect(isPlainData([[[1]]], 3)).toBe(true);
+    expect(isPlainData([[[[1]]]], 3)).toBe(false);
   });
 });
 

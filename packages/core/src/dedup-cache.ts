@@ -159,6 +159,8 @@ const decoder = new TextDecoder();
 const EMPTY_BYTES = new Uint8Array(0);
 const EMPTY_POSITIONS = new Float64Array(0);
 const EMPTY_OFFSETS = new Int32Array(0);
+const EMPTY_FLAGS = new Uint8Array(0);
+const decodeUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
 /** A send log's byte buffer above this is freed at the sweep whenever the log is empty. */
 const LARGE_BYTES = 64 * 1024;
 /** The reqId and type at the head of every frame `encodeResponse` builds. */
@@ -170,12 +172,16 @@ const RESPONSE_HEAD = /^\{"kind":"resp","reqId":"([^"]*)","type":"([^"]*)"/;
  * growing buffer outside the JS heap, so that the round trip they wait costs the garbage
  * collector nothing. Bounded by `maxRecords` and `maxBytes`: past either, the oldest answers
  * go back to the session's `DedupCache` (`spill`), as do all of them when the connection ends.
+ * On a connection of a binary encoding, answers packed from their bodies are kept as sent and
+ * made JSON text (`unpack`) only if they spill, which is rare: most are confirmed.
  */
 export class SendLog {
   private bytes = EMPTY_BYTES;
   private used = 0;
   private positions = EMPTY_POSITIONS;
   private offsets = EMPTY_OFFSETS;
+  /** 1 where a record is packed (`pushPacked`), 0 where it is UTF-8 JSON text. */
+  private packed = EMPTY_FLAGS;
   private first = 0;
   private last = 0;
   /** Something was pushed since the last `trim`. */
@@ -186,28 +192,42 @@ export class SendLog {
     private readonly maxBytes: number,
     /** Where answers go that leave unconfirmed. */
     private readonly spill: (frame: string) => void,
+    /** The JSON text of a packed record. */
+    private readonly unpack: (packed: Uint8Array) => string = decodeUtf8,
   ) {}
 
   /** Keeps the answer sent at `position` until it is confirmed. */
   push(position: number, frame: string): void {
     if (this.maxRecords === 0) return this.spill(frame);
+    this.reserveRecord();
+    for (;;) {
+      const { read, written } = encoder.encodeInto(frame, this.bytes.subarray(this.used));
+      if (read === frame.length) return this.record(position, written, 0);
+      // Larger than the whole budget: it cannot wait here.
+      if (!this.makeByteRoom(utf8Length(frame))) return this.spill(frame);
+    }
+  }
+
+  /** `push` for an answer the connection's encoder packed: kept as those bytes. */
+  pushPacked(position: number, packed: Uint8Array): void {
+    if (this.maxRecords === 0) return this.spill(this.unpack(packed));
+    this.reserveRecord();
+    if (this.used + packed.length > this.bytes.length && !this.makeByteRoom(packed.length)) return this.spill(this.unpack(packed));
+    this.bytes.set(packed, this.used);
+    this.record(position, packed.length, 1);
+  }
+
+  private reserveRecord(): void {
     this.busy = true;
     if (this.last - this.first >= this.maxRecords) this.spillOldest();
     if (this.last === this.positions.length) this.makeRecordRoom();
-    for (;;) {
-      const { read, written } = encoder.encodeInto(frame, this.bytes.subarray(this.used));
-      if (read === frame.length) {
-        this.positions[this.last] = position;
-        this.offsets[this.last++] = this.used;
-        this.used += written;
-        return;
-      }
-      if (!this.makeByteRoom(utf8Length(frame))) {
-        // Larger than the whole budget: it cannot wait here.
-        this.spill(frame);
-        return;
-      }
-    }
+  }
+
+  private record(position: number, length: number, packed: number): void {
+    this.positions[this.last] = position;
+    this.packed[this.last] = packed;
+    this.offsets[this.last++] = this.used;
+    this.used += length;
   }
 
   /** The client received the first `count` responses: their answers are let go. */
@@ -234,6 +254,7 @@ export class SendLog {
       this.bytes = EMPTY_BYTES;
       this.positions = EMPTY_POSITIONS;
       this.offsets = EMPTY_OFFSETS;
+      this.packed = EMPTY_FLAGS;
     } else if (this.last === 0 && this.bytes.length > LARGE_BYTES) this.bytes = EMPTY_BYTES;
     this.busy = false;
   }
@@ -244,7 +265,8 @@ export class SendLog {
 
   private spillOldest(): void {
     const record = this.first++;
-    this.spill(decoder.decode(this.bytes.subarray(this.offsets[record], this.end(record))));
+    const bytes = this.bytes.subarray(this.offsets[record], this.end(record));
+    this.spill(this.packed[record] === 1 ? this.unpack(bytes) : decoder.decode(bytes));
     if (this.first === this.last) this.first = this.last = this.used = 0;
   }
 
@@ -254,13 +276,17 @@ export class SendLog {
     if (live * 2 >= this.positions.length) {
       const positions = new Float64Array(Math.max(32, this.positions.length * 2));
       const offsets = new Int32Array(positions.length);
+      const packed = new Uint8Array(positions.length);
       positions.set(this.positions.subarray(this.first, this.last));
       offsets.set(this.offsets.subarray(this.first, this.last));
+      packed.set(this.packed.subarray(this.first, this.last));
       this.positions = positions;
       this.offsets = offsets;
+      this.packed = packed;
     } else {
       this.positions.copyWithin(0, this.first, this.last);
       this.offsets.copyWithin(0, this.first, this.last);
+      this.packed.copyWithin(0, this.first, this.last);
     }
     this.first = 0;
     this.last = live;

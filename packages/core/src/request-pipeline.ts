@@ -183,16 +183,21 @@ export class RequestPipeline<C extends ContractDefinition> {
       );
       return;
     }
-    let frame: string;
-    try {
-      frame = encodeResponse(request.id, request.type, Status.OK, encodeBody(result));
-    } catch (error) {
-      this.answerError(session, request, entry, ...this.describe(error, session, request));
-      return;
+    // A binary connection gets the answer packed from the value; JSON text is built only for
+    // those who keep it (the store, the retry cache), or when the value needs JSON's rules.
+    const packed = session.packResponse(request.id, request.type, Status.OK, result);
+    let frame: string | undefined;
+    if (packed === undefined || this.store !== undefined || !session.logsAnswers) {
+      try {
+        frame = encodeResponse(request.id, request.type, Status.OK, encodeBody(result));
+      } catch (error) {
+        this.answerError(session, request, entry, ...this.describe(error, session, request));
+        return;
+      }
     }
     this.answered(entry, Status.OK);
-    session.answer(entry, frame);
-    if (this.store !== undefined) this.storeAnswer(this.store, session, request, frame);
+    session.answer(entry, frame, packed);
+    if (this.store !== undefined) this.storeAnswer(this.store, session, request, frame as string);
   }
 
   private started(session: Session, request: RequestMessage, entry: DedupEntry): void {

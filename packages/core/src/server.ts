@@ -14,7 +14,6 @@ import {
   TYPE_PATTERN,
   assertName,
   encodeBody,
-  encodeResponse,
   encodeSystemNotification,
   utf8Length,
 } from './codec.ts';
@@ -796,7 +795,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
           session,
           body.topic,
           body.since,
-          (subscribed) => session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(subscribed))),
+          (subscribed) => session.respond(request.id, request.type, Status.OK, subscribed),
           body.delta,
         );
         return;
@@ -804,7 +803,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       case SystemType.Unsubscribe:
         if (session.topics?.delete(body.topic) === true) this.topics.unsubscribe(session, body.topic);
         this.presence?.left(session, body.topic);
-        session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify({ topic: body.topic })));
+        session.respond(request.id, request.type, Status.OK, { topic: body.topic });
         return;
       case SystemType.Resume:
         return this.resume(session, request, body);
@@ -817,7 +816,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
             : type === SystemType.Presence
               ? await presence.list(session, body.topic, body.after, body.limit)
               : await presence.set(session, body.topic, body.state);
-        if (status === Status.OK) session.sendResponse(encodeResponse(request.id, request.type, status, JSON.stringify(answer)));
+        if (status === Status.OK) session.respond(request.id, request.type, status, answer);
         else session.sendError(request.id, request.type, status, answer as ErrorBody);
         return;
       }
@@ -850,7 +849,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     session.principal = principal;
     const body = principal.expiresAt === undefined ? { userId: principal.userId } : { userId: principal.userId, expiresAt: principal.expiresAt };
-    session.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(body)));
+    session.respond(request.id, request.type, Status.OK, body);
     if (first) this.authenticated(session, principal);
   }
 
@@ -1055,7 +1054,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const all = lost === undefined && [...topics.values()].every((t) => t.recovered);
     const reason = lost ?? (all ? undefined : RecoveryReason.TopicNotRecovered);
     const resumed: ResumedBody = { sessionId: target.id, recovered: all, ...(reason === undefined ? {} : { reason }), topics: Object.fromEntries(topics) };
-    target.sendResponse(encodeResponse(request.id, request.type, Status.OK, JSON.stringify(resumed)));
+    target.respond(request.id, request.type, Status.OK, resumed);
     this.metrics?.sessionResumed(all, reason);
     if (fresh) target.settle();
     if (reason !== undefined && this.options.onRecoveryFailed !== undefined) {

@@ -11,7 +11,8 @@ import {
   PONG_FRAME,
   decodeBinaryFrame,
   decodeClientFrame,
-  encodeErrorResponse,
+  encodeBody,
+  encodeResponse,
   unparsedRequestId,
   unparsedRequestType,
   encodePrivateNotification,
@@ -124,7 +125,11 @@ export class Connection {
       this.socket.send(frame);
       return frame.length;
     }
-    const bytes = shared ? encoder.encodeShared(frame) : encoder.encode(frame);
+    return this.writePacked(shared ? encoder.encodeShared(frame) : encoder.encode(frame));
+  }
+
+  /** @internal Writes a frame its encoder already packed. */
+  writePacked(bytes: Uint8Array): number {
     this.socket.send(bytes);
     return bytes.byteLength;
   }
@@ -302,12 +307,16 @@ export class Session implements TopicSubscriber {
     this.sendFrame(encodeSystemNotification(type, body));
   }
 
-  /** Sends a `resp` frame, counted per connection: the client confirms responses by that count. */
-  sendResponse(frame: string): void {
+  /**
+   * Sends a `resp` frame, counted per connection: the client confirms responses by that count.
+   * `packed` is the same frame packed by the connection's encoder (see `packResponse`), sent in
+   * place of encoding `frame`; `frame` may then be left out.
+   */
+  sendResponse(frame: string | undefined, packed?: Uint8Array): void {
     const connection = this.connection;
     if (connection === null) return;
-    const length = connection.write(frame, false);
-    this.tap?.('out', frame);
+    const length = packed === undefined ? connection.write(frame as string, false) : connection.writePacked(packed);
+    if (frame !== undefined) this.tap?.('out', frame);
     this.lastOutboundAt = this.host.now;
     connection.responses++;
     const metrics = connection.metrics;
@@ -318,7 +327,28 @@ export class Session implements TopicSubscriber {
   }
 
   sendError(reqId: string, type: string, status: number, body: ErrorBody): void {
-    this.sendResponse(encodeErrorResponse(reqId, type, status, body));
+    this.respond(reqId, type, status, body);
+  }
+
+  /** Sends a response built by the server (an error, a confirmation), packed from `body` on a binary connection. */
+  respond(reqId: string, type: string, code: number, body: unknown): void {
+    const packed = this.packResponse(reqId, type, code, body);
+    this.sendResponse(packed === undefined ? encodeResponse(reqId, type, code, encodeBody(body)) : undefined, packed);
+  }
+
+  /**
+   * The response frame packed from `body` for the current connection, when it speaks a binary
+   * encoding and `body` is plain data: no JSON text is built for it. Undefined otherwise, and
+   * while an inspector taps the session (its tap shows JSON text).
+   */
+  packResponse(reqId: string, type: string, code: number, body: unknown): Uint8Array | undefined {
+    const encoder = this.connection?.encoder;
+    return encoder === undefined || this.tap !== undefined ? undefined : encoder.response(reqId, type, code, body);
+  }
+
+  /** Whether `answer` keeps its frame as sent (in a send log) rather than as JSON text (in the retry cache). */
+  get logsAnswers(): boolean {
+    return this.connection?.sendLog != null;
   }
 
   /** The retry cache, made when the first answer or long-running request needs it. */
@@ -329,19 +359,22 @@ export class Session implements TopicSubscriber {
   /**
    * Sends the answer of an application request and keeps it for a retry: in the connection's
    * send log until its client confirms it, or in the retry cache when the client does not
-   * confirm answers (or no connection is attached).
+   * confirm answers (or no connection is attached). `packed` is the frame `packResponse` made
+   * for this connection: sent and logged as it is. The JSON text `frame` is needed unless
+   * `logsAnswers`.
    */
-  answer(entry: DedupEntry, frame: string): void {
+  answer(entry: DedupEntry, frame: string | undefined, packed?: Uint8Array): void {
     const connection = this.connection;
     if (connection?.sendLog == null) {
-      this.retryCache().finish(entry, frame);
-      this.sendResponse(frame);
+      this.retryCache().finish(entry, frame as string);
+      this.sendResponse(frame, packed);
       return;
     }
     this.dedup?.drop(entry);
     entry.frame = frame;
-    this.sendResponse(frame);
-    connection.sendLog.push(connection.responses, frame);
+    this.sendResponse(frame, packed);
+    if (packed === undefined) connection.sendLog.push(connection.responses, frame as string);
+    else connection.sendLog.pushPacked(connection.responses, packed);
   }
 
   /** @internal An unconfirmed answer leaving its connection's send log: kept for a retry after resume. */
@@ -550,7 +583,13 @@ export class Session implements TopicSubscriber {
   private confirmResponses(connection: Connection, count: number): void {
     // With no retry cache there is nothing to keep: answers are not held either way.
     if (this.host.limits.dedupWindow === 0) return;
-    const log = (connection.sendLog ??= new SendLog(2 * this.host.limits.dedupWindow, DEFAULT_DEDUP_BYTES, (frame) => connection.session.spilled(frame)));
+    const encoder = connection.encoder;
+    const log = (connection.sendLog ??= new SendLog(
+      2 * this.host.limits.dedupWindow,
+      DEFAULT_DEDUP_BYTES,
+      (frame) => connection.session.spilled(frame),
+      encoder === undefined ? undefined : (packed) => encoder.text(packed),
+    ));
     log.confirm(Math.min(count, connection.responses));
   }
 

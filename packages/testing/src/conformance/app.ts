@@ -27,6 +27,8 @@ export const conformanceContract = defineContract({
       request: z.object({ topic: z.string(), from: z.number().int().min(1), count: z.number().int().min(1).max(100) }),
       response: z.object({ offset: z.number() }),
     },
+    /** Answers `conformanceShapes()`: values `JSON.stringify` drops or converts, which every encoding must answer as it does. */
+    'conf.Shapes': { request: z.object({}), response: z.unknown() },
     /** Disconnects another session as an operator would (`herald.inspection().disconnect`), whatever the server runs on. */
     'conf.Disconnect': { request: z.object({ sessionId: z.string() }), response: z.object({ disconnected: z.boolean() }) },
   },
@@ -52,6 +54,29 @@ export function conformanceDocument(rev: number): { rev: number; title: string; 
   const rows = Array.from({ length: 24 }, (_, id) => ({ id, text: `row ${id}, as it was — ünïcödé ✓` }));
   rows[rev % 24] = { id: rev % 24, text: `edited in revision ${rev} ✎` };
   return { rev, title: `Revision ${rev}`, rows };
+}
+
+/**
+ * A body with what a handler may return beyond the JSON data model: a `Date`, a `toJSON`, an
+ * `undefined` field and array item, NaN and infinities, a class instance, a `Map`. Its meaning
+ * is `JSON.parse(JSON.stringify(conformanceShapes()))`, in every encoding.
+ */
+export function conformanceShapes(): Record<string, unknown> {
+  class Point {
+    constructor(
+      readonly x: number,
+      readonly y: number,
+    ) {}
+  }
+  return {
+    at: new Date(Date.UTC(2026, 11, 3, 12)),
+    price: { cents: 150, toJSON: () => '1.50 EUR' },
+    missing: undefined,
+    list: [1, undefined, Number.NaN, Number.POSITIVE_INFINITY, -0],
+    point: new Point(3, 4),
+    map: new Map([['a', 1]]),
+    plain: { text: 'héllo 👋', n: 1.5, ok: true, none: null },
+  };
 }
 
 /** The limits the suite runs under; every deadline is short so the suite is fast. */
@@ -127,6 +152,7 @@ export function createConformanceHerald(
         for (let rev = from; rev < from + count; rev++) offset = (await ctx.herald.publish(topic as `conf/doc/${string}`, 'conf.Document', conformanceDocument(rev))).offset;
         return { offset };
       },
+      'conf.Shapes': () => conformanceShapes(),
       'conf.Disconnect': ({ sessionId }, ctx) => ({ disconnected: ctx.herald.inspection().disconnect(sessionId) }),
     },
     ...engine,

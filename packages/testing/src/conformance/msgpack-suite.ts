@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { withProperty, withType } from '../matchers.ts';
 import { parseAnswers, rawExchange, upgradeRequest } from '../node/raw-http.ts';
 import { connect, type ConnectOptions, type Tester } from '../tester.ts';
-import { conformanceDocument, conformanceLimits, createConformanceHerald } from './app.ts';
+import { conformanceDocument, conformanceLimits, conformanceShapes, createConformanceHerald } from './app.ts';
 import { deltaBodies } from './delta-bodies.ts';
 import type { ConformanceTarget, StartedServer } from './suite.ts';
 
@@ -77,6 +77,38 @@ export function describeMsgpackConformance(target: ConformanceTarget): void {
       const retry = await ann.request('conf.Count', { key: 'k' }, { id: 'once' });
       expect(retry).toEqual(first);
       expect(first).toMatchObject({ code: 200, body: { key: 'k', runs: 1 } });
+    });
+
+    it('answers a body as JSON.stringify makes it, in both encodings: a Date, a toJSON, undefined, NaN, a class instance', async () => {
+      await boot();
+      const json = await connect((server as StartedServer).url, { token: 'user:ann' });
+      testers.push(json);
+      const binary = await client({ token: 'user:bob' });
+      const meaning = JSON.parse(JSON.stringify(conformanceShapes())) as unknown;
+      for (const reader of [json, binary]) {
+        expect((await reader.request('conf.Shapes', {})).body).toStrictEqual(meaning);
+        // Confirming: the answer waits in the send log (packed, on a MessagePack connection) and means the same.
+        reader.send({ kind: 'req', id: 'shapes-confirmed', type: 'conf.Shapes', body: {}, resp: 1 });
+        expect(((await reader.waitFor(withProperty('reqId', 'shapes-confirmed'))) as { body: unknown }).body).toStrictEqual(meaning);
+      }
+    });
+
+    it('keeps an unconfirmed answer across a drop: the retry after resume over herald.v1 is answered from it, not run', async () => {
+      await boot();
+      const ann = await client({ token: 'user:ann' });
+      ann.send({ kind: 'req', id: 'c1', type: 'conf.Count', body: { key: 'a' }, resp: 0 });
+      await ann.waitFor(withProperty('reqId', 'c1'));
+      ann.send({ kind: 'req', id: 'c2', type: 'conf.Shapes', body: {}, resp: 0 });
+      await ann.waitFor(withProperty('reqId', 'c2'));
+      await ann.drop();
+      const json = await connect((server as StartedServer).url, { token: 'user:ann' });
+      testers.push(json);
+      expect(await json.request('herald.Resume', { sessionId: ann.welcome.sessionId, seq: 0 })).toMatchObject({ code: 200, body: { recovered: true } });
+      json.send({ kind: 'req', id: 'c1', type: 'conf.Count', body: { key: 'a' }, resp: 1 });
+      expect(await json.waitFor(withProperty('reqId', 'c1'))).toEqual({ kind: 'resp', reqId: 'c1', type: 'conf.Count', code: 200, body: { key: 'a', runs: 1 } });
+      json.send({ kind: 'req', id: 'c2', type: 'conf.Shapes', body: {}, resp: 2 });
+      expect(((await json.waitFor(withProperty('reqId', 'c2'))) as { body: unknown }).body).toStrictEqual(JSON.parse(JSON.stringify(conformanceShapes())));
+      expect((await json.request('conf.Count', { key: 'a' })).body).toEqual({ key: 'a', runs: 2 });
     });
 
     it('answers bad binary input with the documented herald.Error, and keeps the session', async () => {
