@@ -327,11 +327,12 @@ async function scenarioMemory(results: Results): Promise<void> {
           // Traffic first, so the baseline is a working server's (V8 keeps a grown young generation committed).
           await exercise(server.dialect, server.answer, first, plan.rr.inFlight, plan.memory.warmLoadMs);
           await new Promise((r) => setTimeout(r, settleMs));
-          const heapBefore = await process.gc();
+          // With the young generation filled first, its pages are resident before and after alike (see `gc`).
+          const heapBefore = await process.gc(true);
           const rssBefore = process.rss();
           const rest = await openSessions(server.dialect, process.port, sessions, { firstIndex: warm, total: warm + sessions });
           await new Promise((r) => setTimeout(r, settleMs));
-          const heapAfter = await process.gc();
+          const heapAfter = await process.gc(true);
           await new Promise((r) => setTimeout(r, 200));
           const rssAfter = process.rss();
           // Idle, every session still open: what the server spends is its sweep (Herald's keep-alive and deadlines).
