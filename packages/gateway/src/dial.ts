@@ -43,6 +43,8 @@ class EarlyFrames implements LegListener {
   frames: Buffer[] = [];
   private closed = false;
   private waiting: ((frame: Buffer | undefined) => void) | undefined;
+  /** The one wait for the first frame, shared by every caller. */
+  private firstWait: Promise<Buffer | undefined> | undefined;
 
   legMessage(_leg: BackendLeg, data: Buffer): void {
     this.frames.push(data);
@@ -60,7 +62,7 @@ class EarlyFrames implements LegListener {
   first(timeoutMs: number): Promise<Buffer | undefined> {
     if (this.frames[0] !== undefined) return Promise.resolve(this.frames[0]);
     if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
+    return (this.firstWait ??= new Promise((resolve) => {
       const timer = setTimeout(() => done(undefined), timeoutMs);
       const done = (frame: Buffer | undefined): void => {
         clearTimeout(timer);
@@ -68,6 +70,6 @@ class EarlyFrames implements LegListener {
         resolve(frame);
       };
       this.waiting = done;
-    });
+    }));
   }
 }
