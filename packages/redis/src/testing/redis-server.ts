@@ -17,7 +17,7 @@ export interface RedisServer {
   readonly url: string;
   /** Kills the server (SIGKILL) and waits until it is gone. */
   kill(): Promise<void>;
-  /** Starts it again on the same port, with nothing in it. */
+  /** Starts it again on the same port, with nothing in it (nothing happens while it runs). */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -53,6 +53,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const port = options.port ?? (await freePort());
   let server: ChildProcess | undefined;
   const start = async (): Promise<void> => {
+    if (server !== undefined && server.exitCode === null) return;
     const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
