@@ -90,9 +90,17 @@ function observe(userId: string, binary = false): Promise<Observed> {
   const observed: Observed = { userId, transport: binary ? 'msgpack' : 'websocket', close: () => socket.close(1000), ticks: [], privates: [], closed: undefined, joinedAt: undefined, early: [] };
   observers.push(observed);
   const send = (message: object) => socket.send(binary ? codec.encode(message) : JSON.stringify(message));
+  const opened = Date.now();
   return new Promise((resolve, reject) => {
-    socket.on('error', reject);
-    socket.on('close', (code) => (observed.closed = code));
+    socket.on('error', (error) => {
+      // A frame `ws` refuses ends the socket, seen as 1006 on this side: say which.
+      if (observed.joinedAt === undefined) observed.early.push(`error "${error.message}" at ${Date.now() - opened} ms`);
+      reject(error);
+    });
+    socket.on('close', (code, reason) => {
+      observed.closed = code;
+      if (observed.joinedAt === undefined) observed.early.push(`close ${code} "${String(reason)}" at ${Date.now() - opened} ms`);
+    });
     socket.on('message', (data: Buffer, isBinary) => {
       if (isBinary !== binary) reject(new Error(`${userId}: a ${isBinary ? 'binary' : 'text'} frame`));
       const decoded: unknown = binary ? codec.decode(data) : JSON.parse(String(data));

@@ -100,6 +100,8 @@ interface Sender {
   readonly answers: Map<number, { count: number; code: number; error?: string; text?: string }>;
   sent: number;
   closed: boolean;
+  /** How the socket ended, and any error `ws` saw (a frame it refused closes it with 1006 on its side). */
+  end?: string;
 }
 
 function sender(userId: string, running: () => boolean): Promise<Sender> {
@@ -109,9 +111,16 @@ function sender(userId: string, running: () => boolean): Promise<Sender> {
     const n = ++state.sent;
     socket.send(JSON.stringify({ kind: 'req', id: `r${n}`, type: 'test.Echo', body: { text: `r${n}` } }));
   };
+  const opened = Date.now();
   return new Promise((resolve, reject) => {
-    socket.on('error', reject);
-    socket.on('close', () => (state.closed = true));
+    socket.on('error', (error) => {
+      state.end = `${state.end ?? ''} error "${error.message}" at ${Date.now() - opened} ms`;
+      reject(error);
+    });
+    socket.on('close', (code, reason) => {
+      state.closed = true;
+      state.end = `${state.end ?? ''} closed ${code} "${String(reason)}" at ${Date.now() - opened} ms, after ${state.answers.size} answers`;
+    });
     socket.on('message', (data) => {
       const message = JSON.parse(String(data)) as { kind: string; type?: string; reqId?: string; code?: number; body?: { error?: string; text?: string } };
       if (message.type === 'herald.Welcome') {
@@ -139,7 +148,7 @@ it(`${CLIENTS} clients sending requests without pause lose none and get none twi
   const relinks = gateway.stats.relinks;
   // A sender stalled here has not been touched by a kill yet: say which, and what the gateway counted.
   const stalled = (error: unknown): never => {
-    const counts = senders.map((s, i) => `load-${i}: ${s.answers.size}/${s.sent}${s.closed ? ' closed' : ''}`).join(', ');
+    const counts = senders.map((s, i) => `load-${i}: ${s.answers.size}/${s.sent}${s.end ?? ''}`).join(', ');
     throw new Error(`${String(error)}; answers/sent ${counts}; gateway stats ${JSON.stringify(gateway.stats)}`);
   };
   await eventually(() => expect(Math.min(...senders.map((s) => s.answers.size))).toBeGreaterThan(20), ANSWER_BOUND_MS, 20).catch(stalled);

@@ -1,0 +1,22 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { openSessions } from './gen/load.ts';
+
+const child = spawn(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--conditions=@herald/source', '--import', 'tsx', 'src/servers/herald-uws.ts'], { stdio: ['pipe', 'pipe', 'inherit'] });
+const lines = createInterface({ input: child.stdout! });
+const waiters: Array<(l: string) => void> = [];
+lines.on('line', (l) => waiters.shift()?.(l));
+const next = () => new Promise<string>((r) => waiters.push(r));
+const port = Number((await next()).split(' ')[1]);
+const cmd = async (c: string) => { child.stdin!.write(c + '\n'); return next(); };
+const N = Number(process.argv[2] ?? 5000);
+const a = await openSessions('herald', port, 100, { total: 100 + 2 * N });
+await new Promise((r) => setTimeout(r, 1000));
+console.log(await cmd('gc fill'));
+console.log(await cmd('snapshot /tmp/mem/a.heapsnapshot'));
+const b = await openSessions('herald', port, N, { firstIndex: 100, total: 100 + 2 * N });
+await new Promise((r) => setTimeout(r, 1000));
+console.log(await cmd('gc fill'));
+console.log(await cmd('snapshot /tmp/mem/b.heapsnapshot'));
+child.kill();
+process.exit(0);
