@@ -337,8 +337,10 @@ export function dialLeg(url: string, options: LegDialOptions): Promise<LegDialed
         if (parsed.status === 101) {
           const accept = createHash('sha1').update(key + GUID).digest('base64');
           if (parsed.headers['sec-websocket-accept'] !== accept) return settle({ kind: 'failed', error: 'wrong Sec-WebSocket-Accept' });
-          const protocol = parsed.headers['sec-websocket-protocol'] ?? '';
-          if (protocol !== '' && !options.protocols.includes(protocol)) return settle({ kind: 'failed', error: `the node selected a subprotocol not offered: ${protocol}` });
+          const selected = parsed.headers['sec-websocket-protocol'] ?? '';
+          // The offered string, not the answer's copy: every leg of one offer holds the same one.
+          const protocol = selected === '' ? '' : options.protocols.find((offered) => offered === selected);
+          if (protocol === undefined) return settle({ kind: 'failed', error: `the node selected a subprotocol not offered: ${selected}` });
           const leg = new BackendLeg(socket, protocol, options.maxPayload);
           // What came with the answer is the leg's first bytes (the Welcome, often): the caller reads it once it listens.
           return settle({ kind: 'open', leg, early: received.subarray(answer.bodyAt) });

@@ -8,6 +8,7 @@ import { answerPlainHttp, attachHttp, loadUws, type UwsModule } from '@herald/uw
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket as UwsWebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { BackendPool, type Backend, type BackendSource, type Strategy } from './backends.ts';
 import { dialBackend, type Dialed } from './dial.ts';
+import { Interned } from './interned.ts';
 import { goodbyeMessage, Link, type ClientData } from './link.ts';
 import { msgpackFrames } from './msgpack-frames.ts';
 import { longPollEdge, type GatewayLongPollOptions, type OpenDialed } from './long-poll-edge.ts';
@@ -143,6 +144,8 @@ const MAX_IDLE_TIMEOUT_S = 960;
 const IDLE_MARGIN_S = 8;
 /** Headers a backend leg carries from its client's upgrade. */
 const FORWARDED = ['authorization', 'origin', 'cookie', 'user-agent', 'host'] as const;
+/** Forwarded headers most clients send alike, kept once (`Interned`); credentials are each client's own. */
+const SHARED_HEADERS: ReadonlySet<string> = new Set(['origin', 'user-agent', 'host']);
 const PASSED_HEADERS = ['retry-after', 'allow', 'sec-websocket-version'] as const;
 const textDecoder = new TextDecoder();
 
@@ -186,9 +189,15 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     () => undefined,
   );
   const binaryFrames = binaryCodec === undefined ? undefined : msgpackFrames(binaryCodec);
+  // Values sessions share, held once: the subprotocol lists offered, and forwarded headers most clients send alike.
+  const offers = new Interned<readonly string[]>(256);
+  const headerValues = new Interned<string>(1024);
   // Other encodings of herald.v1 are not offered to the node: their frames would be relayed as text.
-  const relayable = (offered: readonly string[]): readonly string[] =>
-    offered.filter((name) => !name.startsWith(`${PROTOCOL_NAME}.`) || name === binaryCodec?.protocol);
+  // The list is interned, of the exact size (one built by pushes reserves 17 slots): every link of one offer, and its legs, hold it and its strings.
+  const relayable = (offered: readonly string[]): readonly string[] => {
+    const list = offered.filter((name) => !name.startsWith(`${PROTOCOL_NAME}.`) || name === binaryCodec?.protocol);
+    return offers.of(list.join(', '), list.slice());
+  };
 
   const groups: Record<string, BackendGroup> = { ...options.pools };
   if (options.backends !== undefined) groups[DEFAULT_POOL] = { backends: options.backends };
@@ -257,10 +266,11 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
     const forwarded: Record<string, string> = {};
     for (const name of FORWARDED) {
       const value = request.headers.get(name);
-      if (value !== undefined) forwarded[name] = value;
+      if (value !== undefined) forwarded[name] = SHARED_HEADERS.has(name) ? headerValues.of(value, value) : value;
     }
     const previous = request.headers.get('x-forwarded-for');
-    forwarded['x-forwarded-for'] = previous === undefined ? request.remoteAddress : `${previous}, ${request.remoteAddress}`;
+    const chain = previous === undefined ? request.remoteAddress : `${previous}, ${request.remoteAddress}`;
+    forwarded['x-forwarded-for'] = headerValues.of(chain, chain);
     const routeKey = options.routeKey !== undefined ? options.routeKey(request) : (request.headers.get('authorization') ?? request.remoteAddress);
     const poolName = options.route?.(request) ?? poolOfPath;
     const pool = pools.get(poolName);
@@ -273,8 +283,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
 
   function openLink(dialed: OpenDialed, route: Route, protocols: readonly string[]): Link {
     const format = dialed.backend.protocol === binaryCodec?.protocol ? binaryFrames : undefined;
-    // A copy of the exact size: the list built by pushes reserves 17 slots, kept for the session's life.
-    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols.slice(), route.routeKey, dialed.takeEarly, format);
+    const link = new Link(host, dialed.backend, dialed.target, route.pool, route.forwarded, protocols, route.routeKey, dialed.takeEarly, format);
     links.add(link);
     stats.linksOpen++;
     stats.linksOpened++;
@@ -339,7 +348,8 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
       res.onAborted(() => {
         aborted = true;
       });
-      dial(route.pool, route.routeKey, route.forwarded, relayable(offered)).then(
+      const protocols = relayable(offered);
+      dial(route.pool, route.routeKey, route.forwarded, protocols).then(
         (dialed) => {
           if (aborted) {
             if (dialed?.kind === 'open') dialed.backend.close(CloseCode.ClientLost, 'client went away during the upgrade');
@@ -358,7 +368,7 @@ export async function serveGateway(options: GatewayOptions, uws: UwsModule = loa
                 refuse(dialed.status, dialed.body, passed);
               } else if (dialed.kind === 'open') {
                 upgrading = true;
-                res.upgrade<ClientData>({ link: openLink(dialed, route, relayable(offered)) }, key, dialed.backend.protocol, extensions, context);
+                res.upgrade<ClientData>({ link: openLink(dialed, route, protocols) }, key, dialed.backend.protocol, extensions, context);
               }
             });
           } finally {
