@@ -114,6 +114,10 @@ function refusalOfGoodbye(frame: Buffer): LongPollRefusal | undefined {
   return refusal(status, error, typeof body?.reason === 'string' ? body.reason : 'refused', retryAfterMs);
 }
 
+/** The subprotocols a long-poll client's backend legs offer (one list for every session). */
+const JSON_OFFER: readonly string[] = [PROTOCOL_NAME];
+const NO_OFFER: readonly string[] = [];
+
 /** The gateway's long-poll endpoints: each connection opens a backend leg and relays over it. */
 export function longPollEdge<Route>(edge: Edge<Route>, options: GatewayLongPollOptions): LongPollHandler {
   type Accepted = { readonly ok: true; readonly dialed: OpenDialed; readonly route: Route; readonly protocols: readonly string[] };
@@ -124,7 +128,8 @@ export function longPollEdge<Route>(edge: Edge<Route>, options: GatewayLongPollO
     async upgrade(request) {
       if (edge.closing()) return refusal(503, ErrorReason.ShuttingDown, 'gateway shutting down');
       // Long-poll is JSON (PROTOCOL.md §11): a binary encoding offered is not passed on.
-      const protocols = (request.headers.get('sec-websocket-protocol') ?? '').split(',').map((name) => name.trim()).filter((name) => name === PROTOCOL_NAME);
+      const offered = (request.headers.get('sec-websocket-protocol') ?? '').split(',').map((name) => name.trim());
+      const protocols = offered.includes(PROTOCOL_NAME) ? JSON_OFFER : NO_OFFER;
       const route = edge.route(request, protocols);
       if (route === undefined) return refusal(503, ErrorReason.NoBackend, 'no backend available', 1000);
       const dialed = await edge.dial(route, protocols);
