@@ -5,6 +5,7 @@
 import type { HostileRow } from './gen/hostile.ts';
 import type { ConflationFigures } from './conflation-scenario.ts';
 import type { DeltaFigures } from './delta-scenario.ts';
+import type { SessionsFigures } from './sessions-scenario.ts';
 
 /** Below this server CPU (fraction of its core) a throughput figure says more about the generator. */
 export const SATURATED = 0.9;
@@ -172,6 +173,8 @@ export interface Results {
   msgpack?: MsgpackFigures;
   /** Scenario 15, when it ran. */
   delta?: DeltaFigures;
+  /** Scenario 16, when it ran. */
+  sessions?: SessionsFigures;
   /** Scenario 9: Herald on uWS with metrics off (`herald-uws`) and on (`herald-uws-metrics`). */
   readonly metricsCost: ThroughputRow[];
   targets: Target[];
@@ -194,6 +197,7 @@ export function percentile(values: readonly number[], p: number): number {
 
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '—');
+const pct2 = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(2)}%` : '—');
 const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '—');
 const ratio = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '—');
 const kib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)} KiB` : '—');
@@ -240,6 +244,7 @@ export const SCENARIOS = [
   [12, 'Presence'],
   [13, 'Conflation'],
   [15, 'Delta topics'],
+  [16, 'Sessions on one machine'],
 ] as const;
 
 /** One line per scenario: the headline figure of the run. */
@@ -314,11 +319,47 @@ function summaryRows(results: Results): string[][] {
       `${int(deltaRow?.wireBytes ?? NaN)} B per publication with deltas, ${int(fullRow?.wireBytes ?? NaN)} B without (${int(deltaRow?.subscribers ?? NaN)} subscribers)`,
       `${ratio((fullRow?.wireBytes ?? NaN) / (deltaRow?.wireBytes ?? NaN))} fewer bytes; fan-out p50 ${ratio((deltaRow?.p50 ?? NaN) / (fullRow?.p50 ?? NaN))} without`,
     ],
+    sessionsSummary(results.sessions),
     [
       '9. Metrics cost',
       `Herald on uWS ${int(metricsOn?.perSecond ?? NaN)} msg/s with Prometheus metrics, ${int(metricsOff?.perSecond ?? NaN)} without`,
       `${ratio((metricsOn?.perSecond ?? NaN) / (metricsOff?.perSecond ?? NaN))} off`,
     ],
+  ];
+}
+
+function sessionsSummary(figures: SessionsFigures | undefined): string[] {
+  const of = (key: string) => figures?.runs.filter((r) => r.key === key && r.error === undefined) ?? [];
+  const herald = of('herald-uws');
+  const raw = of('uws-raw');
+  const rss = (rows: typeof herald) => median(rows.map((r) => r.rssPerSession));
+  return [
+    '16. Sessions on one machine',
+    `${int(median(herald.map((r) => r.open)))} Herald sessions open, ${kib(rss(herald))} each, idle CPU ${pct2(median(herald.map((r) => r.idleCpu)))} of a core`,
+    `${ratio(rss(herald) / rss(raw))} raw uWS (RSS per session)`,
+  ];
+}
+
+function sessionsSection(figures: SessionsFigures): string[] {
+  const first = figures.runs[0];
+  return [
+    '## 16. Sessions on one machine',
+    '',
+    `${int(first?.sessions ?? NaN)} idle authenticated sessions at once, spread over ${first?.processes ?? '—'} server processes of ${int(figures.perProcess)} on core 1 (one process may open ${int(figures.descriptorLimit)} descriptors here), each held by a generator process of its own on core 0 (\`src/gen/hold.ts\`; each server on its own port, so no source address is bound). Herald on uWS runs its default keep-alive (a ping every 25 s; \`src/servers/herald-uws.ts keepalive\`), raw uWS.js keeps the user id of the upgrade's token. RSS per session is the growth of all servers' RSS after a full GC, over the sessions opened after the baseline; accept is from the first connect to the last session ready; idle CPU is all servers' CPU over the idle window, with every session open.`,
+    '',
+    table(
+      ['server', 'open / closed', 'accept', 'RSS per session', 'JS heap per session', 'idle CPU', 'pings answered'],
+      figures.runs.map((r) => [
+        r.label,
+        r.error === undefined ? `${int(r.open)} / ${int(r.closed)}` : `failed: ${r.error.slice(0, 160)}`,
+        `${ms(r.acceptMs / 1000)} s`,
+        kib(r.rssPerSession),
+        kib(r.heapPerSession),
+        `${pct2(r.idleCpu)} over ${ms(r.idleSeconds)} s`,
+        int(r.pings),
+      ]),
+    ),
+    '',
   ];
 }
 
@@ -652,6 +693,8 @@ export function renderMarkdown(results: Results): string {
     );
     out.push('');
   }
+
+  if (results.sessions !== undefined) out.push(...sessionsSection(results.sessions));
 
   if (results.profiles.length > 0) {
     out.push('## CPU profiles');

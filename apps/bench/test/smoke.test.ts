@@ -65,6 +65,11 @@ it('runs every scenario in smoke mode and writes a table row for each', async ()
     .map((row) => `${row.label}: ${row.error}`);
   expect(failures, log).toEqual([]);
   expect(results.targets.length).toBeGreaterThan(0);
+  // Scenario 16 held every session of both servers over two processes each.
+  expect(results.sessions?.runs.map((run) => [run.key, run.processes, run.open, run.closed, run.error])).toEqual([
+    ['herald-uws', 2, 600, 0, undefined],
+    ['uws-raw', 2, 600, 0, undefined],
+  ]);
   // Scenario 13 ran its three runs, each to the end of its publishing.
   expect(results.conflation?.runs.map((run) => run.published > 0)).toEqual([true, true, true]);
   // Scenario 15 ran both modes at each fan-out size, and the delta subscribers did get deltas (fewer bytes than the full ones).

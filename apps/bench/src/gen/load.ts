@@ -98,12 +98,16 @@ export function wsOptions(dialect: Dialect, port: number, i: number, total: numb
   return { ...base, path, headers: { authorization: `Bearer u${i}` } };
 }
 
+/** Herald keep-alive pings answered in this process (scenario 16 tells keep-alive ran by it). */
+export const keepAliveAnswers = { herald: 0 };
+
 /** Answers keep-alive probes of every dialect; true when the frame was one. */
 function keepAlive(ws: RawWs, dialect: Dialect, buf: Buffer, start: number, end: number): boolean {
   if (heraldDialect(dialect)) {
     const at = start + kindAt(dialect);
     if (buf[at] === C_P && buf[at + 1] === C_I) {
       ws.write(dialect === 'herald' ? HERALD_PONG : MSGPACK_PONG);
+      keepAliveAnswers.herald++;
       return true;
     }
     return false;
@@ -183,7 +187,15 @@ export async function openSessions(
   dialect: Dialect,
   port: number,
   count: number,
-  options: { readonly path?: string; readonly subscribe?: boolean; readonly subscription?: Readonly<Record<string, unknown>>; readonly firstIndex?: number; readonly total?: number } = {},
+  options: {
+    readonly path?: string;
+    readonly subscribe?: boolean;
+    readonly subscription?: Readonly<Record<string, unknown>>;
+    readonly firstIndex?: number;
+    readonly total?: number;
+    /** Every connection from this source address (default: `sourceAddress` of its index). */
+    readonly localAddress?: string;
+  } = {},
 ): Promise<RawWs[]> {
   const setup = new Setup(dialect, options.subscribe ?? false, options.subscription);
   const first = options.firstIndex ?? 0;
@@ -193,7 +205,8 @@ export async function openSessions(
   const worker = async () => {
     while (next < count) {
       const i = next++;
-      const ws = new RawWs(wsOptions(dialect, port, first + i, total, options.path), setup);
+      const base = wsOptions(dialect, port, first + i, total, options.path);
+      const ws = new RawWs(options.localAddress === undefined ? base : { ...base, localAddress: options.localAddress }, setup);
       ws.index = first + i;
       const ready = setup.ready(ws);
       await ws.ready();

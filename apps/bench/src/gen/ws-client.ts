@@ -48,6 +48,7 @@ export class RawWs {
   closeCode = 0;
   private pending: Buffer | null = null;
   private readonly opened: Promise<void>;
+  private readonly startedAt = performance.now();
 
   constructor(
     options: WsOptions,
@@ -75,7 +76,7 @@ export class RawWs {
       socket.on('error', () => {});
       socket.on('close', () => {
         this.closed = true;
-        if (!this.open) reject(new Error('closed during the upgrade'));
+        if (!this.open) reject(new Error(`closed during the upgrade, ${Math.round(performance.now() - this.startedAt)} ms after the connect`));
         this.handler.onClose?.(this);
       });
       socket.on('data', (chunk: Buffer) => {
