@@ -372,7 +372,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       : undefined;
     const store = (this.sessionStore = options.sessionStore);
     this.requests = new RequestPipeline(this, options, store, this.clock, (error, session) => this.reportError(error, session));
-    this.users = new UserIndex(this.broker, store === undefined, (error, session) => this.reportError(error, session));
+    // Send-to-user needs the broker's direct channels only to reach other nodes: through a broker of the application's, without a store.
+    const userChannels = store === undefined && options.broker !== undefined ? this.broker : undefined;
+    this.users = new UserIndex(userChannels, (error, session) => this.reportError(error, session));
     this.sentToUser = new IdempotencyWindow(idempotencyWindow('createHerald', options.idempotencyWindowMs), () => this.clock.now());
     const stored = (this.stored =
       store === undefined
