@@ -600,7 +600,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         session.close(CloseCode.TooManyRequests, truncateReason(refused.body.message), CAP_RETRY_AFTER_MS);
         return connection;
       }
-      this.connectionsPerAddress.add(address);
+      connection.address = this.connectionsPerAddress.add(address);
       connection.counted = this.connectionsPerAddress;
     }
     const principal = accepted.principal ?? (this.options.authenticate === undefined ? ANONYMOUS : null);
