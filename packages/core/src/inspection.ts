@@ -181,7 +181,7 @@ export class Inspection {
         transport: connection === null ? undefined : (connection.socket.transport ?? 'websocket'),
         client: connection?.client,
         openedAt: session.openedAt,
-        topics: session.topics === null ? [] : [...session.topics],
+        topics: session.topics(),
         unacked: session.replay?.size ?? 0,
         bufferedBytes: connection?.socket.bufferedAmount ?? 0,
         retryAnswers: (session.dedup?.answers ?? 0) + (connection?.sendLog?.size ?? 0),
@@ -257,7 +257,7 @@ export class Inspection {
   /** Ends one subscription of a session; its client is told with `herald.Unsubscribed`. False when there was none here. */
   unsubscribe(sessionId: string, topic: string, reason = 'unsubscribed by an operator'): boolean {
     const session = this.host.session(sessionId);
-    if (session?.topics?.has(topic) !== true) return false;
+    if (session?.hasTopic(topic) !== true) return false;
     this.host.unsubscribe(session, topic, reason);
     return true;
   }

@@ -132,13 +132,13 @@ export class PresenceHub {
 
   /** After a resume: the topics the client no longer listed are left. */
   settle(session: Session): void {
-    for (const topic of [...(session.presence ?? [])]) if (session.topics?.has(topic) !== true) this.left(session, topic);
+    for (const topic of [...(session.presence ?? [])]) if (!session.hasTopic(topic)) this.left(session, topic);
   }
 
   private refusal(session: Session, topic: string): Answer | undefined {
     const forbidden = (message: string): Answer => [Status.Forbidden, { error: ErrorReason.Forbidden, message } satisfies ErrorBody];
     if (this.modeOf(topic) === undefined) return forbidden(`${topic} has no presence`);
-    if (session.topics?.has(topic) !== true) return forbidden(`subscribe to ${topic} first`);
+    if (!session.hasTopic(topic)) return forbidden(`subscribe to ${topic} first`);
     return undefined;
   }
 

@@ -50,7 +50,6 @@ import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
 import { MemoryPresence, type PresencePage, type PresenceStore } from './presence.ts';
 import { PresenceHub } from './presence-hub.ts';
-import { TopicSet } from './topic-set.ts';
 import { type Topic, type TopicNotificationType, type TopicParams, type TopicPattern, TopicPatterns } from './topic-patterns.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
 import { UserIndex } from './user-index.ts';
@@ -437,7 +436,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     let subscriptions = 0;
     let presenceMemberships = 0;
     for (const session of this.sessions.values()) {
-      subscriptions += session.topics?.size ?? 0;
+      subscriptions += session.topicCount;
       presenceMemberships += session.presence?.size ?? 0;
     }
     return { ...this.stats, subscriptions, presenceMemberships };
@@ -719,7 +718,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** Ends a subscription from the server side; the client is told with `herald.Unsubscribed`. */
   unsubscribe(session: SessionHandle, topic: string, reason = 'unsubscribed by the server'): void {
     const target = this.sessions.get(session.id);
-    if (target?.topics?.delete(topic) !== true) return;
+    if (target?.removeTopic(topic) !== true) return;
     this.topics.unsubscribe(target, topic);
     this.presence?.left(target, topic);
     target.sendSystem(SystemType.Unsubscribed, { topic, reason });
@@ -803,7 +802,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         return;
       }
       case SystemType.Unsubscribe:
-        if (session.topics?.delete(body.topic) === true) this.topics.unsubscribe(session, body.topic);
+        if (session.removeTopic(body.topic)) this.topics.unsubscribe(session, body.topic);
         this.presence?.left(session, body.topic);
         session.respond(request.id, request.type, Status.OK, { topic: body.topic });
         return;
@@ -946,7 +945,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   /** Checked right before joining, after any await, so concurrent subscribes cannot overshoot. */
   private overLimit(session: Session, topic: string): [number, ErrorBody] | undefined {
-    if (session.topics?.has(topic) === true || (session.topics?.size ?? 0) < this.limits.maxSubscriptions) return undefined;
+    if (session.hasTopic(topic) || session.topicCount < this.limits.maxSubscriptions) return undefined;
     return [Status.TooManyRequests, { error: ErrorReason.SubscriptionLimit, message: `at most ${this.limits.maxSubscriptions} subscriptions` }];
   }
 
@@ -959,7 +958,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     delta?: string,
   ): Promise<SubscribedBody> {
     if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
-    (session.topics ??= new TopicSet()).add(topic);
+    session.addTopic(topic);
     const history = this.patterns.retentionOf(topic);
     const granted = delta !== undefined && delta === this.options.delta?.name && this.patterns.deltaOf(topic) ? delta : undefined;
     const extra = { ...(history === undefined ? {} : { history }), ...(granted === undefined ? {} : { delta: granted }) };
@@ -969,7 +968,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const presence = this.presence;
     if (presence === undefined) return joined;
     return joined.then((subscribed) => {
-      if (session.topics?.has(topic) === true) presence.joined(session, topic);
+      if (session.hasTopic(topic)) presence.joined(session, topic);
       return subscribed;
     });
   }
@@ -1092,7 +1091,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   catchUpLagging(session: Session): void {
-    if (session.topics === null) return;
+    if (session.topicCount === 0) return;
     const reset = (subscribed: SubscribedBody): void => {
       if (subscribed.recovered === false) {
         session.sendSystem(SystemType.TopicReset, {
@@ -1103,15 +1102,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         });
       }
     };
-    for (const [topic, since] of this.topics.lagOf(session, session.topics)) {
+    for (const [topic, since] of this.topics.lagOf(session, session.topics())) {
       this.topics.subscribe(session, topic, since, reset).catch((error: unknown) => this.reportError(error, session));
     }
   }
 
   leaveTopics(session: Session): void {
-    if (session.topics === null) return;
-    for (const topic of session.topics) this.topics.unsubscribe(session, topic);
-    session.topics = null;
+    for (const topic of session.topics()) {
+      this.topics.unsubscribe(session, topic);
+      session.removeTopic(topic);
+    }
   }
 
   /** Ends a session here; `ended` false keeps it resumable on other nodes (with a session store). */

@@ -27,7 +27,6 @@ import type { SessionStore } from './session-store.ts';
 import type { Inspection } from './inspection.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
-import type { TopicSet } from './topic-set.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
 import type { FrameEncoder } from './wire-codec.ts';
 
@@ -195,7 +194,12 @@ export class Session implements TopicSubscriber {
   sentSeq = 0;
   replay: ReplayBuffer | null = null;
   dedup: DedupCache | null = null;
-  topics: TopicSet | null = null;
+  /**
+   * The topics subscribed to here. Most sessions hold one (`$all`, or the one topic of their
+   * page), and a `Set` costs about 180 bytes of heap even for one entry: so one topic is kept as
+   * its string, and a `Set` is made only for a second one.
+   */
+  private subscribed: string | Set<string> | null = null;
   /** When the session was authenticated: a client resumes right after, so the settle time counts from here. */
   authenticatedAt = 0;
   readonly openedAt: number;
@@ -268,6 +272,38 @@ export class Session implements TopicSubscriber {
 
   private setFlag(flag: Flag, on: boolean): void {
     this.flags = on ? this.flags | flag : this.flags & ~flag;
+  }
+
+  hasTopic(topic: string): boolean {
+    const subscribed = this.subscribed;
+    return typeof subscribed === 'string' ? subscribed === topic : subscribed !== null && subscribed.has(topic);
+  }
+
+  get topicCount(): number {
+    const subscribed = this.subscribed;
+    return typeof subscribed === 'string' ? 1 : subscribed === null ? 0 : subscribed.size;
+  }
+
+  /** The topics subscribed to, as a copy: the caller may remove them on the way. */
+  topics(): string[] {
+    const subscribed = this.subscribed;
+    return typeof subscribed === 'string' ? [subscribed] : subscribed === null ? [] : [...subscribed];
+  }
+
+  addTopic(topic: string): void {
+    const subscribed = this.subscribed;
+    if (subscribed === null) this.subscribed = topic;
+    else if (typeof subscribed !== 'string') subscribed.add(topic);
+    else if (subscribed !== topic) this.subscribed = new Set([subscribed, topic]);
+  }
+
+  /** True when the session was subscribed to `topic`. */
+  removeTopic(topic: string): boolean {
+    const subscribed = this.subscribed;
+    if (typeof subscribed !== 'string') return subscribed !== null && subscribed.delete(topic);
+    if (subscribed !== topic) return false;
+    this.subscribed = null;
+    return true;
   }
 
   /** The authenticated user, or undefined before authentication. */
@@ -403,7 +439,7 @@ export class Session implements TopicSubscriber {
   }
 
   isSubscribedTo(topic: string): boolean {
-    return this.connection !== null && this.topics !== null && this.topics.has(topic);
+    return this.connection !== null && this.hasTopic(topic);
   }
 
   /** Queues a private notification (body already JSON text) under the next `seq`. */
