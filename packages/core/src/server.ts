@@ -613,7 +613,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       ...(this.broker.retention === undefined ? {} : { topicHistory: this.broker.retention }),
     };
     session.sendSystem(SystemType.Welcome, welcome);
-    if (principal !== null) this.authenticated(session, principal);
+    // `now` was read as the session opened: its times hold one number rather than one each.
+    if (principal !== null) this.authenticated(session, principal, this.now);
     return connection;
   }
 
@@ -851,10 +852,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.principal = principal;
     const body = principal.expiresAt === undefined ? { userId: principal.userId } : { userId: principal.userId, expiresAt: principal.expiresAt };
     session.respond(request.id, request.type, Status.OK, body);
-    if (first) this.authenticated(session, principal);
+    if (first) this.authenticated(session, principal, this.clock.now());
   }
 
-  private authenticated(session: Session, principal: Principal): void {
+  private authenticated(session: Session, principal: Principal, at: number): void {
     // Authenticated at the upgrade, and other sessions of the user opened since.
     if (this.sessionsFull(principal.userId)) {
       session.close(CloseCode.TooManyRequests, truncateReason(this.sessionCapMessage()), CAP_RETRY_AFTER_MS);
@@ -862,7 +863,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     session.principal = principal;
     session.state = SessionState.Open;
-    session.authenticatedAt = this.clock.now();
+    session.authenticatedAt = at;
     this.metrics?.authenticated.add(1);
     this.users.add(session);
     if (!session.holding) this.capSessions(session);
@@ -901,7 +902,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const sessions = this.users.sessionsOf(userId);
     let excess = sessions.length - this.limits.maxSessionsPerPrincipal;
     if (excess <= 0) return;
-    const detached = sessions.filter((s) => s !== session && s.state === SessionState.Detached).sort((a, b) => a.detachedAt - b.detachedAt);
+    const detached = sessions.filter((s) => s !== session && s.state === SessionState.Detached).sort((a, b) => (a.detachedAt as number) - (b.detachedAt as number));
     for (const old of detached.slice(0, excess)) {
       this.destroy(old);
       excess--;

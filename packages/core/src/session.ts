@@ -200,21 +200,27 @@ export class Session implements TopicSubscriber {
    * its string, and a `Set` is made only for a second one.
    */
   private subscribed: string | Set<string> | null = null;
+  /*
+   * Times that are only set later start undefined, not 0: once any session has stored a time
+   * (not a small integer) in a field that started at 0, V8 gives that field a number box of its
+   * own on every session made afterwards, 16 bytes each, even while it holds 0.
+   */
   /** When the session was authenticated: a client resumes right after, so the settle time counts from here. */
-  authenticatedAt = 0;
+  authenticatedAt: number | undefined = undefined;
   readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
-  private pingSentAt = 0;
+  /** When the unanswered ping went out. */
+  private pingSentAt: number | undefined = undefined;
   /** When the connection dropped, while `Detached`. */
-  detachedAt = 0;
+  detachedAt: number | undefined = undefined;
   private tokens: number;
+  /** When the token bucket and the processing budget were last refilled. */
   private refilledAt: number;
   private strikes = 0;
   private refused = 0;
-  /** Processing time left (ms; below 0 when overdrawn), as of `budgetAt`. */
+  /** Processing time left (ms; below 0 when overdrawn), as of `refilledAt`. */
   private budget: number;
-  private budgetAt: number;
   /** @internal Set while an inspector taps the session's frames (`Inspection.tap`). */
   tap: ((direction: 'in' | 'out', frame: string) => void) | undefined = undefined;
   /** The booleans below, as bits (`Flag`): one field rather than five on every session. */
@@ -225,7 +231,7 @@ export class Session implements TopicSubscriber {
     public id: string,
   ) {
     const now = host.now;
-    this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = this.budgetAt = now;
+    this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = now;
     this.tokens = host.limits.rateLimit.burst;
     this.budget = host.processingBudget?.burstMs ?? 0;
   }
@@ -517,7 +523,7 @@ export class Session implements TopicSubscriber {
 
   touch(): void {
     this.lastInboundAt = this.host.now;
-    this.pingSentAt = 0;
+    this.pingSentAt = undefined;
   }
 
   receive(connection: Connection, data: string | ArrayBuffer | ArrayBufferView): void {
@@ -637,16 +643,6 @@ export class Session implements TopicSubscriber {
     return Math.max(1, Math.ceil(Math.max(tokenMs, debtMs)));
   }
 
-  /** Processing time left now (refilled lazily from the clock); an overdraft is forgiven once it is full. */
-  private budgetLeft(budget: ProcessingBudget, now: number): number {
-    if (now !== this.budgetAt) {
-      this.budget = Math.min(budget.burstMs, this.budget + ((now - this.budgetAt) * budget.msPerSecond) / 1000);
-      this.budgetAt = now;
-      if (this.budget === budget.burstMs) this.overdrawn = false;
-    }
-    return this.budget;
-  }
-
   /**
    * Charges the processing time of one request. The first overdraft throttles the session (its
    * frames are refused as over the rate limit until the debt is paid back); another before the
@@ -655,25 +651,34 @@ export class Session implements TopicSubscriber {
   spend(ms: number): void {
     const budget = this.host.processingBudget;
     if (budget === undefined) return;
-    // Refilled as of the request's frame (read for the rate limit): no second clock read per request.
-    this.budget = this.budgetLeft(budget, this.refilledAt) - ms;
+    // Refilled as of the request's frame (with the token bucket): no second clock read per request.
+    this.budget -= ms;
     if (this.budget >= 0) return;
     if (!this.overdrawn) this.overdrawn = true;
     else if (this.connection !== null) this.close(CloseCode.TooManyRequests, 'too much processing time', this.retryAfterMs());
   }
 
-  /** Token bucket over every frame, refilled lazily from the clock; an overdrawn processing budget empties it. */
+  /**
+   * Token bucket over every frame, refilled lazily from the clock with the processing budget;
+   * an overdrawn budget empties it. An overdraft is forgiven once the budget is full again.
+   */
   private takeToken(): boolean {
     const now = this.host.clock.now();
     const { messagesPerSecond, burst } = this.host.limits.rateLimit;
     if (now !== this.refilledAt) {
-      this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) * messagesPerSecond) / 1000);
+      const elapsed = now - this.refilledAt;
+      this.tokens = Math.min(burst, this.tokens + (elapsed * messagesPerSecond) / 1000);
       this.refilledAt = now;
       // Over the limit until the bucket is whole again: the tokens a sustained flood wins back
       // one by one do not forgive what it was refused.
       if (this.tokens === burst) this.refused = 0;
+      const budget = this.host.processingBudget;
+      if (budget !== undefined) {
+        this.budget = Math.min(budget.burstMs, this.budget + (elapsed * budget.msPerSecond) / 1000);
+        if (this.budget === budget.burstMs) this.overdrawn = false;
+      }
     }
-    const throttled = this.overdrawn && this.budgetLeft(this.host.processingBudget as ProcessingBudget, now) < 0;
+    const throttled = this.overdrawn && this.budget < 0;
     if (this.tokens >= 1 && !throttled) {
       this.tokens--;
       return true;
@@ -699,7 +704,7 @@ export class Session implements TopicSubscriber {
     const limits = this.host.limits;
     switch (this.state) {
       case SessionState.Detached:
-        if (now - this.detachedAt >= limits.resumeWindowMs) this.host.destroy(this);
+        if (now - (this.detachedAt as number) >= limits.resumeWindowMs) this.host.destroy(this);
         return;
       case SessionState.Authenticating:
         if (now - this.openedAt >= limits.authDeadlineMs) {
@@ -722,8 +727,8 @@ export class Session implements TopicSubscriber {
     // Whatever was numbered and not written yet (a race on the way in) goes out now: never a silent gap.
     else if (this.sentSeq < this.seq && !this.holding) this.flushReplay();
     this.connection?.sendLog?.trim();
-    if (this.holding && this.state === SessionState.Open && now - this.authenticatedAt >= SETTLE_AFTER_MS) this.settle();
-    if (this.pingSentAt !== 0) {
+    if (this.holding && this.state === SessionState.Open && now - (this.authenticatedAt as number) >= SETTLE_AFTER_MS) this.settle();
+    if (this.pingSentAt !== undefined) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
     } else if (now - this.lastOutboundAt >= limits.pingIntervalMs) {
       // The client must see traffic to know the server lives: an envelope it can observe.
