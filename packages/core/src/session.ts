@@ -180,6 +180,7 @@ const Flag = {
   Resuming: 4,
   HeldBack: 8,
   Overdrawn: 16,
+  Tapped: 32,
 } as const;
 type Flag = (typeof Flag)[keyof typeof Flag];
 
@@ -221,9 +222,7 @@ export class Session implements TopicSubscriber {
   private refused = 0;
   /** Processing time left (ms; below 0 when overdrawn), as of `refilledAt`. */
   private budget: number;
-  /** @internal Set while an inspector taps the session's frames (`Inspection.tap`). */
-  tap: ((direction: 'in' | 'out', frame: string) => void) | undefined = undefined;
-  /** The booleans below, as bits (`Flag`): one field rather than five on every session. */
+  /** The booleans below, as bits (`Flag`): one field rather than six on every session. */
   private flags: number = Flag.Holding;
 
   constructor(
@@ -274,6 +273,19 @@ export class Session implements TopicSubscriber {
   }
   private set overdrawn(on: boolean) {
     this.setFlag(Flag.Overdrawn, on);
+  }
+
+  /** @internal Set while an inspector taps the session's frames (`Inspection.tap`). */
+  get tapped(): boolean {
+    return (this.flags & Flag.Tapped) !== 0;
+  }
+  set tapped(on: boolean) {
+    this.setFlag(Flag.Tapped, on);
+  }
+
+  /** @internal TopicSubscriber: shows a frame to the inspector tapping the session, if one is. */
+  tap(direction: 'in' | 'out', frame: string): void {
+    if (this.tapped) this.host.inspecting?.tapFrame(this, direction, frame);
   }
 
   private setFlag(flag: Flag, on: boolean): void {
@@ -336,7 +348,7 @@ export class Session implements TopicSubscriber {
     const connection = this.connection;
     if (connection === null) return;
     const length = connection.write(frame, shared);
-    this.tap?.('out', frame);
+    this.tap('out', frame);
     this.lastOutboundAt = this.host.now;
     const metrics = connection.metrics;
     if (metrics !== undefined) {
@@ -358,7 +370,7 @@ export class Session implements TopicSubscriber {
     const connection = this.connection;
     if (connection === null) return;
     const length = packed === undefined ? connection.write(frame as string, false) : connection.writePacked(packed);
-    if (frame !== undefined) this.tap?.('out', frame);
+    if (frame !== undefined) this.tap('out', frame);
     this.lastOutboundAt = this.host.now;
     connection.responses++;
     const metrics = connection.metrics;
@@ -385,7 +397,7 @@ export class Session implements TopicSubscriber {
    */
   packResponse(reqId: string, type: string, code: number, body: unknown): Uint8Array | undefined {
     const encoder = this.connection?.encoder;
-    return encoder === undefined || this.tap !== undefined ? undefined : encoder.response(reqId, type, code, body);
+    return encoder === undefined || this.tapped ? undefined : encoder.response(reqId, type, code, body);
   }
 
   /** Whether `answer` keeps its frame as sent (in a send log) rather than as JSON text (in the retry cache). */
@@ -536,7 +548,7 @@ export class Session implements TopicSubscriber {
     }
     const allowed = this.takeToken();
     // The inspector's tail shows text frames; a MessagePack session's frames are binary.
-    if (this.tap !== undefined && typeof data === 'string') this.tap('in', data);
+    if (typeof data === 'string') this.tap('in', data);
     if (typeof data !== 'string' || connection.encoder !== undefined) {
       this.receiveBinary(connection, data, allowed);
       return;
