@@ -434,12 +434,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   private gauges(): ServerGauges {
     let subscriptions = 0;
-    let presenceMemberships = 0;
-    for (const session of this.sessions.values()) {
-      subscriptions += session.topicCount;
-      presenceMemberships += session.presence?.size ?? 0;
-    }
-    return { ...this.stats, subscriptions, presenceMemberships };
+    for (const session of this.sessions.values()) subscriptions += session.topicCount;
+    return { ...this.stats, subscriptions, presenceMemberships: this.presence?.membershipCount ?? 0 };
   }
 
   /**

@@ -188,8 +188,6 @@ export class Session implements TopicSubscriber {
   state: SessionState = SessionState.Authenticating;
   connection: Connection | null = null;
   principal: Principal | null = null;
-  /** Topics whose presence this session is a member of: kept while detached, so a resume does not flap. */
-  presence: Set<string> | null = null;
   /** Last private `seq` assigned, and last one written to the current connection. */
   seq = 0;
   sentSeq = 0;
