@@ -578,7 +578,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       const transport = socket.transport ?? 'websocket';
       connection.metrics = metrics.transport(transport);
       metrics.connectionOpened(transport);
-      connection.closeReport = (code) => metrics.connectionClosed(transport, code);
     }
     session.attach(connection);
     this.sessions.set(session.id, session);

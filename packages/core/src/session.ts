@@ -102,10 +102,8 @@ export class Connection {
   counted: AddressConnections | undefined = undefined;
   /** @internal The client's address, when the transport knows it (for the log and `authenticate`). */
   address: string | undefined = undefined;
-  /** @internal Its transport's counters, when the server has a `meter`. */
+  /** @internal Its transport's counters, when the server has a `meter`, until its close is counted. */
   metrics: TransportMetrics | undefined = undefined;
-  /** @internal Reports the close code once (the server's, or else the transport's); unset when not metered. */
-  closeReport: ((code: number | undefined) => void) | undefined = undefined;
 
   constructor(
     readonly socket: HeraldSocket,
@@ -148,11 +146,14 @@ export class Connection {
     this.session.transportClosed(this, code);
   }
 
-  /** @internal Counts the connection's close once, with the first code known. */
+  /**
+   * @internal Counts the connection's close once, with the first code known (the server's, or
+   * else the transport's). Nothing is counted for the connection after it.
+   */
   reportClose(code: number | undefined): void {
-    const report = this.closeReport;
-    this.closeReport = undefined;
-    report?.(code);
+    const metrics = this.metrics;
+    this.metrics = undefined;
+    metrics?.connectionClosed(code);
   }
 
   /** @internal The connection is over: closed by the transport, or by the server. */
