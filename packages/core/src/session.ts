@@ -5,7 +5,7 @@
  */
 import type { AddressConnections } from './address-connections.ts';
 import type { Clock } from './clock.ts';
-import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry } from './dedup-cache.ts';
+import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry, type SendLogOwner } from './dedup-cache.ts';
 import {
   PING_FRAME,
   PONG_FRAME,
@@ -91,7 +91,7 @@ export interface SessionHost {
  * The handle an adapter holds for one socket. It forwards what the transport observes; calls
  * from a connection that no longer carries its session (taken over by a resume) are ignored.
  */
-export class Connection {
+export class Connection implements SendLogOwner {
   /** @internal The session this connection carries; changes when a resume adopts another. */
   session: Session;
   /** @internal `resp` frames written to this connection: what the client's `resp` counts. */
@@ -137,6 +137,11 @@ export class Connection {
    */
   receive(data: string | ArrayBuffer | ArrayBufferView): void {
     this.session.receive(this, data);
+  }
+
+  /** @internal SendLogOwner: an unconfirmed answer left the send log; the session keeps it for a retry. */
+  spilled(frame: string): void {
+    this.session.spilled(frame);
   }
 
   /** The transport closed, for any reason. */
@@ -636,13 +641,7 @@ export class Session implements TopicSubscriber {
   private confirmResponses(connection: Connection, count: number): void {
     // With no retry cache there is nothing to keep: answers are not held either way.
     if (this.host.limits.dedupWindow === 0) return;
-    const encoder = connection.encoder;
-    const log = (connection.sendLog ??= new SendLog(
-      2 * this.host.limits.dedupWindow,
-      DEFAULT_DEDUP_BYTES,
-      (frame) => connection.session.spilled(frame),
-      encoder === undefined ? undefined : (packed) => encoder.text(packed),
-    ));
+    const log = (connection.sendLog ??= new SendLog(2 * this.host.limits.dedupWindow, DEFAULT_DEDUP_BYTES, connection));
     log.confirm(Math.min(count, connection.responses));
   }
 
