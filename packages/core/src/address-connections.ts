@@ -3,23 +3,33 @@
  * forgotten when its last connection ends, so memory follows the addresses connected now.
  */
 export class AddressConnections {
-  private readonly open = new Map<string, number>();
+  /** Per address: the string counted first (see `add`), and its connections. */
+  private readonly open = new Map<string, { readonly address: string; connections: number }>();
 
   constructor(private readonly max: number) {}
 
   /** Whether `address` may open another connection. */
   admits(address: string): boolean {
-    return (this.open.get(address) ?? 0) < this.max;
+    return (this.open.get(address)?.connections ?? 0) < this.max;
   }
 
-  /** Counts a connection of `address`, until `remove` (once per `add`). */
-  add(address: string): void {
-    this.open.set(address, (this.open.get(address) ?? 0) + 1);
+  /**
+   * Counts a connection of `address`, until `remove` (once per `add`). Returns the address as
+   * counted: the first connection's string, which the later ones of the address keep instead
+   * of their own (a transport makes a new string for each).
+   */
+  add(address: string): string {
+    const counted = this.open.get(address);
+    if (counted === undefined) {
+      this.open.set(address, { address, connections: 1 });
+      return address;
+    }
+    counted.connections++;
+    return counted.address;
   }
 
   remove(address: string): void {
-    const left = (this.open.get(address) ?? 1) - 1;
-    if (left === 0) this.open.delete(address);
-    else this.open.set(address, left);
+    const counted = this.open.get(address);
+    if (counted !== undefined && --counted.connections === 0) this.open.delete(address);
   }
 }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry } from './dedup-cache.ts';
+import { DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry, type SendLogOwner } from './dedup-cache.ts';
 import { msgpack } from './msgpack.ts';
 import { FrameEncoder, isPlainData } from './wire-codec.ts';
+
+/** A send log's owner that collects what spills. */
+const spillTo = (spilled: string[], encoder?: FrameEncoder): SendLogOwner => ({ spilled: (frame) => void spilled.push(frame), encoder });
 
 const remembered = (cache: DedupCache, ids: string[]): boolean[] => ids.map((id) => cache.get(id) !== undefined);
 
@@ -99,7 +102,7 @@ describe('SendLog (answers waiting for their confirmation)', () => {
   const frame = (id: string, body = 'x') => `{"kind":"resp","reqId":"${id}","type":"t","code":200,"body":"${body}"}`;
   const logged = () => {
     const spilled: string[] = [];
-    return { spilled, log: new SendLog(8, 4096, (f) => spilled.push(f)) };
+    return { spilled, log: new SendLog(8, 4096, spillTo(spilled)) };
   };
 
   it('lets go exactly the answers among the first `count` responses, in the order sent', () => {
@@ -137,7 +140,7 @@ describe('SendLog (answers waiting for their confirmation)', () => {
 
   it('compacts and grows its buffer under a steady stream, and spills past its byte budget', () => {
     const spilled: string[] = [];
-    const log = new SendLog(1000, 16_384, (f) => spilled.push(f));
+    const log = new SendLog(1000, 16_384, spillTo(spilled));
     const big = 'y'.repeat(900);
     // A steady stream with five unconfirmed: the buffer is reused, nothing spills.
     for (let i = 1; i <= 2000; i++) {
@@ -156,7 +159,7 @@ describe('SendLog (answers waiting for their confirmation)', () => {
 
   it('spills an answer larger than its whole budget at once', () => {
     const spilled: string[] = [];
-    const log = new SendLog(8, 100, (f) => spilled.push(f));
+    const log = new SendLog(8, 100, spillTo(spilled));
     log.push(1, frame('big', 'z'.repeat(200)));
     expect(spilled).toEqual([frame('big', 'z'.repeat(200))]);
     expect(log.size).toBe(0);
@@ -198,7 +201,7 @@ describe('DedupCache entries remembered late', () => {
 describe('SendLog memory', () => {
   it('frees its buffers once it stayed empty for a whole sweep, and works again after', () => {
     const spilled: string[] = [];
-    const log = new SendLog(8, 4096, (f) => spilled.push(f));
+    const log = new SendLog(8, 4096, spillTo(spilled));
     const bytes = (l: SendLog) => (l as unknown as { bytes: Uint8Array }).bytes.length;
     expect(bytes(log)).toBe(0);
     log.push(1, '{"kind":"resp","reqId":"a","type":"t","code":200}');
@@ -263,7 +266,7 @@ describe('SendLog of a binary connection (answers kept packed)', () => {
   const frame = (id: string, body = 'x') => `{"kind":"resp","reqId":"${id}","type":"t","code":200,"body":"${body}"}`;
   const packed = (id: string, body = 'x') => encoder.response(id, 't', 200, body) as Uint8Array;
   const log = (maxRecords: number, maxBytes: number, spilled: string[]) =>
-    new SendLog(maxRecords, maxBytes, (f) => spilled.push(f), (bytes) => encoder.text(bytes));
+    new SendLog(maxRecords, maxBytes, spillTo(spilled, encoder));
 
   it('hands packed answers back as the JSON text herald.v1 would have sent, in order beside text ones', () => {
     const spilled: string[] = [];
@@ -324,7 +327,7 @@ describe('isPlainData (what packs as its JSON text means)', () => {
 describe('SendLog with no retry window', () => {
   it('keeps nothing and hands every answer straight back', () => {
     const spilled: string[] = [];
-    const log = new SendLog(0, 4096, (f) => spilled.push(f));
+    const log = new SendLog(0, 4096, spillTo(spilled));
     log.push(1, 'a');
     log.push(2, 'b');
     expect(log.size).toBe(0);

@@ -160,20 +160,27 @@ const EMPTY_BYTES = new Uint8Array(0);
 const EMPTY_POSITIONS = new Float64Array(0);
 const EMPTY_OFFSETS = new Int32Array(0);
 const EMPTY_FLAGS = new Uint8Array(0);
-const decodeUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
 /** A send log's byte buffer above this is freed at the sweep whenever the log is empty. */
 const LARGE_BYTES = 64 * 1024;
 /** The reqId and type at the head of every frame `encodeResponse` builds. */
 const RESPONSE_HEAD = /^\{"kind":"resp","reqId":"([^"]*)","type":"([^"]*)"/;
+
+/** What a send log needs of its connection. */
+export interface SendLogOwner {
+  /** An answer leaves the log unconfirmed, as JSON text. */
+  spilled(frame: string): void;
+  /** On a connection of a binary encoding: what makes a packed answer JSON text again. */
+  readonly encoder: { text(packed: Uint8Array): string } | undefined;
+}
 
 /**
  * The answers written to one connection that its client has not confirmed yet, in the order
  * sent, each with its position among the connection's responses. Kept as UTF-8 bytes in one
  * growing buffer outside the JS heap, so that the round trip they wait costs the garbage
  * collector nothing. Bounded by `maxRecords` and `maxBytes`: past either, the oldest answers
- * go back to the session's `DedupCache` (`spill`), as do all of them when the connection ends.
- * On a connection of a binary encoding, answers packed from their bodies are kept as sent and
- * made JSON text (`unpack`) only if they spill, which is rare: most are confirmed.
+ * go back to the session's `DedupCache` (`SendLogOwner.spilled`), as do all of them when the
+ * connection ends. On a connection of a binary encoding, answers packed from their bodies are
+ * kept as sent and made JSON text only if they spill, which is rare: most are confirmed.
  */
 export class SendLog {
   private bytes = EMPTY_BYTES;
@@ -190,31 +197,35 @@ export class SendLog {
   constructor(
     private readonly maxRecords: number,
     private readonly maxBytes: number,
-    /** Where answers go that leave unconfirmed. */
-    private readonly spill: (frame: string) => void,
-    /** The JSON text of a packed record. */
-    private readonly unpack: (packed: Uint8Array) => string = decodeUtf8,
+    /** The connection: an object the log holds anyway, rather than closures made for every one. */
+    private readonly owner: SendLogOwner,
   ) {}
 
   /** Keeps the answer sent at `position` until it is confirmed. */
   push(position: number, frame: string): void {
-    if (this.maxRecords === 0) return this.spill(frame);
+    if (this.maxRecords === 0) return this.owner.spilled(frame);
     this.reserveRecord();
     for (;;) {
       const { read, written } = encoder.encodeInto(frame, this.bytes.subarray(this.used));
       if (read === frame.length) return this.record(position, written, 0);
       // Larger than the whole budget: it cannot wait here.
-      if (!this.makeByteRoom(utf8Length(frame))) return this.spill(frame);
+      if (!this.makeByteRoom(utf8Length(frame))) return this.owner.spilled(frame);
     }
   }
 
   /** `push` for an answer the connection's encoder packed: kept as those bytes. */
   pushPacked(position: number, packed: Uint8Array): void {
-    if (this.maxRecords === 0) return this.spill(this.unpack(packed));
+    if (this.maxRecords === 0) return this.owner.spilled(this.unpack(packed));
     this.reserveRecord();
-    if (this.used + packed.length > this.bytes.length && !this.makeByteRoom(packed.length)) return this.spill(this.unpack(packed));
+    if (this.used + packed.length > this.bytes.length && !this.makeByteRoom(packed.length)) return this.owner.spilled(this.unpack(packed));
     this.bytes.set(packed, this.used);
     this.record(position, packed.length, 1);
+  }
+
+  /** The JSON text of a packed record. */
+  private unpack(packed: Uint8Array): string {
+    const encoder = this.owner.encoder;
+    return encoder === undefined ? decoder.decode(packed) : encoder.text(packed);
   }
 
   private reserveRecord(): void {
@@ -266,7 +277,7 @@ export class SendLog {
   private spillOldest(): void {
     const record = this.first++;
     const bytes = this.bytes.subarray(this.offsets[record], this.end(record));
-    this.spill(this.packed[record] === 1 ? this.unpack(bytes) : decoder.decode(bytes));
+    this.owner.spilled(this.packed[record] === 1 ? this.unpack(bytes) : decoder.decode(bytes));
     if (this.first === this.last) this.first = this.last = this.used = 0;
   }
 

@@ -181,7 +181,7 @@ export class Inspection {
         transport: connection === null ? undefined : (connection.socket.transport ?? 'websocket'),
         client: connection?.client,
         openedAt: session.openedAt,
-        topics: session.topics === null ? [] : [...session.topics],
+        topics: session.topics(),
         unacked: session.replay?.size ?? 0,
         bufferedBytes: connection?.socket.bufferedAmount ?? 0,
         retryAnswers: (session.dedup?.answers ?? 0) + (connection?.sendLog?.size ?? 0),
@@ -214,13 +214,10 @@ export class Inspection {
     if (session === undefined) return undefined;
     let listeners = this.taps.get(session);
     if (listeners === undefined) {
-      const set = (listeners = new Set());
-      this.taps.set(session, set);
+      listeners = new Set();
+      this.taps.set(session, listeners);
       this.host.tapping(1);
-      session.tap = (direction, frame) => {
-        const tapped: TappedFrame = { at: this.host.now(), direction, frame };
-        for (const each of set) each(tapped);
-      };
+      session.tapped = true;
     }
     listeners.add(listener);
     return () => {
@@ -228,6 +225,14 @@ export class Inspection {
       if (set === undefined || !set.delete(listener) || set.size > 0) return;
       this.untap(session);
     };
+  }
+
+  /** @internal A frame of a tapped session (`Session.tap`), to its listeners. */
+  tapFrame(session: Session, direction: 'in' | 'out', frame: string): void {
+    const listeners = this.taps.get(session);
+    if (listeners === undefined) return;
+    const tapped: TappedFrame = { at: this.host.now(), direction, frame };
+    for (const each of listeners) each(tapped);
   }
 
   /** Whether this node holds the session now. */
@@ -238,7 +243,7 @@ export class Inspection {
 
   private untap(session: Session): void {
     if (!this.taps.delete(session)) return;
-    session.tap = undefined;
+    session.tapped = false;
     this.host.tapping(-1);
   }
 
@@ -257,7 +262,7 @@ export class Inspection {
   /** Ends one subscription of a session; its client is told with `herald.Unsubscribed`. False when there was none here. */
   unsubscribe(sessionId: string, topic: string, reason = 'unsubscribed by an operator'): boolean {
     const session = this.host.session(sessionId);
-    if (session?.topics?.has(topic) !== true) return false;
+    if (session?.hasTopic(topic) !== true) return false;
     this.host.unsubscribe(session, topic, reason);
     return true;
   }

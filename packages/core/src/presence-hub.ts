@@ -40,6 +40,11 @@ export class PresenceHub {
   /** Local sessions on count-only topics, and the count each topic's sessions were last sent. */
   private readonly counted = new Map<string, Set<Session>>();
   private readonly sentCounts = new Map<string, number>();
+  /**
+   * The topics each session is a member of, kept while it is detached so that a resume does not
+   * flap. Here rather than on the session: most sessions are members of none.
+   */
+  private readonly memberships = new Map<Session, Set<string>>();
 
   constructor(
     private readonly store: PresenceStore,
@@ -51,6 +56,13 @@ export class PresenceHub {
       const mode = this.modeOf(topic);
       if (mode !== undefined) this.changed(topic, change, userId, mode).catch((error: unknown) => this.hooks.reportError(error, undefined));
     });
+  }
+
+  /** Memberships over all sessions (the `herald_presence_memberships` gauge). */
+  get membershipCount(): number {
+    let count = 0;
+    for (const topics of this.memberships.values()) count += topics.size;
+    return count;
   }
 
   modeOf(topic: string): PresenceMode | undefined {
@@ -88,7 +100,9 @@ export class PresenceHub {
     const mode = this.modeOf(topic);
     const userId = session.userId;
     if (mode === undefined || userId === undefined) return;
-    (session.presence ??= new Set()).add(topic);
+    let topics = this.memberships.get(session);
+    if (topics === undefined) this.memberships.set(session, (topics = new Set()));
+    topics.add(topic);
     if (mode === 'count') {
       let sessions = this.counted.get(topic);
       if (sessions === undefined) this.counted.set(topic, (sessions = new Set()));
@@ -104,7 +118,10 @@ export class PresenceHub {
   /** The session left `topic` (unsubscribed, or ended). */
   left(session: Session, topic: string): void {
     const userId = session.userId;
-    if (session.presence?.delete(topic) !== true || userId === undefined) return;
+    const topics = this.memberships.get(session);
+    if (topics?.delete(topic) !== true) return;
+    if (topics.size === 0) this.memberships.delete(session);
+    if (userId === undefined) return;
     const mode = this.modeOf(topic) ?? 'members';
     this.uncount(session, topic);
     this.inOrder(topic, async () => this.changed(topic, await this.store.leave(topic, userId, session.id), userId, mode)).catch((error: unknown) =>
@@ -121,24 +138,26 @@ export class PresenceHub {
 
   /** The session ended: it leaves every topic it was a member of. */
   ended(session: Session): void {
-    for (const topic of [...(session.presence ?? [])]) this.left(session, topic);
+    for (const topic of [...(this.memberships.get(session) ?? [])]) this.left(session, topic);
   }
 
   /** The session moved to another node (a shared store keeps its membership there): stop counting it here. */
   handedOver(session: Session): void {
-    for (const topic of session.presence ?? []) this.uncount(session, topic);
-    session.presence = null;
+    const topics = this.memberships.get(session);
+    if (topics === undefined) return;
+    for (const topic of topics) this.uncount(session, topic);
+    this.memberships.delete(session);
   }
 
   /** After a resume: the topics the client no longer listed are left. */
   settle(session: Session): void {
-    for (const topic of [...(session.presence ?? [])]) if (session.topics?.has(topic) !== true) this.left(session, topic);
+    for (const topic of [...(this.memberships.get(session) ?? [])]) if (!session.hasTopic(topic)) this.left(session, topic);
   }
 
   private refusal(session: Session, topic: string): Answer | undefined {
     const forbidden = (message: string): Answer => [Status.Forbidden, { error: ErrorReason.Forbidden, message } satisfies ErrorBody];
     if (this.modeOf(topic) === undefined) return forbidden(`${topic} has no presence`);
-    if (session.topics?.has(topic) !== true) return forbidden(`subscribe to ${topic} first`);
+    if (!session.hasTopic(topic)) return forbidden(`subscribe to ${topic} first`);
     return undefined;
   }
 

@@ -80,7 +80,14 @@ export class TransportMetrics {
     readonly framesOut: CounterInstrument,
     readonly bytesIn: CounterInstrument,
     readonly bytesOut: CounterInstrument,
+    /** The counter of the transport's connections closed with a code. */
+    private readonly closedWith: (code: number) => CounterInstrument,
   ) {}
+
+  /** A connection of the transport closed (1006 when the transport gave no code). */
+  connectionClosed(code: number | undefined): void {
+    this.closedWith(code ?? 1006).add(1);
+  }
 }
 
 export class ServerMetrics {
@@ -164,7 +171,8 @@ export class ServerMetrics {
   transport(name: string): TransportMetrics {
     let metrics = this.transports.get(name);
     if (metrics === undefined) {
-      metrics = new TransportMetrics(this.framesIn.of(name), this.framesOut.of(name), this.bytesIn.of(name), this.bytesOut.of(name));
+      const closed = this.closed;
+      metrics = new TransportMetrics(this.framesIn.of(name), this.framesOut.of(name), this.bytesIn.of(name), this.bytesOut.of(name), (code) => closed.of(name, code));
       this.transports.set(name, metrics);
       this.opened.of(name);
     }
@@ -173,10 +181,6 @@ export class ServerMetrics {
 
   connectionOpened(transport: string): void {
     this.opened.of(transport).add(1);
-  }
-
-  connectionClosed(transport: string, code: number | undefined): void {
-    this.closed.of(transport, code ?? 1006).add(1);
   }
 
   /** The label value of a request type: itself when the contract has it, else `unknown`. */

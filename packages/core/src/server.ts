@@ -50,7 +50,6 @@ import { readSystemBody } from './system-bodies.ts';
 import { type NativePublish, TopicRegistry } from './topics.ts';
 import { MemoryPresence, type PresencePage, type PresenceStore } from './presence.ts';
 import { PresenceHub } from './presence-hub.ts';
-import { TopicSet } from './topic-set.ts';
 import { type Topic, type TopicNotificationType, type TopicParams, type TopicPattern, TopicPatterns } from './topic-patterns.ts';
 import { type UpgradeRateLimit, UpgradeLimiter } from './upgrade-limiter.ts';
 import { UserIndex } from './user-index.ts';
@@ -372,7 +371,9 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       : undefined;
     const store = (this.sessionStore = options.sessionStore);
     this.requests = new RequestPipeline(this, options, store, this.clock, (error, session) => this.reportError(error, session));
-    this.users = new UserIndex(this.broker, store === undefined, (error, session) => this.reportError(error, session));
+    // Send-to-user needs the broker's direct channels only to reach other nodes: through a broker of the application's, without a store.
+    const userChannels = store === undefined && options.broker !== undefined ? this.broker : undefined;
+    this.users = new UserIndex(userChannels, (error, session) => this.reportError(error, session));
     this.sentToUser = new IdempotencyWindow(idempotencyWindow('createHerald', options.idempotencyWindowMs), () => this.clock.now());
     const stored = (this.stored =
       store === undefined
@@ -433,12 +434,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   private gauges(): ServerGauges {
     let subscriptions = 0;
-    let presenceMemberships = 0;
-    for (const session of this.sessions.values()) {
-      subscriptions += session.topics?.size ?? 0;
-      presenceMemberships += session.presence?.size ?? 0;
-    }
-    return { ...this.stats, subscriptions, presenceMemberships };
+    for (const session of this.sessions.values()) subscriptions += session.topicCount;
+    return { ...this.stats, subscriptions, presenceMemberships: this.presence?.membershipCount ?? 0 };
   }
 
   /**
@@ -581,7 +578,6 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       const transport = socket.transport ?? 'websocket';
       connection.metrics = metrics.transport(transport);
       metrics.connectionOpened(transport);
-      connection.closeReport = (code) => metrics.connectionClosed(transport, code);
     }
     session.attach(connection);
     this.sessions.set(session.id, session);
@@ -598,7 +594,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         session.close(CloseCode.TooManyRequests, truncateReason(refused.body.message), CAP_RETRY_AFTER_MS);
         return connection;
       }
-      this.connectionsPerAddress.add(address);
+      connection.address = this.connectionsPerAddress.add(address);
       connection.counted = this.connectionsPerAddress;
     }
     const principal = accepted.principal ?? (this.options.authenticate === undefined ? ANONYMOUS : null);
@@ -612,7 +608,8 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
       ...(this.broker.retention === undefined ? {} : { topicHistory: this.broker.retention }),
     };
     session.sendSystem(SystemType.Welcome, welcome);
-    if (principal !== null) this.authenticated(session, principal);
+    // `now` was read as the session opened: its times hold one number rather than one each.
+    if (principal !== null) this.authenticated(session, principal, this.now);
     return connection;
   }
 
@@ -717,7 +714,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   /** Ends a subscription from the server side; the client is told with `herald.Unsubscribed`. */
   unsubscribe(session: SessionHandle, topic: string, reason = 'unsubscribed by the server'): void {
     const target = this.sessions.get(session.id);
-    if (target?.topics?.delete(topic) !== true) return;
+    if (target?.removeTopic(topic) !== true) return;
     this.topics.unsubscribe(target, topic);
     this.presence?.left(target, topic);
     target.sendSystem(SystemType.Unsubscribed, { topic, reason });
@@ -801,7 +798,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         return;
       }
       case SystemType.Unsubscribe:
-        if (session.topics?.delete(body.topic) === true) this.topics.unsubscribe(session, body.topic);
+        if (session.removeTopic(body.topic)) this.topics.unsubscribe(session, body.topic);
         this.presence?.left(session, body.topic);
         session.respond(request.id, request.type, Status.OK, { topic: body.topic });
         return;
@@ -850,10 +847,10 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     session.principal = principal;
     const body = principal.expiresAt === undefined ? { userId: principal.userId } : { userId: principal.userId, expiresAt: principal.expiresAt };
     session.respond(request.id, request.type, Status.OK, body);
-    if (first) this.authenticated(session, principal);
+    if (first) this.authenticated(session, principal, this.clock.now());
   }
 
-  private authenticated(session: Session, principal: Principal): void {
+  private authenticated(session: Session, principal: Principal, at: number): void {
     // Authenticated at the upgrade, and other sessions of the user opened since.
     if (this.sessionsFull(principal.userId)) {
       session.close(CloseCode.TooManyRequests, truncateReason(this.sessionCapMessage()), CAP_RETRY_AFTER_MS);
@@ -861,7 +858,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     }
     session.principal = principal;
     session.state = SessionState.Open;
-    session.authenticatedAt = this.clock.now();
+    session.authenticatedAt = at;
     this.metrics?.authenticated.add(1);
     this.users.add(session);
     if (!session.holding) this.capSessions(session);
@@ -900,7 +897,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const sessions = this.users.sessionsOf(userId);
     let excess = sessions.length - this.limits.maxSessionsPerPrincipal;
     if (excess <= 0) return;
-    const detached = sessions.filter((s) => s !== session && s.state === SessionState.Detached).sort((a, b) => a.detachedAt - b.detachedAt);
+    const detached = sessions.filter((s) => s !== session && s.state === SessionState.Detached).sort((a, b) => (a.detachedAt as number) - (b.detachedAt as number));
     for (const old of detached.slice(0, excess)) {
       this.destroy(old);
       excess--;
@@ -944,7 +941,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
 
   /** Checked right before joining, after any await, so concurrent subscribes cannot overshoot. */
   private overLimit(session: Session, topic: string): [number, ErrorBody] | undefined {
-    if (session.topics?.has(topic) === true || (session.topics?.size ?? 0) < this.limits.maxSubscriptions) return undefined;
+    if (session.hasTopic(topic) || session.topicCount < this.limits.maxSubscriptions) return undefined;
     return [Status.TooManyRequests, { error: ErrorReason.SubscriptionLimit, message: `at most ${this.limits.maxSubscriptions} subscriptions` }];
   }
 
@@ -957,7 +954,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     delta?: string,
   ): Promise<SubscribedBody> {
     if (session.connection === null) return Promise.reject(new Error(`session ${session.id} is not connected`));
-    (session.topics ??= new TopicSet()).add(topic);
+    session.addTopic(topic);
     const history = this.patterns.retentionOf(topic);
     const granted = delta !== undefined && delta === this.options.delta?.name && this.patterns.deltaOf(topic) ? delta : undefined;
     const extra = { ...(history === undefined ? {} : { history }), ...(granted === undefined ? {} : { delta: granted }) };
@@ -967,7 +964,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
     const presence = this.presence;
     if (presence === undefined) return joined;
     return joined.then((subscribed) => {
-      if (session.topics?.has(topic) === true) presence.joined(session, topic);
+      if (session.hasTopic(topic)) presence.joined(session, topic);
       return subscribed;
     });
   }
@@ -1090,7 +1087,7 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
   }
 
   catchUpLagging(session: Session): void {
-    if (session.topics === null) return;
+    if (session.topicCount === 0) return;
     const reset = (subscribed: SubscribedBody): void => {
       if (subscribed.recovered === false) {
         session.sendSystem(SystemType.TopicReset, {
@@ -1101,15 +1098,16 @@ export class Herald<C extends ContractDefinition = ContractDefinition> implement
         });
       }
     };
-    for (const [topic, since] of this.topics.lagOf(session, session.topics)) {
+    for (const [topic, since] of this.topics.lagOf(session, session.topics())) {
       this.topics.subscribe(session, topic, since, reset).catch((error: unknown) => this.reportError(error, session));
     }
   }
 
   leaveTopics(session: Session): void {
-    if (session.topics === null) return;
-    for (const topic of session.topics) this.topics.unsubscribe(session, topic);
-    session.topics = null;
+    for (const topic of session.topics()) {
+      this.topics.unsubscribe(session, topic);
+      session.removeTopic(topic);
+    }
   }
 
   /** Ends a session here; `ended` false keeps it resumable on other nodes (with a session store). */

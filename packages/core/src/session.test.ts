@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from './contract.ts';
 import type { Envelope, GoodbyeBody, NotificationMessage, ResponseMessage, ResumedBody, WelcomeBody } from './envelope.ts';
-import { createHerald, type Herald, type HeraldOptions } from './server.ts';
+import { DEFAULT_LIMITS, createHerald, type Herald, type HeraldOptions } from './server.ts';
+import { Session, type SessionHost } from './session.ts';
 import { connectMemory, ManualClock, MemorySocket, upgradeRequest } from './testing/index.ts';
 
 const contract = defineContract({
@@ -852,5 +853,34 @@ describe('answers confirmed by the client (resp)', () => {
     ]);
     const [error] = await answer(socket, { kind: 'ack', seq: 0, resp: 'all' } as never);
     expect(error).toMatchObject({ kind: 'notification', type: 'herald.Error', body: { code: 400, error: 'invalid_envelope', message: 'ack.resp must be an integer >= 0' } });
+  });
+});
+
+describe('session topics', () => {
+  const host = { now: T, limits: DEFAULT_LIMITS, processingBudget: undefined } as unknown as SessionHost;
+
+  it('behave as a set of topics from one to many and back', () => {
+    const session = new Session(host, 's');
+    const state = () => [session.topicCount, session.topics(), session.hasTopic('a'), session.hasTopic('b')];
+    expect([...state(), session.removeTopic('a')]).toEqual([0, [], false, false, false]);
+    session.addTopic('a');
+    session.addTopic('a');
+    expect(state()).toEqual([1, ['a'], true, false]);
+    expect(session.removeTopic('b')).toBe(false);
+    session.addTopic('b');
+    session.addTopic('c');
+    expect(state()).toEqual([3, ['a', 'b', 'c'], true, true]);
+    expect([session.removeTopic('b'), session.removeTopic('b'), session.hasTopic('b')]).toEqual([true, false, false]);
+    expect([session.removeTopic('a'), session.removeTopic('c')]).toEqual([true, true]);
+    expect(state()).toEqual([0, [], false, false]);
+    session.addTopic('d');
+    expect([session.topicCount, session.topics(), session.hasTopic('d')]).toEqual([1, ['d'], true]);
+  });
+
+  it('can all be removed while iterating over them', () => {
+    const session = new Session(host, 's');
+    for (const topic of ['x', 'y']) session.addTopic(topic);
+    for (const topic of session.topics()) session.removeTopic(topic);
+    expect(session.topicCount).toBe(0);
   });
 });

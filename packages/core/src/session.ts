@@ -5,7 +5,7 @@
  */
 import type { AddressConnections } from './address-connections.ts';
 import type { Clock } from './clock.ts';
-import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry } from './dedup-cache.ts';
+import { DEFAULT_DEDUP_BYTES, DedupCache, SendLog, dedupEntry, responseHead, type DedupEntry, type SendLogOwner } from './dedup-cache.ts';
 import {
   PING_FRAME,
   PONG_FRAME,
@@ -27,7 +27,6 @@ import type { SessionStore } from './session-store.ts';
 import type { Inspection } from './inspection.ts';
 import type { HeraldSocket } from './socket.ts';
 import type { TopicSubscriber } from './topics.ts';
-import type { TopicSet } from './topic-set.ts';
 import type { ClientClass, Principal } from './upgrade.ts';
 import type { FrameEncoder } from './wire-codec.ts';
 
@@ -92,7 +91,7 @@ export interface SessionHost {
  * The handle an adapter holds for one socket. It forwards what the transport observes; calls
  * from a connection that no longer carries its session (taken over by a resume) are ignored.
  */
-export class Connection {
+export class Connection implements SendLogOwner {
   /** @internal The session this connection carries; changes when a resume adopts another. */
   session: Session;
   /** @internal `resp` frames written to this connection: what the client's `resp` counts. */
@@ -103,10 +102,8 @@ export class Connection {
   counted: AddressConnections | undefined = undefined;
   /** @internal The client's address, when the transport knows it (for the log and `authenticate`). */
   address: string | undefined = undefined;
-  /** @internal Its transport's counters, when the server has a `meter`. */
+  /** @internal Its transport's counters, when the server has a `meter`, until its close is counted. */
   metrics: TransportMetrics | undefined = undefined;
-  /** @internal Reports the close code once (the server's, or else the transport's); unset when not metered. */
-  closeReport: ((code: number | undefined) => void) | undefined = undefined;
 
   constructor(
     readonly socket: HeraldSocket,
@@ -142,6 +139,11 @@ export class Connection {
     this.session.receive(this, data);
   }
 
+  /** @internal SendLogOwner: an unconfirmed answer left the send log; the session keeps it for a retry. */
+  spilled(frame: string): void {
+    this.session.spilled(frame);
+  }
+
   /** The transport closed, for any reason. */
   closed(code?: number): void {
     this.reportClose(code);
@@ -149,11 +151,14 @@ export class Connection {
     this.session.transportClosed(this, code);
   }
 
-  /** @internal Counts the connection's close once, with the first code known. */
+  /**
+   * @internal Counts the connection's close once, with the first code known (the server's, or
+   * else the transport's). Nothing is counted for the connection after it.
+   */
   reportClose(code: number | undefined): void {
-    const report = this.closeReport;
-    this.closeReport = undefined;
-    report?.(code);
+    const metrics = this.metrics;
+    this.metrics = undefined;
+    metrics?.connectionClosed(code);
   }
 
   /** @internal The connection is over: closed by the transport, or by the server. */
@@ -181,6 +186,7 @@ const Flag = {
   Resuming: 4,
   HeldBack: 8,
   Overdrawn: 16,
+  Tapped: 32,
 } as const;
 type Flag = (typeof Flag)[keyof typeof Flag];
 
@@ -188,32 +194,39 @@ export class Session implements TopicSubscriber {
   state: SessionState = SessionState.Authenticating;
   connection: Connection | null = null;
   principal: Principal | null = null;
-  /** Topics whose presence this session is a member of: kept while detached, so a resume does not flap. */
-  presence: Set<string> | null = null;
   /** Last private `seq` assigned, and last one written to the current connection. */
   seq = 0;
   sentSeq = 0;
   replay: ReplayBuffer | null = null;
   dedup: DedupCache | null = null;
-  topics: TopicSet | null = null;
+  /**
+   * The topics subscribed to here. Most sessions hold one (`$all`, or the one topic of their
+   * page), and a `Set` costs about 180 bytes of heap even for one entry: so one topic is kept as
+   * its string, and a `Set` is made only for a second one.
+   */
+  private subscribed: string | Set<string> | null = null;
+  /*
+   * Times that are only set later start undefined, not 0: once any session has stored a time
+   * (not a small integer) in a field that started at 0, V8 gives that field a number box of its
+   * own on every session made afterwards, 16 bytes each, even while it holds 0.
+   */
   /** When the session was authenticated: a client resumes right after, so the settle time counts from here. */
-  authenticatedAt = 0;
+  authenticatedAt: number | undefined = undefined;
   readonly openedAt: number;
   private lastInboundAt: number;
   private lastOutboundAt: number;
-  private pingSentAt = 0;
+  /** When the unanswered ping went out. */
+  private pingSentAt: number | undefined = undefined;
   /** When the connection dropped, while `Detached`. */
-  detachedAt = 0;
+  detachedAt: number | undefined = undefined;
   private tokens: number;
+  /** When the token bucket and the processing budget were last refilled. */
   private refilledAt: number;
   private strikes = 0;
   private refused = 0;
-  /** Processing time left (ms; below 0 when overdrawn), as of `budgetAt`. */
+  /** Processing time left (ms; below 0 when overdrawn), as of `refilledAt`. */
   private budget: number;
-  private budgetAt: number;
-  /** @internal Set while an inspector taps the session's frames (`Inspection.tap`). */
-  tap: ((direction: 'in' | 'out', frame: string) => void) | undefined = undefined;
-  /** The booleans below, as bits (`Flag`): one field rather than five on every session. */
+  /** The booleans below, as bits (`Flag`): one field rather than six on every session. */
   private flags: number = Flag.Holding;
 
   constructor(
@@ -221,7 +234,7 @@ export class Session implements TopicSubscriber {
     public id: string,
   ) {
     const now = host.now;
-    this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = this.budgetAt = now;
+    this.openedAt = this.lastInboundAt = this.lastOutboundAt = this.refilledAt = now;
     this.tokens = host.limits.rateLimit.burst;
     this.budget = host.processingBudget?.burstMs ?? 0;
   }
@@ -266,8 +279,53 @@ export class Session implements TopicSubscriber {
     this.setFlag(Flag.Overdrawn, on);
   }
 
+  /** @internal Set while an inspector taps the session's frames (`Inspection.tap`). */
+  get tapped(): boolean {
+    return (this.flags & Flag.Tapped) !== 0;
+  }
+  set tapped(on: boolean) {
+    this.setFlag(Flag.Tapped, on);
+  }
+
+  /** @internal TopicSubscriber: shows a frame to the inspector tapping the session, if one is. */
+  tap(direction: 'in' | 'out', frame: string): void {
+    if (this.tapped) this.host.inspecting?.tapFrame(this, direction, frame);
+  }
+
   private setFlag(flag: Flag, on: boolean): void {
     this.flags = on ? this.flags | flag : this.flags & ~flag;
+  }
+
+  hasTopic(topic: string): boolean {
+    const subscribed = this.subscribed;
+    return typeof subscribed === 'string' ? subscribed === topic : subscribed !== null && subscribed.has(topic);
+  }
+
+  get topicCount(): number {
+    const subscribed = this.subscribed;
+    return typeof subscribed === 'string' ? 1 : subscribed === null ? 0 : subscribed.size;
+  }
+
+  /** The topics subscribed to, as a copy: the caller may remove them on the way. */
+  topics(): string[] {
+    const subscribed = this.subscribed;
+    return typeof subscribed === 'string' ? [subscribed] : subscribed === null ? [] : [...subscribed];
+  }
+
+  addTopic(topic: string): void {
+    const subscribed = this.subscribed;
+    if (subscribed === null) this.subscribed = topic;
+    else if (typeof subscribed !== 'string') subscribed.add(topic);
+    else if (subscribed !== topic) this.subscribed = new Set([subscribed, topic]);
+  }
+
+  /** True when the session was subscribed to `topic`. */
+  removeTopic(topic: string): boolean {
+    const subscribed = this.subscribed;
+    if (typeof subscribed !== 'string') return subscribed !== null && subscribed.delete(topic);
+    if (subscribed !== topic) return false;
+    this.subscribed = null;
+    return true;
   }
 
   /** The authenticated user, or undefined before authentication. */
@@ -294,7 +352,7 @@ export class Session implements TopicSubscriber {
     const connection = this.connection;
     if (connection === null) return;
     const length = connection.write(frame, shared);
-    this.tap?.('out', frame);
+    this.tap('out', frame);
     this.lastOutboundAt = this.host.now;
     const metrics = connection.metrics;
     if (metrics !== undefined) {
@@ -316,7 +374,7 @@ export class Session implements TopicSubscriber {
     const connection = this.connection;
     if (connection === null) return;
     const length = packed === undefined ? connection.write(frame as string, false) : connection.writePacked(packed);
-    if (frame !== undefined) this.tap?.('out', frame);
+    if (frame !== undefined) this.tap('out', frame);
     this.lastOutboundAt = this.host.now;
     connection.responses++;
     const metrics = connection.metrics;
@@ -343,7 +401,7 @@ export class Session implements TopicSubscriber {
    */
   packResponse(reqId: string, type: string, code: number, body: unknown): Uint8Array | undefined {
     const encoder = this.connection?.encoder;
-    return encoder === undefined || this.tap !== undefined ? undefined : encoder.response(reqId, type, code, body);
+    return encoder === undefined || this.tapped ? undefined : encoder.response(reqId, type, code, body);
   }
 
   /** Whether `answer` keeps its frame as sent (in a send log) rather than as JSON text (in the retry cache). */
@@ -403,7 +461,7 @@ export class Session implements TopicSubscriber {
   }
 
   isSubscribedTo(topic: string): boolean {
-    return this.connection !== null && this.topics !== null && this.topics.has(topic);
+    return this.connection !== null && this.hasTopic(topic);
   }
 
   /** Queues a private notification (body already JSON text) under the next `seq`. */
@@ -481,7 +539,7 @@ export class Session implements TopicSubscriber {
 
   touch(): void {
     this.lastInboundAt = this.host.now;
-    this.pingSentAt = 0;
+    this.pingSentAt = undefined;
   }
 
   receive(connection: Connection, data: string | ArrayBuffer | ArrayBufferView): void {
@@ -494,7 +552,7 @@ export class Session implements TopicSubscriber {
     }
     const allowed = this.takeToken();
     // The inspector's tail shows text frames; a MessagePack session's frames are binary.
-    if (this.tap !== undefined && typeof data === 'string') this.tap('in', data);
+    if (typeof data === 'string') this.tap('in', data);
     if (typeof data !== 'string' || connection.encoder !== undefined) {
       this.receiveBinary(connection, data, allowed);
       return;
@@ -583,13 +641,7 @@ export class Session implements TopicSubscriber {
   private confirmResponses(connection: Connection, count: number): void {
     // With no retry cache there is nothing to keep: answers are not held either way.
     if (this.host.limits.dedupWindow === 0) return;
-    const encoder = connection.encoder;
-    const log = (connection.sendLog ??= new SendLog(
-      2 * this.host.limits.dedupWindow,
-      DEFAULT_DEDUP_BYTES,
-      (frame) => connection.session.spilled(frame),
-      encoder === undefined ? undefined : (packed) => encoder.text(packed),
-    ));
+    const log = (connection.sendLog ??= new SendLog(2 * this.host.limits.dedupWindow, DEFAULT_DEDUP_BYTES, connection));
     log.confirm(Math.min(count, connection.responses));
   }
 
@@ -601,16 +653,6 @@ export class Session implements TopicSubscriber {
     return Math.max(1, Math.ceil(Math.max(tokenMs, debtMs)));
   }
 
-  /** Processing time left now (refilled lazily from the clock); an overdraft is forgiven once it is full. */
-  private budgetLeft(budget: ProcessingBudget, now: number): number {
-    if (now !== this.budgetAt) {
-      this.budget = Math.min(budget.burstMs, this.budget + ((now - this.budgetAt) * budget.msPerSecond) / 1000);
-      this.budgetAt = now;
-      if (this.budget === budget.burstMs) this.overdrawn = false;
-    }
-    return this.budget;
-  }
-
   /**
    * Charges the processing time of one request. The first overdraft throttles the session (its
    * frames are refused as over the rate limit until the debt is paid back); another before the
@@ -619,25 +661,34 @@ export class Session implements TopicSubscriber {
   spend(ms: number): void {
     const budget = this.host.processingBudget;
     if (budget === undefined) return;
-    // Refilled as of the request's frame (read for the rate limit): no second clock read per request.
-    this.budget = this.budgetLeft(budget, this.refilledAt) - ms;
+    // Refilled as of the request's frame (with the token bucket): no second clock read per request.
+    this.budget -= ms;
     if (this.budget >= 0) return;
     if (!this.overdrawn) this.overdrawn = true;
     else if (this.connection !== null) this.close(CloseCode.TooManyRequests, 'too much processing time', this.retryAfterMs());
   }
 
-  /** Token bucket over every frame, refilled lazily from the clock; an overdrawn processing budget empties it. */
+  /**
+   * Token bucket over every frame, refilled lazily from the clock with the processing budget;
+   * an overdrawn budget empties it. An overdraft is forgiven once the budget is full again.
+   */
   private takeToken(): boolean {
     const now = this.host.clock.now();
     const { messagesPerSecond, burst } = this.host.limits.rateLimit;
     if (now !== this.refilledAt) {
-      this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) * messagesPerSecond) / 1000);
+      const elapsed = now - this.refilledAt;
+      this.tokens = Math.min(burst, this.tokens + (elapsed * messagesPerSecond) / 1000);
       this.refilledAt = now;
       // Over the limit until the bucket is whole again: the tokens a sustained flood wins back
       // one by one do not forgive what it was refused.
       if (this.tokens === burst) this.refused = 0;
+      const budget = this.host.processingBudget;
+      if (budget !== undefined) {
+        this.budget = Math.min(budget.burstMs, this.budget + (elapsed * budget.msPerSecond) / 1000);
+        if (this.budget === budget.burstMs) this.overdrawn = false;
+      }
     }
-    const throttled = this.overdrawn && this.budgetLeft(this.host.processingBudget as ProcessingBudget, now) < 0;
+    const throttled = this.overdrawn && this.budget < 0;
     if (this.tokens >= 1 && !throttled) {
       this.tokens--;
       return true;
@@ -663,7 +714,7 @@ export class Session implements TopicSubscriber {
     const limits = this.host.limits;
     switch (this.state) {
       case SessionState.Detached:
-        if (now - this.detachedAt >= limits.resumeWindowMs) this.host.destroy(this);
+        if (now - (this.detachedAt as number) >= limits.resumeWindowMs) this.host.destroy(this);
         return;
       case SessionState.Authenticating:
         if (now - this.openedAt >= limits.authDeadlineMs) {
@@ -686,8 +737,8 @@ export class Session implements TopicSubscriber {
     // Whatever was numbered and not written yet (a race on the way in) goes out now: never a silent gap.
     else if (this.sentSeq < this.seq && !this.holding) this.flushReplay();
     this.connection?.sendLog?.trim();
-    if (this.holding && this.state === SessionState.Open && now - this.authenticatedAt >= SETTLE_AFTER_MS) this.settle();
-    if (this.pingSentAt !== 0) {
+    if (this.holding && this.state === SessionState.Open && now - (this.authenticatedAt as number) >= SETTLE_AFTER_MS) this.settle();
+    if (this.pingSentAt !== undefined) {
       if (now - this.pingSentAt >= limits.pingTimeoutMs) this.close(CloseCode.KeepAliveTimeout, 'keep-alive timeout');
     } else if (now - this.lastOutboundAt >= limits.pingIntervalMs) {
       // The client must see traffic to know the server lives: an envelope it can observe.

@@ -37,8 +37,8 @@ export interface TopicSubscriber {
   readonly backpressured: boolean;
   /** Joins (or leaves) the transport's native fan-out; false when its socket has none. */
   nativeSubscribe(topic: string, join: boolean): boolean;
-  /** Set while an inspector taps the subscriber's frames. */
-  readonly tap?: ((direction: 'out', frame: string) => void) | undefined;
+  /** Shows a frame sent to the subscriber to the inspector tapping it, if one is. */
+  tap?(direction: 'out', frame: string): void;
 }
 
 /** The transport's own publish: one call sends a frame to every natively subscribed socket. */

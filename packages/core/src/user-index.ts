@@ -1,8 +1,10 @@
 /**
- * The sessions of each user on this node, and send-to-user without a session store: a user's
- * notifications travel on a broker direct channel of that user, which this node listens on
- * while it holds a session of the user. (With a store, the store appends to each session's
- * mailbox and the index only tracks who is here.)
+ * The sessions of each user on this node, and send-to-user without a session store: with a
+ * broker of the application's, a user's notifications travel on a broker direct channel of that
+ * user, which this node listens on while it holds a session of the user; with the embedded
+ * broker there is no other node to reach, and they go straight to the user's sessions here.
+ * (With a store, the store appends to each session's mailbox and the index only tracks who is
+ * here.)
  */
 import type { Broker } from './broker.ts';
 import type { Session } from './session.ts';
@@ -12,9 +14,12 @@ export class UserIndex {
   private readonly users = new Map<string, Session | Set<Session>>();
 
   constructor(
-    private readonly broker: Broker,
-    /** Whether send-to-user travels on the broker's direct channels (false when a session store carries it). */
-    private readonly direct: boolean,
+    /**
+     * The broker whose direct channels carry send-to-user. Undefined when none is needed: a
+     * session store carries it, or the broker is the embedded one (a channel per user would
+     * cost every session a listener entry and a channel name, to reach this node only).
+     */
+    private readonly channels: Broker | undefined,
     private readonly reportError: (error: unknown, session: Session) => void,
   ) {}
 
@@ -23,7 +28,7 @@ export class UserIndex {
     const sessions = this.users.get(userId);
     if (sessions === undefined) {
       this.users.set(userId, session);
-      if (this.direct) this.broker.listenDirect(userChannel(userId), this.deliver).catch((error: unknown) => this.reportError(error, session));
+      this.channels?.listenDirect(userChannel(userId), this.deliver).catch((error: unknown) => this.reportError(error, session));
     } else if (sessions instanceof Set) sessions.add(session);
     else if (sessions !== session) this.users.set(userId, new Set([sessions, session]));
   }
@@ -36,7 +41,7 @@ export class UserIndex {
       if (!sessions.delete(session) || sessions.size > 0) return;
     } else if (sessions !== session) return;
     this.users.delete(userId);
-    if (this.direct) this.broker.unlistenDirect(userChannel(userId), this.deliver).catch((error: unknown) => this.reportError(error, session));
+    this.channels?.unlistenDirect(userChannel(userId), this.deliver).catch((error: unknown) => this.reportError(error, session));
   }
 
   /** The user's sessions on this node, live and detached. */
@@ -46,18 +51,26 @@ export class UserIndex {
     return sessions instanceof Set ? [...sessions] : [sessions];
   }
 
-  /** A private notification to every session of a user, on every node listening on its channel. */
+  /** A private notification to every session of a user, on every node listening on its channel (or here). */
   sendToUser(userId: string, type: string, bodyJson: string | undefined): Promise<void> {
-    return this.broker.sendDirect(userChannel(userId), encodeUserPayload(userId, type, bodyJson));
+    if (this.channels === undefined) {
+      this.notify(userId, type, bodyJson);
+      return Promise.resolve();
+    }
+    return this.channels.sendDirect(userChannel(userId), encodeUserPayload(userId, type, bodyJson));
   }
 
   /** One listener for every user channel; the payload names the user (`encodeUserPayload`). */
   private readonly deliver = (payload: string): void => {
     const { userId, type, body } = decodeUserPayload(payload);
-    const sessions = this.users.get(userId);
-    if (sessions instanceof Set) for (const session of sessions) session.notifyEncoded(type, body);
-    else sessions?.notifyEncoded(type, body);
+    this.notify(userId, type, body);
   };
+
+  private notify(userId: string, type: string, bodyJson: string | undefined): void {
+    const sessions = this.users.get(userId);
+    if (sessions instanceof Set) for (const session of sessions) session.notifyEncoded(type, bodyJson);
+    else sessions?.notifyEncoded(type, bodyJson);
+  }
 }
 
 /**

@@ -153,7 +153,8 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
   }
   const maxBackpressure = options.maxBackpressure ?? herald.highWaterMark * 4;
   // Room kept below maxBackpressure for the close frame that tells a slow consumer to resume.
-  const shared: SocketShared = { highWaterMark: herald.highWaterMark, closeAbove: maxBackpressure - 1024, inFlight: inFlightOf(app) };
+  const shared: SocketShared = { highWaterMark: herald.highWaterMark, closeAbove: maxBackpressure - 1024, inFlight: inFlightOf(app), binaryProtocol: undefined };
+  const sharedBinary = new Map([...herald.encoders.keys()].map((protocol): [string, SocketShared] => [protocol, { ...shared, binaryProtocol: protocol }]));
   if (options.health !== false) attachHealth(app, herald);
   const encoders = [...herald.encoders.values()];
   herald.useNativePublish((topic, frame) => {
@@ -212,8 +213,7 @@ export function attachHerald(app: TemplatedApp, herald: Herald<any>, options: He
       const decision = data.decision as UpgradeDecision;
       // Held by every socket for as long as it is open otherwise: a session keeps what it needs.
       data.decision = undefined;
-      const binaryProtocol = decision.ok && herald.encoders.has(decision.protocol) ? decision.protocol : undefined;
-      const socket = (data.socket = new UwsSocket(ws, shared, binaryProtocol));
+      const socket = (data.socket = new UwsSocket(ws, (decision.ok ? sharedBinary.get(decision.protocol) : undefined) ?? shared));
       inCallback(socket, () => {
         if (decision.ok) data.connection = herald.open(socket, decision);
         else herald.reject(socket, decision);

@@ -22,7 +22,7 @@ export interface UserData {
   connection: Connection | undefined;
 }
 
-/** What every socket of one attachment shares: one field on each socket rather than three. */
+/** What every socket of one attachment and encoding shares: one field on each socket rather than four. */
 export interface SocketShared {
   /** The core's high-water mark: above it, the core holds frames back until told of a drain. */
   readonly highWaterMark: number;
@@ -33,6 +33,8 @@ export interface SocketShared {
   readonly closeAbove: number;
   /** The app's count of what is in flight, which each socket is part of until it closes (`in-flight.ts`). */
   readonly inFlight: InFlight;
+  /** The binary subprotocol of these sockets, if they negotiated one: their native topics are their own. */
+  readonly binaryProtocol: string | undefined;
 }
 
 /** uWS `send` result when the frame was dropped for exceeding `maxBackpressure`. */
@@ -95,8 +97,6 @@ export class UwsSocket implements HeraldSocket {
   constructor(
     private readonly ws: WebSocket<UserData>,
     private readonly shared: SocketShared,
-    /** The binary subprotocol of the connection, if it negotiated one: its native topics are its own. */
-    private readonly binaryProtocol: string | undefined = undefined,
   ) {}
 
   send(frame: string | Uint8Array): void {
@@ -168,6 +168,7 @@ export class UwsSocket implements HeraldSocket {
   }
 
   private topicOf(topic: string): string {
-    return this.binaryProtocol === undefined ? topic : nativeTopic(this.binaryProtocol, topic);
+    const protocol = this.shared.binaryProtocol;
+    return protocol === undefined ? topic : nativeTopic(protocol, topic);
   }
 }
